@@ -1,0 +1,353 @@
+//! Commands are data. [`parse`] turns what someone typed into a [`Command`] or a [`ParseError`]
+//! that says what was wrong; it does no IO, reads no config and logs nothing: the words it knows
+//! come in as a [`Vocabulary`]. Every `Command` displays as text that parses back to itself, so
+//! the bot can echo a command in its canonical spelling.
+//!
+//! The wording of every error is `messages.rs`'s business, not this module's.
+
+mod lex;
+mod parse;
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::target::{Arch, ImageName, JobId, Series};
+
+pub use lex::{quote, words, UnclosedQuote, Word};
+pub use parse::{parse, parse_rebuild, ParseError, Suggestion, WordKind};
+
+/// A command, as the bot understands it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// Build images on Launchpad.
+    Rebuild(Rebuild),
+    /// Show one job, or what is running.
+    Status {
+        /// The job; `None` for everything unfinished.
+        job: Option<JobId>,
+    },
+    /// List recent jobs.
+    Jobs {
+        /// Whose.
+        scope: JobsScope,
+    },
+    /// Cancel what can still be cancelled of a job.
+    Cancel {
+        /// The job.
+        job: JobId,
+    },
+    /// Retry a job's failed uploads or failed builds.
+    Retry {
+        /// Uploads or builds.
+        what: RetryWhat,
+        /// The job.
+        job: JobId,
+    },
+    /// Go ahead with a large plan.
+    Confirm {
+        /// The code the plan was announced with.
+        code: ConfirmCode,
+    },
+    /// Explain the commands, or one of them.
+    Help {
+        /// The command asked about.
+        topic: Option<CommandName>,
+    },
+    /// Say who the bot thinks you are and what you may do.
+    Whoami,
+}
+
+/// What a `rebuild` asks for. The lists are sorted and without repeats; an empty list means
+/// "all of them", as the catalogue defines them per image.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rebuild {
+    /// The series asked for; empty for all.
+    pub series: Vec<Series>,
+    /// The architectures asked for; empty for all.
+    pub arches: Vec<Arch>,
+    /// The images asked for.
+    pub images: Images,
+    /// Retry failed registry uploads on its own, with backoff.
+    pub auto_retry_uploads: bool,
+    /// Report the end of the job, not just its start (on the command line: block until then).
+    pub wait: bool,
+    /// Show the plan and build nothing.
+    pub dry_run: bool,
+    /// Why, for the record; shown on the status board.
+    pub reason: Option<String>,
+}
+
+/// The images of a rebuild.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Images {
+    /// Every image the catalogue has (for the series and arches asked for).
+    All,
+    /// These, sorted and without repeats; never empty.
+    Named(Vec<ImageName>),
+}
+
+/// Whose jobs `jobs` lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobsScope {
+    /// The asker's own.
+    Mine,
+    /// Everybody's; the default, since the channel is a team's.
+    All,
+}
+
+/// What `retry` retries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RetryWhat {
+    /// Failed registry uploads (`scheduleRegistryUpload`).
+    Uploads,
+    /// Failed builds (Launchpad's `retry`).
+    Builds,
+}
+
+/// The commands by name; the help table is an exhaustive `match` over these.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum CommandName {
+    /// `rebuild`
+    Rebuild,
+    /// `status`
+    Status,
+    /// `jobs`
+    Jobs,
+    /// `cancel`
+    Cancel,
+    /// `retry`
+    Retry,
+    /// `confirm`
+    Confirm,
+    /// `help`
+    Help,
+    /// `whoami`
+    Whoami,
+}
+
+impl CommandName {
+    /// Every command, in the order help lists them.
+    pub const ALL: [CommandName; 8] = [
+        CommandName::Rebuild,
+        CommandName::Status,
+        CommandName::Jobs,
+        CommandName::Cancel,
+        CommandName::Retry,
+        CommandName::Confirm,
+        CommandName::Help,
+        CommandName::Whoami,
+    ];
+
+    /// The word that starts the command.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CommandName::Rebuild => "rebuild",
+            CommandName::Status => "status",
+            CommandName::Jobs => "jobs",
+            CommandName::Cancel => "cancel",
+            CommandName::Retry => "retry",
+            CommandName::Confirm => "confirm",
+            CommandName::Help => "help",
+            CommandName::Whoami => "whoami",
+        }
+    }
+}
+
+impl FromStr for CommandName {
+    type Err = ();
+
+    fn from_str(text: &str) -> Result<CommandName, ()> {
+        CommandName::ALL
+            .into_iter()
+            .find(|name| name.as_str() == text)
+            .ok_or(())
+    }
+}
+
+impl fmt::Display for CommandName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Command {
+    /// The command's name.
+    pub fn name(&self) -> CommandName {
+        match self {
+            Command::Rebuild(_) => CommandName::Rebuild,
+            Command::Status { .. } => CommandName::Status,
+            Command::Jobs { .. } => CommandName::Jobs,
+            Command::Cancel { .. } => CommandName::Cancel,
+            Command::Retry { .. } => CommandName::Retry,
+            Command::Confirm { .. } => CommandName::Confirm,
+            Command::Help { .. } => CommandName::Help,
+            Command::Whoami => CommandName::Whoami,
+        }
+    }
+}
+
+/// A confirmation code: six characters from an alphabet without look-alikes (no `0`/`O`,
+/// `1`/`I`/`L`), typed in any case, kept in upper case.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ConfirmCode(String);
+
+impl ConfirmCode {
+    /// The characters a code is made of.
+    pub const ALPHABET: &'static [u8] = b"ABCDEFGHJKMNPQRSTUVWXYZ23456789";
+    /// How many characters a code has.
+    pub const LEN: usize = 6;
+
+    /// The code whose characters are picked from the alphabet by `bits`, five bits each. The
+    /// caller supplies the randomness, so this module stays pure.
+    pub fn from_bits(mut bits: u64) -> ConfirmCode {
+        let mut code = String::with_capacity(Self::LEN);
+        for _ in 0..Self::LEN {
+            let index = (bits % Self::ALPHABET.len() as u64) as usize;
+            code.push(Self::ALPHABET[index] as char);
+            bits /= Self::ALPHABET.len() as u64;
+        }
+        ConfirmCode(code)
+    }
+}
+
+impl FromStr for ConfirmCode {
+    type Err = ();
+
+    fn from_str(text: &str) -> Result<ConfirmCode, ()> {
+        let upper = text.to_ascii_uppercase();
+        let valid = upper.len() == Self::LEN && upper.bytes().all(|b| Self::ALPHABET.contains(&b));
+        valid.then_some(ConfirmCode(upper)).ok_or(())
+    }
+}
+
+impl fmt::Display for ConfirmCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Display for Rebuild {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("rebuild")?;
+        for series in &self.series {
+            write!(f, " {series}")?;
+        }
+        for arch in &self.arches {
+            write!(f, " {arch}")?;
+        }
+        match &self.images {
+            Images::All => f.write_str(" all")?,
+            Images::Named(images) => {
+                for image in images {
+                    write!(f, " {image}")?;
+                }
+            }
+        }
+        if self.auto_retry_uploads {
+            f.write_str(" --auto-retry-uploads")?;
+        }
+        if self.wait {
+            f.write_str(" --wait")?;
+        }
+        if self.dry_run {
+            f.write_str(" --dry-run")?;
+        }
+        if let Some(reason) = &self.reason {
+            write!(f, " {}", quote(&format!("reason={reason}")))?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for Command {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Command::Rebuild(rebuild) => write!(f, "{rebuild}"),
+            Command::Status { job: None } => f.write_str("status"),
+            Command::Status { job: Some(job) } => write!(f, "status {job}"),
+            Command::Jobs {
+                scope: JobsScope::All,
+            } => f.write_str("jobs all"),
+            Command::Jobs {
+                scope: JobsScope::Mine,
+            } => f.write_str("jobs mine"),
+            Command::Cancel { job } => write!(f, "cancel {job}"),
+            Command::Retry {
+                what: RetryWhat::Uploads,
+                job,
+            } => write!(f, "retry uploads {job}"),
+            Command::Retry {
+                what: RetryWhat::Builds,
+                job,
+            } => write!(f, "retry builds {job}"),
+            Command::Confirm { code } => write!(f, "confirm {code}"),
+            Command::Help { topic: None } => f.write_str("help"),
+            Command::Help { topic: Some(topic) } => write!(f, "help {topic}"),
+            Command::Whoami => f.write_str("whoami"),
+        }
+    }
+}
+
+/// The words a command may use: the catalogue's series (by number or code name), architectures
+/// and images. They never overlap; the config checks that.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Vocabulary {
+    series: Vec<(Series, String)>,
+    arches: Vec<Arch>,
+    images: Vec<ImageName>,
+}
+
+impl Vocabulary {
+    /// A vocabulary of these series (with their code names), architectures and images.
+    pub fn new(series: Vec<(Series, String)>, arches: Vec<Arch>, images: Vec<ImageName>) -> Self {
+        Vocabulary {
+            series,
+            arches,
+            images,
+        }
+    }
+
+    /// The series `word` names, by number (`22.04`) or code name (`jammy`).
+    pub fn series(&self, word: &str) -> Option<Series> {
+        self.series
+            .iter()
+            .find(|(series, codename)| codename == word || series.to_string() == word)
+            .map(|(series, _)| *series)
+    }
+
+    /// The architecture `word` names.
+    pub fn arch(&self, word: &str) -> Option<Arch> {
+        self.arches
+            .iter()
+            .find(|arch| arch.as_str() == word)
+            .cloned()
+    }
+
+    /// The image `word` names.
+    pub fn image(&self, word: &str) -> Option<ImageName> {
+        self.images
+            .iter()
+            .find(|image| image.as_str() == word)
+            .cloned()
+    }
+
+    /// Every known series, in the catalogue's order.
+    pub fn all_series(&self) -> Vec<Series> {
+        self.series.iter().map(|(series, _)| *series).collect()
+    }
+
+    /// Every known series with its code name.
+    pub fn series_with_codenames(&self) -> &[(Series, String)] {
+        &self.series
+    }
+
+    /// Every known architecture.
+    pub fn arches(&self) -> &[Arch] {
+        &self.arches
+    }
+
+    /// Every known image.
+    pub fn images(&self) -> &[ImageName] {
+        &self.images
+    }
+}

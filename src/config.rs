@@ -1,0 +1,408 @@
+//! The configuration file: its TOML shape, every key documented, unknown keys rejected, and the
+//! checks that turn it into a [`Config`] the rest of the crate can trust. A bad config stops the
+//! program at start-up with the file and the key named; nothing downstream re-checks it.
+//!
+//! `config/default.toml` is the team's real catalogue and the reference for every key. It is also
+//! compiled into the binary, so `image-builder` works from any directory without `--config`.
+//! Secrets never live here: tokens come from the environment and the credentials file.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::path::Path;
+
+use serde::Deserialize;
+
+use crate::catalogue::{render_recipe_name, Catalogue, Image, RecipePath, SeriesInfo, Track};
+use crate::permissions::{Policy, Rule};
+use crate::target::{Arch, ImageName, Series};
+
+/// `config/default.toml`, as compiled in; used when no `--config` is given.
+pub const BUILT_IN: &str = include_str!("../config/default.toml");
+
+/// What the built-in config is called in error messages.
+pub const BUILT_IN_NAME: &str = "built-in config/default.toml";
+
+/// A validated configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// Where Launchpad is.
+    pub launchpad: Launchpad,
+    /// What may be built.
+    pub catalogue: Catalogue,
+    /// Who may do what.
+    pub permissions: Policy,
+    /// When a plan needs confirmation.
+    pub confirmation: Confirmation,
+}
+
+/// Where Launchpad is, and whose recipes the bot drives.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Launchpad {
+    /// The web service root, with its version: `https://api.launchpad.net/devel/`. OCI recipes
+    /// exist only in the `devel` version of the API.
+    pub api_root: String,
+    /// The web site root, for links people click and for the OAuth pages `login` opens:
+    /// `https://launchpad.net/`.
+    pub web_root: String,
+    /// The team that owns the recipes (`~OWNER` in a recipe path).
+    pub owner: String,
+    /// The project or distribution the images are OCI projects of.
+    pub pillar: String,
+    /// The recipe name of an image × series, from `{image}`, `{track}` and `{series}`. An image
+    /// may override it (`images.NAME.recipe_name_template`), an image × series may name its
+    /// recipe outright (`images.NAME.recipe_names`).
+    #[serde(default = "default_recipe_name_template")]
+    pub recipe_name_template: String,
+}
+
+fn default_recipe_name_template() -> String {
+    "{image}-{track}-{series}".to_string()
+}
+
+/// When a plan is big enough to ask before building.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Confirmation {
+    /// A plan of more builds than this waits for `confirm CODE` from the same user. A typo in a
+    /// `rebuild` should not queue a day of builder time unasked.
+    #[serde(default = "default_confirm_above")]
+    pub above_builds: usize,
+    /// A plan of more builds than this also needs the `mass-rebuild` permission.
+    #[serde(default = "default_mass_rebuild_above")]
+    pub mass_rebuild_above_builds: usize,
+    /// How long a confirmation code stays valid, in minutes.
+    #[serde(default = "default_code_valid_minutes")]
+    pub code_valid_minutes: u64,
+}
+
+fn default_confirm_above() -> usize {
+    12
+}
+fn default_mass_rebuild_above() -> usize {
+    100
+}
+fn default_code_valid_minutes() -> u64 {
+    10
+}
+
+impl Default for Confirmation {
+    fn default() -> Confirmation {
+        Confirmation {
+            above_builds: default_confirm_above(),
+            mass_rebuild_above_builds: default_mass_rebuild_above(),
+            code_valid_minutes: default_code_valid_minutes(),
+        }
+    }
+}
+
+/// The file as written; [`ConfigFile::validate`] turns it into a [`Config`].
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConfigFile {
+    launchpad: Launchpad,
+    catalogue: CatalogueFile,
+    images: BTreeMap<ImageName, ImageFile>,
+    #[serde(default)]
+    permissions: PermissionsFile,
+    #[serde(default)]
+    confirmation: Confirmation,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CatalogueFile {
+    architectures: Vec<Arch>,
+    series: BTreeMap<Series, String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ImageFile {
+    tracks: BTreeMap<Series, String>,
+    #[serde(default)]
+    architectures: Option<Vec<Arch>>,
+    #[serde(default)]
+    recipe_name_template: Option<String>,
+    #[serde(default)]
+    recipe_names: BTreeMap<Series, String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PermissionsFile {
+    #[serde(default = "everyone")]
+    read: Rule,
+    #[serde(default)]
+    build: Rule,
+    #[serde(default, rename = "mass-rebuild")]
+    mass_rebuild: Rule,
+}
+
+fn everyone() -> Rule {
+    Rule {
+        everyone: true,
+        ..Rule::default()
+    }
+}
+
+/// A config that cannot be used, naming the file and what is wrong where.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{file}: {problem}")]
+pub struct ConfigError {
+    /// The file's path, or [`BUILT_IN_NAME`].
+    pub file: String,
+    /// What is wrong, starting with the key.
+    pub problem: String,
+}
+
+/// A semantic problem at a key, before the file name is known.
+struct Problem {
+    key: String,
+    what: String,
+}
+
+fn problem(key: impl fmt::Display, what: impl fmt::Display) -> Problem {
+    Problem {
+        key: key.to_string(),
+        what: what.to_string(),
+    }
+}
+
+impl Config {
+    /// Reads and validates the file at `path`.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|err| ConfigError {
+            file: file.clone(),
+            problem: format!("cannot read it: {err}"),
+        })?;
+        Config::parse(&text, &file)
+    }
+
+    /// The compiled-in `config/default.toml`.
+    pub fn built_in() -> Result<Config, ConfigError> {
+        Config::parse(BUILT_IN, BUILT_IN_NAME)
+    }
+
+    /// Parses and validates TOML text; `file` names it in errors.
+    pub fn parse(text: &str, file: &str) -> Result<Config, ConfigError> {
+        let raw: ConfigFile = toml::from_str(text).map_err(|err| ConfigError {
+            file: file.to_string(),
+            problem: err.to_string().trim_end().to_string(),
+        })?;
+        raw.validate().map_err(|Problem { key, what }| ConfigError {
+            file: file.to_string(),
+            problem: format!("`{key}`: {what}"),
+        })
+    }
+}
+
+impl ConfigFile {
+    fn validate(self) -> Result<Config, Problem> {
+        let launchpad = validate_launchpad(self.launchpad)?;
+        let catalogue = validate_catalogue(&launchpad, self.catalogue, self.images)?;
+        let confirmation = self.confirmation;
+        if confirmation.mass_rebuild_above_builds < confirmation.above_builds {
+            return Err(problem(
+                "confirmation.mass_rebuild_above_builds",
+                "must not be below confirmation.above_builds: a mass rebuild is also confirmed",
+            ));
+        }
+        if confirmation.code_valid_minutes == 0 {
+            return Err(problem(
+                "confirmation.code_valid_minutes",
+                "must be at least 1",
+            ));
+        }
+        let permissions = Policy {
+            read: self.permissions.read,
+            build: self.permissions.build,
+            mass_rebuild: self.permissions.mass_rebuild,
+        };
+        Ok(Config {
+            launchpad,
+            catalogue,
+            permissions,
+            confirmation,
+        })
+    }
+}
+
+/// A Launchpad name: lower-case letters and digits, then also `-`, `.`, `+`.
+fn check_name(key: impl fmt::Display, value: &str) -> Result<(), Problem> {
+    match value.parse::<ImageName>() {
+        Ok(_) => Ok(()),
+        Err(_) => Err(problem(
+            key,
+            format!(
+                "`{value}` is not a Launchpad name (lower-case letters, digits, `-`, `.`, `+`)"
+            ),
+        )),
+    }
+}
+
+fn validate_launchpad(mut launchpad: Launchpad) -> Result<Launchpad, Problem> {
+    for (key, url) in [
+        ("launchpad.api_root", &mut launchpad.api_root),
+        ("launchpad.web_root", &mut launchpad.web_root),
+    ] {
+        if !(url.starts_with("https://") || url.starts_with("http://")) {
+            return Err(problem(key, format!("`{url}` is not an http(s) URL")));
+        }
+        // Recipe paths are joined onto the roots, so each root ends in exactly one slash.
+        if !url.ends_with('/') {
+            url.push('/');
+        }
+    }
+    check_name("launchpad.owner", &launchpad.owner)?;
+    check_name("launchpad.pillar", &launchpad.pillar)?;
+    Ok(launchpad)
+}
+
+fn validate_catalogue(
+    launchpad: &Launchpad,
+    file: CatalogueFile,
+    images: BTreeMap<ImageName, ImageFile>,
+) -> Result<Catalogue, Problem> {
+    if file.architectures.is_empty() {
+        return Err(problem("catalogue.architectures", "lists no architecture"));
+    }
+    if file.series.is_empty() {
+        return Err(problem("catalogue.series", "lists no series"));
+    }
+    if images.is_empty() {
+        return Err(problem("images", "lists no image"));
+    }
+    // Series, code names, architectures and images share one command line, told apart only by
+    // the vocabulary, so a word may mean one thing at most.
+    let mut words: BTreeMap<String, String> = BTreeMap::new();
+    let mut claim = |word: String, key: String| match words.insert(word.clone(), key.clone()) {
+        None => Ok(()),
+        Some(earlier) => Err(problem(
+            key,
+            format!(
+                "`{word}` is already used by `{earlier}`; a word in a command must mean one thing"
+            ),
+        )),
+    };
+    claim("all".into(), "the word `all` (every image)".into())?;
+    let mut series = Vec::new();
+    for (version, codename) in file.series {
+        let key = format!("catalogue.series.\"{version}\"");
+        if codename.is_empty() || !codename.bytes().all(|b| b.is_ascii_lowercase()) {
+            return Err(problem(
+                &key,
+                format!("code name `{codename}` must be lower-case letters"),
+            ));
+        }
+        claim(version.to_string(), key.clone())?;
+        claim(codename.clone(), key)?;
+        series.push(SeriesInfo {
+            series: version,
+            codename,
+        });
+    }
+    for arch in &file.architectures {
+        claim(arch.to_string(), "catalogue.architectures".into())?;
+    }
+    let known_series: BTreeSet<Series> = series.iter().map(|info| info.series).collect();
+    let mut checked = Vec::new();
+    for (name, image) in images {
+        claim(name.to_string(), format!("images.{name}"))?;
+        checked.push(validate_image(
+            launchpad,
+            &file.architectures,
+            &known_series,
+            name,
+            image,
+        )?);
+    }
+    Ok(Catalogue {
+        series,
+        arches: file.architectures,
+        images: checked,
+    })
+}
+
+fn validate_image(
+    launchpad: &Launchpad,
+    all_arches: &[Arch],
+    known_series: &BTreeSet<Series>,
+    name: ImageName,
+    file: ImageFile,
+) -> Result<Image, Problem> {
+    let key = format!("images.{name}");
+    if file.tracks.is_empty() {
+        return Err(problem(format!("{key}.tracks"), "lists no series"));
+    }
+    let arches = match file.architectures {
+        None => all_arches.to_vec(),
+        Some(arches) if arches.is_empty() => {
+            return Err(problem(
+                format!("{key}.architectures"),
+                "lists no architecture",
+            ))
+        }
+        Some(arches) => {
+            if let Some(unknown) = arches.iter().find(|arch| !all_arches.contains(arch)) {
+                return Err(problem(
+                    format!("{key}.architectures"),
+                    format!("`{unknown}` is not in catalogue.architectures"),
+                ));
+            }
+            arches
+        }
+    };
+    let template = file
+        .recipe_name_template
+        .as_deref()
+        .unwrap_or(&launchpad.recipe_name_template);
+    for series in file.recipe_names.keys() {
+        if !file.tracks.contains_key(series) {
+            return Err(problem(
+                format!("{key}.recipe_names.\"{series}\""),
+                format!("{name} has no track for {series} in {key}.tracks"),
+            ));
+        }
+    }
+    let mut tracks = Vec::new();
+    let mut recipe_names = BTreeSet::new();
+    for (series, track) in &file.tracks {
+        let track_key = format!("{key}.tracks.\"{series}\"");
+        if !known_series.contains(series) {
+            return Err(problem(
+                &track_key,
+                "this series is not in catalogue.series",
+            ));
+        }
+        check_name(&track_key, track)?;
+        let recipe_name = match file.recipe_names.get(series) {
+            Some(explicit) => explicit.clone(),
+            None => render_recipe_name(template, &name, track, *series)
+                .map_err(|what| problem(format!("{key}: recipe_name_template"), what))?,
+        };
+        check_name(format!("{key}: recipe name for {series}"), &recipe_name)?;
+        if !recipe_names.insert(recipe_name.clone()) {
+            return Err(problem(
+                &track_key,
+                format!("recipe name `{recipe_name}` is used for two series of {name}"),
+            ));
+        }
+        tracks.push(Track {
+            series: *series,
+            track: track.clone(),
+            recipe: RecipePath {
+                owner: launchpad.owner.clone(),
+                pillar: launchpad.pillar.clone(),
+                project: name.clone(),
+                name: recipe_name,
+            },
+        });
+    }
+    Ok(Image {
+        name,
+        arches,
+        tracks,
+    })
+}

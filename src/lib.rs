@@ -1,0 +1,23 @@
+//! image-builder: rebuild the Ubuntu OCI images on Launchpad from chat or a terminal, follow every
+//! build to the end, and say when a registry upload fails.
+//!
+//! The pure core, which decides everything and does no IO:
+//! - [`target`]: the value types (series, architecture, image, job id) and their spelling;
+//! - [`config`] and [`catalogue`]: the config file, checked once at start, and what may be built;
+//! - [`command`]: the command grammar, `parse(text, &Vocabulary) -> Command`;
+//! - [`plan`]: a `rebuild` expanded to recipes and architectures;
+//! - [`permissions`]: who may run what;
+//! - [`confirm`]: large plans waiting for `confirm CODE`;
+//! - [`messages`]: every sentence a user sees.
+//!
+//! The shells around it: [`cli`], the command line.
+
+pub mod catalogue;
+pub mod cli;
+pub mod command;
+pub mod config;
+pub mod confirm;
+pub mod messages;
+pub mod permissions;
+pub mod plan;
+pub mod target;

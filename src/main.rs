@@ -1,0 +1,39 @@
+//! The `image-builder` binary: logging, the command line, the exit code. Everything else is in
+//! the library.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+use image_builder::cli::{self, Cli};
+
+/// The environment variable that sets log filters (`debug`, `image_builder=trace`, ...).
+const LOG_ENV: &str = "IMAGE_BUILDER_LOG";
+
+fn main() -> ExitCode {
+    let filter = EnvFilter::try_from_env(LOG_ENV).unwrap_or_else(|_| EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let (mut out, mut err) = (std::io::stdout().lock(), std::io::stderr().lock());
+    match cli::run(cli, &mut out, &mut err) {
+        Ok(code) => code,
+        // A reader that stops early (`| head`) is not a failure worth a word.
+        Err(error) if is_broken_pipe(&error) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!("{error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}

@@ -1,0 +1,495 @@
+//! Every sentence a user sees, in one place, so the bot speaks with one voice and wording can be
+//! changed without touching logic. Pure: data in, text out. Text is Markdown as chat renders it;
+//! it reads as well in a terminal.
+//!
+//! Help is generated from [`help_entry`], an exhaustive `match` over [`CommandName`]: a command
+//! added without help does not compile.
+
+use std::fmt::{self, Display, Write};
+
+use crate::command::{CommandName, ConfirmCode, ParseError, Vocabulary, WordKind};
+use crate::confirm::ConfirmError;
+use crate::permissions::{Denied, Permission, User};
+use crate::plan::{Approval, Plan, PlanError};
+
+/// The help for one command.
+#[derive(Debug, Clone, Copy)]
+pub struct HelpEntry {
+    /// How it is written.
+    pub usage: &'static str,
+    /// What it does, in a sentence or two.
+    pub summary: &'static str,
+    /// Examples, each a whole command that parses.
+    pub examples: &'static [&'static str],
+}
+
+/// The help for `name`.
+pub fn help_entry(name: CommandName) -> HelpEntry {
+    match name {
+        CommandName::Rebuild => HelpEntry {
+            usage: "rebuild [SERIES...] [ARCH...] IMAGE...|all [--auto-retry-uploads] [--wait] [--dry-run] [reason=\"...\"]",
+            summary: "Rebuild images on Launchpad. Words go in any order; no series means every series, \
+                      no architecture every architecture. Series may be numbers or code names. \
+                      `--series 20.04 --arch arm64 -- redis` works too. Large rebuilds ask for `confirm`.",
+            examples: &[
+                "rebuild 20.04 arm64 redis",
+                "rebuild jammy all --dry-run",
+                "rebuild redis postgres --auto-retry-uploads reason=\"CVE fix\"",
+            ],
+        },
+        CommandName::Status => HelpEntry {
+            usage: "status [#JOB]",
+            summary: "Show a job's builds and uploads, or every unfinished job.",
+            examples: &["status", "status #42"],
+        },
+        CommandName::Jobs => HelpEntry {
+            usage: "jobs [mine|all]",
+            summary: "List recent jobs, everybody's unless you say `mine`.",
+            examples: &["jobs", "jobs mine"],
+        },
+        CommandName::Cancel => HelpEntry {
+            usage: "cancel #JOB",
+            summary: "Cancel the builds of a job that have not finished.",
+            examples: &["cancel #42"],
+        },
+        CommandName::Retry => HelpEntry {
+            usage: "retry uploads|builds #JOB",
+            summary: "Retry a job's failed registry uploads, or its failed builds.",
+            examples: &["retry uploads #42", "retry builds #42"],
+        },
+        CommandName::Confirm => HelpEntry {
+            usage: "confirm CODE",
+            summary: "Start a large rebuild you asked for; the code comes with the plan and works for you only.",
+            examples: &["confirm K7TQ2M"],
+        },
+        CommandName::Help => HelpEntry {
+            usage: "help [COMMAND]",
+            summary: "List the commands, or explain one.",
+            examples: &["help", "help rebuild"],
+        },
+        CommandName::Whoami => HelpEntry {
+            usage: "whoami",
+            summary: "Say who I think you are and what you may do.",
+            examples: &["whoami"],
+        },
+    }
+}
+
+/// The answer to `help` (no topic: every command) or `help COMMAND`.
+pub fn help(topic: Option<CommandName>, vocabulary: &Vocabulary) -> String {
+    let Some(name) = topic else {
+        let mut text = String::from("Commands:\n");
+        for name in CommandName::ALL {
+            let entry = help_entry(name);
+            let _ = writeln!(text, "• `{}`: {}", entry.usage, entry.summary);
+        }
+        text.push_str("Say `help COMMAND` for examples.");
+        return text;
+    };
+    let entry = help_entry(name);
+    let mut text = format!("`{}`\n{}\n", entry.usage, entry.summary);
+    if name == CommandName::Rebuild {
+        let series = vocabulary
+            .series_with_codenames()
+            .iter()
+            .map(|(series, codename)| format!("{series} ({codename})"));
+        let _ = writeln!(text, "Series: {}", list(series));
+        let _ = writeln!(text, "Architectures: {}", list(vocabulary.arches()));
+        let _ = writeln!(text, "Images: {}", list(vocabulary.images()));
+    }
+    text.push_str("Examples:");
+    for example in entry.examples {
+        let _ = write!(text, "\n  `{example}`");
+    }
+    text
+}
+
+/// Where the user reads an error, which decides where the help it points to is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Front {
+    /// In chat: `help rebuild`.
+    Chat,
+    /// In a terminal, from `image-builder build`: `--help`.
+    CommandLine,
+}
+
+/// The hint every error ends with.
+fn help_hint(front: Front, topic: Option<CommandName>) -> String {
+    match (front, topic) {
+        (Front::CommandLine, _) => "See `image-builder build --help`.".to_string(),
+        (Front::Chat, Some(name)) => format!("Try `help {name}`."),
+        (Front::Chat, None) => "Try `help`.".to_string(),
+    }
+}
+
+/// Items joined with commas, each in backticks.
+fn list<T: Display>(items: impl IntoIterator<Item = T>) -> String {
+    let items: Vec<String> = items.into_iter().map(|item| format!("`{item}`")).collect();
+    items.join(", ")
+}
+
+/// `1 build`, `2 builds`.
+pub fn count(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// ` Did you mean `x`?`, or nothing.
+fn did_you_mean_text<T: Display>(suggestion: Option<&T>) -> String {
+    suggestion
+        .map(|word| format!(" Did you mean `{word}`?"))
+        .unwrap_or_default()
+}
+
+fn word_kind(kind: WordKind) -> &'static str {
+    match kind {
+        WordKind::Series => "the series",
+        WordKind::Arch => "the architecture",
+        WordKind::Image => "the image",
+        WordKind::All => "",
+        WordKind::Option => "the option",
+    }
+}
+
+/// What was wrong with a command, and what would be right.
+pub fn parse_error(error: &ParseError, front: Front) -> String {
+    use ParseError as E;
+    let rebuild = Some(CommandName::Rebuild);
+    let (text, topic) = match error {
+        E::Empty => ("Say a command.".to_string(), None),
+        E::UnclosedQuote => (
+            "A quote `\"` is opened and never closed.".to_string(),
+            rebuild,
+        ),
+        E::UnknownCommand {
+            given,
+            did_you_mean,
+        } => {
+            let mut text = format!("I don't know the command `{given}`.");
+            if let Some(name) = did_you_mean {
+                let _ = write!(text, " Did you mean `{name}`?");
+            }
+            let _ = write!(text, " Commands: {}.", list(CommandName::ALL));
+            (text, None)
+        }
+        E::UnknownWord {
+            given,
+            did_you_mean: Some(suggestion),
+        } => {
+            let kind = word_kind(suggestion.kind);
+            let space = if kind.is_empty() { "" } else { " " };
+            (
+                format!(
+                    "I don't know `{given}`. Did you mean {kind}{space}`{}`?",
+                    suggestion.word
+                ),
+                rebuild,
+            )
+        }
+        E::UnknownWord {
+            given,
+            did_you_mean: None,
+        } => (
+            format!(
+                "I don't know `{given}`: it is no series, architecture, image or option I know."
+            ),
+            rebuild,
+        ),
+        E::UnknownSeries {
+            given,
+            did_you_mean,
+            known,
+        } => (
+            format!(
+                "I don't build for the series `{given}`.{} Series: {}.",
+                did_you_mean_text(did_you_mean.as_ref()),
+                list(known)
+            ),
+            rebuild,
+        ),
+        E::UnknownArch {
+            given,
+            did_you_mean,
+            known,
+        } => (
+            format!(
+                "I don't build for the architecture `{given}`.{} Architectures: {}.",
+                did_you_mean_text(did_you_mean.as_ref()),
+                list(known)
+            ),
+            rebuild,
+        ),
+        E::UnknownImage {
+            given,
+            did_you_mean,
+        } => {
+            let mut text = format!("I don't know the image `{given}`.");
+            if let Some(image) = did_you_mean {
+                let _ = write!(text, " Did you mean `{image}`?");
+            }
+            (text, rebuild)
+        }
+        E::UnknownOption {
+            given,
+            did_you_mean,
+        } => {
+            let mut text = format!("`rebuild` has no option `{given}`.");
+            if let Some(option) = did_you_mean {
+                let _ = write!(text, " Did you mean `{option}`?");
+            }
+            (text, rebuild)
+        }
+        E::MissingValue { option } => (
+            format!(
+                "`{option}` needs a value after it, as in `{option} {}`.",
+                if *option == "--series" {
+                    "22.04"
+                } else {
+                    "arm64"
+                }
+            ),
+            rebuild,
+        ),
+        E::DuplicateOption { option } => (format!("`{option}` is given twice."), rebuild),
+        E::AllWithImages { image } => (
+            format!("`all` already means every image; drop `all` or `{image}`."),
+            rebuild,
+        ),
+        E::EmptyReason => (
+            "`reason=` needs some words, as in `reason=\"CVE fix\"`.".to_string(),
+            rebuild,
+        ),
+        E::NothingToBuild => (
+            "Which images? Add image names, or `all` for every image.".to_string(),
+            rebuild,
+        ),
+        E::MissingJobId { command } => (
+            format!("`{command}` needs a job number, as in `{command} #42`."),
+            Some(*command),
+        ),
+        E::BadJobId { command, given } => (
+            format!("`{given}` is not a job number; job numbers look like `#42`."),
+            Some(*command),
+        ),
+        E::BadRetryWhat { given } => {
+            let start = match given {
+                Some(given) => format!("I can't retry `{given}`."),
+                None => "Retry what?".to_string(),
+            };
+            (
+                format!("{start} Say `retry uploads #JOB` or `retry builds #JOB`."),
+                Some(CommandName::Retry),
+            )
+        }
+        E::BadConfirmCode { given } => {
+            let start = match given {
+                Some(given) => format!("`{given}` is not a confirmation code."),
+                None => "`confirm` needs the code that came with the plan.".to_string(),
+            };
+            (
+                format!(
+                    "{start} Codes are {} letters and digits, as in `confirm K7TQ2M`.",
+                    ConfirmCode::LEN
+                ),
+                Some(CommandName::Confirm),
+            )
+        }
+        E::UnknownHelpTopic {
+            given,
+            did_you_mean,
+        } => {
+            let mut text = format!("There is no command `{given}`.");
+            if let Some(name) = did_you_mean {
+                let _ = write!(text, " Did you mean `{name}`?");
+            }
+            (text, None)
+        }
+        E::BadJobsScope { given } => (
+            format!("`jobs` takes `mine` or `all`, not `{given}`."),
+            Some(CommandName::Jobs),
+        ),
+        E::UnexpectedWord { command, given } => (
+            format!("`{command}` does not take `{given}`."),
+            Some(*command),
+        ),
+    };
+    format!("{text} {}", help_hint(front, topic))
+}
+
+/// Why a rebuild could not be planned, and what exists instead.
+pub fn plan_error(error: &PlanError, front: Front) -> String {
+    let text = match error {
+        PlanError::SeriesNotBuilt {
+            image,
+            missing,
+            available,
+        } => format!(
+            "{image} is built for {}; not {}.",
+            plain_list(available),
+            plain_list(missing)
+        ),
+        PlanError::ArchNotBuilt {
+            image,
+            missing,
+            available,
+        } => format!(
+            "{image} is built on {}; not {}.",
+            plain_list(available),
+            plain_list(missing)
+        ),
+        PlanError::NothingMatches { series, arches } => {
+            let mut text = String::from("No image is built");
+            if !series.is_empty() {
+                let _ = write!(text, " for {}", plain_list(series));
+            }
+            if !arches.is_empty() {
+                let _ = write!(text, " on {}", plain_list(arches));
+            }
+            text.push('.');
+            text
+        }
+    };
+    format!("{text} {}", help_hint(front, Some(CommandName::Rebuild)))
+}
+
+/// Items joined with commas, as plain words.
+fn plain_list<T: Display>(items: &[T]) -> String {
+    let items: Vec<String> = items.iter().map(ToString::to_string).collect();
+    items.join(", ")
+}
+
+/// A refusal, naming the missing permission.
+pub fn denied(denied: &Denied, command: CommandName) -> String {
+    let why = match denied.missing {
+        Permission::Read => "to read the bot's jobs",
+        Permission::Build => "to start, retry or cancel builds",
+        Permission::MassRebuild => "for a rebuild this large",
+    };
+    format!(
+        "You may not `{command}`: it needs the `{}` permission {why}. Say `whoami` to see yours; \
+         the image-builder config grants permissions.",
+        denied.missing
+    )
+}
+
+/// The answer to `whoami`.
+pub fn whoami(user: &User, held: &[Permission]) -> String {
+    let permissions = if held.is_empty() {
+        "no permissions".to_string()
+    } else {
+        format!("the permissions {}", list(held))
+    };
+    format!("You are `{}`, with {permissions}.", user.id)
+}
+
+/// Why a `confirm` did not start anything.
+pub fn confirm_error(error: ConfirmError, code: &ConfirmCode) -> String {
+    let text = match error {
+        ConfirmError::Unknown => {
+            format!("No plan waits for `{code}`; it may have been used already.")
+        }
+        ConfirmError::Expired => {
+            format!("The code `{code}` has expired. Ask for the rebuild again.")
+        }
+        ConfirmError::NotYours => {
+            format!("The plan under `{code}` is someone else's; only they can confirm it.")
+        }
+    };
+    format!(
+        "{text} {}",
+        help_hint(Front::Chat, Some(CommandName::Confirm))
+    )
+}
+
+/// A plan: each recipe with its architectures, and the counts.
+pub struct PlanText<'a>(pub &'a Plan);
+
+impl Display for PlanText<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let plan = self.0;
+        write!(
+            f,
+            "{}, {}",
+            count(plan.targets.len(), "recipe", "recipes"),
+            count(plan.builds(), "build", "builds")
+        )?;
+        if plan.skipped > 0 {
+            write!(
+                f,
+                " (skipped {} that the catalogue lacks)",
+                count(
+                    plan.skipped,
+                    "image × series",
+                    "image × series combinations"
+                )
+            )?;
+        }
+        f.write_str(":")?;
+        for target in &plan.targets {
+            write!(f, "\n  {}  {}", target.recipe, plain_list(&target.arches))?;
+        }
+        Ok(())
+    }
+}
+
+/// What a dry run prints: the plan, and what a real run would need first.
+pub fn dry_run(plan: &Plan, approval: Approval, limits: &crate::config::Confirmation) -> String {
+    let mut text = format!("Dry run, nothing is built. {}", PlanText(plan));
+    match approval {
+        Approval::Proceed => {}
+        Approval::Confirm => {
+            let _ = write!(
+                text,
+                "\nIt is more than {} builds, so in chat it would wait for `confirm`.",
+                limits.above_builds
+            );
+        }
+        Approval::ConfirmMassRebuild => {
+            let _ = write!(
+                text,
+                "\nIt is more than {} builds, so in chat it would wait for `confirm` and need the `mass-rebuild` permission.",
+                limits.mass_rebuild_above_builds
+            );
+        }
+    }
+    text
+}
+
+/// Asks for confirmation of a large plan.
+pub fn needs_confirmation(
+    plan: &Plan,
+    approval: Approval,
+    code: &ConfirmCode,
+    minutes: u64,
+) -> String {
+    let mass = if approval == Approval::ConfirmMassRebuild {
+        " It is a mass rebuild, so it needs the `mass-rebuild` permission too."
+    } else {
+        ""
+    };
+    format!(
+        "To start this rebuild, say `confirm {code}` within {minutes} minutes.{mass}\n{}",
+        PlanText(plan)
+    )
+}
+
+/// What `check-config` says of a good config.
+pub fn config_ok(file: &str, config: &crate::config::Config) -> String {
+    let catalogue = &config.catalogue;
+    let recipes: usize = catalogue
+        .images
+        .iter()
+        .map(|image| image.tracks.len())
+        .sum();
+    format!(
+        "{file}: OK. {}, {}, {}, {}.",
+        count(catalogue.images.len(), "image", "images"),
+        count(recipes, "recipe", "recipes"),
+        count(catalogue.series.len(), "series", "series"),
+        count(catalogue.arches.len(), "architecture", "architectures"),
+    )
+}
+
+/// The command line's answer to `build` without `--dry-run`, until the Launchpad client exists.
+pub fn building_not_available() -> &'static str {
+    "Building is not available yet: it arrives with the Launchpad client. Add --dry-run to see the plan."
+}

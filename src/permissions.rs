@@ -1,0 +1,181 @@
+//! Who may do what. Every command belongs to one permission class; the policy, from the config,
+//! says per class which users and roles hold it. Pure: the chat adapter says who the user is and
+//! which roles they have, this module only decides.
+
+use std::collections::BTreeSet;
+use std::fmt;
+
+use serde::Deserialize;
+
+use crate::command::Command;
+
+/// A permission class.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Permission {
+    /// `status`, `jobs`, `help`, `whoami`, and `rebuild --dry-run`, which builds nothing.
+    Read,
+    /// `rebuild`, `retry`, `cancel`, `confirm`: anything that changes builds on Launchpad.
+    Build,
+    /// A rebuild above `confirmation.mass_rebuild_above_builds` builds, on top of `build`.
+    MassRebuild,
+}
+
+impl Permission {
+    /// Every class, weakest first.
+    pub const ALL: [Permission; 3] = [Permission::Read, Permission::Build, Permission::MassRebuild];
+}
+
+impl fmt::Display for Permission {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Permission::Read => "read",
+            Permission::Build => "build",
+            Permission::MassRebuild => "mass-rebuild",
+        })
+    }
+}
+
+/// Who holds one permission class: everybody, or the users and roles listed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rule {
+    /// Everyone holds it; `users` and `roles` are then moot. Default: false.
+    #[serde(default)]
+    pub everyone: bool,
+    /// User ids that hold it (a Discord user id, or the console's user name).
+    #[serde(default)]
+    pub users: BTreeSet<String>,
+    /// Role ids that hold it (a Discord role id).
+    #[serde(default)]
+    pub roles: BTreeSet<String>,
+}
+
+impl Rule {
+    fn admits(&self, user: &User) -> bool {
+        self.everyone
+            || self.users.contains(&user.id)
+            || user.roles.iter().any(|role| self.roles.contains(role))
+    }
+}
+
+/// The whole policy: one rule per class.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Policy {
+    /// Who may read.
+    pub read: Rule,
+    /// Who may start, retry and cancel builds.
+    pub build: Rule,
+    /// Who may start mass rebuilds.
+    pub mass_rebuild: Rule,
+}
+
+/// The person asking, as the chat adapter knows them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    /// A stable id: a Discord user id, or the console's user name.
+    pub id: String,
+    /// The ids of the roles they have where they asked.
+    pub roles: Vec<String>,
+}
+
+/// A refusal, naming the permission that is missing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Denied {
+    /// The class the user does not hold.
+    pub missing: Permission,
+}
+
+/// The permission a command needs before any plan is made. A rebuild's size may add
+/// [`Permission::MassRebuild`]; that is [`may`]'s to check once the plan is known.
+pub fn required(command: &Command) -> Permission {
+    match command {
+        Command::Rebuild(request) if request.dry_run => Permission::Read,
+        Command::Rebuild(_)
+        | Command::Cancel { .. }
+        | Command::Retry { .. }
+        | Command::Confirm { .. } => Permission::Build,
+        Command::Status { .. } | Command::Jobs { .. } | Command::Help { .. } | Command::Whoami => {
+            Permission::Read
+        }
+    }
+}
+
+/// Whether `user` holds `permission` under `policy`.
+pub fn may(policy: &Policy, user: &User, permission: Permission) -> Result<(), Denied> {
+    let rule = match permission {
+        Permission::Read => &policy.read,
+        Permission::Build => &policy.build,
+        Permission::MassRebuild => &policy.mass_rebuild,
+    };
+    if rule.admits(user) {
+        Ok(())
+    } else {
+        Err(Denied {
+            missing: permission,
+        })
+    }
+}
+
+/// Every class `user` holds, weakest first (for `whoami`).
+pub fn held(policy: &Policy, user: &User) -> Vec<Permission> {
+    Permission::ALL
+        .into_iter()
+        .filter(|&permission| may(policy, user, permission).is_ok())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user(id: &str, roles: &[&str]) -> User {
+        User {
+            id: id.into(),
+            roles: roles.iter().map(|role| role.to_string()).collect(),
+        }
+    }
+
+    fn policy() -> Policy {
+        Policy {
+            read: Rule {
+                everyone: true,
+                ..Rule::default()
+            },
+            build: Rule {
+                users: ["alice".to_string()].into(),
+                roles: ["builders".to_string()].into(),
+                ..Rule::default()
+            },
+            mass_rebuild: Rule {
+                users: ["alice".to_string()].into(),
+                ..Rule::default()
+            },
+        }
+    }
+
+    #[test]
+    fn build_is_held_by_listed_users_and_roles_only() {
+        let policy = policy();
+        assert!(may(&policy, &user("alice", &[]), Permission::Build).is_ok());
+        assert!(may(&policy, &user("bob", &["builders"]), Permission::Build).is_ok());
+        assert_eq!(
+            may(&policy, &user("carol", &["readers"]), Permission::Build),
+            Err(Denied {
+                missing: Permission::Build
+            })
+        );
+    }
+
+    #[test]
+    fn everyone_reads_and_whoami_lists_what_is_held() {
+        let policy = policy();
+        assert_eq!(held(&policy, &user("carol", &[])), vec![Permission::Read]);
+        assert_eq!(held(&policy, &user("alice", &[])), Permission::ALL.to_vec());
+    }
+
+    #[test]
+    fn an_empty_rule_admits_nobody() {
+        let policy = Policy::default();
+        assert!(may(&policy, &user("alice", &["builders"]), Permission::Read).is_err());
+    }
+}
