@@ -155,6 +155,20 @@ const REASON: &str = "reason=";
 const OPTIONS: [&str; 6] = [AUTO_RETRY, WAIT, DRY_RUN, SERIES, ARCH, REASON];
 
 /// Parses one chat command (with any bot mention or prefix already stripped).
+///
+/// ```
+/// use image_builder::command::{parse, Command, Vocabulary};
+///
+/// let vocabulary = Vocabulary::new(
+///     vec![("20.04".parse().unwrap(), "focal".to_string())],
+///     vec!["arm64".parse().unwrap()],
+///     vec!["redis".parse().unwrap()],
+/// );
+/// let Ok(Command::Rebuild(rebuild)) = parse("rebuild redis focal arm64", &vocabulary) else {
+///     panic!("a rebuild");
+/// };
+/// assert_eq!(rebuild.to_string(), "rebuild 20.04 arm64 redis");
+/// ```
 pub fn parse(text: &str, vocabulary: &Vocabulary) -> Result<Command, ParseError> {
     let words = words(text).map_err(|_| ParseError::UnclosedQuote)?;
     let Some((first, rest)) = words.split_first() else {
