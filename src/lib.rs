@@ -10,14 +10,17 @@
 //! - [`confirm`]: large plans waiting for `confirm CODE`;
 //! - [`messages`]: every sentence a user sees.
 //!
-//! The shells around it: [`cli`], the command line.
+//! The shells around it: [`cli`], the command line; [`launchpad`], the Launchpad client and
+//! its simulator. [`secret`] keeps tokens out of logs.
 
 pub mod catalogue;
 pub mod cli;
 pub mod command;
 pub mod config;
 pub mod confirm;
+pub mod launchpad;
 pub mod messages;
 pub mod permissions;
 pub mod plan;
+pub mod secret;
 pub mod target;

@@ -19,3 +19,60 @@ pub fn vocabulary() -> Vocabulary {
 pub fn parse_real(text: &str) -> Result<Command, ParseError> {
     parse(text, &vocabulary())
 }
+
+use std::time::Duration;
+
+use image_builder::launchpad::retry::RetryPolicy;
+use image_builder::launchpad::sim::world::World;
+use image_builder::launchpad::sim::{SimSettings, Simulator};
+use image_builder::launchpad::{Client, ClientSettings};
+
+/// A simulator of the real catalogue on a free port, with a hand-stepped clock.
+pub async fn simulator() -> Simulator {
+    simulator_with(|_| {}).await
+}
+
+/// A simulator, its settings adjusted first.
+pub async fn simulator_with(adjust: impl FnOnce(&mut SimSettings)) -> Simulator {
+    let mut settings = SimSettings::new(config().catalogue);
+    adjust(&mut settings);
+    Simulator::start(settings)
+        .await
+        .expect("the simulator starts")
+}
+
+/// Quick retries, so tests of retrying take milliseconds.
+pub fn fast_retries() -> RetryPolicy {
+    RetryPolicy {
+        max_attempts: 4,
+        first_delay: Duration::from_millis(5),
+        max_delay: Duration::from_millis(20),
+        total: Duration::from_secs(10),
+    }
+}
+
+/// Client settings for `sim` with its write token and quick retries.
+pub fn client_settings(sim: &Simulator) -> ClientSettings {
+    let mut settings = ClientSettings::new(sim.api_root());
+    settings.credentials = Some(sim.credentials());
+    settings.retry = fast_retries();
+    settings.request_timeout = Duration::from_secs(5);
+    settings
+}
+
+/// A client for `sim` with its write token.
+pub fn client(sim: &Simulator) -> Client {
+    Client::new(client_settings(sim)).expect("a client")
+}
+
+/// Steps the simulator's clock ten simulated seconds at a time until `done` holds; panics after
+/// a simulated day, naming what was awaited.
+pub fn advance_until(sim: &Simulator, what: &str, done: impl Fn(&World) -> bool) {
+    for _ in 0..(24 * 360) {
+        if sim.with_world(&done) {
+            return;
+        }
+        sim.advance(Duration::from_secs(10));
+    }
+    panic!("not reached within a simulated day: {what}");
+}

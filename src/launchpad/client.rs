@@ -1,0 +1,486 @@
+//! The Launchpad web service client: the few calls the bot makes on OCI recipes and builds, over
+//! reqwest, signed with OAuth PLAINTEXT, limited in concurrency, and retried where a repeat is
+//! safe. Every answer is typed: a model, "not modified", or a [`LaunchpadError`] that says who
+//! must act.
+//!
+//! What is retried (5xx, timeouts, dropped connections, with backoff and `Retry-After`):
+//! - GETs and `cancel`, which are idempotent;
+//! - `retry` and `scheduleRegistryUpload`, whose repeats Launchpad refuses with a known 400
+//!   ("cannot be retried", "already in progress"): after an attempt with no clear answer, that
+//!   refusal means the first attempt worked, and the call succeeds;
+//! - `requestBuilds` only when nothing can have happened: the connection was never made, or
+//!   Launchpad answered 500 or 503 (its appserver rolls the transaction back on errors). After a
+//!   timeout, a dropped connection, or a 502/504 from the front end, it returns
+//!   [`LaunchpadError::OutcomeUnknown`] instead, for the engine to reconcile.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use reqwest::header::{HeaderMap, AUTHORIZATION, IF_NONE_MATCH, LOCATION, RETRY_AFTER};
+use reqwest::{Method, StatusCode};
+use serde::de::DeserializeOwned;
+use tokio::sync::Semaphore;
+
+use super::auth::Credentials;
+use super::error::{LaunchpadError, Refusal};
+use super::models::{Build, BuildRequest, Page, Recipe, Webhook};
+use super::retry::{parse_retry_after, RetryPolicy};
+use crate::catalogue::RecipePath;
+use crate::secret::Secret;
+
+/// How the client reaches Launchpad.
+#[derive(Debug, Clone)]
+pub struct ClientSettings {
+    /// The API root with its version, ending in `/` (`https://api.launchpad.net/devel/`).
+    pub api_root: String,
+    /// The credentials; `None` is anonymous, read-only access.
+    pub credentials: Option<Credentials>,
+    /// Requests in flight at once, across every job.
+    pub max_concurrent_requests: usize,
+    /// How long one attempt may take, answer body included.
+    pub request_timeout: Duration,
+    /// When to try again.
+    pub retry: RetryPolicy,
+}
+
+impl ClientSettings {
+    /// Anonymous settings with the defaults, for `api_root`.
+    pub fn new(api_root: impl Into<String>) -> ClientSettings {
+        ClientSettings {
+            api_root: api_root.into(),
+            credentials: None,
+            max_concurrent_requests: 8,
+            request_timeout: Duration::from_secs(30),
+            retry: RetryPolicy::default(),
+        }
+    }
+}
+
+/// An entry fetched with `If-None-Match`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Conditional<T> {
+    /// It changed (or no ETag was given): here it is.
+    Modified(T),
+    /// 304: it is as it was.
+    NotModified,
+}
+
+/// A Launchpad client; cheap to clone, and clones share the connection pool and the limit on
+/// requests in flight.
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    http: reqwest::Client,
+    settings: ClientSettings,
+    permits: Semaphore,
+}
+
+/// How a request may be repeated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Repeat {
+    /// Repeating changes nothing.
+    Safe,
+    /// A repeat after an applied attempt is refused with this; that refusal then means success.
+    RefusedAs(Refusal),
+    /// `requestBuilds`: repeat only when nothing can have happened.
+    OnlyIfUnsent,
+}
+
+/// One request to make.
+struct Call<'a> {
+    method: Method,
+    url: &'a str,
+    form: Option<Vec<(&'static str, String)>>,
+    etag: Option<&'a str>,
+    repeat: Repeat,
+}
+
+/// An answer: status, headers, body.
+struct Answer {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Vec<u8>,
+}
+
+/// The `User-Agent` every request carries.
+pub fn user_agent() -> String {
+    format!("image-builder/{}", env!("CARGO_PKG_VERSION"))
+}
+
+impl Client {
+    /// A client with these settings.
+    pub fn new(settings: ClientSettings) -> Result<Client, LaunchpadError> {
+        let http = reqwest::Client::builder()
+            .user_agent(user_agent())
+            .pool_idle_timeout(Duration::from_secs(90))
+            .build()
+            .map_err(|error| LaunchpadError::Transport {
+                url: settings.api_root.clone(),
+                message: error.to_string(),
+            })?;
+        let permits = Semaphore::new(settings.max_concurrent_requests.max(1));
+        Ok(Client {
+            inner: Arc::new(Inner {
+                http,
+                settings,
+                permits,
+            }),
+        })
+    }
+
+    /// The settings in use.
+    pub fn settings(&self) -> &ClientSettings {
+        &self.inner.settings
+    }
+
+    /// The API URL of a recipe.
+    pub fn recipe_url(&self, recipe: &RecipePath) -> String {
+        format!("{}{recipe}", self.inner.settings.api_root)
+    }
+
+    /// A recipe.
+    pub async fn recipe(&self, url: &str) -> Result<Recipe, LaunchpadError> {
+        self.get_entry(url).await
+    }
+
+    /// Asks for builds of every architecture the recipe has; returns the build request's URL.
+    pub async fn request_builds(&self, recipe_url: &str) -> Result<String, LaunchpadError> {
+        let answer = self
+            .execute(Call {
+                method: Method::POST,
+                url: recipe_url,
+                form: Some(vec![("ws.op", "requestBuilds".into())]),
+                etag: None,
+                repeat: Repeat::OnlyIfUnsent,
+            })
+            .await?;
+        location(&answer, recipe_url)
+    }
+
+    /// A build request.
+    pub async fn build_request(&self, url: &str) -> Result<BuildRequest, LaunchpadError> {
+        self.get_entry(url).await
+    }
+
+    /// Every build of a build request's collection, all pages.
+    pub async fn builds(&self, collection_url: &str) -> Result<Vec<Build>, LaunchpadError> {
+        self.list(collection_url).await
+    }
+
+    /// A build; with `etag`, "not modified" if it has not changed since.
+    pub async fn build(
+        &self,
+        url: &str,
+        etag: Option<&str>,
+    ) -> Result<Conditional<Build>, LaunchpadError> {
+        let answer = self
+            .execute(Call {
+                method: Method::GET,
+                url,
+                form: None,
+                etag,
+                repeat: Repeat::Safe,
+            })
+            .await?;
+        if answer.status == StatusCode::NOT_MODIFIED {
+            return Ok(Conditional::NotModified);
+        }
+        decode(&answer, url).map(Conditional::Modified)
+    }
+
+    /// Cancels a build (Launchpad does nothing, and says 200, if it cannot be cancelled).
+    pub async fn cancel(&self, build_url: &str) -> Result<(), LaunchpadError> {
+        self.operation(build_url, "cancel", Repeat::Safe).await
+    }
+
+    /// Retries a failed build.
+    pub async fn retry(&self, build_url: &str) -> Result<(), LaunchpadError> {
+        let repeat = Repeat::RefusedAs(Refusal::CannotBeRetried);
+        self.operation(build_url, "retry", repeat).await
+    }
+
+    /// Schedules a build's registry upload again.
+    pub async fn schedule_registry_upload(&self, build_url: &str) -> Result<(), LaunchpadError> {
+        let repeat = Repeat::RefusedAs(Refusal::UploadInProgress);
+        self.operation(build_url, "scheduleRegistryUpload", repeat)
+            .await
+    }
+
+    /// Registers a webhook on a recipe; returns its URL.
+    pub async fn new_webhook(
+        &self,
+        recipe_url: &str,
+        delivery_url: &str,
+        event_types: &[&str],
+        secret: Option<&Secret>,
+    ) -> Result<String, LaunchpadError> {
+        // Launchpad decodes each form value as JSON (falling back to the raw text), so every
+        // value is sent JSON-encoded, strings included.
+        let mut form = vec![
+            ("ws.op", "newWebhook".to_string()),
+            ("delivery_url", json(&delivery_url)),
+            ("event_types", json(&event_types)),
+            ("active", "true".to_string()),
+        ];
+        if let Some(secret) = secret {
+            form.push(("secret", json(&secret.expose())));
+        }
+        let answer = self
+            .execute(Call {
+                method: Method::POST,
+                url: recipe_url,
+                form: Some(form),
+                etag: None,
+                repeat: Repeat::OnlyIfUnsent,
+            })
+            .await?;
+        location(&answer, recipe_url)
+    }
+
+    /// Every webhook on a recipe.
+    pub async fn webhooks(&self, recipe_url: &str) -> Result<Vec<Webhook>, LaunchpadError> {
+        self.list(&format!("{recipe_url}/webhooks")).await
+    }
+
+    async fn operation(&self, url: &str, op: &str, repeat: Repeat) -> Result<(), LaunchpadError> {
+        self.execute(Call {
+            method: Method::POST,
+            url,
+            form: Some(vec![("ws.op", op.to_string())]),
+            etag: None,
+            repeat,
+        })
+        .await
+        .map(drop)
+    }
+
+    async fn get_entry<T: DeserializeOwned>(&self, url: &str) -> Result<T, LaunchpadError> {
+        let answer = self
+            .execute(Call {
+                method: Method::GET,
+                url,
+                form: None,
+                etag: None,
+                repeat: Repeat::Safe,
+            })
+            .await?;
+        decode(&answer, url)
+    }
+
+    /// Follows `next_collection_link` to the end. A collection that links back to a page
+    /// already read is cut there rather than followed forever.
+    async fn list<T: DeserializeOwned>(&self, url: &str) -> Result<Vec<T>, LaunchpadError> {
+        let mut entries = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        let mut next = Some(url.to_string());
+        while let Some(page_url) = next.take() {
+            if !seen.insert(page_url.clone()) {
+                tracing::warn!(url, page = %page_url, "collection links back to a page already read");
+                break;
+            }
+            let page: Page<T> = self.get_entry(&page_url).await?;
+            entries.extend(page.entries);
+            next = page.next_collection_link;
+        }
+        Ok(entries)
+    }
+
+    /// Sends a call, retrying as its [`Repeat`] allows, and sorts the answer into success or a
+    /// typed error.
+    async fn execute(&self, call: Call<'_>) -> Result<Answer, LaunchpadError> {
+        let policy = self.inner.settings.retry;
+        let started = Instant::now();
+        let mut attempt = 0;
+        let mut unclear_earlier = false;
+        loop {
+            attempt += 1;
+            let outcome = self.attempt(&call).await;
+            let (error, unclear, retry_after) = match outcome {
+                Ok(answer) if answer.status.is_server_error() => {
+                    let error = server_error(&answer);
+                    // Launchpad's appserver rolls back on 500 and 503; a 502/504 comes from the
+                    // front end, which may have passed the request on.
+                    let unclear = !matches!(answer.status.as_u16(), 500 | 503);
+                    let retry_after = answer
+                        .headers
+                        .get(RETRY_AFTER)
+                        .and_then(|value| value.to_str().ok())
+                        .and_then(parse_retry_after);
+                    (error, unclear, retry_after)
+                }
+                Ok(answer) => {
+                    let result = self.classify(answer, call.url);
+                    return match (result, call.repeat) {
+                        (Err(error), Repeat::RefusedAs(refusal))
+                            if unclear_earlier && error.refusal() == Some(refusal) =>
+                        {
+                            tracing::info!(
+                                url = call.url,
+                                ?refusal,
+                                "repeat refused as expected: the earlier attempt worked"
+                            );
+                            Ok(Answer {
+                                status: StatusCode::OK,
+                                headers: HeaderMap::new(),
+                                body: b"null".to_vec(),
+                            })
+                        }
+                        (result, _) => result,
+                    };
+                }
+                Err((error, sent)) => (error, sent, None),
+            };
+            unclear_earlier |= unclear;
+            if call.repeat == Repeat::OnlyIfUnsent && unclear {
+                return Err(LaunchpadError::OutcomeUnknown {
+                    url: call.url.to_string(),
+                    cause: error.to_string(),
+                });
+            }
+            match policy.delay(attempt, started.elapsed(), retry_after) {
+                Some(delay) => {
+                    tracing::warn!(url = call.url, attempt, ?delay, %error, "Launchpad request failed; retrying");
+                    tokio::time::sleep(delay).await;
+                }
+                None => return Err(error),
+            }
+        }
+    }
+
+    /// One attempt. `Err` carries the error and whether the request may have reached Launchpad.
+    async fn attempt(&self, call: &Call<'_>) -> Result<Answer, (LaunchpadError, bool)> {
+        let settings = &self.inner.settings;
+        let _permit = self
+            .inner
+            .permits
+            .acquire()
+            .await
+            .expect("the semaphore is never closed");
+        let mut request = self
+            .inner
+            .http
+            .request(call.method.clone(), call.url)
+            .header(reqwest::header::ACCEPT, "application/json")
+            .timeout(settings.request_timeout);
+        if let Some(credentials) = &settings.credentials {
+            let header = credentials.authorization(call.method.as_str(), call.url, None, None);
+            request = request.header(AUTHORIZATION, header);
+        }
+        if let Some(etag) = call.etag {
+            request = request.header(IF_NONE_MATCH, etag);
+        }
+        if let Some(form) = &call.form {
+            request = request.form(form);
+        }
+        let transport = |error: reqwest::Error| {
+            let sent = !error.is_connect();
+            let url = call.url.to_string();
+            let error = if error.is_timeout() {
+                LaunchpadError::Timeout {
+                    url,
+                    timeout: settings.request_timeout,
+                }
+            } else {
+                LaunchpadError::Transport {
+                    url,
+                    message: error_chain(&error),
+                }
+            };
+            (error, sent)
+        };
+        let response = request.send().await.map_err(transport)?;
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = response.bytes().await.map_err(transport)?.to_vec();
+        Ok(Answer {
+            status,
+            headers,
+            body,
+        })
+    }
+
+    /// Sorts a non-5xx answer into success or a typed error.
+    fn classify(&self, answer: Answer, url: &str) -> Result<Answer, LaunchpadError> {
+        let status = answer.status;
+        if status.is_success() || status == StatusCode::NOT_MODIFIED {
+            return Ok(answer);
+        }
+        let message = String::from_utf8_lossy(&answer.body).trim().to_string();
+        Err(match status {
+            StatusCode::NOT_FOUND => LaunchpadError::NotFound {
+                url: url.to_string(),
+            },
+            StatusCode::UNAUTHORIZED => LaunchpadError::Unauthorized {
+                message: self.redact(&message),
+            },
+            _ => LaunchpadError::Rejected {
+                status: status.as_u16(),
+                refusal: Refusal::from_message(&message),
+                message,
+            },
+        })
+    }
+
+    /// Launchpad's OAuth errors quote the token key ("Unknown access token (KEY)."); the key is
+    /// a secret here, so it is cut out before the message goes anywhere.
+    fn redact(&self, message: &str) -> String {
+        match &self.inner.settings.credentials {
+            Some(credentials) if !credentials.access_token.is_empty() => {
+                message.replace(credentials.access_token.expose(), "[redacted]")
+            }
+            _ => message.to_string(),
+        }
+    }
+}
+
+fn server_error(answer: &Answer) -> LaunchpadError {
+    LaunchpadError::Server {
+        status: answer.status.as_u16(),
+        oops_id: answer
+            .headers
+            .get("X-Lazr-OopsId")
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_string),
+        message: String::from_utf8_lossy(&answer.body).trim().to_string(),
+    }
+}
+
+fn location(answer: &Answer, url: &str) -> Result<String, LaunchpadError> {
+    answer
+        .headers
+        .get(LOCATION)
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_string)
+        .ok_or_else(|| LaunchpadError::Decode {
+            url: url.to_string(),
+            message: format!("a {} answer without a Location header", answer.status),
+        })
+}
+
+/// Decodes a JSON body, naming the field that did not fit.
+fn decode<T: DeserializeOwned>(answer: &Answer, url: &str) -> Result<T, LaunchpadError> {
+    let deserializer = &mut serde_json::Deserializer::from_slice(&answer.body);
+    serde_path_to_error::deserialize(deserializer).map_err(|error| LaunchpadError::Decode {
+        url: url.to_string(),
+        message: format!("at `{}`: {}", error.path(), error.inner()),
+    })
+}
+
+fn json<T: serde::Serialize + ?Sized>(value: &T) -> String {
+    serde_json::to_string(value).expect("strings and lists of strings encode")
+}
+
+/// An error with its causes, which is where reqwest says what actually happened.
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

@@ -1,0 +1,21 @@
+//! Launchpad: the client the bot drives builds with, the OAuth login that gets it credentials,
+//! and the built-in simulator that stands in for Launchpad in the sandbox and the tests.
+//!
+//! - [`models`]: Launchpad's objects and enum strings, exactly as it spells them;
+//! - [`client`]: the web service calls, with retries and a limit on requests in flight;
+//! - [`auth`]: credentials (launchpadlib's file format) and PLAINTEXT signing;
+//! - [`login`]: the OAuth token dance;
+//! - [`error`]: failures, split by who must act;
+//! - [`retry`]: when to try again;
+//! - [`sim`]: the simulator.
+
+pub mod auth;
+pub mod client;
+pub mod error;
+pub mod login;
+pub mod models;
+pub mod retry;
+pub mod sim;
+
+pub use client::{Client, ClientSettings, Conditional};
+pub use error::{LaunchpadError, Refusal};

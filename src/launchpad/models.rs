@@ -1,0 +1,442 @@
+//! Launchpad's OCI objects as its web service spells them. This is the one place Launchpad's
+//! strings (`"Failed to upload"`) appear: everything else matches on the enums. A value Launchpad
+//! adds later decodes as `Unknown(text)` instead of failing, and fields this client does not use
+//! are ignored, so a change on Launchpad's side degrades one answer rather than every one.
+//!
+//! Field names and enum titles: `reference/launchpad-oci-devel.wadl`, `oci_recipe-full`,
+//! `oci_recipe_build_request-full`, `oci_recipe_build-full`, `webhook-full`.
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// A build's `buildstate` (Launchpad's `BuildStatus` titles).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Deserialize, Serialize)]
+#[serde(from = "String", into = "String")]
+pub enum BuildState {
+    /// Queued, waiting for a builder.
+    NeedsBuilding,
+    /// On a builder.
+    CurrentlyBuilding,
+    /// Built; Launchpad is collecting the files from the builder.
+    GatheringBuildOutput,
+    /// Launchpad is processing the build's files (not the registry upload).
+    UploadingBuild,
+    /// Built. The registry upload has its own status.
+    SuccessfullyBuilt,
+    /// The build failed.
+    FailedToBuild,
+    /// Waiting for a dependency.
+    DependencyWait,
+    /// The builder's chroot is broken.
+    ChrootProblem,
+    /// A newer build of the same recipe and processor replaced this one.
+    BuildForSupersededSource,
+    /// Launchpad failed to process the build's files (not the registry upload).
+    FailedToUpload,
+    /// Cancelled while running; not terminal: Launchpad keeps it until the builder stops.
+    CancellingBuild,
+    /// Cancelled.
+    CancelledBuild,
+    /// A state this client does not know.
+    Unknown(String),
+}
+
+impl BuildState {
+    /// Every known state.
+    pub const ALL: [BuildState; 12] = [
+        BuildState::NeedsBuilding,
+        BuildState::SuccessfullyBuilt,
+        BuildState::FailedToBuild,
+        BuildState::DependencyWait,
+        BuildState::ChrootProblem,
+        BuildState::BuildForSupersededSource,
+        BuildState::CurrentlyBuilding,
+        BuildState::FailedToUpload,
+        BuildState::UploadingBuild,
+        BuildState::CancellingBuild,
+        BuildState::CancelledBuild,
+        BuildState::GatheringBuildOutput,
+    ];
+
+    /// Launchpad's title for the state.
+    pub fn as_str(&self) -> &str {
+        match self {
+            BuildState::NeedsBuilding => "Needs building",
+            BuildState::CurrentlyBuilding => "Currently building",
+            BuildState::GatheringBuildOutput => "Gathering build output",
+            BuildState::UploadingBuild => "Uploading build",
+            BuildState::SuccessfullyBuilt => "Successfully built",
+            BuildState::FailedToBuild => "Failed to build",
+            BuildState::DependencyWait => "Dependency wait",
+            BuildState::ChrootProblem => "Chroot problem",
+            BuildState::BuildForSupersededSource => "Build for superseded Source",
+            BuildState::FailedToUpload => "Failed to upload",
+            BuildState::CancellingBuild => "Cancelling build",
+            BuildState::CancelledBuild => "Cancelled build",
+            BuildState::Unknown(text) => text,
+        }
+    }
+
+    /// Whether the build will not change again without `retry` (or, for a successful build,
+    /// superseding). `Cancelling build` is not: the builder has yet to stop.
+    pub fn is_final(&self) -> bool {
+        !matches!(
+            self,
+            BuildState::NeedsBuilding
+                | BuildState::CurrentlyBuilding
+                | BuildState::GatheringBuildOutput
+                | BuildState::UploadingBuild
+                | BuildState::CancellingBuild
+                | BuildState::Unknown(_)
+        )
+    }
+
+    /// The states Launchpad's `retry` accepts (`can_be_retried`, for a current series).
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            BuildState::FailedToBuild
+                | BuildState::DependencyWait
+                | BuildState::ChrootProblem
+                | BuildState::FailedToUpload
+                | BuildState::CancelledBuild
+                | BuildState::BuildForSupersededSource
+        )
+    }
+}
+
+impl From<String> for BuildState {
+    fn from(text: String) -> BuildState {
+        BuildState::ALL
+            .into_iter()
+            .find(|state| state.as_str() == text)
+            .unwrap_or(BuildState::Unknown(text))
+    }
+}
+
+impl From<BuildState> for String {
+    fn from(state: BuildState) -> String {
+        state.as_str().to_string()
+    }
+}
+
+impl fmt::Display for BuildState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A build's `registry_upload_status`: the push of its image to the registries.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Deserialize, Serialize)]
+#[serde(from = "String", into = "String")]
+pub enum UploadStatus {
+    /// No upload job (the build is not done, or the recipe pushes nowhere).
+    Unscheduled,
+    /// An upload job is waiting or running.
+    Pending,
+    /// The last upload failed; `scheduleRegistryUpload` may try again.
+    FailedToUpload,
+    /// Pushed.
+    Uploaded,
+    /// A newer build replaced this one; nothing is pushed.
+    Superseded,
+    /// A status this client does not know.
+    Unknown(String),
+}
+
+impl UploadStatus {
+    /// Every known status.
+    pub const ALL: [UploadStatus; 5] = [
+        UploadStatus::Unscheduled,
+        UploadStatus::Pending,
+        UploadStatus::FailedToUpload,
+        UploadStatus::Uploaded,
+        UploadStatus::Superseded,
+    ];
+
+    /// Launchpad's title for the status.
+    pub fn as_str(&self) -> &str {
+        match self {
+            UploadStatus::Unscheduled => "Unscheduled",
+            UploadStatus::Pending => "Pending",
+            UploadStatus::FailedToUpload => "Failed to upload",
+            UploadStatus::Uploaded => "Uploaded",
+            UploadStatus::Superseded => "Superseded",
+            UploadStatus::Unknown(text) => text,
+        }
+    }
+}
+
+impl From<String> for UploadStatus {
+    fn from(text: String) -> UploadStatus {
+        UploadStatus::ALL
+            .into_iter()
+            .find(|status| status.as_str() == text)
+            .unwrap_or(UploadStatus::Unknown(text))
+    }
+}
+
+impl From<UploadStatus> for String {
+    fn from(status: UploadStatus) -> String {
+        status.as_str().to_string()
+    }
+}
+
+impl fmt::Display for UploadStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A build request's `status`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Deserialize, Serialize)]
+#[serde(from = "String", into = "String")]
+pub enum RequestStatus {
+    /// Launchpad has not made the builds yet.
+    Pending,
+    /// The builds exist (`builds_collection_link`).
+    Completed,
+    /// No builds were made; `error_message` says why.
+    Failed,
+    /// A status this client does not know.
+    Unknown(String),
+}
+
+impl RequestStatus {
+    /// Every known status.
+    pub const ALL: [RequestStatus; 3] = [
+        RequestStatus::Pending,
+        RequestStatus::Completed,
+        RequestStatus::Failed,
+    ];
+
+    /// Launchpad's title for the status.
+    pub fn as_str(&self) -> &str {
+        match self {
+            RequestStatus::Pending => "Pending",
+            RequestStatus::Completed => "Completed",
+            RequestStatus::Failed => "Failed",
+            RequestStatus::Unknown(text) => text,
+        }
+    }
+}
+
+impl From<String> for RequestStatus {
+    fn from(text: String) -> RequestStatus {
+        RequestStatus::ALL
+            .into_iter()
+            .find(|status| status.as_str() == text)
+            .unwrap_or(RequestStatus::Unknown(text))
+    }
+}
+
+impl From<RequestStatus> for String {
+    fn from(status: RequestStatus) -> String {
+        status.as_str().to_string()
+    }
+}
+
+impl fmt::Display for RequestStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The `resource_type_link` fragments of the OCI types, as in `<api root>#oci_recipe`.
+pub mod resource_type {
+    /// An OCI recipe.
+    pub const RECIPE: &str = "oci_recipe";
+    /// A build request.
+    pub const BUILD_REQUEST: &str = "oci_recipe_build_request";
+    /// A build.
+    pub const BUILD: &str = "oci_recipe_build";
+    /// A webhook.
+    pub const WEBHOOK: &str = "webhook";
+}
+
+/// The webhook event type for OCI recipe builds (the manual's spellings are wrong).
+pub const OCI_BUILD_EVENT: &str = "oci-recipe:build:0.1";
+
+/// The 400 messages `scheduleRegistryUpload` answers with, in the order Launchpad checks them.
+pub mod upload_refusal {
+    /// The recipe has no push rules and no distribution credentials.
+    pub const NOT_CONFIGURED: &str =
+        "Cannot upload this build to registries because the recipe is not properly configured.";
+    /// The build produced no files (it did not build).
+    pub const NO_FILES: &str = "Cannot upload this build because it has no files.";
+    /// An upload is waiting or running.
+    pub const IN_PROGRESS: &str = "An upload of this build is already in progress.";
+    /// Done already.
+    pub const ALREADY_UPLOADED: &str =
+        "Cannot upload this build because it has already been uploaded.";
+}
+
+/// `requestBuilds`' failure when every architecture already has a queued build.
+pub const ALREADY_PENDING: &str = "An identical build of this OCI recipe is already pending.";
+
+/// `retry`'s 400 message for a build that cannot be retried.
+pub fn cannot_be_retried(build_id: u64) -> String {
+    format!("Build {build_id} cannot be retried.")
+}
+
+/// An OCI recipe (`oci_recipe`); the fields the bot uses.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Recipe {
+    /// Its API URL.
+    pub self_link: String,
+    /// Its web page.
+    pub web_link: String,
+    /// Its name.
+    pub name: String,
+    /// The image name pushed to registries.
+    pub image_name: Option<String>,
+    /// Its architectures, as a collection of processors.
+    pub processors_collection_link: String,
+    /// Its webhooks.
+    pub webhooks_collection_link: String,
+    /// Whether Launchpad builds it daily.
+    #[serde(default)]
+    pub build_daily: bool,
+    /// The entry's ETag.
+    pub http_etag: Option<String>,
+}
+
+/// A build request (`oci_recipe_build_request`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct BuildRequest {
+    /// Its API URL.
+    pub self_link: String,
+    /// Its web page.
+    pub web_link: String,
+    /// Pending, Completed or Failed.
+    pub status: RequestStatus,
+    /// Why it failed, when it did.
+    pub error_message: Option<String>,
+    /// The builds it made, once Completed.
+    pub builds_collection_link: String,
+    /// The recipe.
+    pub recipe_link: String,
+    /// When it was asked for.
+    pub date_requested: Option<DateTime<Utc>>,
+    /// When it completed or failed.
+    pub date_finished: Option<DateTime<Utc>>,
+    /// The entry's ETag.
+    pub http_etag: Option<String>,
+}
+
+/// One error from the registry, in the Docker registry's format.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+pub struct RegistryError {
+    /// `MANIFEST_INVALID`, `DENIED`, ...
+    #[serde(default)]
+    pub code: Option<String>,
+    /// What the registry said.
+    #[serde(default)]
+    pub message: Option<String>,
+    /// More, in any shape.
+    #[serde(default)]
+    pub detail: Option<serde_json::Value>,
+}
+
+/// A build (`oci_recipe_build`); the fields the bot uses.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Build {
+    /// Its API URL.
+    pub self_link: String,
+    /// Its web page.
+    pub web_link: String,
+    /// The architecture (`arm64`).
+    pub arch_tag: String,
+    /// Where the build is.
+    pub buildstate: BuildState,
+    /// Where its registry upload is.
+    pub registry_upload_status: UploadStatus,
+    /// One line on why the upload failed.
+    pub registry_upload_error_summary: Option<String>,
+    /// The registry's errors (Launchpad sends `null` or `[]` when there are none).
+    #[serde(default, deserialize_with = "null_as_empty")]
+    pub registry_upload_errors: Vec<RegistryError>,
+    /// Whether `retry` would be accepted.
+    pub can_be_retried: bool,
+    /// Whether `cancel` would do anything.
+    pub can_be_cancelled: bool,
+    /// The recipe.
+    pub recipe_link: String,
+    /// `"<arch> build of <recipe path>"`.
+    #[serde(default)]
+    pub title: String,
+    /// The build log, once there is one.
+    pub build_log_url: Option<String>,
+    /// When it was created.
+    pub datecreated: Option<DateTime<Utc>>,
+    /// When a builder started it.
+    pub date_started: Option<DateTime<Utc>>,
+    /// When it finished.
+    pub datebuilt: Option<DateTime<Utc>>,
+    /// The entry's ETag.
+    pub http_etag: Option<String>,
+}
+
+fn null_as_empty<'de, D>(deserializer: D) -> Result<Vec<RegistryError>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    Ok(Option::<Vec<RegistryError>>::deserialize(deserializer)?.unwrap_or_default())
+}
+
+/// A webhook on a recipe.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Webhook {
+    /// Its API URL.
+    pub self_link: String,
+    /// Where deliveries go.
+    pub delivery_url: String,
+    /// The event types it delivers.
+    pub event_types: Vec<String>,
+    /// Whether it delivers at all.
+    pub active: bool,
+}
+
+/// One page of a collection.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Page<T> {
+    /// The index of the first entry.
+    #[serde(default)]
+    pub start: usize,
+    /// How many entries the whole collection has, when Launchpad says.
+    pub total_size: Option<usize>,
+    /// This page's entries.
+    pub entries: Vec<T>,
+    /// The next page; absent on the last.
+    pub next_collection_link: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_state_round_trips_through_its_launchpad_title() {
+        for state in BuildState::ALL {
+            assert_eq!(BuildState::from(String::from(state.clone())), state);
+        }
+        for status in UploadStatus::ALL {
+            assert_eq!(UploadStatus::from(String::from(status.clone())), status);
+        }
+        for status in RequestStatus::ALL {
+            assert_eq!(RequestStatus::from(String::from(status.clone())), status);
+        }
+    }
+
+    #[test]
+    fn unknown_titles_decode_instead_of_failing() {
+        let state: BuildState = serde_json::from_str("\"Exploded\"").unwrap();
+        assert_eq!(state, BuildState::Unknown("Exploded".into()));
+        assert!(
+            !state.is_final(),
+            "an unknown state is watched, not given up on"
+        );
+    }
+}

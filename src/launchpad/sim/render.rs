@@ -1,0 +1,290 @@
+//! The simulator's JSON, shaped as lazr.restful shapes Launchpad's: every field the WADL lists
+//! for the type, `self_link` and `web_link` absolute, references as `*_link`, collections as
+//! `*_collection_link`, enums as their titles, dates in ISO 8601, and an `http_etag` that is also
+//! the `ETag` header.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde_json::{json, Map, Value};
+use sha1::{Digest, Sha1};
+
+use super::world::{SimBuild, SimRecipe, SimRequest, SimWebhook, World};
+use crate::launchpad::models::{resource_type, BuildState};
+
+/// Where the simulator is: the roots links are made from.
+#[derive(Debug, Clone)]
+pub struct Roots {
+    /// `http://127.0.0.1:PORT/devel/`
+    pub api: String,
+    /// `http://127.0.0.1:PORT/`
+    pub web: String,
+}
+
+impl Roots {
+    fn resource_type(&self, name: &str) -> String {
+        format!("{}#{name}", self.api)
+    }
+}
+
+fn date(value: DateTime<Utc>) -> Value {
+    Value::String(value.to_rfc3339_opts(SecondsFormat::Micros, false))
+}
+
+fn maybe_date(value: Option<DateTime<Utc>>) -> Value {
+    value.map_or(Value::Null, date)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Adds `http_etag` to an entry: two SHA-1s, of the whole entry and of its writable part, in
+/// quotes, as lazr.restful makes them. Returns the ETag.
+fn with_etag(mut entry: Map<String, Value>, writable: &[&str]) -> (Value, String) {
+    let all = Sha1::digest(Value::Object(entry.clone()).to_string().as_bytes());
+    let writable_values: Vec<&Value> = writable.iter().filter_map(|key| entry.get(*key)).collect();
+    let part = Sha1::digest(format!("{}application/json", json!(writable_values)).as_bytes());
+    let etag = format!("\"{}-{}\"", hex(&all), hex(&part));
+    entry.insert("http_etag".into(), Value::String(etag.clone()));
+    (Value::Object(entry), etag)
+}
+
+fn object(value: Value) -> Map<String, Value> {
+    match value {
+        Value::Object(map) => map,
+        _ => unreachable!("json! of an object literal is an object"),
+    }
+}
+
+/// The service root.
+pub fn service_root(roots: &Roots) -> Value {
+    json!({
+        "resource_type_link": roots.resource_type("service-root"),
+        "me_link": format!("{}people/+me", roots.api),
+        "people_collection_link": format!("{}people", roots.api),
+        "processors_collection_link": format!("{}+processors", roots.api),
+        "distributions_collection_link": format!("{}distros", roots.api),
+        "pillars_link": format!("{}pillars", roots.api),
+        "services_link": format!("{}services", roots.api),
+    })
+}
+
+/// An `oci_recipe` entry and its ETag.
+pub fn recipe(roots: &Roots, recipe: &SimRecipe, owner: &str) -> (Value, String) {
+    let self_link = format!("{}{}", roots.api, recipe.path);
+    let (pillar, project) = pillar_and_project(&recipe.path);
+    let entry = object(json!({
+        "self_link": self_link,
+        "web_link": format!("{}{}", roots.web, recipe.path),
+        "resource_type_link": roots.resource_type(resource_type::RECIPE),
+        "allow_internet": true,
+        "build_args": {},
+        "build_daily": false,
+        "build_file": "Dockerfile",
+        "build_path": ".",
+        "date_created": date(recipe.date_created),
+        "date_last_modified": date(recipe.date_created),
+        "description": format!("{} {} on Ubuntu {}", recipe.image, recipe.track, recipe.series),
+        "git_ref_link": format!(
+            "{}~{owner}/{pillar}/+oci/{project}/+git/{}/+ref/refs/heads/{}-{}",
+            roots.api, recipe.image, recipe.track, recipe.series
+        ),
+        "image_name": recipe.image.to_string(),
+        "information_type": "Public",
+        "name": recipe.name,
+        "oci_project_link": format!("{}{pillar}/+oci/{project}", roots.api),
+        "owner_link": format!("{}~{owner}", roots.api),
+        "processors_collection_link": format!("{self_link}/processors"),
+        "push_rules_collection_link": format!("{self_link}/push_rules"),
+        "registrant_link": format!("{}~{owner}", roots.api),
+        "webhooks_collection_link": format!("{self_link}/webhooks"),
+    }));
+    with_etag(
+        entry,
+        &[
+            "build_args",
+            "build_daily",
+            "build_file",
+            "description",
+            "name",
+        ],
+    )
+}
+
+fn pillar_and_project(path: &str) -> (&str, &str) {
+    // ~owner/pillar/+oci/project/+recipe/name
+    let mut parts = path.split('/');
+    let _owner = parts.next();
+    let pillar = parts.next().unwrap_or_default();
+    let _oci = parts.next();
+    let project = parts.next().unwrap_or_default();
+    (pillar, project)
+}
+
+/// An `oci_recipe_build_request` entry and its ETag.
+pub fn build_request(roots: &Roots, request: &SimRequest) -> (Value, String) {
+    let path = format!("{}/+build-request/{}", request.recipe, request.id);
+    let self_link = format!("{}{path}", roots.api);
+    let entry = object(json!({
+        "self_link": self_link,
+        "web_link": format!("{}{path}", roots.web),
+        "resource_type_link": roots.resource_type(resource_type::BUILD_REQUEST),
+        "builds_collection_link": format!("{self_link}/builds"),
+        "date_finished": maybe_date(request.date_finished),
+        "date_requested": date(request.date_requested),
+        "error_message": request.error_message,
+        "recipe_link": format!("{}{}", roots.api, request.recipe),
+        "status": request.status.as_str(),
+    }));
+    with_etag(entry, &[])
+}
+
+/// The path of a build below the roots.
+pub fn build_path(build: &SimBuild) -> String {
+    format!("{}/+build/{}", build.recipe, build.id)
+}
+
+/// An `oci_recipe_build` entry and its ETag.
+pub fn build(roots: &Roots, world: &World, build: &SimBuild) -> (Value, String) {
+    let path = build_path(build);
+    let recipe = world.recipes.get(&build.recipe);
+    let codename = recipe.map(|r| r.codename.as_str()).unwrap_or("ubuntu");
+    let finished = build.state.is_final();
+    let started = build.date_started.is_some();
+    let duration = match (build.date_started, build.datebuilt) {
+        (Some(start), Some(end)) => Value::String(format_duration(end - start)),
+        _ => Value::Null,
+    };
+    let entry = object(json!({
+        "self_link": format!("{}{path}", roots.api),
+        "web_link": format!("{}{path}", roots.web),
+        "resource_type_link": roots.resource_type(resource_type::BUILD),
+        "arch_tag": build.arch.to_string(),
+        "archive_link": format!("{}ubuntu/+archive/primary", roots.api),
+        "build_log_url": if started {
+            Value::String(format!("{}{path}/+files/buildlog_oci_{}_{}_BUILDING.txt.gz", roots.web, codename, build.arch))
+        } else {
+            Value::Null
+        },
+        "builder_link": if build.state == BuildState::CurrentlyBuilding {
+            Value::String(format!("{}builders/sim-{}", roots.api, build.arch))
+        } else {
+            Value::Null
+        },
+        "buildstate": build.state.as_str(),
+        "can_be_cancelled": build.can_be_cancelled(),
+        "can_be_rescored": build.can_be_rescored(),
+        "can_be_retried": build.can_be_retried(),
+        "date": maybe_date(build.datebuilt.or(build.due())),
+        "date_first_dispatched": maybe_date(build.date_started),
+        "date_started": maybe_date(build.date_started),
+        "datebuilt": maybe_date(build.datebuilt),
+        "datecreated": date(build.datecreated),
+        "dependencies": Value::Null,
+        "distribution_link": format!("{}ubuntu", roots.api),
+        "distro_arch_series_link": format!("{}ubuntu/{codename}/{}", roots.api, build.arch),
+        "distro_series_link": format!("{}ubuntu/{codename}", roots.api),
+        "duration": duration,
+        "estimate": !finished,
+        "eta": if finished { Value::Null } else { maybe_date(build.due()) },
+        "pocket": "Updates",
+        "recipe_link": format!("{}{}", roots.api, build.recipe),
+        "registry_upload_error_summary": build.upload_error_summary,
+        "registry_upload_errors": build.upload_errors,
+        "registry_upload_status": build.upload.as_str(),
+        "requester_link": recipe.map(|r| format!("{}{}", roots.api, r.path.split('/').next().unwrap_or_default())),
+        "score": if build.can_be_rescored() { json!(2510) } else { Value::Null },
+        "title": format!("{} build of /{}", build.arch, build.recipe),
+        "upload_log_url": Value::Null,
+    }));
+    with_etag(entry, &[])
+}
+
+fn format_duration(duration: chrono::Duration) -> String {
+    let seconds = duration.num_seconds().max(0);
+    format!(
+        "{}:{:02}:{:02}",
+        seconds / 3600,
+        seconds / 60 % 60,
+        seconds % 60
+    )
+}
+
+/// A `webhook` entry and its ETag.
+pub fn webhook(roots: &Roots, webhook: &SimWebhook) -> (Value, String) {
+    let path = format!("{}/+webhook/{}", webhook.recipe, webhook.id);
+    let self_link = format!("{}{path}", roots.api);
+    let owner = webhook.recipe.split('/').next().unwrap_or_default();
+    let entry = object(json!({
+        "self_link": self_link,
+        "web_link": format!("{}{path}", roots.web),
+        "resource_type_link": roots.resource_type(resource_type::WEBHOOK),
+        "active": webhook.active,
+        "date_created": date(webhook.date_created),
+        "date_last_modified": date(webhook.date_created),
+        "deliveries_collection_link": format!("{self_link}/deliveries"),
+        "delivery_url": webhook.delivery_url,
+        "event_types": webhook.event_types,
+        "git_ref_pattern": Value::Null,
+        "registrant_link": format!("{}{owner}", roots.api),
+        "target_link": format!("{}{}", roots.api, webhook.recipe),
+    }));
+    with_etag(
+        entry,
+        &["active", "delivery_url", "event_types", "git_ref_pattern"],
+    )
+}
+
+/// A processor entry (a recipe's processors collection).
+pub fn processor(roots: &Roots, name: &str) -> Value {
+    json!({
+        "self_link": format!("{}+processors/{name}", roots.api),
+        "web_link": format!("{}+processors/{name}", roots.web),
+        "resource_type_link": roots.resource_type("processor"),
+        "name": name,
+        "title": name,
+        "description": format!("The {name} processor"),
+        "restricted": false,
+        "build_by_default": true,
+        "supports_virtualized": true,
+        "supports_nonvirtualized": true,
+    })
+}
+
+/// One page of a collection: `ws.start` and `ws.size` applied, with next and previous links
+/// only where there is such a page.
+pub fn page(
+    roots: &Roots,
+    url: &str,
+    entry_type: &str,
+    entries: Vec<Value>,
+    start: usize,
+    size: usize,
+) -> Value {
+    let total = entries.len();
+    let end = (start + size).min(total);
+    let page: Vec<Value> = entries
+        .into_iter()
+        .skip(start)
+        .take(end.saturating_sub(start))
+        .collect();
+    let mut collection = object(json!({
+        "start": start,
+        "total_size": total,
+        "entries": page,
+        "resource_type_link": roots.resource_type(&format!("{entry_type}-page-resource")),
+    }));
+    if end < total {
+        collection.insert(
+            "next_collection_link".into(),
+            Value::String(format!("{url}?ws.size={size}&ws.start={end}")),
+        );
+    }
+    if start > 0 {
+        let previous = start.saturating_sub(size);
+        collection.insert(
+            "prev_collection_link".into(),
+            Value::String(format!("{url}?ws.size={size}&ws.start={previous}")),
+        );
+    }
+    Value::Object(collection)
+}

@@ -1,0 +1,701 @@
+//! The simulator's HTTP surface: `/devel/...` as lazr.restful serves it (GET entries and
+//! collections, POST named operations, 304 on a matching ETag, 405 with `Allow`, `text/plain`
+//! errors), the OAuth pages on the web root, and a plain page for each web link. Faults are
+//! applied here: a status before acting, a delay or a dropped connection after.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{Request, State as AxumState};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use serde_json::Value;
+
+use super::oauth::{Caller, RequestToken, Review};
+use super::render::{self, Roots};
+use super::server::ConnectionKill;
+use super::world::World;
+use super::{random_token, Fault, Shared, State};
+use crate::launchpad::models::OCI_BUILD_EVENT;
+use crate::secret::Secret;
+
+/// Request bodies larger than this are refused (Launchpad's forms are small).
+const MAX_BODY: usize = 1 << 20;
+/// lazr.restful's default and maximum page sizes.
+const DEFAULT_PAGE: usize = 50;
+const MAX_PAGE: usize = 300;
+
+/// The router serving everything.
+pub(super) fn router(shared: Arc<Shared>) -> Router {
+    Router::new().fallback(handle).with_state(shared)
+}
+
+/// A parsed request.
+struct Incoming {
+    method: Method,
+    path: String,
+    headers: HeaderMap,
+    /// Query and form parameters together, as Zope merges them.
+    params: Vec<(String, String)>,
+}
+
+impl Incoming {
+    fn param(&self, key: &str) -> Option<&str> {
+        self.params
+            .iter()
+            .find(|(name, _)| name == key)
+            .map(|(_, value)| value.as_str())
+    }
+
+    fn operations(&self) -> Vec<&str> {
+        self.params
+            .iter()
+            .filter(|(name, _)| name == "ws.op")
+            .map(|(_, value)| value.as_str())
+            .collect()
+    }
+}
+
+async fn handle(AxumState(shared): AxumState<Arc<Shared>>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let kill = parts.extensions.get::<ConnectionKill>().cloned();
+    let Ok(body) = axum::body::to_bytes(body, MAX_BODY).await else {
+        return text(StatusCode::PAYLOAD_TOO_LARGE, "Request body too large.");
+    };
+    let mut params = pairs(parts.uri.query().unwrap_or_default().as_bytes());
+    if parts.method == Method::POST {
+        params.extend(pairs(&body));
+    }
+    let incoming = Incoming {
+        method: parts.method,
+        path: parts.uri.path().to_string(),
+        headers: parts.headers,
+        params,
+    };
+    match incoming.path.strip_prefix("/devel/") {
+        Some(rest) => {
+            let rest = rest.to_string();
+            api(&shared, incoming, &rest, kill).await
+        }
+        None => web(&shared, &incoming),
+    }
+}
+
+fn pairs(bytes: &[u8]) -> Vec<(String, String)> {
+    serde_urlencoded::from_bytes(bytes).unwrap_or_default()
+}
+
+/// Counts a request in flight for as long as it lives.
+struct InFlight<'a>(&'a Shared);
+
+impl<'a> InFlight<'a> {
+    fn enter(shared: &'a Shared) -> InFlight<'a> {
+        let now = shared.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        shared.max_in_flight.fetch_max(now, Ordering::SeqCst);
+        InFlight(shared)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+async fn api(
+    shared: &Shared,
+    incoming: Incoming,
+    rest: &str,
+    kill: Option<ConnectionKill>,
+) -> Response {
+    let _in_flight = InFlight::enter(shared);
+    let operation = operation_label(&incoming, rest);
+    let (response, fault, latency) = {
+        let mut state = shared.lock();
+        state.catch_up();
+        *state.counts.entry(operation.clone()).or_default() += 1;
+        let latency = state.rates.latency();
+        match state.fault_for(&operation) {
+            Some(Fault::Status(code)) => (status_fault(code, &mut state), None, latency),
+            fault => {
+                let response = respond(&mut state, &shared.roots, &incoming, rest);
+                (response, fault, latency)
+            }
+        }
+    };
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
+    match fault {
+        Some(Fault::Delay(delay)) => tokio::time::sleep(delay).await,
+        Some(Fault::Drop) => {
+            if let Some(kill) = kill {
+                kill.pull();
+                // The connection task drops this future; the answer is never sent.
+                std::future::pending::<()>().await;
+            }
+        }
+        _ => {}
+    }
+    response
+}
+
+/// The name requests are counted and faults matched under: `GET build`, `POST requestBuilds`.
+fn operation_label(incoming: &Incoming, rest: &str) -> String {
+    let operations = incoming.operations();
+    match (&incoming.method, operations.first()) {
+        (method, Some(op)) => format!("{method} {op}"),
+        (method, None) => format!("{method} {}", Resource::kind_of(rest)),
+    }
+}
+
+fn status_fault(code: u16, state: &mut State) -> Response {
+    let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut response = text(status, status.canonical_reason().unwrap_or("Error"));
+    if status == StatusCode::INTERNAL_SERVER_ERROR {
+        // Launchpad's 500 body is only the exception's class name; the OOPS id is the clue.
+        response = text(status, "SimulatedFault");
+        let oops = format!("OOPS-sim{}", state.world.random() % 100_000);
+        insert(&mut response, "X-Lazr-OopsId", &oops);
+    }
+    response
+}
+
+/// What a path below `/devel/` names.
+enum Resource {
+    Root,
+    Recipe(String),
+    Processors(String),
+    Webhooks(String),
+    PushRules(String),
+    Request(u64),
+    RequestBuilds(u64),
+    Build(u64),
+    Webhook(u64),
+    BuilderAlias(u64),
+}
+
+impl Resource {
+    /// The kind, for counting, from the path alone.
+    fn kind_of(rest: &str) -> &'static str {
+        let segments: Vec<&str> = rest.trim_end_matches('/').split('/').collect();
+        match segments.as_slice() {
+            [""] => "root",
+            ["builders", "+ocirecipebuild", _] => "build",
+            [_, _, "+oci", _, "+recipe", _] => "recipe",
+            [_, _, "+oci", _, "+recipe", _, "processors"] => "processors",
+            [_, _, "+oci", _, "+recipe", _, "webhooks"] => "webhooks",
+            [_, _, "+oci", _, "+recipe", _, "push_rules"] => "push_rules",
+            [_, _, "+oci", _, "+recipe", _, "+build-request", _] => "build_request",
+            [_, _, "+oci", _, "+recipe", _, "+build-request", _, "builds"] => "builds",
+            [_, _, "+oci", _, "+recipe", _, "+build", _] => "build",
+            [_, _, "+oci", _, "+recipe", _, "+webhook", _] => "webhook",
+            _ => "other",
+        }
+    }
+
+    /// What the path names, if it exists in the world.
+    fn resolve(world: &World, rest: &str) -> Option<Resource> {
+        let segments: Vec<&str> = rest.trim_end_matches('/').split('/').collect();
+        if let ["builders", "+ocirecipebuild", id] = segments.as_slice() {
+            let id = id.parse().ok()?;
+            return world
+                .builds
+                .contains_key(&id)
+                .then_some(Resource::BuilderAlias(id));
+        }
+        if segments == [""] {
+            return Some(Resource::Root);
+        }
+        if segments.len() < 6 || segments[2] != "+oci" || segments[4] != "+recipe" {
+            return None;
+        }
+        let recipe = segments[..6].join("/");
+        world.recipes.get(&recipe)?;
+        let number = |text: &str| text.parse::<u64>().ok();
+        let resource = match &segments[6..] {
+            [] => Resource::Recipe(recipe),
+            ["processors"] => Resource::Processors(recipe),
+            ["webhooks"] => Resource::Webhooks(recipe),
+            ["push_rules"] => Resource::PushRules(recipe),
+            ["+build-request", id] => {
+                let id = number(id)?;
+                (world.requests.get(&id)?.recipe == recipe).then_some(Resource::Request(id))?
+            }
+            ["+build-request", id, "builds"] => {
+                let id = number(id)?;
+                (world.requests.get(&id)?.recipe == recipe)
+                    .then_some(Resource::RequestBuilds(id))?
+            }
+            ["+build", id] => {
+                let id = number(id)?;
+                (world.builds.get(&id)?.recipe == recipe).then_some(Resource::Build(id))?
+            }
+            ["+webhook", id] => {
+                let id = number(id)?;
+                (world.webhooks.get(&id)?.recipe == recipe).then_some(Resource::Webhook(id))?
+            }
+            _ => return None,
+        };
+        Some(resource)
+    }
+}
+
+fn respond(state: &mut State, roots: &Roots, incoming: &Incoming, rest: &str) -> Response {
+    let caller = match state.tokens.authenticate(&incoming.headers) {
+        Ok(caller) => caller,
+        Err((status, message)) => return text(status, &message),
+    };
+    let Some(resource) = Resource::resolve(&state.world, rest) else {
+        return text(
+            StatusCode::NOT_FOUND,
+            &format!("Object: {rest}, name: not found"),
+        );
+    };
+    match incoming.method {
+        Method::GET => get(state, roots, incoming, resource),
+        Method::POST => post(state, roots, incoming, resource, &caller),
+        _ => {
+            let mut response = StatusCode::METHOD_NOT_ALLOWED.into_response();
+            insert(&mut response, "Allow", "GET, POST");
+            response
+        }
+    }
+}
+
+fn get(state: &mut State, roots: &Roots, incoming: &Incoming, resource: Resource) -> Response {
+    let world = &state.world;
+    let operations = incoming.operations();
+    if let Some(op) = operations.first() {
+        return match (&resource, *op) {
+            (Resource::Build(id), "getFileUrls") => file_urls(roots, world, *id),
+            _ => text(StatusCode::BAD_REQUEST, &format!("No such operation: {op}")),
+        };
+    }
+    let (start, size) = match paging(incoming) {
+        Ok(paging) => paging,
+        Err(message) => return text(StatusCode::BAD_REQUEST, &message),
+    };
+    let url = format!(
+        "{}{}",
+        roots.api,
+        incoming.path.trim_start_matches("/devel/")
+    );
+    let page = |entry_type: &str, entries: Vec<Value>| {
+        json_response(
+            StatusCode::OK,
+            &render::page(roots, &url, entry_type, entries, start, size),
+        )
+    };
+    match resource {
+        Resource::Root => json_response(StatusCode::OK, &render::service_root(roots)),
+        Resource::Recipe(path) => {
+            let owner = path
+                .trim_start_matches('~')
+                .split('/')
+                .next()
+                .unwrap_or_default();
+            entry(
+                incoming,
+                render::recipe(roots, &world.recipes[&path], owner),
+            )
+        }
+        Resource::Request(id) => {
+            entry(incoming, render::build_request(roots, &world.requests[&id]))
+        }
+        Resource::Build(id) => entry(incoming, render::build(roots, world, &world.builds[&id])),
+        Resource::Webhook(id) => entry(incoming, render::webhook(roots, &world.webhooks[&id])),
+        Resource::BuilderAlias(id) => {
+            let mut response = StatusCode::MOVED_PERMANENTLY.into_response();
+            let location = format!("{}{}", roots.api, render::build_path(&world.builds[&id]));
+            insert(&mut response, "Location", &location);
+            response
+        }
+        Resource::RequestBuilds(id) => {
+            let entries = world.requests[&id]
+                .builds
+                .iter()
+                .map(|build| render::build(roots, world, &world.builds[build]).0)
+                .collect();
+            page("oci_recipe_build", entries)
+        }
+        Resource::Processors(path) => {
+            let entries = world.recipes[&path]
+                .processors
+                .iter()
+                .map(|arch| render::processor(roots, arch.as_str()))
+                .collect();
+            page("processor", entries)
+        }
+        Resource::Webhooks(path) => {
+            let entries = world
+                .webhooks
+                .values()
+                .filter(|webhook| webhook.recipe == path)
+                .map(|webhook| render::webhook(roots, webhook).0)
+                .collect();
+            page("webhook", entries)
+        }
+        Resource::PushRules(path) => {
+            let recipe = &world.recipes[&path];
+            let entries = if recipe.can_upload {
+                vec![serde_json::json!({
+                    "self_link": format!("{}{path}/+push-rule/1", roots.api),
+                    "web_link": format!("{}{path}/+push-rule/1", roots.web),
+                    "resource_type_link": format!("{}#oci_push_rule", roots.api),
+                    "image_name": recipe.image.to_string(),
+                    "registry_url": "https://registry-1.docker.io",
+                    "username": "ubuntu",
+                })]
+            } else {
+                Vec::new()
+            };
+            page("oci_push_rule", entries)
+        }
+    }
+}
+
+/// `ws.start` and `ws.size`, or the 400 message for bad ones.
+fn paging(incoming: &Incoming) -> Result<(usize, usize), String> {
+    let number = |key: &str, default: usize| match incoming.param(key) {
+        None => Ok(default),
+        Some(given) => given
+            .parse::<usize>()
+            .map_err(|_| format!("Invalid value for {key}: {given}")),
+    };
+    let start = number("ws.start", 0)?;
+    let size = number("ws.size", DEFAULT_PAGE)?;
+    if size > MAX_PAGE {
+        return Err(format!("Maximum for \"ws.size\" parameter is {MAX_PAGE}."));
+    }
+    Ok((start, size.max(1)))
+}
+
+fn file_urls(roots: &Roots, world: &World, id: u64) -> Response {
+    let build = &world.builds[&id];
+    let base = format!("{}{}/+files", roots.web, render::build_path(build));
+    let urls: Vec<String> =
+        if build.datebuilt.is_some() && build.state.as_str() == "Successfully built" {
+            ["manifest.json", "digests.json", "layer-0.tar.gz"]
+                .iter()
+                .map(|file| format!("{base}/{file}"))
+                .collect()
+        } else {
+            Vec::new()
+        };
+    json_response(StatusCode::OK, &serde_json::json!(urls))
+}
+
+fn post(
+    state: &mut State,
+    roots: &Roots,
+    incoming: &Incoming,
+    resource: Resource,
+    caller: &Caller,
+) -> Response {
+    let operations = incoming.operations();
+    let op = match operations.as_slice() {
+        [] => return text(StatusCode::BAD_REQUEST, "No operation name given."),
+        [op] => *op,
+        many => {
+            return text(
+                StatusCode::BAD_REQUEST,
+                &format!("Expected a single operation: {many:?}"),
+            )
+        }
+    };
+    if !caller.may_write() {
+        return text(
+            StatusCode::UNAUTHORIZED,
+            &format!("(launchpad.Edit) {op} needs a token with write access."),
+        );
+    }
+    let world = &mut state.world;
+    match (resource, op) {
+        (Resource::Recipe(path), "requestBuilds") => {
+            let id = world.request_builds(&path);
+            created(&format!("{}{path}/+build-request/{id}", roots.api))
+        }
+        (Resource::Recipe(path), "newWebhook") => new_webhook(world, roots, incoming, &path),
+        (Resource::Recipe(_), "setProcessors" | "newPushRule") => text(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &format!("The simulator does not implement {op}."),
+        ),
+        (Resource::Build(id), "cancel") => {
+            world.cancel(id);
+            null()
+        }
+        (Resource::Build(id), "retry") => match world.retry(id) {
+            Ok(()) => null(),
+            Err(message) => text(StatusCode::BAD_REQUEST, &message),
+        },
+        (Resource::Build(id), "scheduleRegistryUpload") => match world.schedule_upload(id) {
+            Ok(()) => null(),
+            Err(message) => text(StatusCode::BAD_REQUEST, message),
+        },
+        (Resource::Build(_), "rescore") => text(
+            StatusCode::UNAUTHORIZED,
+            "(launchpad.Admin) rescore is for build daemon administrators.",
+        ),
+        (Resource::Webhook(id), "setSecret") => {
+            let secret = incoming
+                .param("secret")
+                .map(|raw| Secret::new(form_string(raw)));
+            if let Some(webhook) = world.webhooks.get_mut(&id) {
+                webhook.secret = secret;
+            }
+            null()
+        }
+        (Resource::Webhook(_), "ping") => null(),
+        (
+            Resource::Root
+            | Resource::Processors(_)
+            | Resource::Webhooks(_)
+            | Resource::PushRules(_)
+            | Resource::RequestBuilds(_),
+            _,
+        ) => {
+            let mut response = StatusCode::METHOD_NOT_ALLOWED.into_response();
+            insert(&mut response, "Allow", "GET");
+            response
+        }
+        (_, op) => text(StatusCode::BAD_REQUEST, &format!("No such operation: {op}")),
+    }
+}
+
+/// A form value as Launchpad's marshaller reads it: JSON if it parses, the raw text otherwise.
+fn form_value(raw: &str) -> Value {
+    serde_json::from_str(raw).unwrap_or_else(|_| Value::String(raw.to_string()))
+}
+
+fn form_string(raw: &str) -> String {
+    match form_value(raw) {
+        Value::String(text) => text,
+        other => other.to_string(),
+    }
+}
+
+fn new_webhook(world: &mut World, roots: &Roots, incoming: &Incoming, recipe: &str) -> Response {
+    let mut problems = Vec::new();
+    let delivery_url = incoming.param("delivery_url").map(form_string);
+    if delivery_url.is_none() {
+        problems.push("delivery_url: Required input is missing.".to_string());
+    }
+    let event_types: Option<Vec<String>> = incoming
+        .param("event_types")
+        .and_then(|raw| serde_json::from_value(form_value(raw)).ok());
+    match &event_types {
+        None => problems.push("event_types: Required input is missing.".to_string()),
+        Some(types) => {
+            if let Some(bad) = types.iter().find(|t| t.as_str() != OCI_BUILD_EVENT) {
+                problems.push(format!("event_types: Invalid value '{bad}'."));
+            }
+        }
+    }
+    let secret = incoming.param("secret").map(form_string);
+    if secret.as_ref().is_some_and(|secret| secret.len() > 200) {
+        problems.push("secret: Value is too long (max 200).".to_string());
+    }
+    let active = incoming
+        .param("active")
+        .map(|raw| form_value(raw) != Value::Bool(false))
+        .unwrap_or(true);
+    if !problems.is_empty() {
+        return text(StatusCode::BAD_REQUEST, &problems.join("\n"));
+    }
+    let id = world.new_webhook(
+        recipe,
+        delivery_url.unwrap_or_default(),
+        event_types.unwrap_or_default(),
+        active,
+        secret.map(Secret::new),
+    );
+    created(&format!("{}{recipe}/+webhook/{id}", roots.api))
+}
+
+/// The web host: the OAuth pages, and a plain page for each object's `web_link`.
+fn web(shared: &Shared, incoming: &Incoming) -> Response {
+    let mut state = shared.lock();
+    state.catch_up();
+    let form: BTreeMap<String, String> = incoming.params.iter().cloned().collect();
+    match (&incoming.method, incoming.path.as_str()) {
+        (&Method::POST, "/+request-token") => request_token(&mut state, &form, &incoming.headers),
+        (&Method::GET, "/+authorize-token") => {
+            let key = form.get("oauth_token").cloned().unwrap_or_default();
+            if !state.tokens.request.contains_key(&key) {
+                return text(
+                    StatusCode::BAD_REQUEST,
+                    "Unable to identify the request token.",
+                );
+            }
+            if state.auto_authorize {
+                let level = form
+                    .get("allow_permission")
+                    .cloned()
+                    .unwrap_or_else(|| "WRITE_PUBLIC".to_string());
+                state.tokens.review(&key, Review::Authorized(level.clone()));
+                return text(StatusCode::OK, &format!("Simulated Launchpad: {key} is authorized ({level}). You may close this page."));
+            }
+            text(StatusCode::OK, &format!("Simulated Launchpad: {key} awaits review. POST this page with oauth_token and field.actions.LEVEL (or field.actions.UNAUTHORIZED to refuse)."))
+        }
+        (&Method::POST, "/+authorize-token") => {
+            let key = form.get("oauth_token").cloned().unwrap_or_default();
+            let Some(action) = form.keys().find_map(|k| k.strip_prefix("field.actions.")) else {
+                return text(StatusCode::BAD_REQUEST, "No decision given.");
+            };
+            let review = if action == "UNAUTHORIZED" {
+                Review::Refused
+            } else {
+                Review::Authorized(action.to_string())
+            };
+            if state.tokens.review(&key, review) {
+                text(StatusCode::OK, "Decision recorded.")
+            } else {
+                text(
+                    StatusCode::BAD_REQUEST,
+                    "Unable to identify the request token.",
+                )
+            }
+        }
+        (&Method::POST, "/+access-token") => {
+            let key = random_token(&mut state.world, 20);
+            let secret = random_token(&mut state.world, 80);
+            match state.tokens.exchange(&form, key, secret) {
+                Ok(body) => text(StatusCode::OK, &body),
+                Err((status, message)) => text(status, &message),
+            }
+        }
+        (&Method::GET, path) => match Resource::resolve(&state.world, path.trim_start_matches('/'))
+        {
+            Some(Resource::Build(id)) => {
+                let build = &state.world.builds[&id];
+                text(
+                    StatusCode::OK,
+                    &format!(
+                        "{} build of {}: {}; registry upload: {}",
+                        build.arch, build.recipe, build.state, build.upload
+                    ),
+                )
+            }
+            Some(Resource::Recipe(path)) => text(StatusCode::OK, &format!("OCI recipe {path}")),
+            _ => text(StatusCode::NOT_FOUND, "Not found."),
+        },
+        _ => text(StatusCode::NOT_FOUND, "Not found."),
+    }
+}
+
+fn request_token(
+    state: &mut State,
+    form: &BTreeMap<String, String>,
+    headers: &HeaderMap,
+) -> Response {
+    let consumer = form.get("oauth_consumer_key").cloned().unwrap_or_default();
+    if consumer.is_empty() {
+        let mut response = text(StatusCode::UNAUTHORIZED, "No consumer key specified.");
+        insert(
+            &mut response,
+            "WWW-Authenticate",
+            "OAuth realm=\"https://api.launchpad.net\"",
+        );
+        return response;
+    }
+    if form.get("oauth_signature_method").map(String::as_str) != Some("PLAINTEXT") {
+        return text(StatusCode::BAD_REQUEST, "Unsupported signature method.");
+    }
+    let key = random_token(&mut state.world, 20);
+    let secret = random_token(&mut state.world, 80);
+    state.tokens.request.insert(
+        key.clone(),
+        RequestToken {
+            secret: Secret::new(secret.clone()),
+            consumer: consumer.clone(),
+            review: Review::Unreviewed,
+        },
+    );
+    let wants_json = headers
+        .get(header::ACCEPT)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|accept| accept.contains("application/json"));
+    if wants_json {
+        return json_response(
+            StatusCode::OK,
+            &serde_json::json!({
+                "oauth_token": key,
+                "oauth_token_secret": secret,
+                "oauth_token_consumer": consumer,
+                "access_levels": [
+                    {"value": "UNAUTHORIZED", "title": "No Access"},
+                    {"value": "READ_PUBLIC", "title": "Read Non-Private Data"},
+                    {"value": "WRITE_PUBLIC", "title": "Change Non-Private Data"},
+                    {"value": "READ_PRIVATE", "title": "Read Anything"},
+                    {"value": "WRITE_PRIVATE", "title": "Change Anything"},
+                ],
+            }),
+        );
+    }
+    text(
+        StatusCode::OK,
+        &format!("oauth_token={key}&oauth_token_secret={secret}"),
+    )
+}
+
+fn insert(response: &mut Response, name: &'static str, value: &str) {
+    if let Ok(value) = HeaderValue::from_str(value) {
+        response.headers_mut().insert(name, value);
+    }
+}
+
+fn text(status: StatusCode, body: &str) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/plain;charset=utf-8")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+fn json_response(status: StatusCode, value: &Value) -> Response {
+    (
+        status,
+        [
+            (header::CONTENT_TYPE, "application/json"),
+            (header::VARY, "Accept"),
+        ],
+        value.to_string(),
+    )
+        .into_response()
+}
+
+/// An entry, or 304 when the client already has this version.
+fn entry(incoming: &Incoming, (value, etag): (Value, String)) -> Response {
+    let matches = incoming
+        .headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|given| given.split(',').any(|tag| tag.trim() == etag));
+    let mut response = if matches {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        json_response(StatusCode::OK, &value)
+    };
+    insert(&mut response, "ETag", &etag);
+    response
+}
+
+fn null() -> Response {
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json")],
+        Bytes::from_static(b"null"),
+    )
+        .into_response()
+}
+
+fn created(location: &str) -> Response {
+    let mut response = StatusCode::CREATED.into_response();
+    insert(&mut response, "Location", location);
+    response
+}

@@ -1,0 +1,206 @@
+//! What the simulator should make happen: which builds fail, which uploads fail and how often,
+//! and what trouble the network has. Tests build a [`Scenario`] in code; `image-builder sim
+//! --scenario FILE` reads one from TOML, for example:
+//!
+//! ```toml
+//! seed = 7
+//!
+//! [[outcomes]]          # the first rule that matches a new build decides its fate
+//! image = "redis"       # any of image, series, arch may be left out: then it matches all
+//! arch = "arm64"
+//! upload_failures = 2   # the first two uploads fail, the third works; "always" never works
+//!
+//! [[outcomes]]
+//! image = "squid"
+//! series = "24.04"
+//! build_failures = "always"
+//!
+//! [faults]
+//! error_rate = 0.02     # share of API requests answered with error_status, before acting
+//! error_status = 503
+//! latency_ms = 150      # added to every API answer
+//! drop_rate = 0.01      # share of API requests whose connection is dropped after acting
+//! ```
+
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::target::{Arch, ImageName, Series};
+
+/// A scenario: outcomes, faults, and the seed that makes durations reproducible.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// Seeds the simulator's durations and tokens.
+    #[serde(default = "default_seed")]
+    pub seed: u64,
+    /// Rules for new builds; the first match wins, no match means success.
+    #[serde(default)]
+    pub outcomes: Vec<Outcome>,
+    /// Images whose recipes have no push rules (so `scheduleRegistryUpload` is refused).
+    #[serde(default)]
+    pub without_push_rules: Vec<ImageName>,
+    /// Network and server trouble.
+    #[serde(default)]
+    pub faults: FaultRates,
+}
+
+fn default_seed() -> u64 {
+    1
+}
+
+impl Scenario {
+    /// Reads a scenario file.
+    pub fn load(path: &std::path::Path) -> anyhow::Result<Scenario> {
+        use anyhow::Context;
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading the scenario {}", path.display()))?;
+        toml::from_str(&text).with_context(|| format!("{}: not a valid scenario", path.display()))
+    }
+}
+
+/// How often something fails before it works.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(try_from = "FailuresSpec")]
+pub enum Failures {
+    /// This many times, then it works.
+    Times(u32),
+    /// Every time.
+    Always,
+    /// Never (the same as `Times(0)`).
+    #[default]
+    Never,
+}
+
+impl Failures {
+    /// Uses up one failure: whether this attempt fails.
+    pub fn take(&mut self) -> bool {
+        match self {
+            Failures::Always => true,
+            Failures::Times(n) if *n > 0 => {
+                *n -= 1;
+                true
+            }
+            _ => false,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum FailuresSpec {
+    Count(u32),
+    Word(String),
+}
+
+impl TryFrom<FailuresSpec> for Failures {
+    type Error = String;
+
+    fn try_from(spec: FailuresSpec) -> Result<Failures, String> {
+        match spec {
+            FailuresSpec::Count(0) => Ok(Failures::Never),
+            FailuresSpec::Count(n) => Ok(Failures::Times(n)),
+            FailuresSpec::Word(word) if word == "always" => Ok(Failures::Always),
+            FailuresSpec::Word(word) => Err(format!(
+                "`{word}`: expected a number of failures or \"always\""
+            )),
+        }
+    }
+}
+
+/// The fate of the builds a rule matches.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Outcome {
+    /// Only this image's builds; all when absent.
+    #[serde(default)]
+    pub image: Option<ImageName>,
+    /// Only this series'; all when absent.
+    #[serde(default)]
+    pub series: Option<Series>,
+    /// Only this architecture's; all when absent.
+    #[serde(default)]
+    pub arch: Option<Arch>,
+    /// How often the build fails (each `retry` is a new attempt).
+    #[serde(default)]
+    pub build_failures: Failures,
+    /// How often its registry upload fails (each `scheduleRegistryUpload` is a new attempt).
+    #[serde(default)]
+    pub upload_failures: Failures,
+}
+
+impl Outcome {
+    /// Whether the rule applies to a build of `image` for `series` on `arch`.
+    pub fn matches(&self, image: Option<&ImageName>, series: Option<Series>, arch: &Arch) -> bool {
+        self.image.as_ref().is_none_or(|want| Some(want) == image)
+            && self.series.is_none_or(|want| Some(want) == series)
+            && self.arch.as_ref().is_none_or(|want| want == arch)
+    }
+}
+
+/// Random trouble on the API, for the sandbox and benchmarks. Tests that need a fault at an
+/// exact request use [`super::Fault`]s injected on the simulator instead.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FaultRates {
+    /// The share (0 to 1) of API requests answered with `error_status`, without acting.
+    #[serde(default)]
+    pub error_rate: f64,
+    /// The status of those answers (default 503).
+    #[serde(default)]
+    pub error_status: Option<u16>,
+    /// Added to every API answer, in milliseconds.
+    #[serde(default)]
+    pub latency_ms: u64,
+    /// The share (0 to 1) of API requests whose connection is dropped after they acted.
+    #[serde(default)]
+    pub drop_rate: f64,
+}
+
+impl FaultRates {
+    /// The latency to add to every answer.
+    pub fn latency(&self) -> Duration {
+        Duration::from_millis(self.latency_ms)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_documented_example_parses() {
+        let text = r#"
+            seed = 7
+            [[outcomes]]
+            image = "redis"
+            arch = "arm64"
+            upload_failures = 2
+            [[outcomes]]
+            image = "squid"
+            series = "24.04"
+            build_failures = "always"
+            [faults]
+            error_rate = 0.02
+            error_status = 503
+            latency_ms = 150
+            drop_rate = 0.01
+        "#;
+        let scenario: Scenario = toml::from_str(text).unwrap();
+        assert_eq!(scenario.outcomes[0].upload_failures, Failures::Times(2));
+        assert_eq!(scenario.outcomes[1].build_failures, Failures::Always);
+        assert_eq!(scenario.faults.latency(), Duration::from_millis(150));
+        let bad = toml::from_str::<Scenario>("[[outcomes]]\nupload_failures = \"often\"");
+        assert!(bad.is_err());
+    }
+
+    #[test]
+    fn failures_are_used_up() {
+        let mut twice = Failures::Times(2);
+        assert!(twice.take() && twice.take() && !twice.take());
+        let mut always = Failures::Always;
+        assert!(always.take() && always.take());
+        assert!(!Failures::Never.take());
+    }
+}
