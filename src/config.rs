@@ -54,10 +54,57 @@ pub struct Launchpad {
     /// recipe outright (`images.NAME.recipe_names`).
     #[serde(default = "default_recipe_name_template")]
     pub recipe_name_template: String,
+    /// The credentials file `image-builder login` writes and the bot reads (launchpadlib's
+    /// format, mode 0600). Default: `$XDG_CONFIG_HOME/image-builder/launchpad-credentials`, or
+    /// `~/.config/image-builder/launchpad-credentials`. Without the file the bot reads
+    /// anonymously and cannot build.
+    #[serde(default)]
+    pub credentials_file: Option<std::path::PathBuf>,
+    /// Launchpad requests in flight at once, across every job. Launchpad is shared by everyone;
+    /// eight keeps a mass rebuild quick without hammering it.
+    #[serde(default = "default_max_concurrent_requests")]
+    pub max_concurrent_requests: usize,
+    /// How long one request may take, in seconds, before it counts as failed.
+    #[serde(default = "default_request_timeout_seconds")]
+    pub request_timeout_seconds: u64,
+    /// Attempts per request for what may be retried (5xx, timeouts), the first included.
+    #[serde(default = "default_retry_attempts")]
+    pub retry_attempts: u32,
+    /// How long one request may go on retrying, in seconds, before its error is reported.
+    #[serde(default = "default_retry_total_seconds")]
+    pub retry_total_seconds: u64,
 }
 
 fn default_recipe_name_template() -> String {
     "{image}-{track}-{series}".to_string()
+}
+fn default_max_concurrent_requests() -> usize {
+    8
+}
+fn default_request_timeout_seconds() -> u64 {
+    30
+}
+fn default_retry_attempts() -> u32 {
+    5
+}
+fn default_retry_total_seconds() -> u64 {
+    120
+}
+
+impl Launchpad {
+    /// The client settings these keys describe, with `credentials` (`None`: anonymous).
+    pub fn client_settings(
+        &self,
+        credentials: Option<crate::launchpad::auth::Credentials>,
+    ) -> crate::launchpad::ClientSettings {
+        let mut settings = crate::launchpad::ClientSettings::new(self.api_root.clone());
+        settings.credentials = credentials;
+        settings.max_concurrent_requests = self.max_concurrent_requests;
+        settings.request_timeout = std::time::Duration::from_secs(self.request_timeout_seconds);
+        settings.retry.max_attempts = self.retry_attempts;
+        settings.retry.total = std::time::Duration::from_secs(self.retry_total_seconds);
+        settings
+    }
 }
 
 /// When a plan is big enough to ask before building.
@@ -253,6 +300,28 @@ fn validate_launchpad(mut launchpad: Launchpad) -> Result<Launchpad, Problem> {
         // Recipe paths are joined onto the roots, so each root ends in exactly one slash.
         if !url.ends_with('/') {
             url.push('/');
+        }
+    }
+    for (key, value) in [
+        (
+            "launchpad.max_concurrent_requests",
+            launchpad.max_concurrent_requests as u64,
+        ),
+        (
+            "launchpad.request_timeout_seconds",
+            launchpad.request_timeout_seconds,
+        ),
+        (
+            "launchpad.retry_attempts",
+            u64::from(launchpad.retry_attempts),
+        ),
+        (
+            "launchpad.retry_total_seconds",
+            launchpad.retry_total_seconds,
+        ),
+    ] {
+        if value == 0 {
+            return Err(problem(key, "must be at least 1"));
         }
     }
     check_name("launchpad.owner", &launchpad.owner)?;

@@ -18,8 +18,15 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            tracing::error!("cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
     let (mut out, mut err) = (std::io::stdout().lock(), std::io::stderr().lock());
-    match cli::run(cli, &mut out, &mut err) {
+    match runtime.block_on(cli::run(cli, &mut out, &mut err)) {
         Ok(code) => code,
         // A reader that stops early (`| head`) is not a failure worth a word.
         Err(error) if is_broken_pipe(&error) => ExitCode::SUCCESS,

@@ -489,7 +489,56 @@ pub fn config_ok(file: &str, config: &crate::config::Config) -> String {
     )
 }
 
-/// The command line's answer to `build` without `--dry-run`, until the Launchpad client exists.
+/// `login`: the page to open.
+pub fn login_open(url: &str, level: &str) -> String {
+    // The page shows the level's title, not its name.
+    let level = match level {
+        "READ_PUBLIC" => "Read Non-Private Data",
+        "WRITE_PUBLIC" => "Change Non-Private Data",
+        "READ_PRIVATE" => "Read Anything",
+        "WRITE_PRIVATE" => "Change Anything",
+        other => other,
+    };
+    format!(
+        "Open this page, log in to Launchpad and choose \"{level}\" to let image-builder act for you:\n  {url}\nWaiting for your answer..."
+    )
+}
+
+/// `login`: done.
+pub fn login_saved(path: &str) -> String {
+    format!("Authorized. Credentials saved to {path} (mode 0600).")
+}
+
+/// `sim`: where it is and how to use it.
+pub fn sim_banner(api_root: &str, web_root: &str, speed: f64, credentials: &str) -> String {
+    format!(
+        "Launchpad simulator running at {speed}x Launchpad's pace.\n  API root: {api_root}\n  web root: {web_root}\n\
+         Credentials that work against it (launchpadlib's format; save them as a file):\n\n{credentials}\
+         Opening +authorize-token pages authorizes at once, so `image-builder login --web-root {web_root}` works too.\n\
+         Stop with Ctrl-C."
+    )
+}
+
+/// `check-config --online`: a recipe Launchpad does not have.
+pub fn recipe_missing(label: &str, url: &str) -> String {
+    format!("{label}: no recipe at {url}; fix its name in the config (recipe_name_template or recipe_names)")
+}
+
+/// `check-config --online`: the tally.
+pub fn recipes_checked(checked: usize, problems: usize) -> String {
+    match problems {
+        0 => format!(
+            "All {} exist on Launchpad.",
+            count(checked, "recipe", "recipes")
+        ),
+        _ => format!(
+            "{} of {checked} recipes could not be confirmed on Launchpad.",
+            problems
+        ),
+    }
+}
+
+/// The command line's answer to `build` without `--dry-run`, until the job engine exists.
 pub fn building_not_available() -> &'static str {
-    "Building is not available yet: it arrives with the Launchpad client. Add --dry-run to see the plan."
+    "Building from the command line is not available yet: it arrives with the job engine. Add --dry-run to see the plan."
 }

@@ -86,7 +86,7 @@ fn build_without_dry_run_says_building_is_not_here_yet() {
     let output = image_builder(&["build", "--series", "20.04", "--", "redis"]);
     assert_eq!(output.status.code(), Some(1));
     assert!(
-        stderr(&output).contains("arrives with the Launchpad client"),
+        stderr(&output).contains("arrives with the job engine"),
         "{}",
         stderr(&output)
     );

@@ -181,3 +181,18 @@ fn a_missing_file_is_named() {
         .to_string()
         .starts_with("no/such/file.toml: cannot read it"));
 }
+
+#[test]
+fn the_readmes_scenario_example_is_a_valid_scenario() {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let start = readme
+        .find("```toml\nseed = ")
+        .expect("the scenario example")
+        + "```toml\n".len();
+    let example = &readme[start..start + readme[start..].find("```").unwrap()];
+    let scenario: image_builder::launchpad::sim::scenario::Scenario =
+        toml::from_str(example).unwrap_or_else(|error| panic!("{error}"));
+    assert_eq!(scenario.outcomes.len(), 2);
+    assert_eq!(scenario.faults.outage_minutes, 5);
+}

@@ -542,3 +542,34 @@ where
     results.sort_by_key(|(index, _)| *index);
     results.into_iter().map(|(_, output)| output).collect()
 }
+
+#[tokio::test]
+async fn an_outage_longer_than_the_retry_budget_fails_at_once_and_ends_when_time_passes() {
+    let sim = simulator().await;
+    let client = client(&sim);
+    sim.outage(Duration::from_secs(600));
+    let error = client.recipe(&recipe_url(&sim)).await.unwrap_err();
+    assert!(
+        matches!(error, LaunchpadError::Server { status: 503, .. }),
+        "{error:?}"
+    );
+    assert_eq!(
+        sim.requests("GET recipe"),
+        1,
+        "Retry-After asked for ten minutes, more than the budget: no point retrying"
+    );
+    sim.advance(Duration::from_secs(601));
+    client.recipe(&recipe_url(&sim)).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_short_outage_is_ridden_out() {
+    let sim = simulator().await;
+    sim.inject(Some("GET build_request"), Fault::Status(502), 1);
+    sim.inject(Some("GET build_request"), Fault::Status(504), 1);
+    let client = client(&sim);
+    let request_url = client.request_builds(&recipe_url(&sim)).await.unwrap();
+    let request = client.build_request(&request_url).await.unwrap();
+    assert_eq!(request.status, RequestStatus::Pending);
+    assert_eq!(sim.requests("GET build_request"), 3);
+}

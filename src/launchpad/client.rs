@@ -484,3 +484,40 @@ fn error_chain(error: &dyn std::error::Error) -> String {
     }
     text
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(body: &str) -> Answer {
+        Answer {
+            status: StatusCode::OK,
+            headers: HeaderMap::new(),
+            body: body.as_bytes().to_vec(),
+        }
+    }
+
+    #[test]
+    fn a_decode_error_names_the_field() {
+        let body = r#"{"self_link": "x", "web_link": "y", "status": 7}"#;
+        let error = decode::<BuildRequest>(&answer(body), "u").unwrap_err();
+        let LaunchpadError::Decode { message, .. } = error else {
+            panic!("{error:?}")
+        };
+        assert!(message.starts_with("at `status`:"), "{message}");
+    }
+
+    #[test]
+    fn extra_fields_and_unknown_enum_values_decode() {
+        let body = r#"{"start": 0, "total_size": 1, "entries": [{"self_link": "s", "web_link": "w",
+            "status": "Rescheduled", "error_message": null, "builds_collection_link": "b",
+            "recipe_link": "r", "date_requested": "2021-04-14T17:02:33.123456+00:00",
+            "date_finished": null, "http_etag": "\"e\"", "brand_new_field": [1, 2]}]}"#;
+        let page: Page<BuildRequest> = decode(&answer(body), "u").unwrap();
+        assert_eq!(
+            page.entries[0].status,
+            crate::launchpad::models::RequestStatus::Unknown("Rescheduled".into())
+        );
+        assert!(page.entries[0].date_requested.is_some());
+    }
+}

@@ -98,9 +98,19 @@ struct State {
     injected: VecDeque<Injected>,
     counts: BTreeMap<String, u64>,
     auto_authorize: bool,
+    /// While the world's time is in this window, the API answers 503.
+    outage: Option<(DateTime<Utc>, DateTime<Utc>)>,
 }
 
 impl State {
+    /// How much of an outage is left, if one is on now.
+    fn outage_left(&self) -> Option<chrono::Duration> {
+        let now = self.world.now;
+        self.outage
+            .filter(|(from, until)| *from <= now && now < *until)
+            .map(|(_, until)| until - now)
+    }
+
     /// Brings the world up to the clock's time.
     fn catch_up(&mut self) {
         if let Clock::Scaled {
@@ -198,6 +208,13 @@ impl Simulator {
             }
         };
         let rates = settings.scenario.faults.clone();
+        let outage = rates.outage_start_minute.map(|minute| {
+            let from = start + chrono::Duration::minutes(minute as i64);
+            (
+                from,
+                from + chrono::Duration::minutes(rates.outage_minutes as i64),
+            )
+        });
         let mut world = World::new(&settings.catalogue, settings.scenario, start);
         let mut tokens = oauth::Tokens::default();
         let credentials = Credentials {
@@ -221,6 +238,7 @@ impl Simulator {
                 injected: VecDeque::new(),
                 counts: BTreeMap::new(),
                 auto_authorize: settings.auto_authorize,
+                outage,
             }),
             roots,
             in_flight: AtomicUsize::new(0),
@@ -286,6 +304,17 @@ impl Simulator {
             fault,
             remaining: times,
         });
+    }
+
+    /// Starts an outage now: every API request is answered 503 with `Retry-After` until
+    /// `length` of simulated time has passed.
+    pub fn outage(&self, length: Duration) {
+        let mut state = self.shared.lock();
+        let now = state.world.now;
+        state.outage = Some((
+            now,
+            now + chrono::Duration::from_std(length).unwrap_or_default(),
+        ));
     }
 
     /// Replaces the random fault rates.

@@ -118,11 +118,24 @@ async fn api(
         state.catch_up();
         *state.counts.entry(operation.clone()).or_default() += 1;
         let latency = state.rates.latency();
-        match state.fault_for(&operation) {
-            Some(Fault::Status(code)) => (status_fault(code, &mut state), None, latency),
-            fault => {
-                let response = respond(&mut state, &shared.roots, &incoming, rest);
-                (response, fault, latency)
+        if let Some(left) = state.outage_left() {
+            let mut response = text(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Launchpad is down for maintenance.",
+            );
+            insert(
+                &mut response,
+                "Retry-After",
+                &left.num_seconds().max(1).to_string(),
+            );
+            (response, None, latency)
+        } else {
+            match state.fault_for(&operation) {
+                Some(Fault::Status(code)) => (status_fault(code, &mut state), None, latency),
+                fault => {
+                    let response = respond(&mut state, &shared.roots, &incoming, rest);
+                    (response, fault, latency)
+                }
             }
         }
     };

@@ -20,6 +20,8 @@
 //! error_status = 503
 //! latency_ms = 150      # added to every API answer
 //! drop_rate = 0.01      # share of API requests whose connection is dropped after acting
+//! outage_start_minute = 30   # 503 with Retry-After for every API request ...
+//! outage_minutes = 5         # ... from 30 to 35 simulated minutes after start
 //! ```
 
 use std::time::Duration;
@@ -156,6 +158,13 @@ pub struct FaultRates {
     /// The share (0 to 1) of API requests whose connection is dropped after they acted.
     #[serde(default)]
     pub drop_rate: f64,
+    /// An outage: from this many simulated minutes after start, every API request is answered
+    /// 503 with `Retry-After`, for `outage_minutes`.
+    #[serde(default)]
+    pub outage_start_minute: Option<u64>,
+    /// How long the outage lasts, in simulated minutes.
+    #[serde(default)]
+    pub outage_minutes: u64,
 }
 
 impl FaultRates {

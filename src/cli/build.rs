@@ -1,44 +1,15 @@
-//! The command line: clap's definitions and what each subcommand does. `build` hands its
-//! arguments to the chat grammar's [`parse_rebuild`], so the terminal and the chat accept and
-//! refuse exactly the same rebuilds, with the same words.
+//! `image-builder build`: the seed's command line. Its arguments go through the chat grammar.
 
 use std::io::Write;
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use clap::{Args, Parser, Subcommand};
+use clap::Args;
 
+use super::{config_or_exit, ConfigArgs, USAGE_ERROR};
 use crate::command::parse_rebuild;
-use crate::config::{Config, ConfigError, BUILT_IN_NAME};
 use crate::messages::{self, Front};
 use crate::plan::plan;
-
-/// Rebuild the Ubuntu OCI images on Launchpad, follow the builds, and report failed uploads.
-#[derive(Debug, Parser)]
-#[command(name = "image-builder", version, propagate_version = true)]
-pub struct Cli {
-    /// What to do.
-    #[command(subcommand)]
-    pub command: Subcommands,
-}
-
-/// The subcommands.
-#[derive(Debug, Subcommand)]
-pub enum Subcommands {
-    /// Rebuild images: every image, series and architecture unless narrowed down.
-    Build(BuildArgs),
-    /// Check the config file offline; exits non-zero naming the file and key of any problem.
-    CheckConfig(ConfigArgs),
-}
-
-/// Which config file to use.
-#[derive(Debug, Args)]
-pub struct ConfigArgs {
-    /// The config file [default: the compiled-in copy of config/default.toml].
-    #[arg(long, value_name = "FILE", env = "IMAGE_BUILDER_CONFIG")]
-    pub config: Option<PathBuf>,
-}
 
 /// `image-builder build`: the seed's usage.
 #[derive(Debug, Args)]
@@ -103,34 +74,15 @@ impl BuildArgs {
     }
 }
 
-/// The exit code for a command the user got wrong (clap's own choice for usage errors).
-const USAGE_ERROR: u8 = 2;
-
-/// Runs a parsed command line, writing results to `out` and problems to `err`.
-pub fn run(cli: Cli, out: &mut impl Write, err: &mut impl Write) -> anyhow::Result<ExitCode> {
-    match cli.command {
-        Subcommands::CheckConfig(args) => {
-            let (name, loaded) = load_config(&args);
-            match loaded {
-                Ok(config) => writeln!(out, "{}", messages::config_ok(&name, &config))?,
-                Err(error) => {
-                    writeln!(err, "{error}")?;
-                    return Ok(ExitCode::FAILURE);
-                }
-            }
-            Ok(ExitCode::SUCCESS)
-        }
-        Subcommands::Build(args) => build(&args, out, err),
-    }
-}
-
-fn build(args: &BuildArgs, out: &mut impl Write, err: &mut impl Write) -> anyhow::Result<ExitCode> {
-    let config = match load_config(&args.config).1 {
+/// Runs `build`.
+pub fn run(
+    args: &BuildArgs,
+    out: &mut impl Write,
+    err: &mut impl Write,
+) -> anyhow::Result<ExitCode> {
+    let config = match config_or_exit(&args.config, err) {
         Ok(config) => config,
-        Err(error) => {
-            writeln!(err, "{error}")?;
-            return Ok(ExitCode::FAILURE);
-        }
+        Err(code) => return Ok(code),
     };
     let vocabulary = config.catalogue.vocabulary();
     let words = args.grammar_words();
@@ -161,12 +113,4 @@ fn build(args: &BuildArgs, out: &mut impl Write, err: &mut impl Write) -> anyhow
     }
     writeln!(err, "{}", messages::building_not_available())?;
     Ok(ExitCode::FAILURE)
-}
-
-/// The config named by `--config`, or the built-in one; with the name errors use.
-fn load_config(args: &ConfigArgs) -> (String, Result<Config, ConfigError>) {
-    match &args.config {
-        Some(path) => (path.display().to_string(), Config::load(path)),
-        None => (BUILT_IN_NAME.to_string(), Config::built_in()),
-    }
 }

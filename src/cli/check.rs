@@ -1,0 +1,88 @@
+//! `image-builder check-config`: the config offline, and with `--online` every recipe it names
+//! fetched from Launchpad, since the recipe names can only be verified there.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Args;
+
+use super::{credentials_path, load_config, ConfigArgs};
+use crate::launchpad::auth::Credentials;
+use crate::launchpad::{Client, LaunchpadError};
+use crate::messages;
+
+/// `image-builder check-config`.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// Also fetch every recipe from Launchpad (anonymously unless credentials exist).
+    #[arg(long)]
+    pub online: bool,
+    /// The credentials file for --online [default: as for login].
+    #[arg(long, value_name = "FILE")]
+    pub credentials: Option<PathBuf>,
+}
+
+/// Runs `check-config`.
+pub async fn run(
+    args: &CheckArgs,
+    out: &mut impl Write,
+    err: &mut impl Write,
+) -> anyhow::Result<ExitCode> {
+    let (name, loaded) = load_config(&args.config);
+    let config = match loaded {
+        Ok(config) => config,
+        Err(error) => {
+            writeln!(err, "{error}")?;
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    writeln!(out, "{}", messages::config_ok(&name, &config))?;
+    if !args.online {
+        return Ok(ExitCode::SUCCESS);
+    }
+    // Credentials are optional here: public recipes read anonymously.
+    let path = credentials_path(args.credentials.as_ref(), &config);
+    let credentials = Credentials::load(&path).ok();
+    let client = Client::new(config.launchpad.client_settings(credentials))?;
+    let mut checks = tokio::task::JoinSet::new();
+    for image in &config.catalogue.images {
+        for track in &image.tracks {
+            let client = client.clone();
+            let url = client.recipe_url(&track.recipe);
+            let label = format!("{} {}", image.name, track.series);
+            checks.spawn(async move { (label, url.clone(), client.recipe(&url).await) });
+        }
+    }
+    let mut results = Vec::new();
+    while let Some(joined) = checks.join_next().await {
+        results.push(joined?);
+    }
+    results.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut problems = 0;
+    for (label, url, result) in &results {
+        match result {
+            Ok(_) => {}
+            Err(LaunchpadError::NotFound { .. }) => {
+                problems += 1;
+                writeln!(err, "{}", messages::recipe_missing(label, url))?;
+            }
+            Err(error) => {
+                problems += 1;
+                writeln!(err, "{label}: {error}")?;
+            }
+        }
+    }
+    writeln!(
+        out,
+        "{}",
+        messages::recipes_checked(results.len(), problems)
+    )?;
+    Ok(if problems == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}

@@ -1,0 +1,131 @@
+//! `image-builder sim` on its own: it prints an API root and a credentials file, and both work
+//! for a client that knows nothing else.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use image_builder::launchpad::auth::Credentials;
+use image_builder::launchpad::models::RequestStatus;
+use image_builder::launchpad::{Client, ClientSettings};
+
+/// Kills the simulator when the test ends, however it ends.
+struct Running(std::process::Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test]
+async fn the_printed_root_and_credentials_work_against_the_running_simulator() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_image-builder"))
+        .args(["sim", "--speed", "600"])
+        .env_remove("IMAGE_BUILDER_CONFIG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let _running = Running(child);
+    let banner = tokio::task::spawn_blocking(move || {
+        let mut banner = String::new();
+        for line in BufReader::new(stdout).lines() {
+            let line = line.unwrap();
+            banner.push_str(&line);
+            banner.push('\n');
+            if line.starts_with("Stop with") {
+                break;
+            }
+        }
+        banner
+    })
+    .await
+    .unwrap();
+    let api_root = banner
+        .lines()
+        .find_map(|line| line.trim().strip_prefix("API root: "))
+        .unwrap_or_else(|| panic!("no API root in {banner}"))
+        .to_string();
+    let from_section = &banner[banner.find("[1]").expect("a credentials section")..];
+    let credentials_text = from_section.split("\n\n").next().unwrap();
+    let credentials = Credentials::parse(credentials_text, "banner").unwrap();
+
+    let mut settings = ClientSettings::new(api_root.clone());
+    settings.credentials = Some(credentials);
+    let client = Client::new(settings).unwrap();
+    let recipe = format!(
+        "{api_root}~ubuntu-docker-images/ubuntu-docker-images/+oci/nginx/+recipe/nginx-1.24-24.04"
+    );
+    let request_url = client.request_builds(&recipe).await.unwrap();
+    // At 600x, the 20 simulated seconds Launchpad takes to make the builds pass in ~35 ms.
+    let mut status = RequestStatus::Pending;
+    for _ in 0..100 {
+        status = client.build_request(&request_url).await.unwrap().status;
+        if status != RequestStatus::Pending {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(status, RequestStatus::Completed);
+}
+
+#[tokio::test]
+async fn check_config_online_finds_every_recipe_and_names_a_missing_one() {
+    let config = image_builder::config::Config::built_in().unwrap();
+    let sim = image_builder::launchpad::sim::Simulator::start(
+        image_builder::launchpad::sim::SimSettings::new(config.catalogue),
+    )
+    .await
+    .unwrap();
+    let dir = std::env::temp_dir().join(format!("ib-check-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let good = image_builder::config::BUILT_IN
+        .replace("https://api.launchpad.net/devel/", &sim.api_root());
+    let bad = good.replace(
+        "[images.redis]\n",
+        "[images.redis]\nrecipe_names = { \"22.04\" = \"redis-jammy\" }\n",
+    );
+    std::fs::write(dir.join("good.toml"), good).unwrap();
+    std::fs::write(dir.join("bad.toml"), bad).unwrap();
+    let run = |file: &str| {
+        let path = dir.join(file);
+        let credentials = dir.join("none");
+        async move {
+            tokio::task::spawn_blocking(move || {
+                Command::new(env!("CARGO_BIN_EXE_image-builder"))
+                    .args(["check-config", "--online", "--config"])
+                    .arg(&path)
+                    .arg("--credentials")
+                    .arg(&credentials)
+                    .output()
+                    .unwrap()
+            })
+            .await
+            .unwrap()
+        }
+    };
+    let output = run("good.toml").await;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        stdout.contains("All 29 recipes exist on Launchpad."),
+        "{stdout}"
+    );
+
+    let output = run("bad.toml").await;
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.starts_with("redis 22.04: no recipe at ") && stderr.contains("+recipe/redis-jammy"),
+        "{stderr}"
+    );
+    assert_eq!(sim.requests("GET recipe"), 58, "every recipe, each run");
+}
