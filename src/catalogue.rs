@@ -52,7 +52,9 @@ pub struct Track {
 
 /// A recipe's place on Launchpad, `~OWNER/PILLAR/+oci/IMAGE/+recipe/NAME`, relative to the API
 /// root (and, identically, to the web root).
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub struct RecipePath {
     /// The team or person owning the recipe.
     pub owner: String,

@@ -33,6 +33,123 @@ pub struct Config {
     pub permissions: Policy,
     /// When a plan needs confirmation.
     pub confirmation: Confirmation,
+    /// How the engine paces jobs.
+    pub engine: EngineConfig,
+    /// The console adapter (sandbox).
+    pub console: ConsoleConfig,
+}
+
+/// How the job engine paces itself (`[engine]`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EngineConfig {
+    /// The shortest wait between two looks at one build or build request, in seconds. Builds
+    /// take minutes; fifteen seconds notices a change soon enough.
+    #[serde(default = "default_poll_min")]
+    pub poll_min_seconds: u64,
+    /// The longest, in seconds: the interval grows to this while nothing changes.
+    #[serde(default = "default_poll_max")]
+    pub poll_max_seconds: u64,
+    /// The least time between two edits of one status board, in seconds (chat services
+    /// rate-limit edits).
+    #[serde(default = "default_board_interval")]
+    pub board_edit_interval_seconds: u64,
+    /// A job still unfinished after this many hours is given up, with a message.
+    #[serde(default = "default_give_up_hours")]
+    pub give_up_after_hours: u64,
+    /// Retry failed uploads of every job, as if each asked `--auto-retry-uploads`.
+    #[serde(default)]
+    pub auto_retry_uploads: bool,
+    /// Auto-retries of one build's upload.
+    #[serde(default = "default_upload_retry_budget")]
+    pub upload_retry_budget: u32,
+    /// The wait before the first auto-retry, in seconds; it doubles with each.
+    #[serde(default = "default_upload_retry_delay")]
+    pub upload_retry_delay_seconds: u64,
+    /// Finished jobs are kept this many days (for `status`, `jobs`), then compacted away.
+    #[serde(default = "default_keep_days")]
+    pub keep_finished_jobs_days: u64,
+    /// Where the job store lives. Default: `$XDG_STATE_HOME/image-builder`, else
+    /// `~/.local/state/image-builder`.
+    #[serde(default)]
+    pub data_dir: Option<std::path::PathBuf>,
+}
+
+fn default_poll_min() -> u64 {
+    15
+}
+fn default_poll_max() -> u64 {
+    300
+}
+fn default_board_interval() -> u64 {
+    2
+}
+fn default_give_up_hours() -> u64 {
+    12
+}
+fn default_upload_retry_budget() -> u32 {
+    3
+}
+fn default_upload_retry_delay() -> u64 {
+    60
+}
+fn default_keep_days() -> u64 {
+    30
+}
+
+impl Default for EngineConfig {
+    fn default() -> EngineConfig {
+        toml::from_str("").expect("every engine key has a default")
+    }
+}
+
+impl EngineConfig {
+    /// The engine's settings, with simulated time running `speed` times faster than real time
+    /// (1 for Launchpad). Waits shrink with the speed; board edits do not, since chat rate
+    /// limits are real. No wait shrinks below 20 ms.
+    pub fn settings(&self, speed: f64) -> crate::jobs::EngineSettings {
+        let scaled = |seconds: u64| {
+            std::time::Duration::from_secs(seconds)
+                .div_f64(speed.max(1.0))
+                .max(std::time::Duration::from_millis(20))
+        };
+        crate::jobs::EngineSettings {
+            rules: crate::jobs::Rules {
+                poll_min: scaled(self.poll_min_seconds),
+                poll_max: scaled(self.poll_max_seconds),
+                request_retry: scaled(60),
+                upload_retry_budget: self.upload_retry_budget,
+                upload_retry_delay: scaled(self.upload_retry_delay_seconds),
+            },
+            board_interval: std::time::Duration::from_secs(self.board_edit_interval_seconds),
+            give_up_after: scaled(self.give_up_after_hours * 3600),
+        }
+    }
+}
+
+/// The console adapter's user (`[console]`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsoleConfig {
+    /// Who lines typed at the console come from.
+    #[serde(default = "default_console_user")]
+    pub user: String,
+    /// The roles they have.
+    #[serde(default)]
+    pub roles: Vec<String>,
+}
+
+fn default_console_user() -> String {
+    "you".to_string()
+}
+
+impl Default for ConsoleConfig {
+    fn default() -> ConsoleConfig {
+        ConsoleConfig {
+            user: default_console_user(),
+            roles: Vec::new(),
+        }
+    }
 }
 
 /// Where Launchpad is, and whose recipes the bot drives.
@@ -154,6 +271,10 @@ struct ConfigFile {
     permissions: PermissionsFile,
     #[serde(default)]
     confirmation: Confirmation,
+    #[serde(default)]
+    engine: EngineConfig,
+    #[serde(default)]
+    console: ConsoleConfig,
 }
 
 #[derive(Debug, Deserialize)]
@@ -267,11 +388,28 @@ impl ConfigFile {
             build: self.permissions.build,
             mass_rebuild: self.permissions.mass_rebuild,
         };
+        let engine = self.engine;
+        for (key, value) in [
+            ("engine.poll_min_seconds", engine.poll_min_seconds),
+            ("engine.give_up_after_hours", engine.give_up_after_hours),
+        ] {
+            if value == 0 {
+                return Err(problem(key, "must be at least 1"));
+            }
+        }
+        if engine.poll_max_seconds < engine.poll_min_seconds {
+            return Err(problem(
+                "engine.poll_max_seconds",
+                "must not be below engine.poll_min_seconds",
+            ));
+        }
         Ok(Config {
             launchpad,
             catalogue,
             permissions,
             confirmation,
+            engine,
+            console: self.console,
         })
     }
 }

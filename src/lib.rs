@@ -13,14 +13,18 @@
 //! The shells around it: [`cli`], the command line; [`launchpad`], the Launchpad client and
 //! its simulator. [`secret`] keeps tokens out of logs.
 
+pub mod bot;
 pub mod catalogue;
+pub mod chat;
 pub mod cli;
 pub mod command;
 pub mod config;
 pub mod confirm;
+pub mod jobs;
 pub mod launchpad;
 pub mod messages;
 pub mod permissions;
 pub mod plan;
 pub mod secret;
+pub mod store;
 pub mod target;

@@ -5,7 +5,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize, Serializer};
 
 /// Why a piece of text is not a well-formed value. Whether the value is *known* (in the catalogue)
 /// is the vocabulary's question, not this one's.
@@ -168,7 +168,8 @@ impl TryFrom<String> for ImageName {
 }
 
 /// A job's number. Written `#42`; `42` is accepted too, because people type both.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
 pub struct JobId(pub u64);
 
 impl FromStr for JobId {
@@ -187,6 +188,32 @@ impl FromStr for JobId {
 impl fmt::Display for JobId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "#{}", self.0)
+    }
+}
+
+/// Each value type is stored as its spelling, so the job store reads like the commands.
+fn serialize_display<S: Serializer>(
+    value: &impl fmt::Display,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.collect_str(value)
+}
+
+impl Serialize for Series {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serialize_display(self, serializer)
+    }
+}
+
+impl Serialize for Arch {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serialize_display(self, serializer)
+    }
+}
+
+impl Serialize for ImageName {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serialize_display(self, serializer)
     }
 }
 

@@ -2,6 +2,8 @@
 
 #![allow(dead_code)]
 
+pub mod bot;
+
 use image_builder::command::{parse, Command, ParseError, Vocabulary};
 use image_builder::config::Config;
 

@@ -5,6 +5,8 @@
 //! Help is generated from [`help_entry`], an exhaustive `match` over [`CommandName`]: a command
 //! added without help does not compile.
 
+pub mod jobs;
+
 use std::fmt::{self, Display, Write};
 
 use crate::command::{CommandName, ConfirmCode, ParseError, Vocabulary, WordKind};
@@ -352,7 +354,7 @@ pub fn plan_error(error: &PlanError, front: Front) -> String {
 }
 
 /// Items joined with commas, as plain words.
-fn plain_list<T: Display>(items: &[T]) -> String {
+pub(crate) fn plain_list<T: Display>(items: &[T]) -> String {
     let items: Vec<String> = items.iter().map(ToString::to_string).collect();
     items.join(", ")
 }

@@ -1,0 +1,273 @@
+//! The bot: from a chat message to an answer. Parse, check permissions, plan, ask for
+//! confirmation when the plan is large, store the job, acknowledge, and hand the job to the
+//! engine. A bad command gets an answer that says what was wrong and changes nothing; nothing is
+//! sent to Launchpad before the job is stored.
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use chrono::Utc;
+
+use crate::chat::{Chat, Incoming, Kind, Outgoing};
+use crate::command::{parse, Command, JobsScope, Rebuild, RetryWhat, Vocabulary};
+use crate::config::Config;
+use crate::confirm::Confirmations;
+use crate::jobs::{Control, Engine, EngineError, Job};
+use crate::messages::{self, jobs as say, Front};
+use crate::permissions::{self, may, Permission, User};
+use crate::plan::{plan, Approval, Plan};
+use crate::target::JobId;
+
+/// How many jobs `jobs` lists.
+const JOBS_LISTED: usize = 10;
+
+/// The bot, for one chat.
+pub struct Bot<C> {
+    config: Config,
+    vocabulary: Vocabulary,
+    api_root: String,
+    engine: Engine<C>,
+    chat: C,
+    confirmations: Mutex<Confirmations>,
+}
+
+/// What handling a message produced: the answer, and a job to start once it is sent.
+struct Answer {
+    text: String,
+    start: Option<Job>,
+}
+
+impl From<String> for Answer {
+    fn from(text: String) -> Answer {
+        Answer { text, start: None }
+    }
+}
+
+impl<C: Chat + Clone> Bot<C> {
+    /// A bot with this config, engine and chat. `api_root` is where the engine's client points
+    /// (the config's, or a simulator's).
+    pub fn new(config: Config, api_root: String, engine: Engine<C>, chat: C) -> Bot<C> {
+        Bot {
+            vocabulary: config.catalogue.vocabulary(),
+            config,
+            api_root,
+            engine,
+            chat,
+            confirmations: Mutex::new(Confirmations::default()),
+        }
+    }
+
+    /// The engine.
+    pub fn engine(&self) -> &Engine<C> {
+        &self.engine
+    }
+
+    /// Handles one message: answers in its channel, and starts the job it accepted, if any.
+    /// Returns the answer's text.
+    pub async fn handle(&self, incoming: Incoming) -> String {
+        let answer = self.answer(&incoming).await;
+        if let Err(error) = self
+            .chat
+            .send(
+                &incoming.channel,
+                Outgoing::new(Kind::Reply, answer.text.clone()),
+            )
+            .await
+        {
+            tracing::warn!(%error, "answering failed");
+        }
+        if let Some(job) = answer.start {
+            self.engine.start(job);
+        }
+        answer.text
+    }
+
+    async fn answer(&self, incoming: &Incoming) -> Answer {
+        let command = match parse(&incoming.text, &self.vocabulary) {
+            Ok(command) => command,
+            Err(error) => return messages::parse_error(&error, Front::Chat).into(),
+        };
+        let user = &incoming.user;
+        if let Err(denied) = may(
+            &self.config.permissions,
+            user,
+            permissions::required(&command),
+        ) {
+            tracing::info!(user = %user.id, command = %command, "denied");
+            return messages::denied(&denied, command.name()).into();
+        }
+        match command {
+            Command::Rebuild(rebuild) => self.rebuild(incoming, rebuild),
+            Command::Confirm { code } => {
+                let taken = self
+                    .confirmations
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .take(&user.id, &code, std::time::SystemTime::now());
+                match taken {
+                    Ok(rebuild) => self.confirmed(incoming, rebuild),
+                    Err(error) => messages::confirm_error(error, &code).into(),
+                }
+            }
+            Command::Status { job: Some(id) } => self.read(|store| {
+                Ok(match store.job(id)? {
+                    Some(job) => say::board(&job, Utc::now()),
+                    None => say::no_such_job(id),
+                })
+            }),
+            Command::Status { job: None } => self.read(|store| {
+                Ok(say::job_list(
+                    &store.unfinished()?,
+                    Utc::now(),
+                    say::NOTHING_RUNNING,
+                ))
+            }),
+            Command::Jobs { scope } => self.read(|store| {
+                let jobs: Vec<Job> = store
+                    .jobs()?
+                    .into_iter()
+                    .filter(|job| scope == JobsScope::All || job.requester == user.id)
+                    .take(JOBS_LISTED)
+                    .collect();
+                Ok(say::job_list(&jobs, Utc::now(), say::NO_JOBS))
+            }),
+            Command::Cancel { job } => self.control(job, Control::Cancel).await,
+            Command::Retry { what, job } => {
+                let control = match what {
+                    RetryWhat::Uploads => Control::RetryUploads,
+                    RetryWhat::Builds => Control::RetryBuilds,
+                };
+                self.control(job, control).await
+            }
+            Command::Help { topic } => messages::help(topic, &self.vocabulary).into(),
+            Command::Whoami => {
+                messages::whoami(user, &permissions::held(&self.config.permissions, user)).into()
+            }
+        }
+    }
+
+    fn read(
+        &self,
+        read: impl FnOnce(&crate::store::Store) -> Result<String, crate::store::StoreError>,
+    ) -> Answer {
+        match read(self.engine.store()) {
+            Ok(text) => text.into(),
+            Err(error) => {
+                tracing::error!(%error, "reading the store failed");
+                say::internal_error("reading the job store").into()
+            }
+        }
+    }
+
+    fn rebuild(&self, incoming: &Incoming, rebuild: Rebuild) -> Answer {
+        let plan = match plan(&rebuild, &self.config.catalogue) {
+            Ok(plan) => plan,
+            Err(error) => return messages::plan_error(&error, Front::Chat).into(),
+        };
+        let limits = &self.config.confirmation;
+        if rebuild.dry_run {
+            return messages::dry_run(&plan, plan.approval(limits, false), limits).into();
+        }
+        match plan.approval(limits, false) {
+            Approval::Proceed => self.start(incoming, &rebuild, &plan),
+            approval => {
+                if let Some(denied) = self.mass_rebuild_denied(&incoming.user, approval) {
+                    return denied;
+                }
+                let code = self
+                    .confirmations
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .offer(
+                        &incoming.user.id,
+                        rebuild,
+                        std::time::SystemTime::now(),
+                        Duration::from_secs(limits.code_valid_minutes * 60),
+                        random_bits,
+                    );
+                messages::needs_confirmation(&plan, approval, &code, limits.code_valid_minutes)
+                    .into()
+            }
+        }
+    }
+
+    fn mass_rebuild_denied(&self, user: &User, approval: Approval) -> Option<Answer> {
+        if approval != Approval::ConfirmMassRebuild {
+            return None;
+        }
+        may(&self.config.permissions, user, Permission::MassRebuild)
+            .err()
+            .map(|denied| messages::denied(&denied, crate::command::CommandName::Rebuild).into())
+    }
+
+    /// A confirmed rebuild: planned again (the catalogue is the same, but the check is cheap)
+    /// and the mass-rebuild permission checked again, then started.
+    fn confirmed(&self, incoming: &Incoming, rebuild: Rebuild) -> Answer {
+        let plan = match plan(&rebuild, &self.config.catalogue) {
+            Ok(plan) => plan,
+            Err(error) => return messages::plan_error(&error, Front::Chat).into(),
+        };
+        if let Some(denied) = self.mass_rebuild_denied(
+            &incoming.user,
+            plan.approval(&self.config.confirmation, false),
+        ) {
+            return denied;
+        }
+        self.start(incoming, &rebuild, &plan)
+    }
+
+    /// Stores a new job (flushed) and answers; the engine starts it after the answer is sent.
+    fn start(&self, incoming: &Incoming, rebuild: &Rebuild, plan: &Plan) -> Answer {
+        let store = self.engine.store();
+        let now = Utc::now();
+        let give_up = chrono::Duration::from_std(self.engine.settings().give_up_after)
+            .unwrap_or(chrono::Duration::MAX);
+        let stored = store.next_job_id().and_then(|id| {
+            let job = Job::new(
+                id,
+                &incoming.user.id,
+                &incoming.channel,
+                &rebuild.to_string(),
+                plan,
+                &self.api_root,
+                rebuild.auto_retry_uploads || self.config.engine.auto_retry_uploads,
+                rebuild.reason.clone(),
+                now,
+                now + give_up,
+            );
+            store.put_job(&job).map(|()| job)
+        });
+        match stored {
+            Ok(job) => {
+                tracing::info!(job = %job.id, user = %incoming.user.id, command = %job.command, "accepted");
+                Answer {
+                    text: say::accepted(job.id, plan),
+                    start: Some(job),
+                }
+            }
+            Err(error) => {
+                tracing::error!(%error, "storing a new job failed");
+                say::internal_error("storing the job; nothing was requested").into()
+            }
+        }
+    }
+
+    async fn control(&self, id: JobId, control: Control) -> Answer {
+        match self.engine.control(id, control).await {
+            Ok(count) => say::controlled(id, control, count).into(),
+            Err(EngineError::NoSuchJob(id)) => say::no_such_job(id).into(),
+            Err(error) => {
+                tracing::error!(%error, job = %id, "a control failed");
+                say::internal_error(&format!("job {id}")).into()
+            }
+        }
+    }
+}
+
+/// Randomness for confirmation codes: std's randomly keyed hasher, as in the client's jitter.
+fn random_bits() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u64(1);
+    hasher.finish()
+}

@@ -1,0 +1,112 @@
+//! The console adapter: the bot in a terminal. Lines typed are commands from one configured
+//! user; messages are printed, and an edit prints the board again under a marker, so a piped
+//! transcript reads top to bottom. It also keeps every message it sent, which tests read.
+
+use std::io::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use super::{Chat, ChatError, Kind, MessageId, Outgoing};
+
+/// One printed message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Printed {
+    /// Its id.
+    pub id: MessageId,
+    /// An edit of an earlier message (same id), or a new one.
+    pub edit: bool,
+    /// What kind.
+    pub kind: Kind,
+    /// The mention, if any.
+    pub mention: Option<String>,
+    /// The text.
+    pub text: String,
+}
+
+/// The console adapter. Cheap to clone; clones print to the same place.
+#[derive(Clone)]
+pub struct Console {
+    out: Arc<Mutex<Box<dyn Write + Send>>>,
+    transcript: Arc<Mutex<Vec<Printed>>>,
+    next_id: Arc<AtomicU64>,
+}
+
+impl Console {
+    /// A console printing to `out`.
+    pub fn new(out: impl Write + Send + 'static) -> Console {
+        Console::with_first_id(out, 1)
+    }
+
+    /// A console whose message ids start at `first`, so that after a restart new ids do not
+    /// repeat those the store remembers.
+    pub fn with_first_id(out: impl Write + Send + 'static, first: u64) -> Console {
+        Console {
+            out: Arc::new(Mutex::new(Box::new(out))),
+            transcript: Arc::new(Mutex::new(Vec::new())),
+            next_id: Arc::new(AtomicU64::new(first)),
+        }
+    }
+
+    /// Every message printed so far, in order.
+    pub fn transcript(&self) -> Vec<Printed> {
+        self.transcript
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    fn print(&self, printed: Printed) -> Result<(), ChatError> {
+        let heading = match (printed.kind, printed.edit) {
+            (Kind::Board, false) => format!("── board (message {}) ──\n", printed.id.0),
+            (Kind::Board, true) => format!("── board (message {}, updated) ──\n", printed.id.0),
+            (Kind::Alert, _) => "── alert ──\n".to_string(),
+            (Kind::Summary, _) => "── summary ──\n".to_string(),
+            (Kind::Reply, _) => String::new(),
+        };
+        let mention = printed
+            .mention
+            .as_ref()
+            .map(|user| format!("@{user} "))
+            .unwrap_or_default();
+        {
+            let mut out = self.out.lock().unwrap_or_else(|p| p.into_inner());
+            writeln!(out, "{heading}{mention}{}", printed.text)
+                .and_then(|()| out.flush())
+                .map_err(|error| ChatError(error.to_string()))?;
+        }
+        self.transcript
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(printed);
+        Ok(())
+    }
+}
+
+impl Chat for Console {
+    async fn send(&self, _channel: &str, message: Outgoing) -> Result<MessageId, ChatError> {
+        let id = MessageId(self.next_id.fetch_add(1, Ordering::SeqCst).to_string());
+        self.print(Printed {
+            id: id.clone(),
+            edit: false,
+            kind: message.kind,
+            mention: message.mention,
+            text: message.text,
+        })?;
+        Ok(id)
+    }
+
+    async fn edit(
+        &self,
+        _channel: &str,
+        id: &MessageId,
+        message: Outgoing,
+    ) -> Result<(), ChatError> {
+        self.print(Printed {
+            id: id.clone(),
+            edit: true,
+            kind: message.kind,
+            mention: message.mention,
+            text: message.text,
+        })
+    }
+}

@@ -1,0 +1,630 @@
+//! The engine: drives every unfinished job, one task each, executing what the state machine asks
+//! (Launchpad calls, concurrently, under the client's limit on requests in flight) and saying
+//! what it notices. Every change of a job is stored (flushed) before the calls it causes are
+//! made and before anything about it is said.
+//!
+//! A job's task loops: do what is due, store, call Launchpad, feed the answers back, store
+//! again, announce, update the board (at most once per `board_interval`, and only if its text
+//! changed), then sleep until something is due or someone asks. A failed call is an observation
+//! like any other; nothing here gives up on a job but its deadline.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::Utc;
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::time::Instant;
+use tracing::Instrument;
+
+use super::machine::{
+    next_due, observe, Action, BuildCall, Control, Notice, Observation, Rules, Step,
+};
+use super::model::{Job, Phase};
+use crate::chat::{Chat, Kind, MessageId, Outgoing};
+use crate::launchpad::{Client, Conditional};
+use crate::messages::jobs as say;
+use crate::store::{Store, StoreError};
+use crate::target::JobId;
+
+/// How the engine paces itself.
+#[derive(Debug, Clone)]
+pub struct EngineSettings {
+    /// The state machine's timings and budgets.
+    pub rules: Rules,
+    /// The least time between two edits of one board: chat services rate-limit edits.
+    pub board_interval: Duration,
+    /// How long a job may run before the engine gives up on it.
+    pub give_up_after: Duration,
+}
+
+impl Default for EngineSettings {
+    /// Boards edited at most every 2 s; jobs given up after 12 hours (a mass rebuild on a busy
+    /// Launchpad takes a few).
+    fn default() -> EngineSettings {
+        EngineSettings {
+            rules: Rules::default(),
+            board_interval: Duration::from_secs(2),
+            give_up_after: Duration::from_secs(12 * 3600),
+        }
+    }
+}
+
+/// Why a control could not be applied.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// No such job.
+    #[error("there is no job {0}")]
+    NoSuchJob(JobId),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The job's task stopped while asked.
+    #[error("job {0} stopped while it was being asked")]
+    Stopped(JobId),
+}
+
+struct Command {
+    control: Control,
+    reply: oneshot::Sender<usize>,
+}
+
+struct Inner<C> {
+    client: Client,
+    store: Store,
+    chat: C,
+    settings: EngineSettings,
+    drivers: Mutex<HashMap<JobId, mpsc::UnboundedSender<Command>>>,
+    running: watch::Sender<usize>,
+}
+
+/// The engine. Cheap to clone.
+pub struct Engine<C> {
+    inner: Arc<Inner<C>>,
+}
+
+impl<C> Clone for Engine<C> {
+    fn clone(&self) -> Self {
+        Engine {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+impl<C: Chat> Engine<C> {
+    /// An engine on this client, store and chat.
+    pub fn new(client: Client, store: Store, chat: C, settings: EngineSettings) -> Engine<C> {
+        Engine {
+            inner: Arc::new(Inner {
+                client,
+                store,
+                chat,
+                settings,
+                drivers: Mutex::new(HashMap::new()),
+                running: watch::channel(0).0,
+            }),
+        }
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> &EngineSettings {
+        &self.inner.settings
+    }
+
+    /// Picks up after a restart: every unfinished job is driven again (each re-reads Launchpad
+    /// before it says anything), and a finished job whose summary did not go out gets it.
+    /// Returns how many jobs were resumed.
+    pub async fn resume(&self) -> Result<usize, StoreError> {
+        for job in self.inner.store.jobs()? {
+            if job.is_finished() && !self.inner.store.messages(job.id)?.summary_sent {
+                send_summary(&self.inner, &job).await;
+            }
+        }
+        let unfinished = self.inner.store.unfinished()?;
+        let count = unfinished.len();
+        for job in unfinished {
+            tracing::info!(job = %job.id, "resuming");
+            self.spawn(job, true, Step::default());
+        }
+        Ok(count)
+    }
+
+    /// Starts driving a job the bot has just stored.
+    pub fn start(&self, job: Job) {
+        self.spawn(job, false, Step::default());
+    }
+
+    /// Applies `cancel` or `retry` to a job, running or not; returns how many builds it acted on.
+    pub async fn control(&self, id: JobId, control: Control) -> Result<usize, EngineError> {
+        let (reply, answer) = oneshot::channel();
+        let sent = {
+            // Held while sending: a driver leaves the map under this lock, after checking for
+            // commands, so a command is never sent to a driver that is leaving.
+            let drivers = self.lock_drivers();
+            drivers
+                .get(&id)
+                .is_some_and(|driver| driver.send(Command { control, reply }).is_ok())
+        };
+        if sent {
+            return answer.await.map_err(|_| EngineError::Stopped(id));
+        }
+        let mut job = self
+            .inner
+            .store
+            .job(id)?
+            .ok_or(EngineError::NoSuchJob(id))?;
+        let was_finished = job.is_finished();
+        let step = observe(
+            &mut job,
+            Observation::Control(control),
+            Utc::now(),
+            &self.inner.settings.rules,
+        );
+        let count = controlled_count(&step);
+        self.inner.store.put_job(&job)?;
+        if !job.is_finished() {
+            if was_finished {
+                // Reopened: it will end again, with a summary of its own.
+                let mut messages = self.inner.store.messages(id)?;
+                messages.summary_sent = false;
+                self.inner.store.put_messages(id, &messages)?;
+            }
+            self.spawn(job, false, step);
+        }
+        Ok(count)
+    }
+
+    /// How many jobs are being driven.
+    pub fn running(&self) -> usize {
+        *self.inner.running.borrow()
+    }
+
+    /// Waits until no job is being driven.
+    pub async fn wait_idle(&self) {
+        let mut running = self.inner.running.subscribe();
+        let _ = running.wait_for(|count| *count == 0).await;
+    }
+
+    fn lock_drivers(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<JobId, mpsc::UnboundedSender<Command>>> {
+        self.inner.drivers.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn spawn(&self, job: Job, resumed: bool, initial: Step) {
+        let id = job.id;
+        let (sender, commands) = mpsc::unbounded_channel();
+        {
+            let mut drivers = self.lock_drivers();
+            if drivers.contains_key(&id) {
+                return;
+            }
+            drivers.insert(id, sender);
+        }
+        self.inner.running.send_modify(|count| *count += 1);
+        let engine = self.clone();
+        let span = tracing::info_span!("job", id = %id);
+        tokio::spawn(
+            async move {
+                Driver::new(engine.inner.clone(), job, resumed)
+                    .await
+                    .run(commands, initial)
+                    .await;
+                engine.inner.running.send_modify(|count| *count -= 1);
+            }
+            .instrument(span),
+        );
+    }
+}
+
+fn controlled_count(step: &Step) -> usize {
+    step.notices
+        .iter()
+        .find_map(|notice| match notice {
+            Notice::Controlled { count, .. } => Some(*count),
+            _ => None,
+        })
+        .unwrap_or(0)
+}
+
+/// One job's task.
+struct Driver<C> {
+    inner: Arc<Inner<C>>,
+    job: Job,
+    board: Option<MessageId>,
+    board_text: String,
+    board_edited: Option<Instant>,
+}
+
+impl<C: Chat> Driver<C> {
+    async fn new(inner: Arc<Inner<C>>, mut job: Job, resumed: bool) -> Driver<C> {
+        let mut messages = inner.store.messages(job.id).unwrap_or_default();
+        if resumed {
+            // Re-read Launchpad for everything before saying anything.
+            let now = Utc::now();
+            for target in &mut job.targets {
+                target.poll.due = now;
+                for build in &mut target.builds {
+                    build.poll.due = now;
+                }
+            }
+        }
+        let mut driver = Driver {
+            board: messages.board.clone().map(MessageId),
+            inner,
+            job,
+            board_text: String::new(),
+            board_edited: None,
+        };
+        if driver.board.is_none() && !resumed {
+            let text = say::board(&driver.job, Utc::now());
+            match driver
+                .inner
+                .chat
+                .send(
+                    &driver.job.channel,
+                    Outgoing::new(Kind::Board, text.clone()),
+                )
+                .await
+            {
+                Ok(id) => {
+                    messages.channel = driver.job.channel.clone();
+                    messages.board = Some(id.0.clone());
+                    if let Err(error) = driver.inner.store.put_messages(driver.job.id, &messages) {
+                        tracing::error!(%error, "storing the board's message id failed");
+                    }
+                    driver.board = Some(id);
+                    driver.board_text = text;
+                    driver.board_edited = Some(Instant::now());
+                }
+                Err(error) => tracing::warn!(%error, "sending the board failed; will try again"),
+            }
+        }
+        driver
+    }
+
+    async fn run(mut self, mut commands: mpsc::UnboundedReceiver<Command>, initial: Step) {
+        let rules = self.inner.settings.rules;
+        let mut step = initial;
+        loop {
+            let tick = observe(&mut self.job, Observation::Tick, Utc::now(), &rules);
+            step.actions.extend(tick.actions);
+            step.notices.extend(tick.notices);
+            let notices = self.execute(step).await;
+            self.announce(notices).await;
+            let board_due = self.update_board(self.job.is_finished()).await;
+            if self.job.is_finished() {
+                // Leave the map, unless a command came in while the job was ending.
+                let pending = {
+                    let mut drivers = self.inner.drivers.lock().unwrap_or_else(|p| p.into_inner());
+                    let pending = commands.try_recv().ok();
+                    if pending.is_none() {
+                        drivers.remove(&self.job.id);
+                    }
+                    pending
+                };
+                match pending {
+                    Some(Command { control, reply }) => {
+                        let was_finished = self.job.is_finished();
+                        step = observe(
+                            &mut self.job,
+                            Observation::Control(control),
+                            Utc::now(),
+                            &rules,
+                        );
+                        let _ = reply.send(controlled_count(&step));
+                        if was_finished && !self.job.is_finished() {
+                            let mut messages =
+                                self.inner.store.messages(self.job.id).unwrap_or_default();
+                            messages.summary_sent = false;
+                            if let Err(error) =
+                                self.inner.store.put_messages(self.job.id, &messages)
+                            {
+                                tracing::error!(%error, "storing the messages failed");
+                            }
+                        }
+                        continue;
+                    }
+                    None => {
+                        send_summary(&self.inner, &self.job).await;
+                        tracing::info!(status = ?self.job.status, "job ended");
+                        return;
+                    }
+                }
+            }
+            let now = Utc::now();
+            let due = next_due(&self.job).map(|due| (due - now).to_std().unwrap_or_default());
+            let mut wake = Instant::now() + due.unwrap_or(Duration::from_secs(3600));
+            if let Some(board_due) = board_due {
+                wake = wake.min(board_due);
+            }
+            step = Step::default();
+            tokio::select! {
+                _ = tokio::time::sleep_until(wake) => {}
+                command = commands.recv() => {
+                    if let Some(Command { control, reply }) = command {
+                        step = observe(&mut self.job, Observation::Control(control), Utc::now(), &rules);
+                        let _ = reply.send(controlled_count(&step));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Stores the job, makes the step's calls concurrently, feeds each answer back (storing
+    /// after each), and repeats with the calls those answers cause. Returns every notice.
+    async fn execute(&mut self, step: Step) -> Vec<Notice> {
+        let rules = self.inner.settings.rules;
+        let mut notices = step.notices;
+        let mut actions = step.actions;
+        self.save();
+        while !actions.is_empty() {
+            let mut calls = tokio::task::JoinSet::new();
+            for action in actions.drain(..) {
+                let call = PreparedCall::new(&self.job, action);
+                let client = self.inner.client.clone();
+                calls.spawn(async move { call.run(&client).await });
+            }
+            while let Some(joined) = calls.join_next().await {
+                let observation = match joined {
+                    Ok(observation) => observation,
+                    Err(error) => {
+                        tracing::error!(%error, "a Launchpad call's task failed");
+                        continue;
+                    }
+                };
+                let next = observe(&mut self.job, observation, Utc::now(), &rules);
+                self.save();
+                actions.extend(next.actions);
+                notices.extend(next.notices);
+            }
+        }
+        notices
+    }
+
+    fn save(&self) {
+        // A job that cannot be stored is still driven: Launchpad is the truth for builds, and
+        // the next successful write catches up. The failure is loud in the log.
+        if let Err(error) = self.inner.store.put_job(&self.job) {
+            tracing::error!(%error, "storing the job failed");
+        }
+    }
+
+    async fn announce(&self, notices: Vec<Notice>) {
+        let job = &self.job;
+        let budget = self.inner.settings.rules.upload_retry_budget;
+        for notice in notices {
+            let text = match &notice {
+                Notice::UploadFailed {
+                    target,
+                    build,
+                    epoch,
+                } => {
+                    let track = &job.targets[*target].builds[*build];
+                    let key = format!("{}#{epoch}", track.url);
+                    match self.inner.store.claim_alert(&key, Utc::now()) {
+                        Ok(true) => Some((
+                            Kind::Alert,
+                            say::upload_failed(job, &job.targets[*target], track),
+                        )),
+                        Ok(false) => None,
+                        Err(error) => {
+                            tracing::error!(%error, "the alert ledger failed; not alerting rather than risk twice");
+                            None
+                        }
+                    }
+                }
+                Notice::UploadRetrying { target, build, .. } => {
+                    let t = &job.targets[*target];
+                    Some((
+                        Kind::Alert,
+                        say::upload_retrying(job, t, &t.builds[*build], budget),
+                    ))
+                }
+                Notice::UploadRecovered {
+                    target,
+                    build,
+                    attempts,
+                } => {
+                    let t = &job.targets[*target];
+                    Some((
+                        Kind::Alert,
+                        say::upload_recovered(job, t, &t.builds[*build], *attempts),
+                    ))
+                }
+                Notice::UploadGaveUp {
+                    target,
+                    build,
+                    attempts,
+                    refusal,
+                } => {
+                    let t = &job.targets[*target];
+                    Some((
+                        Kind::Alert,
+                        say::upload_gave_up(
+                            job,
+                            t,
+                            &t.builds[*build],
+                            *attempts,
+                            refusal.as_deref(),
+                        ),
+                    ))
+                }
+                Notice::AlreadyPending { target } => Some((
+                    Kind::Alert,
+                    say::already_pending(job, &job.targets[*target]),
+                )),
+                Notice::RequestFailed { target, reason } => Some((
+                    Kind::Alert,
+                    say::request_failed(job, &job.targets[*target], reason),
+                )),
+                Notice::Controlled { .. } | Notice::Ended => None,
+            };
+            if let Some((kind, text)) = text {
+                if let Err(error) = self
+                    .inner
+                    .chat
+                    .send(&job.channel, Outgoing::new(kind, text))
+                    .await
+                {
+                    tracing::warn!(%error, ?notice, "announcing failed");
+                }
+            }
+        }
+    }
+
+    /// Edits the board if its text changed and the interval allows (or `force`); returns when
+    /// a held-back edit is due.
+    async fn update_board(&mut self, force: bool) -> Option<Instant> {
+        let text = say::board(&self.job, Utc::now());
+        if text == self.board_text {
+            return None;
+        }
+        let interval = self.inner.settings.board_interval;
+        if let Some(edited) = self.board_edited {
+            if !force && edited.elapsed() < interval {
+                return Some(edited + interval);
+            }
+        }
+        let message = Outgoing::new(Kind::Board, text.clone());
+        let result = match &self.board {
+            Some(id) => self.inner.chat.edit(&self.job.channel, id, message).await,
+            None => self
+                .inner
+                .chat
+                .send(&self.job.channel, message)
+                .await
+                .map(|id| {
+                    let mut messages = self.inner.store.messages(self.job.id).unwrap_or_default();
+                    messages.channel = self.job.channel.clone();
+                    messages.board = Some(id.0.clone());
+                    if let Err(error) = self.inner.store.put_messages(self.job.id, &messages) {
+                        tracing::error!(%error, "storing the board's message id failed");
+                    }
+                    self.board = Some(id);
+                }),
+        };
+        match result {
+            Ok(()) => {
+                self.board_text = text;
+                self.board_edited = Some(Instant::now());
+                None
+            }
+            Err(error) => {
+                tracing::warn!(%error, "updating the board failed; will try again");
+                Some(Instant::now() + interval)
+            }
+        }
+    }
+}
+
+/// Sends a job's final summary, mentioning the requester, once.
+async fn send_summary<C: Chat>(inner: &Inner<C>, job: &Job) {
+    let mut messages = inner.store.messages(job.id).unwrap_or_default();
+    if messages.summary_sent {
+        return;
+    }
+    let message = Outgoing {
+        kind: Kind::Summary,
+        text: say::summary(job),
+        mention: Some(job.requester.clone()),
+    };
+    match inner.chat.send(&job.channel, message).await {
+        Ok(_) => {
+            messages.summary_sent = true;
+            if let Err(error) = inner.store.put_messages(job.id, &messages) {
+                tracing::error!(%error, "recording the summary as sent failed");
+            }
+        }
+        Err(error) => {
+            tracing::warn!(%error, "sending the summary failed; it goes out at the next start")
+        }
+    }
+}
+
+/// A Launchpad call with everything it needs copied out of the job, so it can run on its own.
+struct PreparedCall {
+    action: Action,
+    url: String,
+    etag: Option<String>,
+}
+
+impl PreparedCall {
+    fn new(job: &Job, action: Action) -> PreparedCall {
+        let (url, etag) = match &action {
+            Action::RequestBuilds { target } => (job.targets[*target].recipe_url.clone(), None),
+            Action::ReadRequest { target } => match &job.targets[*target].phase {
+                Phase::Requested { request_url } | Phase::Following { request_url } => {
+                    (request_url.clone(), None)
+                }
+                _ => (String::new(), None),
+            },
+            Action::ListBuilds { url, .. } => (url.clone(), None),
+            Action::ReadBuild { target, build } => {
+                let track = &job.targets[*target].builds[*build];
+                (track.url.clone(), track.etag.clone())
+            }
+            Action::Call { target, build, .. } => {
+                (job.targets[*target].builds[*build].url.clone(), None)
+            }
+        };
+        PreparedCall { action, url, etag }
+    }
+
+    async fn run(self, client: &Client) -> Observation {
+        let url = self.url.as_str();
+        match self.action {
+            Action::RequestBuilds { target } => Observation::Requested {
+                target,
+                result: client.request_builds(url).await,
+            },
+            Action::ReadRequest { target } => Observation::RequestRead {
+                target,
+                result: client.build_request(url).await.map(|request| {
+                    (
+                        request.status,
+                        request.error_message,
+                        request.builds_collection_link,
+                    )
+                }),
+            },
+            Action::ListBuilds { target, .. } => Observation::BuildsListed {
+                target,
+                result: client
+                    .builds(url)
+                    .await
+                    .map(|builds| builds.into_iter().map(Into::into).collect()),
+            },
+            Action::ReadBuild { target, build } => Observation::BuildRead {
+                target,
+                build,
+                result: client
+                    .build(url, self.etag.as_deref())
+                    .await
+                    .map(|answer| match answer {
+                        Conditional::Modified(build) => Some(build.into()),
+                        Conditional::NotModified => None,
+                    }),
+            },
+            Action::Call {
+                target,
+                build,
+                call,
+            } => Observation::BuildCall {
+                target,
+                build,
+                call,
+                result: match call {
+                    BuildCall::Cancel => client.cancel(url).await,
+                    BuildCall::Retry => client.retry(url).await,
+                    BuildCall::ScheduleUpload { .. } => client.schedule_registry_upload(url).await,
+                },
+            },
+        }
+    }
+}

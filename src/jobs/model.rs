@@ -1,0 +1,340 @@
+//! What a job is and what is known about it: who asked, what for, and per recipe (target) where
+//! the build request is and what each of its builds is doing. Plain data, stored as JSON in sled;
+//! [`super::machine`] changes it.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::launchpad::models::{BuildState, UploadStatus};
+use crate::plan::Plan;
+use crate::target::{Arch, ImageName, JobId, Series};
+
+/// One accepted command, followed to its end.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Job {
+    /// Its number.
+    pub id: JobId,
+    /// Who asked (a chat user id, or the terminal user).
+    pub requester: String,
+    /// Where they asked (a channel id, `console`, `terminal`).
+    pub channel: String,
+    /// The command, in its canonical spelling.
+    pub command: String,
+    /// Retry failed uploads without being asked.
+    pub auto_retry_uploads: bool,
+    /// Why, as given.
+    pub reason: Option<String>,
+    /// When it was accepted.
+    pub created_at: DateTime<Utc>,
+    /// When the engine gives up on it.
+    pub deadline: DateTime<Utc>,
+    /// When it ended.
+    pub finished_at: Option<DateTime<Utc>>,
+    /// Where it stands.
+    pub status: JobStatus,
+    /// Whether `cancel` was asked for.
+    pub cancel_requested: bool,
+    /// One per recipe.
+    pub targets: Vec<Target>,
+}
+
+/// Where a job stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum JobStatus {
+    /// Builds are being requested or followed.
+    Running,
+    /// Everything ended by itself.
+    Finished,
+    /// Ended by `cancel`.
+    Cancelled,
+    /// Ended by the deadline with builds unfinished.
+    GaveUp,
+}
+
+/// One recipe of a job.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Target {
+    /// The image.
+    pub image: ImageName,
+    /// The series.
+    pub series: Series,
+    /// The app version.
+    pub track: String,
+    /// The recipe's API URL.
+    pub recipe_url: String,
+    /// The architectures asked for; builds of others are cancelled.
+    pub arches: Vec<Arch>,
+    /// Where the build request is.
+    pub phase: Phase,
+    /// The request's builds, once known.
+    pub builds: Vec<BuildTrack>,
+    /// When to look at the build request next (or to ask again after a transient failure).
+    pub poll: Poll,
+}
+
+/// Where a target's build request is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Phase {
+    /// Not asked for yet.
+    ToRequest,
+    /// `requestBuilds` is being sent (attempt 1 or 2). Found at start, it means the last run
+    /// stopped mid-request: whether Launchpad got it is unknown.
+    Requesting {
+        /// Which attempt.
+        attempt: u8,
+    },
+    /// Launchpad took the request; its builds are not made yet.
+    Requested {
+        /// The build request.
+        request_url: String,
+    },
+    /// The builds are known and followed.
+    Following {
+        /// The build request.
+        request_url: String,
+    },
+    /// Launchpad answered that identical builds are already queued: nothing was requested.
+    AlreadyPending,
+    /// The request failed.
+    Failed {
+        /// Why, in a sentence.
+        reason: String,
+    },
+    /// Cancelled before it was requested.
+    Cancelled,
+}
+
+/// When to look next, and how patient to be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Poll {
+    /// Not before.
+    pub due: DateTime<Utc>,
+    /// The current interval, which grows while nothing changes.
+    pub interval_ms: u64,
+}
+
+/// One build of a target's request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BuildTrack {
+    /// Its API URL.
+    pub url: String,
+    /// Its web page.
+    pub web_link: String,
+    /// Its architecture.
+    pub arch: Arch,
+    /// Whether its architecture was asked for; if not, it is cancelled.
+    pub wanted: bool,
+    /// Launchpad's `buildstate`.
+    pub state: BuildState,
+    /// Launchpad's `registry_upload_status`.
+    pub upload: UploadStatus,
+    /// Launchpad's `registry_upload_error_summary`.
+    pub upload_error: Option<String>,
+    /// Launchpad's `can_be_retried`.
+    pub can_be_retried: bool,
+    /// Launchpad's `can_be_cancelled`.
+    pub can_be_cancelled: bool,
+    /// The ETag of the last answer, for conditional GETs.
+    pub etag: Option<String>,
+    /// When to look next.
+    pub poll: Poll,
+    /// `cancel` was sent (for a build not asked for, or after `cancel #JOB`).
+    pub cancel_sent: bool,
+    /// How many times the upload was seen failing: the alert ledger's key, with the URL.
+    pub upload_failures: u32,
+    /// `scheduleRegistryUpload` calls made by auto-retry.
+    pub auto_retries: u32,
+    /// Whether the current upload was started by auto-retry (its failure is reported as an
+    /// attempt, not alerted afresh).
+    pub upload_by_auto_retry: bool,
+    /// When the next auto-retry is due.
+    pub retry_due: Option<DateTime<Utc>>,
+    /// A refusal no retry can fix ("not properly configured"), which stops auto-retry.
+    pub upload_refusal: Option<String>,
+}
+
+/// What a build looks like to a person: one symbol on the board.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Progress {
+    /// Waiting for a builder.
+    Queued,
+    /// On a builder, or being processed.
+    Building,
+    /// Built; the registry upload is running.
+    Uploading,
+    /// Built and pushed (or nothing to push).
+    Done,
+    /// The build failed.
+    BuildFailed,
+    /// Built, but the registry upload failed.
+    UploadFailed,
+    /// Cancelled.
+    Cancelled,
+}
+
+impl BuildTrack {
+    /// Where the build is, for people.
+    pub fn progress(&self) -> Progress {
+        match (&self.state, &self.upload) {
+            (BuildState::NeedsBuilding, _) => Progress::Queued,
+            (BuildState::CancellingBuild | BuildState::CancelledBuild, _) => Progress::Cancelled,
+            (BuildState::SuccessfullyBuilt, UploadStatus::Pending) => Progress::Uploading,
+            (BuildState::SuccessfullyBuilt, UploadStatus::FailedToUpload) => Progress::UploadFailed,
+            (BuildState::SuccessfullyBuilt | BuildState::BuildForSupersededSource, _) => {
+                Progress::Done
+            }
+            (state, _) if state.is_final() => Progress::BuildFailed,
+            _ => Progress::Building,
+        }
+    }
+
+    /// Whether an auto-retry of the upload is still to come.
+    pub fn auto_retry_pending(&self, auto_retry: bool, budget: u32) -> bool {
+        auto_retry
+            && self.progress() == Progress::UploadFailed
+            && self.auto_retries < budget
+            && self.upload_refusal.is_none()
+    }
+
+    /// Whether nothing more will happen to it without someone asking.
+    pub fn is_settled(&self, auto_retry: bool, budget: u32) -> bool {
+        if !self.wanted {
+            // Not ours: followed only until it is cancelled, or can no longer be.
+            return !matches!(
+                self.state,
+                BuildState::NeedsBuilding
+                    | BuildState::CurrentlyBuilding
+                    | BuildState::CancellingBuild
+            );
+        }
+        match self.progress() {
+            Progress::Queued | Progress::Building | Progress::Uploading => false,
+            Progress::Cancelled => self.state.is_final(),
+            Progress::UploadFailed => !self.auto_retry_pending(auto_retry, budget),
+            Progress::Done | Progress::BuildFailed => true,
+        }
+    }
+}
+
+impl Target {
+    /// The target's builds that were asked for.
+    pub fn wanted(&self) -> impl Iterator<Item = &BuildTrack> {
+        self.builds.iter().filter(|build| build.wanted)
+    }
+
+    /// Whether the target will not change without someone asking.
+    pub fn is_settled(&self, auto_retry: bool, budget: u32) -> bool {
+        match self.phase {
+            Phase::ToRequest | Phase::Requesting { .. } | Phase::Requested { .. } => false,
+            Phase::AlreadyPending | Phase::Failed { .. } | Phase::Cancelled => true,
+            Phase::Following { .. } => self
+                .builds
+                .iter()
+                .all(|build| build.is_settled(auto_retry, budget)),
+        }
+    }
+}
+
+/// How a job ended, counted.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Tally {
+    /// Builds built and pushed.
+    pub succeeded: usize,
+    /// Builds that failed to build.
+    pub build_failed: usize,
+    /// Builds whose upload failed.
+    pub upload_failed: usize,
+    /// Builds cancelled.
+    pub cancelled: usize,
+    /// Builds not finished.
+    pub unfinished: usize,
+    /// Targets Launchpad answered "already pending" for.
+    pub already_pending: usize,
+    /// Targets whose request failed.
+    pub request_failed: usize,
+    /// Targets not requested yet (or cancelled before).
+    pub not_requested: usize,
+}
+
+impl Job {
+    /// A new running job for a plan.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        id: JobId,
+        requester: &str,
+        channel: &str,
+        command: &str,
+        plan: &Plan,
+        api_root: &str,
+        auto_retry_uploads: bool,
+        reason: Option<String>,
+        now: DateTime<Utc>,
+        deadline: DateTime<Utc>,
+    ) -> Job {
+        let targets = plan
+            .targets
+            .iter()
+            .map(|target| Target {
+                image: target.image.clone(),
+                series: target.series,
+                track: target.track.clone(),
+                recipe_url: format!("{api_root}{}", target.recipe),
+                arches: target.arches.clone(),
+                phase: Phase::ToRequest,
+                builds: Vec::new(),
+                poll: Poll {
+                    due: now,
+                    interval_ms: 0,
+                },
+            })
+            .collect();
+        Job {
+            id,
+            requester: requester.to_string(),
+            channel: channel.to_string(),
+            command: command.to_string(),
+            auto_retry_uploads,
+            reason,
+            created_at: now,
+            deadline,
+            finished_at: None,
+            status: JobStatus::Running,
+            cancel_requested: false,
+            targets,
+        }
+    }
+
+    /// Whether the job has ended.
+    pub fn is_finished(&self) -> bool {
+        self.status != JobStatus::Running
+    }
+
+    /// Counts the outcome so far.
+    pub fn tally(&self) -> Tally {
+        let mut tally = Tally::default();
+        for target in &self.targets {
+            match &target.phase {
+                Phase::AlreadyPending => tally.already_pending += 1,
+                Phase::Failed { .. } => tally.request_failed += 1,
+                Phase::ToRequest | Phase::Cancelled => tally.not_requested += 1,
+                Phase::Requesting { .. } | Phase::Requested { .. } => {
+                    tally.unfinished += target.arches.len()
+                }
+                Phase::Following { .. } => {
+                    for build in target.wanted() {
+                        match build.progress() {
+                            Progress::Done => tally.succeeded += 1,
+                            Progress::BuildFailed => tally.build_failed += 1,
+                            Progress::UploadFailed => tally.upload_failed += 1,
+                            Progress::Cancelled => tally.cancelled += 1,
+                            Progress::Queued | Progress::Building | Progress::Uploading => {
+                                tally.unfinished += 1
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        tally
+    }
+}

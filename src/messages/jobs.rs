@@ -1,0 +1,395 @@
+//! What the bot says about jobs: the acknowledgement, the status board, alerts and attempts,
+//! the final summary, and the answers to `status`, `jobs`, `cancel` and `retry`. Pure: rendered
+//! from the job alone, so the same job always reads the same.
+
+use std::fmt::Write;
+
+use chrono::{DateTime, Utc};
+
+use super::{count, plain_list};
+use crate::jobs::machine::Control;
+use crate::jobs::model::{BuildTrack, Job, JobStatus, Phase, Progress, Target};
+use crate::plan::Plan;
+use crate::target::{Arch, JobId};
+
+/// The board's symbol for a build's progress.
+fn symbol(progress: Progress) -> char {
+    match progress {
+        Progress::Queued => '○',
+        Progress::Building => '◐',
+        Progress::Uploading => '↑',
+        Progress::Done => '✓',
+        Progress::BuildFailed => '✗',
+        Progress::UploadFailed => '!',
+        Progress::Cancelled => '⊘',
+    }
+}
+
+/// `redis 6.2 on 22.04`.
+pub fn target_name(target: &Target) -> String {
+    format!("{} {} on {}", target.image, target.track, target.series)
+}
+
+/// `redis 6.2 on 22.04 arm64`.
+fn build_name(target: &Target, build: &BuildTrack) -> String {
+    format!("{} {}", target_name(target), build.arch)
+}
+
+/// `1h 02m`, `4m 10s`, `12s`.
+pub fn elapsed(from: DateTime<Utc>, to: DateTime<Utc>) -> String {
+    let seconds = (to - from).num_seconds().max(0);
+    match seconds {
+        s if s >= 3600 => format!("{}h {:02}m", s / 3600, s / 60 % 60),
+        s if s >= 60 => format!("{}m {:02}s", s / 60, s % 60),
+        s => format!("{s}s"),
+    }
+}
+
+/// The answer to an accepted rebuild.
+pub fn accepted(id: JobId, plan: &Plan) -> String {
+    let mut text = format!(
+        "Job {id} accepted: {}, {}",
+        count(plan.targets.len(), "recipe", "recipes"),
+        count(plan.builds(), "build", "builds")
+    );
+    if plan.targets.len() == 1 {
+        let target = &plan.targets[0];
+        let _ = write!(
+            text,
+            " ({} {} on {}: {})",
+            target.image,
+            target.track,
+            target.series,
+            plain_list(&target.arches)
+        );
+    }
+    text.push_str(". The board below follows it.");
+    text
+}
+
+fn status_word(job: &Job) -> &'static str {
+    match job.status {
+        JobStatus::Running => "running",
+        JobStatus::Finished => "finished",
+        JobStatus::Cancelled => "cancelled",
+        JobStatus::GaveUp => "gave up",
+    }
+}
+
+/// The status board: a grid of image × series by architecture, a symbol per build, counts and
+/// the time it has taken.
+pub fn board(job: &Job, now: DateTime<Utc>) -> String {
+    let end = job.finished_at.unwrap_or(now);
+    let mut text = format!(
+        "**Job {}** · `{}` · {} · {}\n",
+        job.id,
+        job.command,
+        status_word(job),
+        elapsed(job.created_at, end)
+    );
+    let mut columns: Vec<&Arch> = job.targets.iter().flat_map(|t| &t.arches).collect();
+    columns.sort();
+    columns.dedup();
+    let labels: Vec<String> = job
+        .targets
+        .iter()
+        .map(|t| format!("{} {} {}", t.image, t.track, t.series))
+        .collect();
+    let width = labels.iter().map(|l| l.chars().count()).max().unwrap_or(0);
+    text.push_str("```\n");
+    let _ = write!(text, "{:width$}", "");
+    for arch in &columns {
+        let _ = write!(text, "  {arch:^7}");
+    }
+    text.push('\n');
+    for (target, label) in job.targets.iter().zip(&labels) {
+        let _ = write!(text, "{label:width$}");
+        for arch in &columns {
+            let cell = cell(target, arch);
+            let _ = write!(text, "  {cell:^7}");
+        }
+        match &target.phase {
+            Phase::AlreadyPending => text.push_str("  already pending"),
+            Phase::Failed { .. } => text.push_str("  request failed"),
+            Phase::Cancelled => text.push_str("  cancelled"),
+            _ => {}
+        }
+        text.push('\n');
+    }
+    text.push_str("```\n");
+    let mut counts = std::collections::BTreeMap::new();
+    for build in job.targets.iter().flat_map(|t| t.wanted()) {
+        *counts.entry(build.progress()).or_insert(0) += 1;
+    }
+    let waiting: usize = job
+        .targets
+        .iter()
+        .filter(|t| {
+            matches!(
+                t.phase,
+                Phase::ToRequest | Phase::Requesting { .. } | Phase::Requested { .. }
+            )
+        })
+        .map(|t| t.arches.len())
+        .sum();
+    let mut parts: Vec<String> = counts
+        .iter()
+        .map(|(progress, n)| format!("{} {n} {}", symbol(*progress), progress_word(*progress)))
+        .collect();
+    if waiting > 0 {
+        parts.insert(0, format!("… {waiting} requested"));
+    }
+    text.push_str(&parts.join(" · "));
+    text
+}
+
+fn progress_word(progress: Progress) -> &'static str {
+    match progress {
+        Progress::Queued => "queued",
+        Progress::Building => "building",
+        Progress::Uploading => "uploading",
+        Progress::Done => "done",
+        Progress::BuildFailed => "failed",
+        Progress::UploadFailed => "upload failed",
+        Progress::Cancelled => "cancelled",
+    }
+}
+
+fn cell(target: &Target, arch: &Arch) -> String {
+    if !target.arches.contains(arch) {
+        return String::new();
+    }
+    match &target.phase {
+        Phase::ToRequest | Phase::Requesting { .. } | Phase::Requested { .. } => "…".into(),
+        Phase::AlreadyPending => "=".into(),
+        Phase::Failed { .. } => "✗".into(),
+        Phase::Cancelled => "⊘".into(),
+        Phase::Following { .. } => target
+            .builds
+            .iter()
+            .find(|build| build.wanted && &build.arch == arch)
+            .map(|build| symbol(build.progress()).to_string())
+            .unwrap_or_else(|| "-".into()),
+    }
+}
+
+/// The alert for a failed upload.
+pub fn upload_failed(job: &Job, target: &Target, build: &BuildTrack) -> String {
+    format!(
+        "Upload failed: {} (job {}): {}\n{}\nRetry with `retry uploads {}`.",
+        build_name(target, build),
+        job.id,
+        build
+            .upload_error
+            .as_deref()
+            .unwrap_or("Launchpad gave no reason"),
+        build.web_link,
+        job.id
+    )
+}
+
+/// Auto-retry is trying again.
+pub fn upload_retrying(job: &Job, target: &Target, build: &BuildTrack, budget: u32) -> String {
+    format!(
+        "Retrying the upload of {} (job {}): attempt {} of {budget}.",
+        build_name(target, build),
+        job.id,
+        build.auto_retries
+    )
+}
+
+/// Auto-retry worked.
+pub fn upload_recovered(job: &Job, target: &Target, build: &BuildTrack, attempts: u32) -> String {
+    format!(
+        "The upload of {} (job {}) worked on retry {attempts}.",
+        build_name(target, build),
+        job.id
+    )
+}
+
+/// Auto-retry stopped.
+pub fn upload_gave_up(
+    job: &Job,
+    target: &Target,
+    build: &BuildTrack,
+    attempts: u32,
+    refusal: Option<&str>,
+) -> String {
+    let why = match refusal {
+        Some(refusal) => format!(": {refusal}"),
+        None => String::new(),
+    };
+    format!(
+        "Giving up on the upload of {} (job {}) after {}{why}. Retry by hand with `retry uploads {}`.",
+        build_name(target, build),
+        job.id,
+        count(attempts as usize, "retry", "retries"),
+        job.id
+    )
+}
+
+/// Launchpad deduped the request.
+pub fn already_pending(job: &Job, target: &Target) -> String {
+    format!(
+        "{} (job {}): Launchpad says identical builds are already queued, so nothing new was requested.",
+        target_name(target),
+        job.id
+    )
+}
+
+/// A target's request failed.
+pub fn request_failed(job: &Job, target: &Target, reason: &str) -> String {
+    format!(
+        "{} (job {}): the build request failed: {reason}",
+        target_name(target),
+        job.id
+    )
+}
+
+/// The final summary: counts, then failed builds and failed uploads apart, each with the command
+/// that retries it.
+pub fn summary(job: &Job) -> String {
+    let tally = job.tally();
+    let mut text = match job.status {
+        JobStatus::Cancelled => format!("Job {} was cancelled.", job.id),
+        JobStatus::GaveUp => format!(
+            "Job {} gave up: {} still unfinished at the deadline.",
+            job.id,
+            count(tally.unfinished, "build was", "builds were")
+        ),
+        _ => format!("Job {} finished.", job.id),
+    };
+    let mut parts = Vec::new();
+    if tally.succeeded > 0 {
+        parts.push(format!(
+            "{} built and uploaded",
+            count(tally.succeeded, "build", "builds")
+        ));
+    }
+    for (n, what) in [
+        (tally.build_failed, "failed to build"),
+        (tally.upload_failed, "failed to upload"),
+        (tally.cancelled, "cancelled"),
+        (tally.already_pending, "already pending"),
+        (tally.request_failed, "not requested (error)"),
+    ] {
+        if n > 0 {
+            parts.push(format!("{n} {what}"));
+        }
+    }
+    if !parts.is_empty() {
+        let _ = write!(text, " {}.", parts.join(", "));
+    }
+    let failed_builds: Vec<String> = job
+        .targets
+        .iter()
+        .flat_map(|t| {
+            t.wanted()
+                .filter(|b| b.progress() == Progress::BuildFailed)
+                .map(move |b| (t, b))
+        })
+        .map(|(t, b)| format!("• {}: {} {}", build_name(t, b), b.state, b.web_link))
+        .collect();
+    if !failed_builds.is_empty() {
+        let _ = write!(
+            text,
+            "\nFailed builds (retry with `retry builds {}`):\n{}",
+            job.id,
+            failed_builds.join("\n")
+        );
+    }
+    let failed_uploads: Vec<String> = job
+        .targets
+        .iter()
+        .flat_map(|t| {
+            t.wanted()
+                .filter(|b| b.progress() == Progress::UploadFailed)
+                .map(move |b| (t, b))
+        })
+        .map(|(t, b)| {
+            format!(
+                "• {}: {} {}",
+                build_name(t, b),
+                b.upload_error.as_deref().unwrap_or("no reason given"),
+                b.web_link
+            )
+        })
+        .collect();
+    if !failed_uploads.is_empty() {
+        let _ = write!(
+            text,
+            "\nFailed uploads (retry with `retry uploads {}`):\n{}",
+            job.id,
+            failed_uploads.join("\n")
+        );
+    }
+    for target in &job.targets {
+        if let Phase::Failed { reason } = &target.phase {
+            let _ = write!(text, "\n• {}: not requested: {reason}", target_name(target));
+        }
+    }
+    text
+}
+
+/// What a `cancel` or `retry` did.
+pub fn controlled(id: JobId, control: Control, count_done: usize) -> String {
+    match (control, count_done) {
+        (Control::Cancel, 0) => format!("Job {id} has nothing left to cancel."),
+        (Control::Cancel, n) => format!(
+            "Cancelling job {id}: {}.",
+            count(n, "build or recipe", "builds or recipes")
+        ),
+        (Control::RetryUploads, 0) => format!("Job {id} has no failed uploads."),
+        (Control::RetryUploads, n) => format!(
+            "Retrying {} of job {id}.",
+            count(n, "failed upload", "failed uploads")
+        ),
+        (Control::RetryBuilds, 0) => format!("Job {id} has no builds Launchpad can retry."),
+        (Control::RetryBuilds, n) => format!(
+            "Retrying {} of job {id}.",
+            count(n, "failed build", "failed builds")
+        ),
+    }
+}
+
+/// There is no such job.
+pub fn no_such_job(id: JobId) -> String {
+    format!("There is no job {id}. Say `jobs` to list them.")
+}
+
+/// One line per job, for `jobs` and `status`.
+pub fn job_line(job: &Job, now: DateTime<Utc>) -> String {
+    let tally = job.tally();
+    let total: usize = job.targets.iter().map(|t| t.arches.len()).sum();
+    format!(
+        "{} · {} · `{}` · {} · {}/{} done · {} ago",
+        job.id,
+        status_word(job),
+        job.command,
+        job.requester,
+        tally.succeeded,
+        total,
+        elapsed(job.created_at, now)
+    )
+}
+
+/// The answer to `jobs` (or `status` with nothing running).
+pub fn job_list(jobs: &[Job], now: DateTime<Utc>, empty: &str) -> String {
+    if jobs.is_empty() {
+        return empty.to_string();
+    }
+    jobs.iter()
+        .map(|job| job_line(job, now))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// What `jobs` says when there are none.
+pub const NO_JOBS: &str = "No jobs yet. Try `rebuild 20.04 arm64 redis`.";
+/// What `status` says when nothing runs.
+pub const NOTHING_RUNNING: &str = "Nothing is running. Say `jobs` for the recent jobs.";
+
+/// An internal error, in a line, with the job if there is one (the details are in the log).
+pub fn internal_error(what: &str) -> String {
+    format!("Something went wrong on my side ({what}); the details are in my log.")
+}

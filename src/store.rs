@@ -1,0 +1,231 @@
+//! The bot's memory, in sled: jobs, an index from Launchpad links to jobs, the alert ledger, the
+//! chat messages each job owns, and a schema version checked at start. Every write is flushed
+//! before it returns, so a state change is on disk before anything it causes is sent or said.
+//!
+//! Trees: `meta` (schema version, last job id), `jobs` (id → job JSON), `links` (build and build
+//! request URL → job id), `alerts` (`URL#N` → when announced), `messages` (job id → its board
+//! message and whether its summary went out).
+
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::jobs::model::{Job, Phase};
+use crate::target::JobId;
+
+/// The layout this code reads and writes. Bump it with a migration when the layout changes.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// A store that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// sled failed (disk full, permissions, corruption).
+    #[error("the job store failed: {0}")]
+    Sled(#[from] sled::Error),
+    /// A record did not decode.
+    #[error("the job store holds a record this version cannot read ({0})")]
+    Decode(#[from] serde_json::Error),
+    /// The store was written by another layout.
+    #[error("the job store at {path} has schema version {found}; this image-builder reads version {SCHEMA_VERSION}")]
+    Schema {
+        /// Where the store is.
+        path: String,
+        /// What it says.
+        found: String,
+    },
+}
+
+/// The messages a job owns in chat.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobMessages {
+    /// The channel they are in.
+    pub channel: String,
+    /// The status board's message id, once sent.
+    pub board: Option<String>,
+    /// Whether the final summary went out.
+    pub summary_sent: bool,
+}
+
+/// The store. Cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    db: sled::Db,
+    meta: sled::Tree,
+    jobs: sled::Tree,
+    links: sled::Tree,
+    alerts: sled::Tree,
+    messages: sled::Tree,
+}
+
+impl Store {
+    /// Opens (or creates) the store in `dir`.
+    pub fn open(dir: &Path) -> Result<Store, StoreError> {
+        let db = sled::Config::new().path(dir).open()?;
+        Store::with_db(db, &dir.display().to_string())
+    }
+
+    /// A store that disappears when dropped (the sandbox's default).
+    pub fn temporary() -> Result<Store, StoreError> {
+        let db = sled::Config::new().temporary(true).open()?;
+        Store::with_db(db, "(temporary)")
+    }
+
+    fn with_db(db: sled::Db, path: &str) -> Result<Store, StoreError> {
+        let meta = db.open_tree("meta")?;
+        match meta.get("schema")? {
+            None => {
+                meta.insert("schema", SCHEMA_VERSION.to_string().as_bytes())?;
+            }
+            Some(found) if found.as_ref() == SCHEMA_VERSION.to_string().as_bytes() => {}
+            Some(found) => {
+                return Err(StoreError::Schema {
+                    path: path.to_string(),
+                    found: String::from_utf8_lossy(&found).into_owned(),
+                })
+            }
+        }
+        let store = Store {
+            jobs: db.open_tree("jobs")?,
+            links: db.open_tree("links")?,
+            alerts: db.open_tree("alerts")?,
+            messages: db.open_tree("messages")?,
+            meta,
+            db,
+        };
+        store.db.flush()?;
+        Ok(store)
+    }
+
+    fn flush(&self) -> Result<(), StoreError> {
+        self.db.flush()?;
+        Ok(())
+    }
+
+    /// A new job number, never given before.
+    pub fn next_job_id(&self) -> Result<JobId, StoreError> {
+        let next = self.meta.update_and_fetch("last_job", |old| {
+            let last = old
+                .and_then(|bytes| <[u8; 8]>::try_from(bytes).ok())
+                .map(u64::from_be_bytes)
+                .unwrap_or(0);
+            Some((last + 1).to_be_bytes().to_vec())
+        })?;
+        self.flush()?;
+        let bytes = next.and_then(|bytes| <[u8; 8]>::try_from(bytes.as_ref()).ok());
+        Ok(JobId(bytes.map(u64::from_be_bytes).unwrap_or(1)))
+    }
+
+    /// Writes a job and indexes its links; flushed.
+    pub fn put_job(&self, job: &Job) -> Result<(), StoreError> {
+        self.jobs
+            .insert(job.id.0.to_be_bytes(), serde_json::to_vec(job)?)?;
+        for target in &job.targets {
+            if let Phase::Requested { request_url } | Phase::Following { request_url } =
+                &target.phase
+            {
+                self.links
+                    .insert(request_url.as_bytes(), &job.id.0.to_be_bytes())?;
+            }
+            for build in &target.builds {
+                self.links
+                    .insert(build.url.as_bytes(), &job.id.0.to_be_bytes())?;
+            }
+        }
+        self.flush()
+    }
+
+    /// A job.
+    pub fn job(&self, id: JobId) -> Result<Option<Job>, StoreError> {
+        match self.jobs.get(id.0.to_be_bytes())? {
+            Some(bytes) => Ok(Some(serde_json::from_slice(&bytes)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Every job, newest first.
+    pub fn jobs(&self) -> Result<Vec<Job>, StoreError> {
+        let mut jobs = Vec::new();
+        for entry in self.jobs.iter().rev() {
+            let (_, bytes) = entry?;
+            jobs.push(serde_json::from_slice(&bytes)?);
+        }
+        Ok(jobs)
+    }
+
+    /// Every job not yet ended, oldest first.
+    pub fn unfinished(&self) -> Result<Vec<Job>, StoreError> {
+        let mut jobs: Vec<Job> = self
+            .jobs()?
+            .into_iter()
+            .filter(|job| !job.is_finished())
+            .collect();
+        jobs.reverse();
+        Ok(jobs)
+    }
+
+    /// The job that owns a build or build request link.
+    pub fn job_for_link(&self, url: &str) -> Result<Option<JobId>, StoreError> {
+        Ok(self
+            .links
+            .get(url.as_bytes())?
+            .and_then(|bytes| <[u8; 8]>::try_from(bytes.as_ref()).ok())
+            .map(|bytes| JobId(u64::from_be_bytes(bytes))))
+    }
+
+    /// Claims the right to announce an alert: `true` the first time for `key`, `false` ever
+    /// after, across restarts. The claim is on disk before this returns.
+    pub fn claim_alert(&self, key: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
+        let claimed = self
+            .alerts
+            .compare_and_swap(
+                key.as_bytes(),
+                None as Option<&[u8]>,
+                Some(now.to_rfc3339().as_bytes()),
+            )?
+            .is_ok();
+        self.flush()?;
+        Ok(claimed)
+    }
+
+    /// The messages a job owns.
+    pub fn messages(&self, id: JobId) -> Result<JobMessages, StoreError> {
+        match self.messages.get(id.0.to_be_bytes())? {
+            Some(bytes) => Ok(serde_json::from_slice(&bytes)?),
+            None => Ok(JobMessages::default()),
+        }
+    }
+
+    /// Records the messages a job owns; flushed.
+    pub fn put_messages(&self, id: JobId, messages: &JobMessages) -> Result<(), StoreError> {
+        self.messages
+            .insert(id.0.to_be_bytes(), serde_json::to_vec(messages)?)?;
+        self.flush()
+    }
+
+    /// Deletes jobs that ended before `before`, with their links and messages; returns how many.
+    /// The alert ledger is kept: it is small, and it is what keeps an old failure from being
+    /// announced again.
+    pub fn compact(&self, before: DateTime<Utc>) -> Result<usize, StoreError> {
+        let mut removed = 0;
+        for job in self.jobs()? {
+            if job.finished_at.is_some_and(|at| at < before) {
+                for target in &job.targets {
+                    if let Phase::Requested { request_url } | Phase::Following { request_url } =
+                        &target.phase
+                    {
+                        self.links.remove(request_url.as_bytes())?;
+                    }
+                    for build in &target.builds {
+                        self.links.remove(build.url.as_bytes())?;
+                    }
+                }
+                self.jobs.remove(job.id.0.to_be_bytes())?;
+                self.messages.remove(job.id.0.to_be_bytes())?;
+                removed += 1;
+            }
+        }
+        self.flush()?;
+        Ok(removed)
+    }
+}

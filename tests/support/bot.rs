@@ -1,0 +1,198 @@
+//! A bot wired to the simulator and the console adapter, for end-to-end tests: say things as a
+//! user, step the simulator's clock, read what the bot printed.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use image_builder::bot::Bot;
+use image_builder::chat::console::{Console, Printed};
+use image_builder::chat::{Incoming, Kind};
+use image_builder::config::Config;
+use image_builder::jobs::{Engine, EngineSettings, Job, Rules};
+use image_builder::launchpad::sim::scenario::Outcome;
+use image_builder::launchpad::sim::Simulator;
+use image_builder::launchpad::Client;
+use image_builder::permissions::{Rule, User};
+use image_builder::store::Store;
+use image_builder::target::JobId;
+
+/// Engine timings for tests: real milliseconds where Launchpad takes minutes.
+pub fn quick_engine() -> EngineSettings {
+    EngineSettings {
+        rules: Rules {
+            poll_min: Duration::from_millis(5),
+            poll_max: Duration::from_millis(20),
+            request_retry: Duration::from_millis(10),
+            upload_retry_budget: 3,
+            upload_retry_delay: Duration::from_millis(10),
+        },
+        board_interval: Duration::from_millis(10),
+        give_up_after: Duration::from_secs(600),
+    }
+}
+
+/// The real catalogue, with alice (build, mass-rebuild), bob (build, by role) and carol (read).
+pub fn team_config() -> Config {
+    let mut config = super::config();
+    config.permissions.build = Rule {
+        users: ["alice".to_string()].into(),
+        roles: ["builders".to_string()].into(),
+        ..Rule::default()
+    };
+    config.permissions.mass_rebuild = Rule {
+        users: ["alice".to_string()].into(),
+        ..Rule::default()
+    };
+    config
+}
+
+/// A user as the chat adapter would describe them.
+pub fn user(name: &str) -> User {
+    let roles = if name == "bob" {
+        vec!["builders".to_string()]
+    } else {
+        Vec::new()
+    };
+    User {
+        id: name.to_string(),
+        roles,
+    }
+}
+
+/// A temporary directory, removed when dropped.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    /// A fresh one, named for the test.
+    pub fn new(name: &str) -> TempDir {
+        let path = std::env::temp_dir().join(format!(
+            "ib-{name}-{}-{}",
+            std::process::id(),
+            chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default()
+        ));
+        std::fs::create_dir_all(&path).unwrap();
+        TempDir(path)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The bot, the engine, the console and a store on `dir`, against `sim`.
+pub struct Wired {
+    /// The bot.
+    pub bot: Bot<Console>,
+    /// Its engine.
+    pub engine: Engine<Console>,
+    /// What it printed.
+    pub console: Console,
+}
+
+/// Wires a bot to `sim` with its store in `dir`; console ids start at `first_id`.
+pub fn wire(sim: &Simulator, dir: &std::path::Path, first_id: u64) -> Wired {
+    let store = Store::open(dir).expect("the store opens");
+    let client = Client::new(super::client_settings(sim)).unwrap();
+    let console = Console::with_first_id(std::io::sink(), first_id);
+    let engine = Engine::new(client, store, console.clone(), quick_engine());
+    let bot = Bot::new(
+        team_config(),
+        sim.api_root(),
+        engine.clone(),
+        console.clone(),
+    );
+    Wired {
+        bot,
+        engine,
+        console,
+    }
+}
+
+/// A bot against a fresh simulator with these outcomes.
+pub struct TestBot {
+    /// The simulator.
+    pub sim: Simulator,
+    /// The bot and its parts.
+    pub wired: Wired,
+    /// Where the store is.
+    pub dir: TempDir,
+}
+
+impl TestBot {
+    /// Starts a simulator (with `outcomes`) and a bot on it.
+    pub async fn start(outcomes: Vec<Outcome>) -> TestBot {
+        let sim = super::simulator().await;
+        sim.set_outcomes(outcomes);
+        let dir = TempDir::new("bot");
+        let wired = wire(&sim, &dir.0, 1);
+        TestBot { sim, wired, dir }
+    }
+
+    /// `user` says `text`; returns the answer.
+    pub async fn say(&self, user_name: &str, text: &str) -> String {
+        self.wired
+            .bot
+            .handle(Incoming {
+                user: user(user_name),
+                channel: "team".into(),
+                text: text.into(),
+            })
+            .await
+    }
+
+    /// A job from the store.
+    pub fn job(&self, id: u64) -> Job {
+        self.wired
+            .engine
+            .store()
+            .job(JobId(id))
+            .unwrap()
+            .expect("the job exists")
+    }
+
+    /// Steps the simulated clock (20 simulated seconds per few real milliseconds) until `done`
+    /// holds; panics after 30 real seconds, naming what was awaited.
+    pub async fn run_until(&self, what: &str, done: impl Fn(&TestBot) -> bool) {
+        let started = std::time::Instant::now();
+        while !done(self) {
+            if started.elapsed() > Duration::from_secs(30) {
+                let jobs = self.wired.engine.store().jobs().unwrap();
+                panic!(
+                    "not reached in 30 s: {what}\nrunning drivers: {}\njobs: {jobs:#?}",
+                    self.wired.engine.running()
+                );
+            }
+            self.sim.advance(Duration::from_secs(20));
+            tokio::time::sleep(Duration::from_millis(3)).await;
+        }
+    }
+
+    /// Every message printed so far.
+    pub fn printed(&self) -> Vec<Printed> {
+        self.wired.console.transcript()
+    }
+
+    /// The texts of the printed messages of `kind` that contain `needle`.
+    pub fn printed_containing(&self, kind: Kind, needle: &str) -> Vec<String> {
+        self.printed()
+            .into_iter()
+            .filter(|p| p.kind == kind && p.text.contains(needle))
+            .map(|p| p.text)
+            .collect()
+    }
+}
+
+/// Steps `sim` until `done` holds (see [`TestBot::run_until`]).
+pub async fn run_until(sim: &Simulator, what: &str, done: impl Fn() -> bool) {
+    let started = std::time::Instant::now();
+    while !done() {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "not reached in 30 s: {what}"
+        );
+        sim.advance(Duration::from_secs(20));
+        tokio::time::sleep(Duration::from_millis(3)).await;
+    }
+}
