@@ -25,7 +25,8 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let (mut out, mut err) = (std::io::stdout().lock(), std::io::stderr().lock());
+    // Unlocked handles: other threads (the engine's, printing to the console) write too.
+    let (mut out, mut err) = (std::io::stdout(), std::io::stderr());
     match runtime.block_on(cli::run(cli, &mut out, &mut err)) {
         Ok(code) => code,
         // A reader that stops early (`| head`) is not a failure worth a word.

@@ -65,9 +65,10 @@ impl FromStr for Series {
     }
 }
 
+// `pad` honours width and alignment (`{:^7}`), which tables and boards rely on.
 impl fmt::Display for Series {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:02}.{:02}", self.year, self.month)
+        f.pad(&format!("{:02}.{:02}", self.year, self.month))
     }
 }
 
@@ -121,7 +122,7 @@ impl FromStr for Arch {
 
 impl fmt::Display for Arch {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.pad(&self.0)
     }
 }
 
@@ -155,7 +156,7 @@ impl FromStr for ImageName {
 
 impl fmt::Display for ImageName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.pad(&self.0)
     }
 }
 
@@ -236,6 +237,14 @@ mod tests {
         }
         assert!(Series::looks_like("20.10"));
         assert!(!Series::looks_like("focal"));
+    }
+
+    #[test]
+    fn spellings_honour_width_and_alignment() {
+        let arch: Arch = "arm64".parse().unwrap();
+        assert_eq!(format!("[{arch:^7}]"), "[ arm64 ]");
+        let series: Series = "22.04".parse().unwrap();
+        assert_eq!(format!("[{series:<6}]"), "[22.04 ]");
     }
 
     #[test]

@@ -82,14 +82,79 @@ fn build_with_a_misspelt_arch_or_image_suggests_the_right_one() {
 }
 
 #[test]
-fn build_without_dry_run_says_building_is_not_here_yet() {
-    let output = image_builder(&["build", "--series", "20.04", "--", "redis"]);
+fn build_without_credentials_fails_before_requesting_anything() {
+    let home = std::env::temp_dir().join(format!("ib-nohome-{}", std::process::id()));
+    let output = Command::new(env!("CARGO_BIN_EXE_image-builder"))
+        .args(["build", "--series", "20.04", "--", "redis"])
+        .env_remove("IMAGE_BUILDER_CONFIG")
+        .env("HOME", &home)
+        .env("XDG_CONFIG_HOME", home.join("config"))
+        .env("XDG_STATE_HOME", home.join("state"))
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_dir_all(&home);
     assert_eq!(output.status.code(), Some(1));
+    let text = stderr(&output);
+    assert!(text.contains("run `image-builder login` first"), "{text}");
+    assert_eq!(text.matches("No such file").count(), 1, "said once: {text}");
+}
+
+/// `build --launchpad sim --wait` with a scenario, in a temporary directory.
+fn build_on_sim(scenario: &str, images: &[&str]) -> Output {
+    let dir = std::env::temp_dir().join(format!(
+        "ib-build-{}-{}",
+        std::process::id(),
+        images.join("-")
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("scenario.toml");
+    std::fs::write(&path, scenario).unwrap();
+    let mut args = vec![
+        "build",
+        "--launchpad",
+        "sim",
+        "--speed",
+        "1000",
+        "--wait",
+        "--series",
+        "22.04",
+        "--scenario",
+    ];
+    let path_text = path.to_str().unwrap().to_string();
+    args.push(&path_text);
+    args.push("--");
+    args.extend(images);
+    let output = image_builder(&args);
+    std::fs::remove_dir_all(&dir).unwrap();
+    output
+}
+
+#[test]
+fn build_wait_exit_codes_tell_success_build_failures_and_upload_failures_apart() {
+    let ok = build_on_sim("", &["redis"]);
+    assert_eq!(ok.status.code(), Some(0), "{}{}", stdout(&ok), stderr(&ok));
     assert!(
-        stderr(&output).contains("arrives with the job engine"),
+        stdout(&ok).contains("Job #1 finished. 4 builds built and uploaded."),
         "{}",
-        stderr(&output)
+        stdout(&ok)
     );
+
+    let upload = build_on_sim(
+        "[[outcomes]]\narch = \"s390x\"\nupload_failures = \"always\"\n",
+        &["nginx"],
+    );
+    assert_eq!(upload.status.code(), Some(4), "{}", stdout(&upload));
+    assert!(
+        stdout(&upload).contains("Failed uploads (retry with `retry uploads #1`)"),
+        "{}",
+        stdout(&upload)
+    );
+
+    let build = build_on_sim(
+        "[[outcomes]]\narch = \"arm64\"\nbuild_failures = \"always\"\n",
+        &["squid"],
+    );
+    assert_eq!(build.status.code(), Some(3), "{}", stdout(&build));
 }
 
 #[test]
@@ -124,4 +189,42 @@ fn every_subcommand_has_help() {
         assert_eq!(output.status.code(), Some(0));
         assert!(stdout(&output).contains("Usage: image-builder"), "{args:?}");
     }
+}
+
+#[test]
+fn a_piped_sandbox_acknowledges_shows_the_board_summarises_and_exits_0() {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_image-builder"))
+        .args(["sandbox", "--speed", "1000"])
+        .env_remove("IMAGE_BUILDER_CONFIG")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"rebuild 20.04 arm64 redis\nfrobnicate\n")
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    let text = stdout(&output);
+    assert_eq!(output.status.code(), Some(0), "{text}{}", stderr(&output));
+    let ack = text
+        .find("Job #1 accepted: 1 recipe, 1 build")
+        .expect("an acknowledgement");
+    let board = text.find("── board (message").expect("a board");
+    let summary = text
+        .find("── summary ──\n@you Job #1 finished.")
+        .expect("a summary");
+    assert!(ack < board && board < summary, "{text}");
+    assert!(
+        text.contains("I don't know the command `frobnicate`."),
+        "{text}"
+    );
+    assert!(
+        text.contains("Upload failed: redis 5.0 on 20.04 arm64 (job #1)"),
+        "the default scenario fails it: {text}"
+    );
 }

@@ -3,6 +3,7 @@
 //! and others later. Adapters translate; they decide nothing.
 
 pub mod console;
+pub mod terminal;
 
 use std::future::Future;
 

@@ -3,13 +3,23 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use anyhow::Context;
-use clap::Args;
+use std::path::PathBuf;
 
+use anyhow::Context;
+use clap::{Args, ValueEnum};
+use indicatif::MultiProgress;
+
+use super::follow::{configured_client, data_dir, exit_code, final_report, follow, open_store};
 use super::{config_or_exit, ConfigArgs, USAGE_ERROR};
+use crate::chat::terminal::Terminal;
 use crate::command::parse_rebuild;
+use crate::jobs::model::{Job, Phase};
+use crate::jobs::Engine;
+use crate::launchpad::sim::{SimSettings, Simulator};
+use crate::launchpad::Client;
 use crate::messages::{self, Front};
 use crate::plan::plan;
+use crate::store::Store;
 
 /// `image-builder build`: the seed's usage.
 #[derive(Debug, Args)]
@@ -37,9 +47,34 @@ pub struct BuildArgs {
     pub reason: Option<String>,
     #[command(flatten)]
     pub config: ConfigArgs,
+    /// Which Launchpad to build on: the configured one, or a simulator started for this run.
+    #[arg(long, value_enum, default_value = "configured")]
+    pub launchpad: LaunchpadChoice,
+    /// With --launchpad sim: how much faster than Launchpad the simulator runs.
+    #[arg(long, value_name = "X", default_value_t = 100.0)]
+    pub speed: f64,
+    /// With --launchpad sim: outcomes and faults to play (a TOML file; see the README).
+    #[arg(long, value_name = "FILE")]
+    pub scenario: Option<PathBuf>,
+    /// The credentials file [default: as for login].
+    #[arg(long, value_name = "FILE")]
+    pub credentials: Option<PathBuf>,
+    /// The job store [default: engine.data_dir, else $XDG_STATE_HOME/image-builder; with
+    /// --launchpad sim, a temporary one].
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
     /// The images to build [default: all].
     #[arg(last = true, value_name = "IMAGE")]
     pub images: Vec<String>,
+}
+
+/// Which Launchpad `build` uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LaunchpadChoice {
+    /// launchpad.api_root from the config, with the saved credentials.
+    Configured,
+    /// The built-in simulator, started for this run.
+    Sim,
 }
 
 impl BuildArgs {
@@ -75,7 +110,7 @@ impl BuildArgs {
 }
 
 /// Runs `build`.
-pub fn run(
+pub async fn run(
     args: &BuildArgs,
     out: &mut impl Write,
     err: &mut impl Write,
@@ -111,6 +146,112 @@ pub fn run(
         .context("writing the plan")?;
         return Ok(ExitCode::SUCCESS);
     }
-    writeln!(err, "{}", messages::building_not_available())?;
-    Ok(ExitCode::FAILURE)
+    // Everything from here may fail before anything is requested: exit 1 with the reason.
+    let (client, api_root, store, speed, _sim) = match connect(args, &config).await {
+        Ok(connected) => connected,
+        Err(error) => {
+            writeln!(err, "{error:#}")?;
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    let now = chrono::Utc::now();
+    let settings = config.engine.settings(speed);
+    let give_up =
+        chrono::Duration::from_std(settings.give_up_after).unwrap_or(chrono::Duration::MAX);
+    let id = store.next_job_id()?;
+    let job = Job::new(
+        id,
+        &terminal_user(),
+        "terminal",
+        &rebuild.to_string(),
+        &plan,
+        &api_root,
+        rebuild.auto_retry_uploads || config.engine.auto_retry_uploads,
+        rebuild.reason.clone(),
+        now,
+        now + give_up,
+    );
+    store.put_job(&job)?;
+    let bars = MultiProgress::new();
+    let engine = Engine::new(client, store, Terminal::new(bars.clone()), settings);
+    engine.start(job);
+    writeln!(
+        out,
+        "{}",
+        messages::jobs::accepted(id, &plan).replace(" The board below follows it.", "")
+    )?;
+    let wait = args.wait || args.auto_retry_uploads;
+    if !wait {
+        let job = requested(&engine, id).await?;
+        for target in &job.targets {
+            let line = match &target.phase {
+                Phase::Requested { request_url } | Phase::Following { request_url } => {
+                    format!("{}: {request_url}", messages::jobs::target_name(target))
+                }
+                other => format!("{}: {other:?}", messages::jobs::target_name(target)),
+            };
+            writeln!(out, "{line}")?;
+        }
+        writeln!(out, "{}", messages::build_requested(id))?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let job = follow(&engine, &bars, id).await?;
+    writeln!(out, "{}", final_report(&job))?;
+    Ok(ExitCode::from(exit_code(&job)))
+}
+
+/// The Launchpad to build on (the configured one, or a simulator started here), and the store.
+async fn connect(
+    args: &BuildArgs,
+    config: &crate::config::Config,
+) -> anyhow::Result<(Client, String, Store, f64, Option<Simulator>)> {
+    match args.launchpad {
+        LaunchpadChoice::Configured => {
+            let client = configured_client(config, args.credentials.as_ref())?;
+            let store = open_store(&data_dir(args.data_dir.as_ref(), config))?;
+            Ok((client, config.launchpad.api_root.clone(), store, 1.0, None))
+        }
+        LaunchpadChoice::Sim => {
+            let mut settings = SimSettings::new(config.catalogue.clone());
+            settings.speed = Some(args.speed.max(1.0));
+            if let Some(path) = &args.scenario {
+                settings.scenario = crate::launchpad::sim::scenario::Scenario::load(path)?;
+            }
+            let sim = Simulator::start(settings).await?;
+            let mut client_settings = config.launchpad.client_settings(Some(sim.credentials()));
+            client_settings.api_root = sim.api_root();
+            let client = Client::new(client_settings)?;
+            // The simulator's jobs mean nothing once it stops: a temporary store unless asked.
+            let store = match &args.data_dir {
+                Some(dir) => open_store(dir)?,
+                None => Store::temporary()?,
+            };
+            Ok((client, sim.api_root(), store, args.speed, Some(sim)))
+        }
+    }
+}
+
+/// Waits until every target's request has an answer (or failed).
+async fn requested(engine: &Engine<Terminal>, id: crate::target::JobId) -> anyhow::Result<Job> {
+    loop {
+        let job = engine
+            .store()
+            .job(id)?
+            .context("the job vanished from the store")?;
+        let waiting = job
+            .targets
+            .iter()
+            .any(|target| matches!(target.phase, Phase::ToRequest | Phase::Requesting { .. }));
+        if !waiting || job.is_finished() {
+            return Ok(job);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+/// Who asked, on a terminal: the login name.
+fn terminal_user() -> String {
+    std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .unwrap_or_else(|_| "terminal".to_string())
 }

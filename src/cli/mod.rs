@@ -6,7 +6,10 @@
 
 mod build;
 mod check;
+mod follow;
+mod jobs;
 mod login;
+mod sandbox;
 mod sim;
 
 use std::io::Write;
@@ -17,7 +20,9 @@ use clap::{Args, Parser, Subcommand};
 
 pub use build::BuildArgs;
 pub use check::CheckArgs;
+pub use jobs::{JobsArgs, StatusArgs, WaitArgs};
 pub use login::LoginArgs;
+pub use sandbox::SandboxArgs;
 pub use sim::SimArgs;
 
 use crate::config::{Config, ConfigError, BUILT_IN_NAME};
@@ -34,8 +39,17 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Subcommands {
+    /// The bot in this terminal against the built-in Launchpad simulator: no account needed.
+    Sandbox(SandboxArgs),
     /// Rebuild images: every image, series and architecture unless narrowed down.
     Build(BuildArgs),
+    /// Follow unfinished jobs in the store to their end (after `build` without --wait, or a
+    /// crash), with progress bars.
+    Wait(WaitArgs),
+    /// Show a job's board, or every unfinished job, from the store.
+    Status(StatusArgs),
+    /// List the recent jobs in the store.
+    Jobs(JobsArgs),
     /// Check the config file; exits non-zero naming the file and key of any problem. With
     /// --online, also check that every recipe exists on Launchpad.
     CheckConfig(CheckArgs),
@@ -60,9 +74,13 @@ const USAGE_ERROR: u8 = 2;
 pub async fn run(cli: Cli, out: &mut impl Write, err: &mut impl Write) -> anyhow::Result<ExitCode> {
     match cli.command {
         Subcommands::CheckConfig(args) => check::run(&args, out, err).await,
-        Subcommands::Build(args) => build::run(&args, out, err),
+        Subcommands::Build(args) => build::run(&args, out, err).await,
         Subcommands::Login(args) => login::run(&args, out, err).await,
         Subcommands::Sim(args) => sim::run(&args, out, err).await,
+        Subcommands::Sandbox(args) => sandbox::run(&args, err).await,
+        Subcommands::Wait(args) => jobs::wait(&args, out, err).await,
+        Subcommands::Status(args) => jobs::status(&args, out, err),
+        Subcommands::Jobs(args) => jobs::list(&args, out, err),
     }
 }
 

@@ -117,21 +117,22 @@ impl<C: Chat> Engine<C> {
     }
 
     /// Picks up after a restart: every unfinished job is driven again (each re-reads Launchpad
-    /// before it says anything), and a finished job whose summary did not go out gets it.
-    /// Returns how many jobs were resumed.
+    /// before it says anything), and an ended job with something left to say (notices in its
+    /// outbox, or its summary) says it. Returns how many unfinished jobs were resumed.
     pub async fn resume(&self) -> Result<usize, StoreError> {
-        for job in self.inner.store.jobs()? {
-            if job.is_finished() && !self.inner.store.messages(job.id)?.summary_sent {
-                send_summary(&self.inner, &job).await;
+        let mut resumed = 0;
+        for job in self.inner.store.jobs()?.into_iter().rev() {
+            let unsaid = !job.outbox.is_empty() || !self.inner.store.messages(job.id)?.summary_sent;
+            if job.is_finished() && !unsaid {
+                continue;
             }
-        }
-        let unfinished = self.inner.store.unfinished()?;
-        let count = unfinished.len();
-        for job in unfinished {
-            tracing::info!(job = %job.id, "resuming");
+            if !job.is_finished() {
+                resumed += 1;
+                tracing::info!(job = %job.id, "resuming");
+            }
             self.spawn(job, true, Step::default());
         }
-        Ok(count)
+        Ok(resumed)
     }
 
     /// Starts driving a job the bot has just stored.
@@ -295,8 +296,8 @@ impl<C: Chat> Driver<C> {
             let tick = observe(&mut self.job, Observation::Tick, Utc::now(), &rules);
             step.actions.extend(tick.actions);
             step.notices.extend(tick.notices);
-            let notices = self.execute(step).await;
-            self.announce(notices).await;
+            self.execute(step).await;
+            self.announce().await;
             let board_due = self.update_board(self.job.is_finished()).await;
             if self.job.is_finished() {
                 // Leave the map, unless a command came in while the job was ending.
@@ -356,12 +357,12 @@ impl<C: Chat> Driver<C> {
         }
     }
 
-    /// Stores the job, makes the step's calls concurrently, feeds each answer back (storing
-    /// after each), and repeats with the calls those answers cause. Returns every notice.
-    async fn execute(&mut self, step: Step) -> Vec<Notice> {
+    /// Stores the job (its notices in the outbox), makes the step's calls concurrently, feeds
+    /// each answer back (storing after each), and repeats with the calls those answers cause.
+    async fn execute(&mut self, step: Step) {
         let rules = self.inner.settings.rules;
-        let mut notices = step.notices;
         let mut actions = step.actions;
+        self.queue(step.notices);
         self.save();
         while !actions.is_empty() {
             let mut calls = tokio::task::JoinSet::new();
@@ -379,12 +380,20 @@ impl<C: Chat> Driver<C> {
                     }
                 };
                 let next = observe(&mut self.job, observation, Utc::now(), &rules);
+                self.queue(next.notices);
                 self.save();
                 actions.extend(next.actions);
-                notices.extend(next.notices);
             }
         }
-        notices
+    }
+
+    /// Puts notices worth saying in the job's outbox (stored with the job by the next save).
+    fn queue(&mut self, notices: Vec<Notice>) {
+        self.job.outbox.extend(
+            notices
+                .into_iter()
+                .filter(|notice| !matches!(notice, Notice::Controlled { .. } | Notice::Ended)),
+        );
     }
 
     fn save(&self) {
@@ -395,85 +404,87 @@ impl<C: Chat> Driver<C> {
         }
     }
 
-    async fn announce(&self, notices: Vec<Notice>) {
+    /// Says what is in the outbox, taking each notice out (and storing) once it is said. A
+    /// failed-upload alert is claimed in the ledger first, so it is never said twice.
+    async fn announce(&mut self) {
+        while let Some(notice) = self.job.outbox.first().cloned() {
+            self.say(&notice).await;
+            self.job.outbox.remove(0);
+            self.save();
+        }
+    }
+
+    async fn say(&self, notice: &Notice) {
         let job = &self.job;
         let budget = self.inner.settings.rules.upload_retry_budget;
-        for notice in notices {
-            let text = match &notice {
-                Notice::UploadFailed {
-                    target,
-                    build,
-                    epoch,
-                } => {
-                    let track = &job.targets[*target].builds[*build];
-                    let key = format!("{}#{epoch}", track.url);
-                    match self.inner.store.claim_alert(&key, Utc::now()) {
-                        Ok(true) => Some((
-                            Kind::Alert,
-                            say::upload_failed(job, &job.targets[*target], track),
-                        )),
-                        Ok(false) => None,
-                        Err(error) => {
-                            tracing::error!(%error, "the alert ledger failed; not alerting rather than risk twice");
-                            None
-                        }
+        let text = match notice {
+            Notice::UploadFailed {
+                target,
+                build,
+                epoch,
+            } => {
+                let track = &job.targets[*target].builds[*build];
+                let key = format!("{}#{epoch}", track.url);
+                match self.inner.store.claim_alert(&key, Utc::now()) {
+                    Ok(true) => Some((
+                        Kind::Alert,
+                        say::upload_failed(job, &job.targets[*target], track),
+                    )),
+                    Ok(false) => None,
+                    Err(error) => {
+                        tracing::error!(%error, "the alert ledger failed; not alerting rather than risk twice");
+                        None
                     }
                 }
-                Notice::UploadRetrying { target, build, .. } => {
-                    let t = &job.targets[*target];
-                    Some((
-                        Kind::Alert,
-                        say::upload_retrying(job, t, &t.builds[*build], budget),
-                    ))
-                }
-                Notice::UploadRecovered {
-                    target,
-                    build,
-                    attempts,
-                } => {
-                    let t = &job.targets[*target];
-                    Some((
-                        Kind::Alert,
-                        say::upload_recovered(job, t, &t.builds[*build], *attempts),
-                    ))
-                }
-                Notice::UploadGaveUp {
-                    target,
-                    build,
-                    attempts,
-                    refusal,
-                } => {
-                    let t = &job.targets[*target];
-                    Some((
-                        Kind::Alert,
-                        say::upload_gave_up(
-                            job,
-                            t,
-                            &t.builds[*build],
-                            *attempts,
-                            refusal.as_deref(),
-                        ),
-                    ))
-                }
-                Notice::AlreadyPending { target } => Some((
+            }
+            Notice::UploadRetrying { target, build, .. } => {
+                let t = &job.targets[*target];
+                Some((
                     Kind::Alert,
-                    say::already_pending(job, &job.targets[*target]),
-                )),
-                Notice::RequestFailed { target, reason } => Some((
+                    say::upload_retrying(job, t, &t.builds[*build], budget),
+                ))
+            }
+            Notice::UploadRecovered {
+                target,
+                build,
+                attempts,
+            } => {
+                let t = &job.targets[*target];
+                Some((
                     Kind::Alert,
-                    say::request_failed(job, &job.targets[*target], reason),
-                )),
-                Notice::Controlled { .. } | Notice::Ended => None,
-            };
-            if let Some((kind, text)) = text {
-                if let Err(error) = self
-                    .inner
-                    .chat
-                    .send(&job.channel, Outgoing::new(kind, text))
-                    .await
-                {
-                    tracing::warn!(%error, ?notice, "announcing failed");
-                }
+                    say::upload_recovered(job, t, &t.builds[*build], *attempts),
+                ))
+            }
+            Notice::UploadGaveUp {
+                target,
+                build,
+                attempts,
+                refusal,
+            } => {
+                let t = &job.targets[*target];
+                Some((
+                    Kind::Alert,
+                    say::upload_gave_up(job, t, &t.builds[*build], *attempts, refusal.as_deref()),
+                ))
+            }
+            Notice::AlreadyPending { target } => Some((
+                Kind::Alert,
+                say::already_pending(job, &job.targets[*target]),
+            )),
+            Notice::RequestFailed { target, reason } => Some((
+                Kind::Alert,
+                say::request_failed(job, &job.targets[*target], reason),
+            )),
+            Notice::Controlled { .. } | Notice::Ended => None,
+        };
+        if let Some((kind, text)) = text {
+            if let Err(error) = self
+                .inner
+                .chat
+                .send(&job.channel, Outgoing::new(kind, text))
+                .await
+            {
+                tracing::warn!(%error, ?notice, "announcing failed");
             }
         }
     }

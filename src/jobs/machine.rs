@@ -21,6 +21,12 @@ use super::model::{BuildTrack, Job, JobStatus, Phase, Poll, Progress, Target};
 use crate::launchpad::models::{BuildState, RequestStatus, UploadStatus};
 use crate::launchpad::{LaunchpadError, Refusal};
 
+/// `requestBuilds` calls one job has out at once. Each is stored as "being sent" before it goes;
+/// a crash leaves those in doubt, and a doubtful one is re-requested and, if it had gone
+/// through, deduped by Launchpad as "already pending", whose builds are then not followed. A
+/// small number bounds that loss without slowing a mass rebuild much.
+pub const REQUESTS_AT_ONCE: usize = 4;
+
 /// The timings and budgets the machine works with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Rules {
@@ -154,7 +160,7 @@ pub enum BuildCall {
 }
 
 /// What people can ask of a job.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Control {
     /// `cancel #JOB`.
     Cancel,
@@ -202,8 +208,9 @@ pub enum Action {
     },
 }
 
-/// Something to tell people.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Something to tell people. Kept in the job's outbox (stored with the change that caused it)
+/// until it is said, so a crash between the two loses nothing.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Notice {
     /// Launchpad said identical builds are queued already; nothing was requested.
     AlreadyPending {
@@ -401,12 +408,16 @@ fn tick(job: &mut Job, now: DateTime<Utc>, rules: &Rules, step: &mut Step) {
         return;
     }
     let auto = job.auto_retry_uploads;
+    let mut requesting = 0;
     for (index, target) in job.targets.iter_mut().enumerate() {
         match target.phase {
-            Phase::ToRequest if target.poll.due <= now => {
+            Phase::ToRequest if target.poll.due <= now && requesting < REQUESTS_AT_ONCE => {
+                requesting += 1;
                 target.phase = Phase::Requesting { attempt: 1 };
                 step.actions.push(Action::RequestBuilds { target: index });
             }
+            // The rest wait for the next tick, which comes at once (they are due).
+            Phase::ToRequest => {}
             // Found at a tick, a request being sent means the run that sent it stopped before
             // the answer came: whether Launchpad got it is unknown.
             Phase::Requesting { attempt } => unknown_outcome(target, index, attempt, step),

@@ -36,6 +36,9 @@ pub struct Job {
     pub cancel_requested: bool,
     /// One per recipe.
     pub targets: Vec<Target>,
+    /// Notices stored with the change that caused them and not yet said.
+    #[serde(default)]
+    pub outbox: Vec<crate::jobs::machine::Notice>,
 }
 
 /// Where a job stands.
@@ -301,6 +304,7 @@ impl Job {
             status: JobStatus::Running,
             cancel_requested: false,
             targets,
+            outbox: Vec::new(),
         }
     }
 

@@ -33,12 +33,12 @@ pub struct Credentials {
 #[derive(Debug, thiserror::Error)]
 pub enum CredentialsError {
     /// The file could not be read or written.
-    #[error("{path}: {source}")]
+    #[error("{path}: {cause}")]
     Io {
         /// The file.
         path: String,
         /// What went wrong.
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// The file is not in launchpadlib's format.
     #[error("{path}: {problem} (expected launchpadlib's format: a [1] section with consumer_key, consumer_secret, access_token, access_secret)")]
@@ -103,9 +103,9 @@ impl Credentials {
     /// Reads the file at `path`.
     pub fn load(path: &Path) -> Result<Credentials, CredentialsError> {
         let name = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| CredentialsError::Io {
+        let text = std::fs::read_to_string(path).map_err(|cause| CredentialsError::Io {
             path: name.clone(),
-            source,
+            cause,
         })?;
         Credentials::parse(&text, &name)
     }
@@ -113,9 +113,9 @@ impl Credentials {
     /// Writes the file at `path` with mode 0600, creating its directory. The file is created
     /// with that mode, so the secret is never readable by others, not even for a moment.
     pub fn save(&self, path: &Path) -> Result<(), CredentialsError> {
-        let io = |source| CredentialsError::Io {
+        let io = |cause| CredentialsError::Io {
             path: path.display().to_string(),
-            source,
+            cause,
         };
         if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(io)?;

@@ -76,16 +76,29 @@ fn status_word(job: &Job) -> &'static str {
     }
 }
 
+/// How long a running job has taken, to the minute: the board changes (and is edited) only
+/// when something happened or a minute passed.
+fn running_for(from: DateTime<Utc>, to: DateTime<Utc>) -> String {
+    let minutes = (to - from).num_minutes().max(0);
+    match minutes {
+        0 => "under a minute".to_string(),
+        m if m >= 60 => format!("{}h {:02}m", m / 60, m % 60),
+        m => format!("{m}m"),
+    }
+}
+
 /// The status board: a grid of image × series by architecture, a symbol per build, counts and
-/// the time it has taken.
+/// the time it has taken (to the minute while it runs, to the second once it ended).
 pub fn board(job: &Job, now: DateTime<Utc>) -> String {
-    let end = job.finished_at.unwrap_or(now);
+    let took = match job.finished_at {
+        Some(end) => format!("took {}", elapsed(job.created_at, end)),
+        None => format!("for {}", running_for(job.created_at, now)),
+    };
     let mut text = format!(
-        "**Job {}** · `{}` · {} · {}\n",
+        "**Job {}** · `{}` · {} {took}\n",
         job.id,
         job.command,
         status_word(job),
-        elapsed(job.created_at, end)
     );
     let mut columns: Vec<&Arch> = job.targets.iter().flat_map(|t| &t.arches).collect();
     columns.sort();
@@ -231,7 +244,7 @@ pub fn upload_gave_up(
 /// Launchpad deduped the request.
 pub fn already_pending(job: &Job, target: &Target) -> String {
     format!(
-        "{} (job {}): Launchpad says identical builds are already queued, so nothing new was requested.",
+        "{} (job {}): Launchpad says identical builds are already queued (by someone else, or by this job before a restart), so nothing new was requested and those builds are not followed here.",
         target_name(target),
         job.id
     )

@@ -540,7 +540,44 @@ pub fn recipes_checked(checked: usize, problems: usize) -> String {
     }
 }
 
-/// The command line's answer to `build` without `--dry-run`, until the job engine exists.
-pub fn building_not_available() -> &'static str {
-    "Building from the command line is not available yet: it arrives with the job engine. Add --dry-run to see the plan."
+/// The sandbox's greeting, with three commands to try.
+pub fn sandbox_greeting(user: &str, speed: f64, web_root: &str, resumed: usize) -> String {
+    let resumed = match resumed {
+        0 => String::new(),
+        n => format!(
+            "Resumed {} from the store.\n",
+            count(n, "unfinished job", "unfinished jobs")
+        ),
+    };
+    format!(
+        "image-builder sandbox: the bot against a simulated Launchpad ({web_root}) running {speed}x \
+         faster than the real one. You are `{user}`, with every permission.\n{resumed}\
+         Try:\n  rebuild 20.04 arm64 redis\n  rebuild jammy nginx --auto-retry-uploads\n  help\n\
+         (Some uploads and builds fail on purpose. End input with Ctrl-D: running jobs finish first.)"
+    )
+}
+
+/// Input ended with jobs still running.
+pub fn sandbox_finishing(running: usize) -> String {
+    format!(
+        "Input closed; finishing {} before exiting.",
+        count(running, "job", "jobs")
+    )
+}
+
+/// Ctrl-C in the sandbox.
+pub fn sandbox_interrupted(kept: bool) -> String {
+    if kept {
+        "Interrupted. Unfinished jobs are in the store; `sandbox --data-dir` with the same directory resumes them.".to_string()
+    } else {
+        "Interrupted.".to_string()
+    }
+}
+
+/// `build` without `--wait`: the job is requested; how to follow it.
+pub fn build_requested(id: crate::target::JobId) -> String {
+    format!(
+        "Requested. Follow it with `image-builder wait {}`, or see it with `image-builder status {}`.",
+        id.0, id.0
+    )
 }

@@ -581,6 +581,11 @@ fn web(shared: &Shared, incoming: &Incoming) -> Response {
                 Err((status, message)) => text(status, &message),
             }
         }
+        // The simulator's own control page: its request counters, for tests and benchmarks that
+        // run it as a separate process.
+        (&Method::GET, "/+sim/counts") => {
+            json_response(StatusCode::OK, &serde_json::json!(state.counts))
+        }
         (&Method::GET, path) => match Resource::resolve(&state.world, path.trim_start_matches('/'))
         {
             Some(Resource::Build(id)) => {

@@ -1,0 +1,142 @@
+//! What `build`, `wait`, `status` and `jobs` share: reaching Launchpad (or a simulator), opening
+//! the store, following a job with progress bars, and the exit code a job's outcome means.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+
+use super::credentials_path;
+use crate::chat::terminal::Terminal;
+use crate::config::Config;
+use crate::jobs::model::{Job, JobStatus, Phase};
+use crate::jobs::Engine;
+use crate::launchpad::auth::Credentials;
+use crate::launchpad::Client;
+use crate::messages::jobs as say;
+use crate::store::Store;
+use crate::target::JobId;
+
+/// Exit code: a build failed, or a recipe could not be requested.
+pub const BUILD_FAILED: u8 = 3;
+/// Exit code: everything built, but an upload failed.
+pub const UPLOAD_FAILED: u8 = 4;
+/// Exit code: the job was cancelled or given up.
+pub const UNFINISHED: u8 = 5;
+
+/// The exit code for how a job ended: 0 only if every build and upload succeeded.
+pub fn exit_code(job: &Job) -> u8 {
+    let tally = job.tally();
+    if job.status != JobStatus::Finished {
+        UNFINISHED
+    } else if tally.build_failed
+        + tally.request_failed
+        + tally.already_pending
+        + tally.not_requested
+        > 0
+    {
+        BUILD_FAILED
+    } else if tally.upload_failed > 0 {
+        UPLOAD_FAILED
+    } else {
+        0
+    }
+}
+
+/// Where the job store is: `--data-dir`, else `engine.data_dir`, else
+/// `$XDG_STATE_HOME/image-builder` (or `~/.local/state/image-builder`).
+pub fn data_dir(flag: Option<&PathBuf>, config: &Config) -> PathBuf {
+    if let Some(dir) = flag.or(config.engine.data_dir.as_ref()) {
+        return dir.clone();
+    }
+    let base = std::env::var_os("XDG_STATE_HOME")
+        .filter(|dir| !dir.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".local/state")))
+        .unwrap_or_else(|| PathBuf::from("."));
+    base.join("image-builder")
+}
+
+/// A client for the configured Launchpad with the saved credentials, which writing needs.
+pub fn configured_client(config: &Config, credentials: Option<&PathBuf>) -> anyhow::Result<Client> {
+    let path = credentials_path(credentials, config);
+    let credentials = Credentials::load(&path).with_context(|| {
+        format!(
+            "no usable Launchpad credentials at {}; run `image-builder login` first",
+            path.display()
+        )
+    })?;
+    Ok(Client::new(
+        config.launchpad.client_settings(Some(credentials)),
+    )?)
+}
+
+/// Opens the store, saying where on failure.
+pub fn open_store(dir: &std::path::Path) -> anyhow::Result<Store> {
+    Store::open(dir).with_context(|| format!("opening the job store at {}", dir.display()))
+}
+
+/// One progress bar per target, updated from the store until the job ends and the engine has
+/// said all it will; returns the job as it ended.
+pub async fn follow(
+    engine: &Engine<Terminal>,
+    bars: &MultiProgress,
+    id: JobId,
+) -> anyhow::Result<Job> {
+    let style = ProgressStyle::with_template("{prefix:24} [{bar:12}] {pos}/{len} {msg}")
+        .expect("a valid template")
+        .progress_chars("=> ");
+    let mut shown: Vec<ProgressBar> = Vec::new();
+    loop {
+        let job = engine
+            .store()
+            .job(id)?
+            .with_context(|| format!("job {id} is not in the store"))?;
+        if shown.is_empty() {
+            for target in &job.targets {
+                let bar = bars.add(ProgressBar::new(target.arches.len() as u64));
+                bar.set_style(style.clone());
+                bar.set_prefix(say::target_name(target));
+                shown.push(bar);
+            }
+        }
+        for (bar, target) in shown.iter().zip(&job.targets) {
+            let settled = target.wanted().filter(|b| b.is_settled(false, 0)).count();
+            bar.set_position(settled as u64);
+            bar.set_message(target_progress(target));
+        }
+        if job.is_finished() && engine.running() == 0 {
+            for bar in &shown {
+                bar.finish();
+            }
+            bars.clear().ok();
+            return Ok(job);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn target_progress(target: &crate::jobs::model::Target) -> String {
+    match &target.phase {
+        Phase::ToRequest | Phase::Requesting { .. } => "requesting".into(),
+        Phase::Requested { .. } => "waiting for Launchpad to make the builds".into(),
+        Phase::AlreadyPending => "already pending on Launchpad".into(),
+        Phase::Failed { reason } => format!("request failed: {reason}"),
+        Phase::Cancelled => "cancelled".into(),
+        Phase::Following { .. } => target
+            .wanted()
+            .map(|build| format!("{} {:?}", build.arch, build.progress()).to_lowercase())
+            .collect::<Vec<_>>()
+            .join(", "),
+    }
+}
+
+/// The table and summary printed when a job ended.
+pub fn final_report(job: &Job) -> String {
+    format!(
+        "{}\n\n{}",
+        say::board(job, chrono::Utc::now()),
+        say::summary(job)
+    )
+}

@@ -1,0 +1,145 @@
+//! `image-builder wait`, `status` and `jobs`: the job store from a terminal.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Args;
+use indicatif::MultiProgress;
+
+use super::follow::{configured_client, data_dir, exit_code, final_report, follow, open_store};
+use super::{config_or_exit, ConfigArgs};
+use crate::chat::terminal::Terminal;
+use crate::jobs::Engine;
+use crate::messages::jobs as say;
+use crate::target::JobId;
+
+/// Where the store is.
+#[derive(Debug, Args)]
+pub struct StoreArgs {
+    /// The job store [default: engine.data_dir, else $XDG_STATE_HOME/image-builder].
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub config: ConfigArgs,
+}
+
+/// `image-builder wait`.
+#[derive(Debug, Args)]
+pub struct WaitArgs {
+    /// The job to follow [default: every unfinished job].
+    #[arg(value_name = "JOB")]
+    pub job: Option<u64>,
+    /// The credentials file [default: as for login].
+    #[arg(long, value_name = "FILE")]
+    pub credentials: Option<PathBuf>,
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+/// `image-builder status`.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// The job [default: every unfinished job].
+    #[arg(value_name = "JOB")]
+    pub job: Option<u64>,
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+/// `image-builder jobs`.
+#[derive(Debug, Args)]
+pub struct JobsArgs {
+    /// How many to list.
+    #[arg(long, default_value_t = 20)]
+    pub last: usize,
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+/// Resumes the unfinished jobs of the store and follows them to their end; the exit code is
+/// the worst of theirs.
+pub async fn wait(
+    args: &WaitArgs,
+    out: &mut impl Write,
+    err: &mut impl Write,
+) -> anyhow::Result<ExitCode> {
+    let config = match config_or_exit(&args.store.config, err) {
+        Ok(config) => config,
+        Err(code) => return Ok(code),
+    };
+    let store = open_store(&data_dir(args.store.data_dir.as_ref(), &config))?;
+    let client = configured_client(&config, args.credentials.as_ref())?;
+    let ids: Vec<JobId> = match args.job {
+        Some(id) => vec![JobId(id)],
+        None => store.unfinished()?.into_iter().map(|job| job.id).collect(),
+    };
+    let bars = MultiProgress::new();
+    let engine = Engine::new(
+        client,
+        store,
+        Terminal::new(bars.clone()),
+        config.engine.settings(1.0),
+    );
+    engine.resume().await?;
+    let mut worst = 0;
+    for id in ids {
+        if engine.store().job(id)?.is_none() {
+            writeln!(err, "{}", say::no_such_job(id))?;
+            return Ok(ExitCode::FAILURE);
+        }
+        let job = follow(&engine, &bars, id).await?;
+        writeln!(out, "{}", final_report(&job))?;
+        worst = worst.max(exit_code(&job));
+    }
+    Ok(ExitCode::from(worst))
+}
+
+/// Prints a job's board, or the unfinished jobs.
+pub fn status(
+    args: &StatusArgs,
+    out: &mut impl Write,
+    err: &mut impl Write,
+) -> anyhow::Result<ExitCode> {
+    let config = match config_or_exit(&args.store.config, err) {
+        Ok(config) => config,
+        Err(code) => return Ok(code),
+    };
+    let store = open_store(&data_dir(args.store.data_dir.as_ref(), &config))?;
+    let now = chrono::Utc::now();
+    match args.job {
+        Some(id) => match store.job(JobId(id))? {
+            Some(job) => writeln!(out, "{}", say::board(&job, now))?,
+            None => {
+                writeln!(err, "{}", say::no_such_job(JobId(id)))?;
+                return Ok(ExitCode::FAILURE);
+            }
+        },
+        None => writeln!(
+            out,
+            "{}",
+            say::job_list(&store.unfinished()?, now, say::NOTHING_RUNNING)
+        )?,
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Lists the most recent jobs.
+pub fn list(
+    args: &JobsArgs,
+    out: &mut impl Write,
+    err: &mut impl Write,
+) -> anyhow::Result<ExitCode> {
+    let config = match config_or_exit(&args.store.config, err) {
+        Ok(config) => config,
+        Err(code) => return Ok(code),
+    };
+    let store = open_store(&data_dir(args.store.data_dir.as_ref(), &config))?;
+    let jobs: Vec<_> = store.jobs()?.into_iter().take(args.last).collect();
+    writeln!(
+        out,
+        "{}",
+        say::job_list(&jobs, chrono::Utc::now(), say::NO_JOBS)
+    )?;
+    Ok(ExitCode::SUCCESS)
+}

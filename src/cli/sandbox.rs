@@ -1,0 +1,164 @@
+//! `image-builder sandbox`: the bot in a terminal against the built-in simulator, no account
+//! needed. Lines typed (or piped) are commands from the console user, who holds every
+//! permission here. When input ends it finishes the jobs it has, prints their summaries and
+//! exits 0, so a script can be piped in.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Args;
+use tokio::io::AsyncBufReadExt;
+
+use super::{config_or_exit, ConfigArgs};
+use crate::bot::Bot;
+use crate::chat::console::Console;
+use crate::chat::Incoming;
+use crate::jobs::Engine;
+use crate::launchpad::sim::scenario::Scenario;
+use crate::launchpad::sim::{SimSettings, Simulator};
+use crate::launchpad::Client;
+use crate::messages;
+use crate::permissions::User;
+use crate::store::Store;
+
+/// The sandbox's scenario unless `--scenario` names another: enough failure to see alerts,
+/// auto-retry and `retry uploads` at work.
+pub const DEFAULT_SCENARIO: &str = r#"
+seed = 42
+
+# redis's arm64 upload fails once: an alert, then `retry uploads #N` fixes it.
+[[outcomes]]
+image = "redis"
+arch = "arm64"
+upload_failures = 1
+
+# nginx 22.04's s390x upload fails twice: `--auto-retry-uploads` recovers it on the third try.
+[[outcomes]]
+image = "nginx"
+series = "22.04"
+arch = "s390x"
+upload_failures = 2
+
+# squid 24.04's ppc64el build fails: `retry builds #N` shows up in the summary.
+[[outcomes]]
+image = "squid"
+series = "24.04"
+arch = "ppc64el"
+build_failures = 1
+"#;
+
+/// `image-builder sandbox`.
+#[derive(Debug, Args)]
+pub struct SandboxArgs {
+    /// How much faster than Launchpad the simulator runs (builds take 5 to 30 minutes at 1).
+    #[arg(long, value_name = "X", default_value_t = 100.0)]
+    pub speed: f64,
+    /// Outcomes and faults to play instead of the default scenario (a TOML file).
+    #[arg(long, value_name = "FILE")]
+    pub scenario: Option<PathBuf>,
+    /// Keep the job store here (default: a temporary one, gone at exit).
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub config: ConfigArgs,
+}
+
+/// Runs the sandbox until input ends (or Ctrl-C).
+pub async fn run(args: &SandboxArgs, err: &mut impl Write) -> anyhow::Result<ExitCode> {
+    let mut config = match config_or_exit(&args.config, err) {
+        Ok(config) => config,
+        Err(code) => return Ok(code),
+    };
+    if !(args.speed.is_finite() && args.speed >= 1.0) {
+        writeln!(
+            err,
+            "--speed must be a number of at least 1, not {}",
+            args.speed
+        )?;
+        return Ok(ExitCode::from(super::USAGE_ERROR));
+    }
+    let scenario = match &args.scenario {
+        Some(path) => Scenario::load(path)?,
+        None => toml::from_str(DEFAULT_SCENARIO).expect("the default scenario is valid"),
+    };
+    let mut settings = SimSettings::new(config.catalogue.clone());
+    settings.speed = Some(args.speed);
+    settings.scenario = scenario;
+    settings.auto_authorize = true;
+    let sim = Simulator::start(settings).await?;
+
+    let store = match &args.data_dir {
+        Some(dir) => Store::open(dir)?,
+        None => Store::temporary()?,
+    };
+    // The console's message ids continue after those a kept store remembers.
+    let first_id = 1 + 1000 * store.jobs()?.len() as u64;
+    let console = Console::with_first_id(std::io::stdout(), first_id);
+    let mut client_settings = config.launchpad.client_settings(Some(sim.credentials()));
+    client_settings.api_root = sim.api_root();
+    let client = Client::new(client_settings)?;
+    let engine = Engine::new(
+        client,
+        store,
+        console.clone(),
+        config.engine.settings(args.speed),
+    );
+
+    // Here the console user may do everything.
+    let user = User {
+        id: config.console.user.clone(),
+        roles: config.console.roles.clone(),
+    };
+    for rule in [
+        &mut config.permissions.read,
+        &mut config.permissions.build,
+        &mut config.permissions.mass_rebuild,
+    ] {
+        rule.users.insert(user.id.clone());
+    }
+    let bot = Bot::new(config, sim.api_root(), engine.clone(), console);
+    let resumed = engine.resume().await?;
+    println!(
+        "{}",
+        messages::sandbox_greeting(&user.id, args.speed, &sim.web_root(), resumed)
+    );
+
+    let echo = !std::io::stdin().is_terminal();
+    let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
+    loop {
+        let line = tokio::select! {
+            line = lines.next_line() => line?,
+            _ = tokio::signal::ctrl_c() => {
+                println!("{}", messages::sandbox_interrupted(args.data_dir.is_some()));
+                return Ok(ExitCode::from(130));
+            }
+        };
+        let Some(line) = line else { break };
+        let text = line.trim();
+        if text.is_empty() {
+            continue;
+        }
+        if echo {
+            println!("{}> {text}", user.id);
+        }
+        bot.handle(Incoming {
+            user: user.clone(),
+            channel: "console".into(),
+            text: text.to_string(),
+        })
+        .await;
+    }
+    let running = engine.running();
+    if running > 0 {
+        println!("{}", messages::sandbox_finishing(running));
+        tokio::select! {
+            _ = engine.wait_idle() => {}
+            _ = tokio::signal::ctrl_c() => {
+                println!("{}", messages::sandbox_interrupted(args.data_dir.is_some()));
+                return Ok(ExitCode::from(130));
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

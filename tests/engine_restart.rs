@@ -1,0 +1,294 @@
+//! Restarts: the engine is stopped abruptly at several points of a 10-recipe job and started
+//! again on the same sled directory. The job finishes; no recipe is requested twice except
+//! where Launchpad itself answered "already pending"; no alert is sent twice; the board keeps
+//! its message. Once in-process (dropping the engine's runtime), once with SIGKILL on a real
+//! `image-builder` process.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use image_builder::chat::console::Printed;
+use image_builder::chat::{Incoming, Kind};
+use image_builder::jobs::JobStatus;
+use image_builder::launchpad::models::{RequestStatus, ALREADY_PENDING};
+use image_builder::launchpad::sim::scenario::{Failures, Outcome};
+use image_builder::launchpad::sim::Simulator;
+use image_builder::store::Store;
+use image_builder::target::JobId;
+use support::bot::{user, wire, TempDir};
+
+const TEN_RECIPES: &str = "rebuild 20.04 22.04 arm64 apache2 bind9 memcached nginx squid";
+
+/// Requests per recipe that made builds (Completed), and that Launchpad deduped.
+fn requests_per_recipe(sim: &Simulator) -> BTreeMap<String, (usize, usize)> {
+    sim.with_world(|world| {
+        let mut per = BTreeMap::new();
+        for request in world.requests.values() {
+            let entry = per.entry(request.recipe.clone()).or_insert((0, 0));
+            match (&request.status, request.error_message.as_deref()) {
+                (RequestStatus::Failed, Some(ALREADY_PENDING)) => entry.1 += 1,
+                _ => entry.0 += 1,
+            }
+        }
+        per
+    })
+}
+
+type CrashPoint = (&'static str, fn(&Simulator, &[Printed]) -> bool);
+
+#[test]
+fn a_job_survives_its_engine_being_dropped_at_several_points() {
+    let sim_runtime = tokio::runtime::Runtime::new().unwrap();
+    let sim = sim_runtime.block_on(support::simulator());
+    sim.set_outcomes(vec![Outcome {
+        image: Some("nginx".parse().unwrap()),
+        series: Some("22.04".parse().unwrap()),
+        upload_failures: Failures::Always,
+        ..Outcome::default()
+    }]);
+    let dir = TempDir::new("restart");
+    let crash_points: [CrashPoint; 5] = [
+        ("while requesting", |sim, _| {
+            sim.requests("POST requestBuilds") >= 4
+        }),
+        ("while cancelling unwanted builds", |sim, _| {
+            sim.requests("POST cancel") >= 12
+        }),
+        ("while building", |sim, _| sim.requests("GET build") >= 40),
+        ("right after the alert", |_, printed| {
+            printed.iter().any(|p| p.text.starts_with("Upload failed"))
+        }),
+        ("never: run to the end", |_, _| false),
+    ];
+    let mut printed: Vec<Printed> = Vec::new();
+    for (round, (name, crash)) in crash_points.iter().enumerate() {
+        let engine_runtime = tokio::runtime::Runtime::new().unwrap();
+        let (transcript, finished) = engine_runtime.block_on(async {
+            let wired = wire(&sim, &dir.0, 1000 * (round as u64 + 1));
+            wired.engine.resume().await.unwrap();
+            if round == 0 {
+                let answer = wired
+                    .bot
+                    .handle(Incoming {
+                        user: user("alice"),
+                        channel: "team".into(),
+                        text: TEN_RECIPES.into(),
+                    })
+                    .await;
+                assert!(
+                    answer.starts_with("Job #1 accepted: 10 recipes, 10 builds."),
+                    "{answer}"
+                );
+            }
+            let started = Instant::now();
+            loop {
+                let job = wired.engine.store().job(JobId(1)).unwrap().unwrap();
+                let transcript = wired.console.transcript();
+                let seen: Vec<Printed> = printed
+                    .iter()
+                    .cloned()
+                    .chain(transcript.iter().cloned())
+                    .collect();
+                if crash(&sim, &seen) || (job.is_finished() && wired.engine.running() == 0) {
+                    return (transcript, job.is_finished());
+                }
+                assert!(
+                    started.elapsed() < Duration::from_secs(30),
+                    "round {round} ({name}) stalled"
+                );
+                sim.advance(Duration::from_secs(20));
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+        });
+        // Abrupt: every task of the engine is dropped wherever it is.
+        drop(engine_runtime);
+
+        printed.extend(transcript);
+        if finished {
+            break;
+        }
+    }
+
+    let store = Store::open(&dir.0).unwrap();
+    let job = store.job(JobId(1)).unwrap().unwrap();
+    assert_eq!(job.status, JobStatus::Finished, "{job:#?}");
+    let tally = job.tally();
+    assert_eq!(
+        tally.succeeded + tally.upload_failed + tally.already_pending,
+        10,
+        "{tally:?}"
+    );
+    for (recipe, (made, deduped)) in requests_per_recipe(&sim) {
+        assert_eq!(
+            made, 1,
+            "{recipe} was requested {made} times (and deduped {deduped} times)"
+        );
+    }
+    let alerts = printed
+        .iter()
+        .filter(|p| p.kind == Kind::Alert && p.text.starts_with("Upload failed"))
+        .count();
+    assert_eq!(alerts, 1, "the one failed upload is alerted once");
+    let boards: Vec<&Printed> = printed.iter().filter(|p| p.kind == Kind::Board).collect();
+    assert!(
+        boards.iter().all(|p| p.id == boards[0].id),
+        "every board edit goes to the first message"
+    );
+    let summaries = printed.iter().filter(|p| p.kind == Kind::Summary).count();
+    assert_eq!(summaries, 1);
+}
+
+/// Kills the process when the test ends, however it ends.
+struct Running(std::process::Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn binary() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_image-builder"));
+    command.env_remove("IMAGE_BUILDER_CONFIG");
+    command
+}
+
+#[test]
+fn a_job_survives_sigkill_of_the_build_process() {
+    let dir = TempDir::new("sigkill");
+    let credentials = dir.0.join("credentials");
+    let mut sim = Running(
+        binary()
+            .args(["sim", "--speed", "300", "--credentials-out"])
+            .arg(&credentials)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    // Read the banner on a thread that goes on reading: a closed pipe would end the simulator.
+    let banner = BufReader::new(sim.0.stdout.take().unwrap());
+    let (root_tx, root_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in banner.lines().map_while(Result::ok) {
+            if let Some(root) = line.trim().strip_prefix("API root: ") {
+                let _ = root_tx.send(root.to_string());
+            }
+        }
+    });
+    let api_root = root_rx
+        .recv_timeout(Duration::from_secs(20))
+        .unwrap_or_default();
+    assert!(!api_root.is_empty(), "the simulator printed its API root");
+    let web_root = api_root.trim_end_matches("devel/").to_string();
+    let config = dir.0.join("config.toml");
+    let text = image_builder::config::BUILT_IN
+        .replace("https://api.launchpad.net/devel/", &api_root)
+        .replace("poll_min_seconds = 15", "poll_min_seconds = 1")
+        .replace("poll_max_seconds = 300", "poll_max_seconds = 1");
+    std::fs::write(&config, text).unwrap();
+    let data = dir.0.join("data");
+    let common = |command: &mut Command| {
+        command
+            .arg("--config")
+            .arg(&config)
+            .arg("--credentials")
+            .arg(&credentials)
+            .arg("--data-dir")
+            .arg(&data);
+    };
+
+    let mut build = binary();
+    build.args([
+        "build", "--wait", "--series", "20.04", "--series", "22.04", "--arch", "arm64",
+    ]);
+    common(&mut build);
+    build.args(["--", "apache2", "bind9", "memcached", "nginx", "squid"]);
+    let mut build = Running(
+        build
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let mut lines = BufReader::new(build.0.stdout.take().unwrap()).lines();
+    let accepted = lines.next().unwrap().unwrap();
+    std::thread::spawn(move || lines.map_while(Result::ok).for_each(drop));
+    assert!(
+        accepted.starts_with("Job #1 accepted: 10 recipes, 10 builds."),
+        "{accepted}"
+    );
+    // Let it get into the job (requests out, builds queued), then kill it without warning.
+    let counts_url = format!("{web_root}+sim/counts");
+    let started = Instant::now();
+    loop {
+        let counts = http_get(&counts_url);
+        if counts.contains("\"POST cancel\"") {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the build never got going: {counts}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    build.0.kill().unwrap();
+    build.0.wait().unwrap();
+
+    let mut wait = binary();
+    wait.arg("wait");
+    common(&mut wait);
+    let output = wait.output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("Job #1 finished."), "{stdout}");
+    let counts = http_get(&counts_url);
+    let requested: u64 = serde_json::from_str::<serde_json::Value>(&counts).unwrap()
+        ["POST requestBuilds"]
+        .as_u64()
+        .unwrap();
+    let deduped = stdout
+        .split(", ")
+        .find_map(|part| {
+            part.strip_suffix(" already pending")
+                .and_then(|n| n.trim().parse::<u64>().ok())
+        })
+        .unwrap_or(0);
+    assert_eq!(
+        requested,
+        10 + deduped,
+        "each recipe once, plus what Launchpad deduped: {stdout}"
+    );
+    drop(sim);
+}
+
+/// A blocking GET with a user agent (the simulator, like Launchpad, wants one).
+fn http_get(url: &str) -> String {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        reqwest::Client::builder()
+            .user_agent("restart-test")
+            .build()
+            .unwrap()
+            .get(url)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    })
+}
