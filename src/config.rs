@@ -123,6 +123,7 @@ impl EngineConfig {
             },
             board_interval: std::time::Duration::from_secs(self.board_edit_interval_seconds),
             give_up_after: scaled(self.give_up_after_hours * 3600),
+            keep_finished: std::time::Duration::from_secs(self.keep_finished_jobs_days * 24 * 3600),
         }
     }
 }

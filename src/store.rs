@@ -229,3 +229,84 @@ impl Store {
         Ok(removed)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::jobs::model::JobStatus;
+    use crate::plan::Plan;
+
+    fn job(id: u64, finished_at: Option<DateTime<Utc>>) -> Job {
+        let now = Utc::now();
+        let mut job = Job::new(
+            JobId(id),
+            "alice",
+            "team",
+            "rebuild redis",
+            &Plan {
+                targets: vec![],
+                skipped: 0,
+            },
+            "http://lp/devel/",
+            false,
+            None,
+            now,
+            now,
+        );
+        if finished_at.is_some() {
+            job.status = JobStatus::Finished;
+            job.finished_at = finished_at;
+        }
+        job
+    }
+
+    #[test]
+    fn job_ids_are_never_reused_and_jobs_round_trip() {
+        let store = Store::temporary().unwrap();
+        assert_eq!(store.next_job_id().unwrap(), JobId(1));
+        assert_eq!(store.next_job_id().unwrap(), JobId(2));
+        let stored = job(2, None);
+        store.put_job(&stored).unwrap();
+        assert_eq!(store.job(JobId(2)).unwrap(), Some(stored));
+        assert_eq!(store.unfinished().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn an_alert_is_claimed_once() {
+        let store = Store::temporary().unwrap();
+        assert!(store.claim_alert("build#1", Utc::now()).unwrap());
+        assert!(!store.claim_alert("build#1", Utc::now()).unwrap());
+        assert!(store.claim_alert("build#2", Utc::now()).unwrap());
+    }
+
+    #[test]
+    fn compaction_removes_only_jobs_that_ended_before_the_cutoff() {
+        let store = Store::temporary().unwrap();
+        let long_ago = Utc::now() - chrono::Duration::days(40);
+        store.put_job(&job(1, Some(long_ago))).unwrap();
+        store.put_job(&job(2, Some(Utc::now()))).unwrap();
+        store.put_job(&job(3, None)).unwrap();
+        let removed = store
+            .compact(Utc::now() - chrono::Duration::days(30))
+            .unwrap();
+        assert_eq!(removed, 1);
+        let left: Vec<u64> = store.jobs().unwrap().iter().map(|job| job.id.0).collect();
+        assert_eq!(left, [3, 2]);
+    }
+
+    #[test]
+    fn a_store_of_another_schema_is_refused() {
+        let dir = std::env::temp_dir().join(format!("ib-schema-{}", std::process::id()));
+        {
+            let db = sled::open(&dir).unwrap();
+            db.open_tree("meta")
+                .unwrap()
+                .insert("schema", "99")
+                .unwrap();
+            db.flush().unwrap();
+        }
+        let error = Store::open(&dir).err().expect("refused");
+        assert!(error.to_string().contains("schema version 99"), "{error}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -308,3 +308,26 @@ async fn a_second_identical_rebuild_is_reported_as_already_pending() {
     assert_eq!(bot.job(2).tally().already_pending, 1);
     let _ = UploadStatus::Uploaded;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_that_never_ends_is_given_up_with_a_clear_message() {
+    let mut settings = support::bot::quick_engine();
+    settings.give_up_after = std::time::Duration::from_millis(300);
+    let bot = TestBot::start_with(vec![], settings).await;
+    bot.say("alice", "rebuild 20.04 arm64 redis").await;
+    // The simulator's clock is never stepped: the build stays queued.
+    let started = std::time::Instant::now();
+    while !finished(1)(&bot) {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(10),
+            "never gave up"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(bot.job(1).status, JobStatus::GaveUp);
+    let summary = &bot.printed_containing(Kind::Summary, "")[0];
+    assert!(
+        summary.starts_with("Job #1 gave up: 1 build was still unfinished at the deadline."),
+        "{summary}"
+    );
+}

@@ -36,6 +36,9 @@ pub struct EngineSettings {
     pub board_interval: Duration,
     /// How long a job may run before the engine gives up on it.
     pub give_up_after: Duration,
+    /// How long an ended job is kept in the store (for `status`, `jobs`) before [`Engine::resume`]
+    /// compacts it away.
+    pub keep_finished: Duration,
 }
 
 impl Default for EngineSettings {
@@ -46,6 +49,7 @@ impl Default for EngineSettings {
             rules: Rules::default(),
             board_interval: Duration::from_secs(2),
             give_up_after: Duration::from_secs(12 * 3600),
+            keep_finished: Duration::from_secs(30 * 24 * 3600),
         }
     }
 }
@@ -120,6 +124,14 @@ impl<C: Chat> Engine<C> {
     /// before it says anything), and an ended job with something left to say (notices in its
     /// outbox, or its summary) says it. Returns how many unfinished jobs were resumed.
     pub async fn resume(&self) -> Result<usize, StoreError> {
+        let keep = chrono::Duration::from_std(self.inner.settings.keep_finished)
+            .unwrap_or(chrono::Duration::MAX);
+        if let Some(before) = Utc::now().checked_sub_signed(keep) {
+            let removed = self.inner.store.compact(before)?;
+            if removed > 0 {
+                tracing::info!(removed, "compacted old jobs away");
+            }
+        }
         let mut resumed = 0;
         for job in self.inner.store.jobs()?.into_iter().rev() {
             let unsaid = !job.outbox.is_empty() || !self.inner.store.messages(job.id)?.summary_sent;

@@ -28,6 +28,7 @@ pub fn quick_engine() -> EngineSettings {
         },
         board_interval: Duration::from_millis(10),
         give_up_after: Duration::from_secs(600),
+        keep_finished: Duration::from_secs(3600),
     }
 }
 
@@ -93,10 +94,20 @@ pub struct Wired {
 
 /// Wires a bot to `sim` with its store in `dir`; console ids start at `first_id`.
 pub fn wire(sim: &Simulator, dir: &std::path::Path, first_id: u64) -> Wired {
+    wire_with(sim, dir, first_id, quick_engine())
+}
+
+/// [`wire`], with these engine settings.
+pub fn wire_with(
+    sim: &Simulator,
+    dir: &std::path::Path,
+    first_id: u64,
+    settings: EngineSettings,
+) -> Wired {
     let store = Store::open(dir).expect("the store opens");
     let client = Client::new(super::client_settings(sim)).unwrap();
     let console = Console::with_first_id(std::io::sink(), first_id);
-    let engine = Engine::new(client, store, console.clone(), quick_engine());
+    let engine = Engine::new(client, store, console.clone(), settings);
     let bot = Bot::new(
         team_config(),
         sim.api_root(),
@@ -123,10 +134,15 @@ pub struct TestBot {
 impl TestBot {
     /// Starts a simulator (with `outcomes`) and a bot on it.
     pub async fn start(outcomes: Vec<Outcome>) -> TestBot {
+        TestBot::start_with(outcomes, quick_engine()).await
+    }
+
+    /// [`TestBot::start`], with these engine settings.
+    pub async fn start_with(outcomes: Vec<Outcome>, settings: EngineSettings) -> TestBot {
         let sim = super::simulator().await;
         sim.set_outcomes(outcomes);
         let dir = TempDir::new("bot");
-        let wired = wire(&sim, &dir.0, 1);
+        let wired = wire_with(&sim, &dir.0, 1, settings);
         TestBot { sim, wired, dir }
     }
 
