@@ -1,0 +1,421 @@
+//! The job state machine on its own: pure, no IO, so each rule is checked with made-up
+//! observations and a made-up clock.
+
+mod support;
+
+use std::time::Duration;
+
+use chrono::{DateTime, TimeZone, Utc};
+use image_builder::jobs::machine::{
+    next_due, observe, Action, BuildCall, BuildSnapshot, Control, Notice, Observation, Rules,
+    REQUESTS_AT_ONCE,
+};
+use image_builder::jobs::model::{Phase, Progress};
+use image_builder::jobs::{Job, JobStatus};
+use image_builder::launchpad::models::{BuildState, RequestStatus, UploadStatus};
+use image_builder::launchpad::LaunchpadError;
+use image_builder::plan::plan;
+use image_builder::target::JobId;
+
+fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0).unwrap()
+}
+
+fn rules() -> Rules {
+    Rules {
+        poll_min: Duration::from_secs(10),
+        poll_max: Duration::from_secs(60),
+        request_retry: Duration::from_secs(30),
+        upload_retry_budget: 2,
+        upload_retry_delay: Duration::from_secs(60),
+    }
+}
+
+fn job(text: &str, auto_retry: bool) -> Job {
+    let config = support::config();
+    let rebuild = match image_builder::command::parse(text, &config.catalogue.vocabulary()).unwrap()
+    {
+        image_builder::command::Command::Rebuild(rebuild) => rebuild,
+        other => panic!("{other:?}"),
+    };
+    let plan = plan(&rebuild, &config.catalogue).unwrap();
+    Job::new(
+        JobId(1),
+        "alice",
+        "team",
+        text,
+        &plan,
+        "http://lp/devel/",
+        auto_retry,
+        None,
+        t0(),
+        t0() + chrono::Duration::hours(12),
+    )
+}
+
+fn snapshot(arch: &str, state: BuildState, upload: UploadStatus) -> BuildSnapshot {
+    BuildSnapshot {
+        url: format!("http://lp/devel/r/+build/{arch}"),
+        web_link: format!("http://lp/r/+build/{arch}"),
+        arch: arch.into(),
+        can_be_retried: state.is_retryable(),
+        can_be_cancelled: matches!(
+            state,
+            BuildState::NeedsBuilding | BuildState::CurrentlyBuilding
+        ),
+        state,
+        upload,
+        upload_error: None,
+        etag: Some(format!("\"{arch}\"")),
+    }
+}
+
+/// A job for redis 20.04 arm64 whose four builds are listed and queued.
+fn following() -> Job {
+    let mut job = job("rebuild 20.04 arm64 redis", true);
+    observe(&mut job, Observation::Tick, t0(), &rules());
+    observe(
+        &mut job,
+        Observation::Requested {
+            target: 0,
+            result: Ok("http://lp/devel/r/+build-request/1".into()),
+        },
+        t0(),
+        &rules(),
+    );
+    let step = observe(
+        &mut job,
+        Observation::BuildsListed {
+            target: 0,
+            result: Ok(["amd64", "arm64", "ppc64el", "s390x"]
+                .into_iter()
+                .map(|arch| snapshot(arch, BuildState::NeedsBuilding, UploadStatus::Unscheduled))
+                .collect()),
+        },
+        t0(),
+        &rules(),
+    );
+    let cancels = step
+        .actions
+        .iter()
+        .filter(|a| {
+            matches!(
+                a,
+                Action::Call {
+                    call: BuildCall::Cancel,
+                    ..
+                }
+            )
+        })
+        .count();
+    assert_eq!(
+        cancels, 3,
+        "the three arches not asked for are cancelled at once"
+    );
+    job
+}
+
+#[test]
+fn a_new_job_requests_a_few_recipes_at_a_time_and_stores_them_as_being_sent() {
+    let mut job = job("rebuild 22.04 all", false);
+    let step = observe(&mut job, Observation::Tick, t0(), &rules());
+    assert_eq!(step.actions.len(), REQUESTS_AT_ONCE);
+    let requesting = job
+        .targets
+        .iter()
+        .filter(|t| matches!(t.phase, Phase::Requesting { attempt: 1 }))
+        .count();
+    assert_eq!(requesting, REQUESTS_AT_ONCE);
+    let step = observe(&mut job, Observation::Tick, t0(), &rules());
+    assert!(step
+        .actions
+        .iter()
+        .all(|a| matches!(a, Action::RequestBuilds { .. } | Action::Call { .. })));
+}
+
+#[test]
+fn an_unknown_outcome_is_requested_once_more_then_given_up() {
+    let mut job = job("rebuild 20.04 arm64 redis", false);
+    observe(&mut job, Observation::Tick, t0(), &rules());
+    let unknown = || LaunchpadError::OutcomeUnknown {
+        url: "r".into(),
+        cause: "timeout".into(),
+    };
+    let step = observe(
+        &mut job,
+        Observation::Requested {
+            target: 0,
+            result: Err(unknown()),
+        },
+        t0(),
+        &rules(),
+    );
+    assert_eq!(step.actions, [Action::RequestBuilds { target: 0 }]);
+    assert_eq!(job.targets[0].phase, Phase::Requesting { attempt: 2 });
+    let step = observe(
+        &mut job,
+        Observation::Requested {
+            target: 0,
+            result: Err(unknown()),
+        },
+        t0(),
+        &rules(),
+    );
+    assert!(step.actions.is_empty());
+    assert!(matches!(job.targets[0].phase, Phase::Failed { .. }));
+    assert!(matches!(step.notices[0], Notice::RequestFailed { .. }));
+}
+
+#[test]
+fn a_request_found_mid_send_after_a_restart_counts_as_unknown() {
+    let mut job = job("rebuild 20.04 arm64 redis", false);
+    observe(&mut job, Observation::Tick, t0(), &rules());
+    // The run that sent it stopped; the next tick finds it still "being sent".
+    let step = observe(&mut job, Observation::Tick, t0(), &rules());
+    assert_eq!(step.actions, [Action::RequestBuilds { target: 0 }]);
+    assert_eq!(job.targets[0].phase, Phase::Requesting { attempt: 2 });
+}
+
+#[test]
+fn already_pending_is_an_outcome_not_a_failure() {
+    let mut job = job("rebuild 20.04 arm64 redis", false);
+    observe(&mut job, Observation::Tick, t0(), &rules());
+    observe(
+        &mut job,
+        Observation::Requested {
+            target: 0,
+            result: Ok("u".into()),
+        },
+        t0(),
+        &rules(),
+    );
+    let message = image_builder::launchpad::models::ALREADY_PENDING.to_string();
+    let step = observe(
+        &mut job,
+        Observation::RequestRead {
+            target: 0,
+            result: Ok((RequestStatus::Failed, Some(message), "b".into())),
+        },
+        t0(),
+        &rules(),
+    );
+    assert_eq!(job.targets[0].phase, Phase::AlreadyPending);
+    assert!(step.notices.contains(&Notice::AlreadyPending { target: 0 }));
+    assert_eq!(job.status, JobStatus::Finished);
+}
+
+#[test]
+fn polling_backs_off_while_nothing_changes_and_resets_on_a_change() {
+    let mut job = following();
+    let arm64 = job.targets[0]
+        .builds
+        .iter()
+        .position(|b| b.arch.as_str() == "arm64")
+        .unwrap();
+    let mut intervals = Vec::new();
+    for _ in 0..6 {
+        observe(
+            &mut job,
+            Observation::BuildRead {
+                target: 0,
+                build: arm64,
+                result: Ok(None),
+            },
+            t0(),
+            &rules(),
+        );
+        intervals.push(job.targets[0].builds[arm64].poll.interval_ms);
+    }
+    assert_eq!(intervals, [15_000, 22_500, 33_750, 50_625, 60_000, 60_000]);
+    let building = snapshot(
+        "arm64",
+        BuildState::CurrentlyBuilding,
+        UploadStatus::Unscheduled,
+    );
+    observe(
+        &mut job,
+        Observation::BuildRead {
+            target: 0,
+            build: arm64,
+            result: Ok(Some(building)),
+        },
+        t0(),
+        &rules(),
+    );
+    assert_eq!(job.targets[0].builds[arm64].poll.interval_ms, 10_000);
+    assert!(next_due(&job).unwrap() <= t0() + chrono::Duration::seconds(10));
+}
+
+#[test]
+fn a_failed_upload_alerts_once_then_auto_retries_with_backoff_up_to_the_budget() {
+    let mut job = following();
+    let arm64 = job.targets[0]
+        .builds
+        .iter()
+        .position(|b| b.arch.as_str() == "arm64")
+        .unwrap();
+    let failed = || {
+        snapshot(
+            "arm64",
+            BuildState::SuccessfullyBuilt,
+            UploadStatus::FailedToUpload,
+        )
+    };
+    let read = |job: &mut Job, snapshot, at| {
+        observe(
+            job,
+            Observation::BuildRead {
+                target: 0,
+                build: arm64,
+                result: Ok(Some(snapshot)),
+            },
+            at,
+            &rules(),
+        )
+    };
+    let step = read(&mut job, failed(), t0());
+    assert_eq!(
+        step.notices,
+        [Notice::UploadFailed {
+            target: 0,
+            build: arm64,
+            epoch: 1
+        }]
+    );
+    // Seen again unchanged: no second alert.
+    assert!(read(&mut job, failed(), t0()).notices.is_empty());
+    let due = job.targets[0].builds[arm64].retry_due.unwrap();
+    assert_eq!(due, t0() + chrono::Duration::seconds(60));
+
+    let step = observe(&mut job, Observation::Tick, due, &rules());
+    assert!(step.notices.contains(&Notice::UploadRetrying {
+        target: 0,
+        build: arm64,
+        attempt: 1
+    }));
+    assert!(step.actions.contains(&Action::Call {
+        target: 0,
+        build: arm64,
+        call: BuildCall::ScheduleUpload { auto: true }
+    }));
+    observe(
+        &mut job,
+        Observation::BuildCall {
+            target: 0,
+            build: arm64,
+            call: BuildCall::ScheduleUpload { auto: true },
+            result: Ok(()),
+        },
+        due,
+        &rules(),
+    );
+    assert_eq!(job.targets[0].builds[arm64].progress(), Progress::Uploading);
+    read(&mut job, failed(), due);
+    let second = job.targets[0].builds[arm64].retry_due.unwrap();
+    assert_eq!(
+        second,
+        due + chrono::Duration::seconds(120),
+        "the wait doubles"
+    );
+
+    observe(&mut job, Observation::Tick, second, &rules());
+    observe(
+        &mut job,
+        Observation::BuildCall {
+            target: 0,
+            build: arm64,
+            call: BuildCall::ScheduleUpload { auto: true },
+            result: Ok(()),
+        },
+        second,
+        &rules(),
+    );
+    let step = read(&mut job, failed(), second);
+    assert!(step.notices.contains(&Notice::UploadGaveUp {
+        target: 0,
+        build: arm64,
+        attempts: 2,
+        refusal: None
+    }));
+    // The unwanted builds still need their cancels answered before the job can end.
+    for build in 0..4 {
+        if build != arm64 {
+            let arch = job.targets[0].builds[build].arch.to_string();
+            let cancelled = snapshot(&arch, BuildState::CancelledBuild, UploadStatus::Unscheduled);
+            observe(
+                &mut job,
+                Observation::BuildRead {
+                    target: 0,
+                    build,
+                    result: Ok(Some(cancelled)),
+                },
+                second,
+                &rules(),
+            );
+        }
+    }
+    assert_eq!(job.status, JobStatus::Finished);
+    assert_eq!(job.tally().upload_failed, 1);
+}
+
+#[test]
+fn retry_uploads_reopens_a_finished_job_and_expects_the_upload() {
+    let mut job = following();
+    for build in 0..4 {
+        let arch = job.targets[0].builds[build].arch.to_string();
+        let snapshot = if arch == "arm64" {
+            snapshot(
+                &arch,
+                BuildState::SuccessfullyBuilt,
+                UploadStatus::FailedToUpload,
+            )
+        } else {
+            snapshot(&arch, BuildState::CancelledBuild, UploadStatus::Unscheduled)
+        };
+        observe(
+            &mut job,
+            Observation::BuildRead {
+                target: 0,
+                build,
+                result: Ok(Some(snapshot)),
+            },
+            t0(),
+            &rules(),
+        );
+    }
+    job.auto_retry_uploads = false;
+    observe(&mut job, Observation::Tick, t0(), &rules());
+    assert_eq!(job.status, JobStatus::Finished);
+    let step = observe(
+        &mut job,
+        Observation::Control(Control::RetryUploads),
+        t0(),
+        &rules(),
+    );
+    assert_eq!(job.status, JobStatus::Running);
+    assert!(step.notices.contains(&Notice::Controlled {
+        control: Control::RetryUploads,
+        count: 1
+    }));
+    let arm64 = job.targets[0]
+        .builds
+        .iter()
+        .find(|b| b.arch.as_str() == "arm64")
+        .unwrap();
+    assert_eq!(arm64.progress(), Progress::Uploading);
+    assert_eq!(arm64.etag, None, "the next read is unconditional");
+    assert!(arm64.poll.due > t0(), "no read before the call is answered");
+}
+
+#[test]
+fn the_deadline_gives_up() {
+    let mut job = following();
+    let step = observe(
+        &mut job,
+        Observation::Tick,
+        t0() + chrono::Duration::hours(13),
+        &rules(),
+    );
+    assert_eq!(job.status, JobStatus::GaveUp);
+    assert_eq!(step.notices, [Notice::Ended]);
+}
