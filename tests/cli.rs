@@ -228,3 +228,53 @@ fn a_piped_sandbox_acknowledges_shows_the_board_summarises_and_exits_0() {
         "the default scenario fails it: {text}"
     );
 }
+
+#[test]
+fn status_and_jobs_read_the_store_a_build_left() {
+    let dir = std::env::temp_dir().join(format!("ib-status-{}", std::process::id()));
+    let data = dir.to_str().unwrap().to_string();
+    let built = image_builder(&[
+        "build",
+        "--launchpad",
+        "sim",
+        "--speed",
+        "1000",
+        "--wait",
+        "--data-dir",
+        &data,
+        "--series",
+        "20.04",
+        "--arch",
+        "arm64",
+        "--",
+        "redis",
+    ]);
+    assert_eq!(
+        built.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&built),
+        stderr(&built)
+    );
+    let status = image_builder(&["status", "1", "--data-dir", &data]);
+    assert_eq!(status.status.code(), Some(0));
+    assert!(
+        stdout(&status)
+            .starts_with("**Job #1** · `rebuild 20.04 arm64 redis --wait` · finished took"),
+        "{}",
+        stdout(&status)
+    );
+    let jobs = image_builder(&["jobs", "--data-dir", &data]);
+    assert!(
+        stdout(&jobs).starts_with("#1 · finished · `rebuild 20.04 arm64 redis --wait`"),
+        "{}",
+        stdout(&jobs)
+    );
+    let missing = image_builder(&["status", "7", "--data-dir", &data]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert_eq!(
+        stderr(&missing),
+        "There is no job #7. Say `jobs` to list them.\n"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -24,6 +24,18 @@ pub struct StoreArgs {
     pub config: ConfigArgs,
 }
 
+impl StoreArgs {
+    /// The store these arguments name; a bad config is written to `err` and its exit code
+    /// returned inside.
+    fn open(&self, err: &mut impl Write) -> anyhow::Result<Result<crate::store::Store, ExitCode>> {
+        let config = match config_or_exit(&self.config, err) {
+            Ok(config) => config,
+            Err(code) => return Ok(Err(code)),
+        };
+        Ok(Ok(open_store(&data_dir(self.data_dir.as_ref(), &config))?))
+    }
+}
+
 /// `image-builder wait`.
 #[derive(Debug, Args)]
 pub struct WaitArgs {
@@ -101,11 +113,10 @@ pub fn status(
     out: &mut impl Write,
     err: &mut impl Write,
 ) -> anyhow::Result<ExitCode> {
-    let config = match config_or_exit(&args.store.config, err) {
-        Ok(config) => config,
+    let store = match args.store.open(err)? {
+        Ok(store) => store,
         Err(code) => return Ok(code),
     };
-    let store = open_store(&data_dir(args.store.data_dir.as_ref(), &config))?;
     let now = chrono::Utc::now();
     match args.job {
         Some(id) => match store.job(JobId(id))? {
@@ -130,11 +141,10 @@ pub fn list(
     out: &mut impl Write,
     err: &mut impl Write,
 ) -> anyhow::Result<ExitCode> {
-    let config = match config_or_exit(&args.store.config, err) {
-        Ok(config) => config,
+    let store = match args.store.open(err)? {
+        Ok(store) => store,
         Err(code) => return Ok(code),
     };
-    let store = open_store(&data_dir(args.store.data_dir.as_ref(), &config))?;
     let jobs: Vec<_> = store.jobs()?.into_iter().take(args.last).collect();
     writeln!(
         out,

@@ -486,15 +486,8 @@ fn unknown_outcome(target: &mut Target, index: usize, attempt: u8, step: &mut St
         };
         step.actions.push(Action::RequestBuilds { target: index });
     } else {
-        let reason = "Launchpad did not confirm the build request twice; check the recipe's page"
-            .to_string();
-        target.phase = Phase::Failed {
-            reason: reason.clone(),
-        };
-        step.notices.push(Notice::RequestFailed {
-            target: index,
-            reason,
-        });
+        let reason = "Launchpad did not confirm the build request twice; check the recipe's page";
+        fail_target(target, index, reason.to_string(), step);
     }
 }
 
