@@ -331,3 +331,31 @@ async fn a_job_that_never_ends_is_given_up_with_a_clear_message() {
         "{summary}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retry_builds_by_hand_rebuilds_what_failed() {
+    let bot = TestBot::start(vec![Outcome {
+        image: Some("redis".parse().unwrap()),
+        arch: Some("arm64".parse().unwrap()),
+        build_failures: Failures::Times(1),
+        ..Outcome::default()
+    }])
+    .await;
+    bot.say("alice", "rebuild 20.04 arm64 redis").await;
+    bot.run_until("job 1 ends", finished(1)).await;
+    assert_eq!(bot.job(1).tally().build_failed, 1);
+    let summary = &bot.printed_containing(Kind::Summary, "")[0];
+    assert!(
+        summary.contains("Failed builds (retry with `retry builds #1`)"),
+        "{summary}"
+    );
+    assert_eq!(
+        bot.say("alice", "retry builds #1").await,
+        "Retrying 1 failed build of job #1."
+    );
+    bot.run_until("job 1 ends again", |bot| {
+        finished(1)(bot) && bot.job(1).tally().succeeded == 1
+    })
+    .await;
+    assert_eq!(bot.sim.requests("POST retry"), 1);
+}

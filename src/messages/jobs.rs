@@ -406,3 +406,64 @@ pub const NOTHING_RUNNING: &str = "Nothing is running. Say `jobs` for the recent
 pub fn internal_error(what: &str) -> String {
     format!("Something went wrong on my side ({what}); the details are in my log.")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::command::{Images, Rebuild};
+    use crate::config::Config;
+
+    #[test]
+    fn the_board_grid_lines_up_under_the_architectures() {
+        let config = Config::built_in().unwrap();
+        let rebuild = Rebuild {
+            series: vec!["20.04".parse().unwrap()],
+            arches: vec![],
+            images: Images::Named(vec!["redis".parse().unwrap(), "squid".parse().unwrap()]),
+            auto_retry_uploads: false,
+            wait: false,
+            dry_run: false,
+            reason: None,
+        };
+        let plan = crate::plan::plan(&rebuild, &config.catalogue).unwrap();
+        let now = Utc::now();
+        let job = Job::new(
+            JobId(3),
+            "alice",
+            "team",
+            &rebuild.to_string(),
+            &plan,
+            "http://lp/",
+            false,
+            None,
+            now,
+            now,
+        );
+        let board = board(&job, now);
+        let lines: Vec<&str> = board.lines().collect();
+        assert_eq!(
+            lines[0],
+            "**Job #3** · `rebuild 20.04 redis squid` · running for under a minute"
+        );
+        let header = lines[2];
+        for arch in ["amd64", "arm64", "ppc64el", "s390x"] {
+            let start = header.find(arch).unwrap();
+            let middle = header[..start].chars().count() + arch.len() / 2;
+            for row in &lines[3..5] {
+                let cells: Vec<usize> = row
+                    .char_indices()
+                    .filter(|(_, c)| *c == '…')
+                    .map(|(i, _)| row[..i].chars().count())
+                    .collect();
+                assert!(
+                    cells.contains(&middle),
+                    "{arch} at {middle} in {row:?} ({cells:?})\n{board}"
+                );
+            }
+        }
+        assert!(
+            lines.last().unwrap().starts_with("… 8 requested"),
+            "{board}"
+        );
+    }
+}
