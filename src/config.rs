@@ -37,6 +37,34 @@ pub struct Config {
     pub engine: EngineConfig,
     /// The console adapter (sandbox).
     pub console: ConsoleConfig,
+    /// The Discord adapter (`image-builder run`).
+    pub discord: DiscordConfig,
+}
+
+/// The Discord adapter (`[discord]`). The token is not here: it comes from `DISCORD_TOKEN`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DiscordConfig {
+    /// What a text command starts with, besides a mention of the bot. Empty: mentions only.
+    #[serde(default = "default_prefix")]
+    pub prefix: String,
+    /// A Discord-compatible server to talk to instead of Discord, such as the tests' fake
+    /// (`http://127.0.0.1:PORT`). For testing only: it turns serenity's rate limiter off.
+    #[serde(default)]
+    pub api_base: Option<String>,
+}
+
+fn default_prefix() -> String {
+    "!".to_string()
+}
+
+impl Default for DiscordConfig {
+    fn default() -> DiscordConfig {
+        DiscordConfig {
+            prefix: default_prefix(),
+            api_base: None,
+        }
+    }
 }
 
 /// How the job engine paces itself (`[engine]`).
@@ -276,6 +304,8 @@ struct ConfigFile {
     engine: EngineConfig,
     #[serde(default)]
     console: ConsoleConfig,
+    #[serde(default)]
+    discord: DiscordConfig,
 }
 
 #[derive(Debug, Deserialize)]
@@ -411,6 +441,7 @@ impl ConfigFile {
             confirmation,
             engine,
             console: self.console,
+            discord: self.discord,
         })
     }
 }

@@ -3,6 +3,7 @@
 //! and others later. Adapters translate; they decide nothing.
 
 pub mod console;
+pub mod discord;
 pub mod terminal;
 
 use std::future::Future;

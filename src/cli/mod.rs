@@ -9,6 +9,7 @@ mod check;
 mod follow;
 mod jobs;
 mod login;
+mod run;
 mod sandbox;
 mod sim;
 
@@ -22,6 +23,7 @@ pub use build::BuildArgs;
 pub use check::CheckArgs;
 pub use jobs::{JobsArgs, StatusArgs, WaitArgs};
 pub use login::LoginArgs;
+pub use run::RunArgs;
 pub use sandbox::SandboxArgs;
 pub use sim::SimArgs;
 
@@ -41,6 +43,8 @@ pub struct Cli {
 pub enum Subcommands {
     /// The bot in this terminal against the built-in Launchpad simulator: no account needed.
     Sandbox(SandboxArgs),
+    /// The bot on Discord (token in DISCORD_TOKEN), against the configured Launchpad.
+    Run(RunArgs),
     /// Rebuild images: every image, series and architecture unless narrowed down.
     Build(BuildArgs),
     /// Follow unfinished jobs in the store to their end (after `build` without --wait, or a
@@ -78,6 +82,7 @@ pub async fn run(cli: Cli, out: &mut impl Write, err: &mut impl Write) -> anyhow
         Subcommands::Login(args) => login::run(&args, out, err).await,
         Subcommands::Sim(args) => sim::run(&args, out, err).await,
         Subcommands::Sandbox(args) => sandbox::run(&args, err).await,
+        Subcommands::Run(args) => run::run(&args, err).await,
         Subcommands::Wait(args) => jobs::wait(&args, out, err).await,
         Subcommands::Status(args) => jobs::status(&args, out, err),
         Subcommands::Jobs(args) => jobs::list(&args, out, err),

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod bot;
+pub mod discord;
 
 use image_builder::command::{parse, Command, ParseError, Vocabulary};
 use image_builder::config::Config;

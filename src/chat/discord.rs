@@ -1,0 +1,287 @@
+//! The Discord adapter, on serenity 0.12: text commands addressed to the bot (a mention, or the
+//! configured prefix) become [`Incoming`] messages; the bot's messages and edits go out through
+//! Discord's REST API with mentions limited to the requester, so build output can never ping
+//! `@everyone`. Slash commands, buttons, threads and rate-limit retries come next (issue 5).
+//!
+//! `discord.api_base` points it at a Discord-compatible server (the tests' fake Discord): the
+//! REST base is rewritten and serenity's rate limiter, which would ignore the rewrite, is off.
+
+use std::sync::{Arc, OnceLock};
+
+use serenity::all::{
+    ChannelId, Context, CreateAllowedMentions, CreateMessage, EditMessage, EventHandler,
+    GatewayIntents, Message, MessageId as DiscordMessageId, Ready, UserId,
+};
+use serenity::async_trait;
+use serenity::http::{Http, HttpBuilder};
+
+use super::{Chat, ChatError, Incoming, MessageId, Outgoing};
+use crate::bot::Bot;
+use crate::permissions::User;
+use crate::secret::Secret;
+
+/// Discord's limit on a message's content, in characters.
+pub const MESSAGE_LIMIT: usize = 2000;
+
+/// The intents the bot asks for: guild messages with their content (the Message Content intent
+/// must be enabled for the bot in the Developer Portal).
+pub fn intents() -> GatewayIntents {
+    GatewayIntents::GUILDS | GatewayIntents::GUILD_MESSAGES | GatewayIntents::MESSAGE_CONTENT
+}
+
+/// An HTTP client for Discord, or for the Discord-compatible server at `api_base`.
+pub fn http(token: &Secret, api_base: Option<&str>) -> Http {
+    match api_base {
+        Some(base) => HttpBuilder::new(token.expose())
+            .proxy(base)
+            .ratelimiter_disabled(true)
+            .build(),
+        None => Http::new(token.expose()),
+    }
+}
+
+/// The adapter. Cheap to clone.
+#[derive(Clone)]
+pub struct Discord {
+    http: Arc<Http>,
+}
+
+impl Discord {
+    /// An adapter sending through `http`.
+    pub fn new(http: Arc<Http>) -> Discord {
+        Discord { http }
+    }
+}
+
+fn channel(id: &str) -> Result<ChannelId, ChatError> {
+    id.parse::<u64>()
+        .ok()
+        .filter(|id| *id != 0)
+        .map(ChannelId::new)
+        .ok_or_else(|| ChatError(format!("`{id}` is not a Discord channel id")))
+}
+
+/// A message's text with its mention, cut into pieces Discord accepts: at line ends where it
+/// can, never rejected for length.
+pub fn pieces(message: &Outgoing) -> Vec<String> {
+    let text = match &message.mention {
+        Some(user) => format!("<@{user}> {}", message.text),
+        None => message.text.clone(),
+    };
+    let mut pieces = Vec::new();
+    let mut current = String::new();
+    for line in text.split_inclusive('\n') {
+        if current.chars().count() + line.chars().count() > MESSAGE_LIMIT && !current.is_empty() {
+            pieces.push(std::mem::take(&mut current));
+        }
+        if line.chars().count() > MESSAGE_LIMIT {
+            let chars: Vec<char> = line.chars().collect();
+            for chunk in chars.chunks(MESSAGE_LIMIT) {
+                pieces.push(chunk.iter().collect());
+            }
+            continue;
+        }
+        current.push_str(line);
+    }
+    if !current.is_empty() || pieces.is_empty() {
+        pieces.push(current);
+    }
+    pieces
+}
+
+/// Only the requester may be pinged, and only when the message names them.
+fn allowed_mentions(message: &Outgoing) -> CreateAllowedMentions {
+    let users = message
+        .mention
+        .iter()
+        .filter_map(|user| user.parse::<u64>().ok().filter(|id| *id != 0))
+        .map(UserId::new);
+    CreateAllowedMentions::new().users(users)
+}
+
+impl Chat for Discord {
+    async fn send(&self, channel_id: &str, message: Outgoing) -> Result<MessageId, ChatError> {
+        let channel = channel(channel_id)?;
+        let mut first = None;
+        for piece in pieces(&message) {
+            let sent = channel
+                .send_message(
+                    &self.http,
+                    CreateMessage::new()
+                        .content(piece)
+                        .allowed_mentions(allowed_mentions(&message)),
+                )
+                .await
+                .map_err(|error| ChatError(error.to_string()))?;
+            first.get_or_insert(sent.id);
+        }
+        let id = first.expect("pieces() gives at least one piece");
+        Ok(MessageId(id.to_string()))
+    }
+
+    async fn edit(
+        &self,
+        channel_id: &str,
+        id: &MessageId,
+        message: Outgoing,
+    ) -> Result<(), ChatError> {
+        let channel = channel(channel_id)?;
+        let message_id =
+            id.0.parse::<u64>()
+                .ok()
+                .filter(|id| *id != 0)
+                .map(DiscordMessageId::new)
+                .ok_or_else(|| ChatError(format!("`{}` is not a Discord message id", id.0)))?;
+        // An edited message cannot grow into two: a board over the limit is cut, saying so.
+        let mut text = pieces(&message).remove(0);
+        if text.chars().count() >= MESSAGE_LIMIT {
+            text = text.chars().take(MESSAGE_LIMIT - 20).collect::<String>() + "\n… (cut to fit)";
+        }
+        channel
+            .edit_message(
+                &self.http,
+                message_id,
+                EditMessage::new()
+                    .content(text)
+                    .allowed_mentions(allowed_mentions(&message)),
+            )
+            .await
+            .map(drop)
+            .map_err(|error| ChatError(error.to_string()))
+    }
+}
+
+/// Turns Discord messages addressed to the bot into commands.
+pub struct Handler {
+    bot: Arc<Bot<Discord>>,
+    prefix: String,
+    me: OnceLock<UserId>,
+}
+
+impl Handler {
+    /// A handler feeding `bot`, for messages starting with `prefix` or mentioning the bot.
+    pub fn new(bot: Arc<Bot<Discord>>, prefix: String) -> Handler {
+        Handler {
+            bot,
+            prefix,
+            me: OnceLock::new(),
+        }
+    }
+
+    /// The command in `content`, if it is addressed to the bot: after the prefix, or after a
+    /// leading mention of the bot (`<@ID>` or `<@!ID>`).
+    pub fn addressed<'a>(&self, content: &'a str) -> Option<&'a str> {
+        let content = content.trim_start();
+        if !self.prefix.is_empty() {
+            if let Some(rest) = content.strip_prefix(self.prefix.as_str()) {
+                return Some(rest);
+            }
+        }
+        let me = self.me.get()?;
+        [format!("<@{me}>"), format!("<@!{me}>")]
+            .iter()
+            .find_map(|mention| content.strip_prefix(mention.as_str()))
+    }
+}
+
+#[async_trait]
+impl EventHandler for Handler {
+    async fn ready(&self, _context: Context, ready: Ready) {
+        let _ = self.me.set(ready.user.id);
+        tracing::info!(user = %ready.user.name, guilds = ready.guilds.len(), "connected to Discord");
+    }
+
+    async fn message(&self, _context: Context, message: Message) {
+        if message.author.bot {
+            return;
+        }
+        let Some(text) = self.addressed(&message.content) else {
+            return;
+        };
+        let roles = message
+            .member
+            .as_ref()
+            .map(|member| member.roles.iter().map(|role| role.to_string()).collect())
+            .unwrap_or_default();
+        let incoming = Incoming {
+            user: User {
+                id: message.author.id.to_string(),
+                roles,
+            },
+            channel: message.channel_id.to_string(),
+            text: text.to_string(),
+        };
+        self.bot.handle(incoming).await;
+    }
+}
+
+/// Why the bot stopped talking to Discord.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// Gateway close 4004.
+    #[error("Discord refused the token (gateway close 4004). Copy the bot's token again from the Developer Portal (Applications → your bot → Bot → Reset Token) into DISCORD_TOKEN.")]
+    BadToken,
+    /// Gateway close 4014.
+    #[error("Discord refused the intents (gateway close 4014): enable \"Message Content Intent\" under Privileged Gateway Intents on the bot's page in the Developer Portal (Applications → your bot → Bot), then start again.")]
+    DisallowedIntents,
+    /// Anything else.
+    #[error("Discord: {0}")]
+    Other(String),
+}
+
+/// Connects to Discord (or the server at `api_base`) and handles messages until the
+/// connection ends for good. serenity resumes dropped connections by itself.
+pub async fn serve(
+    token: &Secret,
+    api_base: Option<&str>,
+    handler: Handler,
+) -> Result<(), ServeError> {
+    use serenity::gateway::GatewayError;
+    let mut client = serenity::Client::builder(token.expose(), intents());
+    if api_base.is_some() {
+        client = serenity::all::ClientBuilder::new_with_http(http(token, api_base), intents());
+    }
+    let mut client = client
+        .event_handler(handler)
+        .await
+        .map_err(|error| ServeError::Other(error.to_string()))?;
+    match client.start().await {
+        Ok(()) => Ok(()),
+        Err(serenity::Error::Gateway(GatewayError::InvalidAuthentication)) => {
+            Err(ServeError::BadToken)
+        }
+        Err(serenity::Error::Gateway(GatewayError::DisallowedGatewayIntents)) => {
+            Err(ServeError::DisallowedIntents)
+        }
+        Err(error) => Err(ServeError::Other(error.to_string())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::chat::Kind;
+
+    #[test]
+    fn long_text_is_split_at_line_ends_and_never_rejected() {
+        let line = "x".repeat(900) + "\n";
+        let message = Outgoing::new(Kind::Reply, line.repeat(5));
+        let pieces = pieces(&message);
+        assert_eq!(pieces.len(), 3);
+        assert!(pieces.iter().all(|p| p.chars().count() <= MESSAGE_LIMIT));
+        assert_eq!(pieces.concat(), line.repeat(5));
+        let huge = Outgoing::new(Kind::Reply, "y".repeat(4500));
+        assert_eq!(pieces_len(&huge), vec![2000, 2000, 500]);
+    }
+
+    fn pieces_len(message: &Outgoing) -> Vec<usize> {
+        pieces(message).iter().map(|p| p.chars().count()).collect()
+    }
+
+    #[test]
+    fn the_mention_leads_the_text() {
+        let mut message = Outgoing::new(Kind::Summary, "done");
+        message.mention = Some("5000".into());
+        assert_eq!(pieces(&message), ["<@5000> done"]);
+    }
+}

@@ -1,0 +1,65 @@
+//! `image-builder run`: the bot on Discord, with the engine and store, against the configured
+//! Launchpad. `DISCORD_TOKEN` holds the bot's token.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::Args;
+
+use super::follow::{configured_client, data_dir, open_store};
+use super::{config_or_exit, ConfigArgs};
+use crate::bot::Bot;
+use crate::chat::discord::{self, Discord, Handler};
+use crate::jobs::Engine;
+use crate::secret::Secret;
+
+/// The environment variable with the bot's token.
+pub const TOKEN_ENV: &str = "DISCORD_TOKEN";
+
+/// `image-builder run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// The Launchpad credentials file [default: as for login].
+    #[arg(long, value_name = "FILE")]
+    pub credentials: Option<PathBuf>,
+    /// The job store [default: engine.data_dir, else $XDG_STATE_HOME/image-builder].
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+}
+
+/// Runs the bot until Discord ends the connection for good.
+pub async fn run(args: &RunArgs, err: &mut impl Write) -> anyhow::Result<ExitCode> {
+    let config = match config_or_exit(&args.config, err) {
+        Ok(config) => config,
+        Err(code) => return Ok(code),
+    };
+    let Some(token) = std::env::var(TOKEN_ENV)
+        .ok()
+        .filter(|t| !t.trim().is_empty())
+    else {
+        writeln!(err, "Set {TOKEN_ENV} to the bot's token (Developer Portal → Applications → your bot → Bot → Token).")?;
+        return Ok(ExitCode::FAILURE);
+    };
+    let token = Secret::new(token.trim());
+    let client = configured_client(&config, args.credentials.as_ref())?;
+    let store = open_store(&data_dir(args.data_dir.as_ref(), &config))?;
+    let api_base = config.discord.api_base.clone();
+    let chat = Discord::new(Arc::new(discord::http(&token, api_base.as_deref())));
+    let engine = Engine::new(client, store, chat.clone(), config.engine.settings(1.0));
+    let prefix = config.discord.prefix.clone();
+    let api_root = config.launchpad.api_root.clone();
+    let bot = Arc::new(Bot::new(config, api_root, engine.clone(), chat));
+    let resumed = engine.resume().await?;
+    tracing::info!(resumed, "engine started");
+    match discord::serve(&token, api_base.as_deref(), Handler::new(bot, prefix)).await {
+        Ok(()) => Ok(ExitCode::SUCCESS),
+        Err(error) => {
+            writeln!(err, "{error}")?;
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}

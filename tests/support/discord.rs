@@ -1,0 +1,296 @@
+//! A fake Discord for the real serenity client: REST under `/api/v10/...` (axum) and the gateway
+//! websocket (tokio-tungstenite, the version serenity itself uses), both on `127.0.0.1:0`. It
+//! records every REST call, validates every event it dispatches against serenity's own types
+//! (a payload serenity cannot read would otherwise be dropped silently), enforces Discord's
+//! 2000-character limit, and answers 404 (recorded as unexpected) to any route it does not know.
+//! Facts: `reference/discord-fake.md`.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::Message as Frame;
+
+/// The bot's own user id (READY's user, the author of every message it sends).
+pub const BOT_USER: &str = "1000";
+/// The guild.
+pub const GUILD: &str = "2000";
+/// The team channel.
+pub const CHANNEL: &str = "4000";
+
+/// One REST call the fake received.
+#[derive(Debug, Clone)]
+pub struct Call {
+    /// GET, POST, PATCH, ...
+    pub method: String,
+    /// The path, `/api/v10/channels/4000/messages`.
+    pub path: String,
+    /// The JSON body, or null.
+    pub body: Value,
+    /// Whether the fake knew the route.
+    pub expected: bool,
+}
+
+#[derive(Default)]
+struct Shared {
+    calls: Mutex<Vec<Call>>,
+    dispatch: Mutex<Option<mpsc::UnboundedSender<Value>>>,
+    identify: Mutex<Option<Value>>,
+    next_id: AtomicU64,
+    close_with: Option<u16>,
+    gateway: Mutex<String>,
+}
+
+/// The fake. Dropping it stops nothing by itself; the test's runtime ends its tasks.
+#[derive(Clone)]
+pub struct FakeDiscord {
+    shared: Arc<Shared>,
+    rest: std::net::SocketAddr,
+}
+
+impl FakeDiscord {
+    /// A fake Discord that accepts the bot.
+    pub async fn start() -> FakeDiscord {
+        FakeDiscord::start_with(None).await
+    }
+
+    /// A fake that closes the gateway with `code` right after Identify (4004: bad token; 4014:
+    /// disallowed intents).
+    pub async fn closing_with(code: u16) -> FakeDiscord {
+        FakeDiscord::start_with(Some(code)).await
+    }
+
+    async fn start_with(close_with: Option<u16>) -> FakeDiscord {
+        let shared = Arc::new(Shared {
+            next_id: AtomicU64::new(9000),
+            close_with,
+            ..Shared::default()
+        });
+        let gateway = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        *shared.gateway.lock().unwrap() = format!("ws://{}/gw", gateway.local_addr().unwrap());
+        tokio::spawn(serve_gateway(gateway, shared.clone()));
+        let rest = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = rest.local_addr().unwrap();
+        let router = Router::new().fallback(rest_call).with_state(shared.clone());
+        tokio::spawn(async move { axum::serve(rest, router).await.unwrap() });
+        FakeDiscord {
+            shared,
+            rest: address,
+        }
+    }
+
+    /// The base to give the bot as `discord.api_base`.
+    pub fn api_base(&self) -> String {
+        format!("http://{}", self.rest)
+    }
+
+    /// The Identify payload the bot sent, once it did.
+    pub fn identify(&self) -> Option<Value> {
+        self.shared.identify.lock().unwrap().clone()
+    }
+
+    /// Every REST call so far.
+    pub fn calls(&self) -> Vec<Call> {
+        self.shared.calls.lock().unwrap().clone()
+    }
+
+    /// Waits (up to 10 s) until the bot has identified and been sent READY.
+    pub async fn ready(&self) {
+        let started = Instant::now();
+        while self.shared.dispatch.lock().unwrap().is_none() {
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "the bot never identified"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// Dispatches an event, after checking that serenity can read it.
+    pub fn dispatch(&self, kind: &str, data: Value) {
+        let frame = json!({"op": 0, "s": 2, "t": kind, "d": data});
+        let parsed: serenity::model::event::GatewayEvent =
+            serde_json::from_value(frame.clone()).expect("a gateway frame serenity reads");
+        match parsed {
+            serenity::model::event::GatewayEvent::Dispatch(_, event) => assert!(
+                !matches!(event, serenity::model::event::Event::Unknown(_)),
+                "serenity would drop this {kind} silently: {data}"
+            ),
+            other => panic!("not a dispatch: {other:?}"),
+        }
+        let sender = self
+            .shared
+            .dispatch
+            .lock()
+            .unwrap()
+            .clone()
+            .expect("the bot is connected");
+        sender.send(json!({"t": kind, "d": data})).unwrap();
+    }
+
+    /// A user's message in the team channel, as MESSAGE_CREATE.
+    pub fn say(&self, user_id: &str, name: &str, roles: &[&str], content: &str) {
+        let id = self.shared.next_id.fetch_add(1, Ordering::SeqCst);
+        self.dispatch(
+            "MESSAGE_CREATE",
+            json!({
+                "id": id.to_string(), "channel_id": CHANNEL, "guild_id": GUILD,
+                "author": {"id": user_id, "username": name},
+                "member": {"roles": roles},
+                "content": content, "timestamp": "2026-01-05T09:00:00Z",
+                "tts": false, "mention_everyone": false, "mentions": [], "mention_roles": [],
+                "attachments": [], "embeds": [], "pinned": false, "type": 0,
+            }),
+        );
+    }
+
+    /// Waits (up to `seconds`) for a REST call that `matches`, and returns it.
+    pub async fn wait_for(
+        &self,
+        what: &str,
+        seconds: u64,
+        matches: impl Fn(&Call) -> bool,
+    ) -> Call {
+        let started = Instant::now();
+        loop {
+            if let Some(call) = self.calls().into_iter().find(|call| matches(call)) {
+                return call;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(seconds),
+                "never saw: {what}\n{:#?}",
+                self.calls()
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+}
+
+/// A message as Discord returns it: the bot's, in `channel`.
+fn message(id: &str, channel: &str, content: &str) -> Value {
+    json!({
+        "id": id, "channel_id": channel,
+        "author": {"id": BOT_USER, "username": "image-builder", "bot": true},
+        "content": content, "timestamp": "2026-01-05T09:00:00Z",
+        "tts": false, "mention_everyone": false, "mentions": [], "mention_roles": [],
+        "attachments": [], "embeds": [], "pinned": false, "type": 0,
+    })
+}
+
+async fn rest_call(
+    State(shared): State<Arc<Shared>>,
+    method: Method,
+    uri: Uri,
+    body: Bytes,
+) -> Response {
+    let path = uri.path().to_string();
+    let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let segments: Vec<&str> = path.trim_start_matches("/api/v10/").split('/').collect();
+    let content = body["content"].as_str().unwrap_or_default().to_string();
+    let (expected, response) = match (method.as_str(), segments.as_slice()) {
+        ("GET", ["gateway"]) => (
+            true,
+            axum::Json(json!({"url": *shared.gateway.lock().unwrap()})).into_response(),
+        ),
+        ("POST" | "PATCH", ["channels", _, "messages", ..]) if content.chars().count() > 2000 => (
+            false,
+            (
+                StatusCode::BAD_REQUEST,
+                axum::Json(json!({"code": 50035, "message": "Invalid Form Body"})),
+            )
+                .into_response(),
+        ),
+        ("POST", ["channels", channel, "messages"]) => {
+            let id = shared.next_id.fetch_add(1, Ordering::SeqCst).to_string();
+            (
+                true,
+                axum::Json(message(&id, channel, &content)).into_response(),
+            )
+        }
+        ("PATCH", ["channels", channel, "messages", id]) => (
+            true,
+            axum::Json(message(id, channel, &content)).into_response(),
+        ),
+        _ => (
+            false,
+            (
+                StatusCode::NOT_FOUND,
+                axum::Json(json!({"code": 0, "message": "Unknown route"})),
+            )
+                .into_response(),
+        ),
+    };
+    shared.calls.lock().unwrap().push(Call {
+        method: method.to_string(),
+        path,
+        body,
+        expected,
+    });
+    response
+}
+
+async fn serve_gateway(listener: TcpListener, shared: Arc<Shared>) {
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            return;
+        };
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            let Ok(mut socket) = tokio_tungstenite::accept_async(stream).await else {
+                return;
+            };
+            let hello = json!({"op": 10, "d": {"heartbeat_interval": 45000}});
+            if socket.send(Frame::Text(hello.to_string())).await.is_err() {
+                return;
+            }
+            let (sender, mut events) = mpsc::unbounded_channel::<Value>();
+            let mut sequence = 1;
+            loop {
+                tokio::select! {
+                    frame = socket.next() => {
+                        let Some(Ok(Frame::Text(text))) = frame else { return };
+                        let payload: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+                        match payload["op"].as_u64() {
+                            Some(1) => { let _ = socket.send(Frame::Text(json!({"op": 11}).to_string())).await; }
+                            Some(2) => {
+                                *shared.identify.lock().unwrap() = Some(payload);
+                                if let Some(code) = shared.close_with {
+                                    let frame = CloseFrame { code: CloseCode::from(code), reason: "fake".into() };
+                                    let _ = socket.send(Frame::Close(Some(frame))).await;
+                                    return;
+                                }
+                                let gateway = shared.gateway.lock().unwrap().clone();
+                                let ready = json!({"op": 0, "s": 1, "t": "READY", "d": {
+                                    "v": 10, "user": {"id": BOT_USER, "username": "image-builder", "bot": true},
+                                    "guilds": [{"id": GUILD, "unavailable": true}], "session_id": "fake-session",
+                                    "resume_gateway_url": gateway, "application": {"id": BOT_USER, "flags": 0},
+                                }});
+                                let _ = socket.send(Frame::Text(ready.to_string())).await;
+                                *shared.dispatch.lock().unwrap() = Some(sender.clone());
+                            }
+                            _ => {}
+                        }
+                    }
+                    Some(event) = events.recv() => {
+                        sequence += 1;
+                        let frame = json!({"op": 0, "s": sequence, "t": event["t"], "d": event["d"]});
+                        if socket.send(Frame::Text(frame.to_string())).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+            }
+        });
+    }
+}
