@@ -99,20 +99,48 @@ fn allowed_mentions(message: &Outgoing) -> CreateAllowedMentions {
     CreateAllowedMentions::new().users(users)
 }
 
+/// How many times a call Discord answered 429 is tried in all.
+const ATTEMPTS_ON_429: u32 = 5;
+
+/// Runs `call` again while Discord answers 429 (Too Many Requests), waiting 0.5, 1, 2, 4 s.
+/// serenity's own rate limiter waits out 429s in production; it is off against a test server,
+/// and a 429 without `Retry-After` passes it anyway, so the adapter does not rely on it.
+async fn with_retries<T, F, Fut>(what: &str, mut call: F) -> Result<T, ChatError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, serenity::Error>>,
+{
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match call().await {
+            Ok(value) => return Ok(value),
+            Err(serenity::Error::Http(serenity::http::HttpError::UnsuccessfulRequest(
+                response,
+            ))) if response.status_code.as_u16() == 429 && attempt < ATTEMPTS_ON_429 => {
+                let wait = std::time::Duration::from_millis(500 << (attempt - 1));
+                tracing::warn!(what, attempt, ?wait, "Discord answered 429; waiting");
+                tokio::time::sleep(wait).await;
+            }
+            Err(error) => return Err(ChatError(format!("{what}: {error}"))),
+        }
+    }
+}
+
 impl Chat for Discord {
     async fn send(&self, channel_id: &str, message: Outgoing) -> Result<MessageId, ChatError> {
         let channel = channel(channel_id)?;
         let mut first = None;
         for piece in pieces(&message) {
-            let sent = channel
-                .send_message(
+            let sent = with_retries("sending a message", || {
+                channel.send_message(
                     &self.http,
                     CreateMessage::new()
-                        .content(piece)
+                        .content(piece.clone())
                         .allowed_mentions(allowed_mentions(&message)),
                 )
-                .await
-                .map_err(|error| ChatError(error.to_string()))?;
+            })
+            .await?;
             first.get_or_insert(sent.id);
         }
         let id = first.expect("pieces() gives at least one piece");

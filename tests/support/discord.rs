@@ -44,6 +44,12 @@ pub struct Call {
 
 #[derive(Default)]
 struct Shared {
+    /// Statuses to answer the next calls of a method with, instead of serving them.
+    failures: Mutex<Vec<(String, u16)>>,
+    /// Pulled to drop the current gateway connection without a close frame.
+    drop_gateway: tokio::sync::Notify,
+    /// Resume (op 6) frames received.
+    resumes: AtomicU64,
     calls: Mutex<Vec<Call>>,
     dispatch: Mutex<Option<mpsc::UnboundedSender<Value>>>,
     identify: Mutex<Option<Value>>,
@@ -98,6 +104,26 @@ impl FakeDiscord {
     /// The Identify payload the bot sent, once it did.
     pub fn identify(&self) -> Option<Value> {
         self.shared.identify.lock().unwrap().clone()
+    }
+
+    /// The next `times` calls of `method` are answered `status` (429 with Discord's body and a
+    /// `Retry-After`).
+    pub fn fail_next(&self, method: &str, status: u16, times: usize) {
+        let mut failures = self.shared.failures.lock().unwrap();
+        for _ in 0..times {
+            failures.push((method.to_string(), status));
+        }
+    }
+
+    /// Drops the gateway connection as a network failure would.
+    pub fn drop_gateway(&self) {
+        *self.shared.dispatch.lock().unwrap() = None;
+        self.shared.drop_gateway.notify_waiters();
+    }
+
+    /// How many times the bot resumed its session.
+    pub fn resumes(&self) -> u64 {
+        self.shared.resumes.load(Ordering::SeqCst)
     }
 
     /// Every REST call so far.
@@ -198,6 +224,22 @@ async fn rest_call(
     let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     let segments: Vec<&str> = path.trim_start_matches("/api/v10/").split('/').collect();
     let content = body["content"].as_str().unwrap_or_default().to_string();
+    let failure = {
+        let mut failures = shared.failures.lock().unwrap();
+        let index = failures.iter().position(|(m, _)| *m == method.as_str());
+        index.map(|index| failures.remove(index).1)
+    };
+    if let Some(status) = failure {
+        shared.calls.lock().unwrap().push(Call {
+            method: method.to_string(),
+            path,
+            body,
+            expected: true,
+        });
+        let status = StatusCode::from_u16(status).unwrap();
+        let body = json!({"message": "You are being rate limited.", "retry_after": 0.1, "global": false, "code": 0});
+        return (status, [("retry-after", "0.1")], axum::Json(body)).into_response();
+    }
     let (expected, response) = match (method.as_str(), segments.as_slice()) {
         ("GET", ["gateway"]) => (
             true,
@@ -258,11 +300,19 @@ async fn serve_gateway(listener: TcpListener, shared: Arc<Shared>) {
             let mut sequence = 1;
             loop {
                 tokio::select! {
+                    _ = shared.drop_gateway.notified() => return,
                     frame = socket.next() => {
                         let Some(Ok(Frame::Text(text))) = frame else { return };
                         let payload: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
                         match payload["op"].as_u64() {
                             Some(1) => { let _ = socket.send(Frame::Text(json!({"op": 11}).to_string())).await; }
+                            Some(6) => {
+                                shared.resumes.fetch_add(1, Ordering::SeqCst);
+                                sequence += 1;
+                                let resumed = json!({"op": 0, "s": sequence, "t": "RESUMED", "d": {}});
+                                let _ = socket.send(Frame::Text(resumed.to_string())).await;
+                                *shared.dispatch.lock().unwrap() = Some(sender.clone());
+                            }
                             Some(2) => {
                                 *shared.identify.lock().unwrap() = Some(payload);
                                 if let Some(code) = shared.close_with {
