@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 
-use crate::chat::{Chat, Incoming, Kind, Outgoing};
+use crate::chat::{Button, Chat, Incoming, Kind, Outgoing};
 use crate::command::{parse, Command, JobsScope, Rebuild, RetryWhat, Vocabulary};
 use crate::config::Config;
 use crate::confirm::Confirmations;
@@ -31,15 +31,36 @@ pub struct Bot<C> {
     confirmations: Mutex<Confirmations>,
 }
 
-/// What handling a message produced: the answer, and a job to start once it is sent.
-struct Answer {
-    text: String,
+/// What handling a message produced: the answer, whether only the asker should see it (where
+/// the chat can do that), its buttons, and a job to start once the answer is out.
+#[derive(Debug)]
+pub struct Answer {
+    /// The text.
+    pub text: String,
+    /// An error, a denial or help: shown to the asker alone where the chat allows.
+    pub private: bool,
+    /// Buttons under the answer.
+    pub buttons: Vec<Button>,
     start: Option<Job>,
 }
 
 impl From<String> for Answer {
     fn from(text: String) -> Answer {
-        Answer { text, start: None }
+        Answer {
+            text,
+            private: false,
+            buttons: Vec::new(),
+            start: None,
+        }
+    }
+}
+
+impl Answer {
+    fn private(text: String) -> Answer {
+        Answer {
+            private: true,
+            ..Answer::from(text)
+        }
     }
 }
 
@@ -62,30 +83,70 @@ impl<C: Chat + Clone> Bot<C> {
         &self.engine
     }
 
+    /// The catalogue's image names (for autocompletion).
+    pub fn images(&self) -> &[crate::target::ImageName] {
+        self.vocabulary.images()
+    }
+
     /// Handles one message: answers in its channel, and starts the job it accepted, if any.
     /// Returns the answer's text.
     pub async fn handle(&self, incoming: Incoming) -> String {
         let answer = self.answer(&incoming).await;
-        if let Err(error) = self
-            .chat
-            .send(
-                &incoming.channel,
-                Outgoing::new(Kind::Reply, answer.text.clone()),
-            )
-            .await
-        {
+        let message =
+            Outgoing::new(Kind::Reply, answer.text.clone()).with_buttons(answer.buttons.clone());
+        if let Err(error) = self.chat.send(&incoming.channel, message).await {
             tracing::warn!(%error, "answering failed");
         }
+        let text = answer.text.clone();
+        self.launch(answer);
+        text
+    }
+
+    /// Starts the job an answer accepted, if any: after the answer is out, so the
+    /// acknowledgement comes before the board.
+    pub fn launch(&self, answer: Answer) {
         if let Some(job) = answer.start {
             self.engine.start(job);
         }
-        answer.text
     }
 
-    async fn answer(&self, incoming: &Incoming) -> Answer {
+    /// A button clicked by `incoming.user` (whose `text` is ignored): checked and carried out
+    /// exactly as the command it stands for.
+    pub async fn click(&self, incoming: &Incoming, button: &Button) -> Answer {
+        if let Some(text) = button.command() {
+            let typed = Incoming {
+                text,
+                ..incoming.clone()
+            };
+            return self.answer(&typed).await;
+        }
+        let Button::Abort(code) = button else {
+            return Answer::private(messages::parse_error(
+                &crate::command::ParseError::Empty,
+                Front::Chat,
+            ));
+        };
+        let Ok(code) = code.parse() else {
+            let given = Some(code.clone());
+            let error = crate::command::ParseError::BadConfirmCode { given };
+            return Answer::private(messages::parse_error(&error, Front::Chat));
+        };
+        let dropped = self
+            .confirmations
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take(&incoming.user.id, &code, std::time::SystemTime::now());
+        match dropped {
+            Ok(_) => messages::aborted(&code).into(),
+            Err(error) => Answer::private(messages::confirm_error(error, &code)),
+        }
+    }
+
+    /// The answer to a message, without sending it or starting anything.
+    pub async fn answer(&self, incoming: &Incoming) -> Answer {
         let command = match parse(&incoming.text, &self.vocabulary) {
             Ok(command) => command,
-            Err(error) => return messages::parse_error(&error, Front::Chat).into(),
+            Err(error) => return Answer::private(messages::parse_error(&error, Front::Chat)),
         };
         let user = &incoming.user;
         if let Err(denied) = may(
@@ -94,7 +155,7 @@ impl<C: Chat + Clone> Bot<C> {
             permissions::required(&command),
         ) {
             tracing::info!(user = %user.id, command = %command, "denied");
-            return messages::denied(&denied, command.name()).into();
+            return Answer::private(messages::denied(&denied, command.name()));
         }
         match command {
             Command::Rebuild(rebuild) => self.rebuild(incoming, rebuild),
@@ -106,7 +167,7 @@ impl<C: Chat + Clone> Bot<C> {
                     .take(&user.id, &code, std::time::SystemTime::now());
                 match taken {
                     Ok(rebuild) => self.confirmed(incoming, rebuild),
-                    Err(error) => messages::confirm_error(error, &code).into(),
+                    Err(error) => Answer::private(messages::confirm_error(error, &code)),
                 }
             }
             Command::Status { job: Some(id) } => self.read(|store| {
@@ -139,7 +200,7 @@ impl<C: Chat + Clone> Bot<C> {
                 };
                 self.control(job, control).await
             }
-            Command::Help { topic } => messages::help(topic, &self.vocabulary).into(),
+            Command::Help { topic } => Answer::private(messages::help(topic, &self.vocabulary)),
             Command::Whoami => {
                 messages::whoami(user, &permissions::held(&self.config.permissions, user)).into()
             }
@@ -162,7 +223,7 @@ impl<C: Chat + Clone> Bot<C> {
     fn rebuild(&self, incoming: &Incoming, rebuild: Rebuild) -> Answer {
         let plan = match plan(&rebuild, &self.config.catalogue) {
             Ok(plan) => plan,
-            Err(error) => return messages::plan_error(&error, Front::Chat).into(),
+            Err(error) => return Answer::private(messages::plan_error(&error, Front::Chat)),
         };
         let limits = &self.config.confirmation;
         if rebuild.dry_run {
@@ -185,8 +246,15 @@ impl<C: Chat + Clone> Bot<C> {
                         Duration::from_secs(limits.code_valid_minutes * 60),
                         random_bits,
                     );
-                messages::needs_confirmation(&plan, approval, &code, limits.code_valid_minutes)
-                    .into()
+                let text =
+                    messages::needs_confirmation(&plan, approval, &code, limits.code_valid_minutes);
+                Answer {
+                    buttons: vec![
+                        Button::Confirm(code.to_string()),
+                        Button::Abort(code.to_string()),
+                    ],
+                    ..Answer::from(text)
+                }
             }
         }
     }
@@ -197,7 +265,12 @@ impl<C: Chat + Clone> Bot<C> {
         }
         may(&self.config.permissions, user, Permission::MassRebuild)
             .err()
-            .map(|denied| messages::denied(&denied, crate::command::CommandName::Rebuild).into())
+            .map(|denied| {
+                Answer::private(messages::denied(
+                    &denied,
+                    crate::command::CommandName::Rebuild,
+                ))
+            })
     }
 
     /// A confirmed rebuild: planned again (the catalogue is the same, but the check is cheap)
@@ -205,7 +278,7 @@ impl<C: Chat + Clone> Bot<C> {
     fn confirmed(&self, incoming: &Incoming, rebuild: Rebuild) -> Answer {
         let plan = match plan(&rebuild, &self.config.catalogue) {
             Ok(plan) => plan,
-            Err(error) => return messages::plan_error(&error, Front::Chat).into(),
+            Err(error) => return Answer::private(messages::plan_error(&error, Front::Chat)),
         };
         if let Some(denied) = self.mass_rebuild_denied(
             &incoming.user,
@@ -240,9 +313,10 @@ impl<C: Chat + Clone> Bot<C> {
         match stored {
             Ok(job) => {
                 tracing::info!(job = %job.id, user = %incoming.user.id, command = %job.command, "accepted");
+                let text = say::accepted(job.id, plan);
                 Answer {
-                    text: say::accepted(job.id, plan),
                     start: Some(job),
+                    ..Answer::from(text)
                 }
             }
             Err(error) => {

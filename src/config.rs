@@ -52,6 +52,10 @@ pub struct DiscordConfig {
     /// (`http://127.0.0.1:PORT`). For testing only: it turns serenity's rate limiter off.
     #[serde(default)]
     pub api_base: Option<String>,
+    /// The guild (server) id whose slash commands the bot registers at start. Without it they
+    /// are registered globally, which Discord takes up to an hour to show.
+    #[serde(default)]
+    pub guild_id: Option<u64>,
 }
 
 fn default_prefix() -> String {
@@ -63,6 +67,7 @@ impl Default for DiscordConfig {
         DiscordConfig {
             prefix: default_prefix(),
             api_base: None,
+            guild_id: None,
         }
     }
 }

@@ -54,7 +54,12 @@ fn start_bot(sim: &image_builder::launchpad::sim::Simulator, fake: &FakeDiscord)
     );
     let bot = Arc::new(Bot::new(config, sim.api_root(), engine, chat));
     let serving = tokio::spawn(async move {
-        discord::serve(&token, Some(&api_base), Handler::new(bot, "!".into())).await
+        discord::serve(
+            &token,
+            Some(&api_base),
+            Handler::new(bot, "!".into(), Some(2000)),
+        )
+        .await
     });
     Running { serving, _dir: dir }
 }
@@ -108,7 +113,12 @@ async fn a_text_command_is_acknowledged_followed_on_one_board_and_summarised_to_
     );
     let bot = Arc::new(Bot::new(config, sim.api_root(), engine.clone(), chat));
     let serving = tokio::spawn(async move {
-        discord::serve(&token, Some(&api_base), Handler::new(bot, "!".into())).await
+        discord::serve(
+            &token,
+            Some(&api_base),
+            Handler::new(bot, "!".into(), Some(2000)),
+        )
+        .await
     });
 
     fake.ready().await;
@@ -204,7 +214,12 @@ async fn a_message_not_addressed_to_the_bot_or_from_a_stranger_changes_nothing()
     );
     let bot = Arc::new(Bot::new(config, sim.api_root(), engine.clone(), chat));
     let serving = tokio::spawn(async move {
-        discord::serve(&token, Some(&api_base), Handler::new(bot, "!".into())).await
+        discord::serve(
+            &token,
+            Some(&api_base),
+            Handler::new(bot, "!".into(), Some(2000)),
+        )
+        .await
     });
     fake.ready().await;
     fake.say(
@@ -251,7 +266,11 @@ async fn a_bad_token_ends_with_what_to_fix_in_the_developer_portal() {
     let bot = Arc::new(Bot::new(support::config(), sim.api_root(), engine, chat));
     let result = tokio::time::timeout(
         Duration::from_secs(20),
-        discord::serve(&token, Some(&api_base), Handler::new(bot, "!".into())),
+        discord::serve(
+            &token,
+            Some(&api_base),
+            Handler::new(bot, "!".into(), Some(2000)),
+        ),
     )
     .await
     .expect("the bot stops instead of retrying forever");
@@ -360,4 +379,192 @@ async fn a_dropped_gateway_is_resumed_and_the_job_still_ends_with_its_summary() 
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     run_until_posted(&sim, &fake, "Job #1 finished.").await;
+}
+
+/// The interaction callbacks the bot answered with.
+fn callbacks(fake: &FakeDiscord) -> Vec<support::discord::Call> {
+    fake.calls()
+        .into_iter()
+        .filter(|c| c.path.ends_with("/callback"))
+        .collect()
+}
+
+async fn wait_for_callback(fake: &FakeDiscord, count: usize) -> support::discord::Call {
+    let started = std::time::Instant::now();
+    loop {
+        let found = callbacks(fake);
+        if found.len() >= count {
+            return found[count - 1].clone();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "no callback: {:#?}",
+            fake.calls()
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slash_rebuild_is_the_same_command_with_the_same_answers() {
+    let sim = support::simulator().await;
+    let fake = FakeDiscord::start().await;
+    let _bot = start_bot(&sim, &fake);
+    fake.ready().await;
+    let registered = fake
+        .wait_for("the slash commands", 10, |c| {
+            c.method == "PUT" && c.path.ends_with("/guilds/2000/commands")
+        })
+        .await;
+    let names: Vec<&str> = registered
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c["name"].as_str())
+        .collect();
+    assert_eq!(
+        names,
+        ["rebuild", "status", "jobs", "cancel", "retry", "help"]
+    );
+
+    fake.slash(
+        ALICE,
+        "alice",
+        "rebuild",
+        serde_json::json!([
+            {"name": "images", "type": 3, "value": "redis"},
+            {"name": "series", "type": 3, "value": "20.04"},
+            {"name": "arch", "type": 3, "value": "arm64"},
+        ]),
+    );
+    let ack = wait_for_callback(&fake, 1).await;
+    assert_eq!(ack.body["type"], 4);
+    assert_eq!(
+        ack.body["data"]["content"],
+        "Job #1 accepted: 1 recipe, 1 build (redis 5.0 on 20.04: arm64). The board below follows it."
+    );
+    run_until_posted(&sim, &fake, "Job #1 finished.").await;
+
+    fake.slash(
+        ALICE,
+        "alice",
+        "rebuild",
+        serde_json::json!([{"name": "images", "type": 3, "value": "rediss"}]),
+    );
+    let error = wait_for_callback(&fake, 2).await;
+    assert_eq!(
+        error.body["data"]["flags"], 64,
+        "errors are shown to the asker alone"
+    );
+    assert!(error.body["data"]["content"]
+        .as_str()
+        .unwrap()
+        .contains("Did you mean the image `redis`?"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rebuild_all_is_confirmed_with_its_button_which_is_then_disabled() {
+    let sim = support::simulator().await;
+    let fake = FakeDiscord::start().await;
+    let _bot = start_bot(&sim, &fake);
+    fake.ready().await;
+    fake.say(ALICE, "alice", &[], "!rebuild all");
+    // The plan is longer than one message: it comes in pieces, the buttons under the last.
+    let plan = fake
+        .wait_for("the plan's buttons", 10, |c| {
+            c.body["components"][0]["components"][0]["custom_id"]
+                .as_str()
+                .is_some_and(|id| id.starts_with("ib:confirm:"))
+        })
+        .await;
+    assert!(fake.calls().iter().any(|c| c.body["content"]
+        .as_str()
+        .is_some_and(|t| t.starts_with("To start this rebuild"))));
+    let buttons = &plan.body["components"][0]["components"];
+    let confirm = buttons[0]["custom_id"].as_str().unwrap().to_string();
+    assert!(confirm.starts_with("ib:confirm:"), "{buttons}");
+    assert_eq!(buttons[1]["label"], "Abort");
+    let message = fake.message_id_of(&plan);
+
+    // Someone else's click is refused, to them alone, and changes nothing.
+    fake.click("6000", "mallory", &message, &confirm);
+    let refused = wait_for_callback(&fake, 1).await;
+    assert_eq!(refused.body["type"], 4);
+    assert_eq!(refused.body["data"]["flags"], 64);
+    assert!(
+        refused.body["data"]["content"]
+            .as_str()
+            .unwrap()
+            .starts_with("You may not `confirm`"),
+        "{}",
+        refused.body
+    );
+
+    fake.click(ALICE, "alice", &message, &confirm);
+    let used = wait_for_callback(&fake, 2).await;
+    assert_eq!(used.body["type"], 7, "the message is updated in place");
+    assert!(used.body["data"]["content"]
+        .as_str()
+        .unwrap()
+        .contains("Job #1 accepted: 29 recipes, 116 builds."));
+    let disabled = &used.body["data"]["components"][0]["components"];
+    assert!(
+        disabled
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|b| b["disabled"] == true),
+        "{disabled}"
+    );
+    run_until_posted(&sim, &fake, "Job #1 finished.").await;
+    assert_eq!(sim.requests("POST requestBuilds"), 29);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_upload_alert_carries_a_retry_button_that_reschedules_the_upload() {
+    let sim = support::simulator().await;
+    sim.set_outcomes(vec![image_builder::launchpad::sim::scenario::Outcome {
+        image: Some("redis".parse().unwrap()),
+        upload_failures: image_builder::launchpad::sim::scenario::Failures::Times(1),
+        ..Default::default()
+    }]);
+    let fake = FakeDiscord::start().await;
+    let _bot = start_bot(&sim, &fake);
+    fake.ready().await;
+    fake.say(ALICE, "alice", &[], "!rebuild 20.04 arm64 redis");
+    let alert = run_until_posted(&sim, &fake, "Upload failed").await;
+    let button = &alert.body["components"][0]["components"][0];
+    assert_eq!(button["custom_id"], "ib:retry-uploads:1");
+    assert_eq!(button["label"], "Retry upload");
+    run_until_posted(&sim, &fake, "Job #1 finished.").await;
+
+    let message = fake.message_id_of(&alert);
+    fake.click("6000", "mallory", &message, "ib:retry-uploads:1");
+    let refused = wait_for_callback(&fake, 1).await;
+    assert_eq!(refused.body["data"]["flags"], 64);
+    assert_eq!(
+        sim.requests("POST scheduleRegistryUpload"),
+        0,
+        "a refused click changes nothing"
+    );
+
+    fake.click(ALICE, "alice", &message, "ib:retry-uploads:1");
+    let used = wait_for_callback(&fake, 2).await;
+    assert!(
+        used.body["data"]["content"]
+            .as_str()
+            .unwrap()
+            .ends_with("Retrying 1 failed upload of job #1."),
+        "{}",
+        used.body
+    );
+    let started = std::time::Instant::now();
+    while sim.requests("POST scheduleRegistryUpload") == 0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the upload was never rescheduled"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 }

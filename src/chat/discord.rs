@@ -9,13 +9,16 @@
 use std::sync::{Arc, OnceLock};
 
 use serenity::all::{
-    ChannelId, Context, CreateAllowedMentions, CreateMessage, EditMessage, EventHandler,
-    GatewayIntents, Message, MessageId as DiscordMessageId, Ready, UserId,
+    ButtonStyle, ChannelId, Command, CommandInteraction, ComponentInteraction, Context,
+    CreateActionRow, CreateAllowedMentions, CreateAutocompleteResponse, CreateButton,
+    CreateInteractionResponse, CreateInteractionResponseMessage, CreateMessage, EditMessage,
+    EventHandler, GatewayIntents, GuildId, Interaction, Member, Message,
+    MessageId as DiscordMessageId, Ready, User as DiscordUser, UserId,
 };
 use serenity::async_trait;
 use serenity::http::{Http, HttpBuilder};
 
-use super::{Chat, ChatError, Incoming, MessageId, Outgoing};
+use super::{slash, Button, Chat, ChatError, Incoming, MessageId, Outgoing};
 use crate::bot::Bot;
 use crate::permissions::User;
 use crate::secret::Secret;
@@ -89,6 +92,28 @@ pub fn pieces(message: &Outgoing) -> Vec<String> {
     pieces
 }
 
+/// Buttons as one action row; `disabled` for a button already used.
+fn components(buttons: &[Button], disabled: bool) -> Vec<CreateActionRow> {
+    if buttons.is_empty() {
+        return Vec::new();
+    }
+    let row = buttons
+        .iter()
+        .map(|button| {
+            let style = match button {
+                Button::Confirm(_) | Button::RetryUploads(_) => ButtonStyle::Primary,
+                Button::Abort(_) => ButtonStyle::Secondary,
+                Button::Cancel(_) => ButtonStyle::Danger,
+            };
+            CreateButton::new(button.custom_id())
+                .label(button.label())
+                .style(style)
+                .disabled(disabled)
+        })
+        .collect();
+    vec![CreateActionRow::Buttons(row)]
+}
+
 /// Only the requester may be pinged, and only when the message names them.
 fn allowed_mentions(message: &Outgoing) -> CreateAllowedMentions {
     let users = message
@@ -131,12 +156,21 @@ impl Chat for Discord {
     async fn send(&self, channel_id: &str, message: Outgoing) -> Result<MessageId, ChatError> {
         let channel = channel(channel_id)?;
         let mut first = None;
-        for piece in pieces(&message) {
+        let pieces = pieces(&message);
+        let last = pieces.len() - 1;
+        for (index, piece) in pieces.into_iter().enumerate() {
+            // Buttons go under the last piece, where the message ends.
+            let buttons = if index == last {
+                components(&message.buttons, false)
+            } else {
+                Vec::new()
+            };
             let sent = with_retries("sending a message", || {
                 channel.send_message(
                     &self.http,
                     CreateMessage::new()
                         .content(piece.clone())
+                        .components(buttons.clone())
                         .allowed_mentions(allowed_mentions(&message)),
                 )
             })
@@ -179,21 +213,109 @@ impl Chat for Discord {
     }
 }
 
-/// Turns Discord messages addressed to the bot into commands.
+/// Turns Discord messages addressed to the bot, slash commands and button clicks into commands.
 pub struct Handler {
     bot: Arc<Bot<Discord>>,
     prefix: String,
+    guild: Option<GuildId>,
     me: OnceLock<UserId>,
 }
 
+/// The user as the bot knows them: the Discord user id, and their roles in the guild.
+fn user(user: &DiscordUser, member: Option<&Member>) -> User {
+    User {
+        id: user.id.to_string(),
+        roles: member
+            .map(|member| member.roles.iter().map(|role| role.to_string()).collect())
+            .unwrap_or_default(),
+    }
+}
+
 impl Handler {
-    /// A handler feeding `bot`, for messages starting with `prefix` or mentioning the bot.
-    pub fn new(bot: Arc<Bot<Discord>>, prefix: String) -> Handler {
+    /// A handler feeding `bot`, for messages starting with `prefix` or mentioning the bot; slash
+    /// commands are registered in `guild` (or globally, which Discord takes up to an hour to show).
+    pub fn new(bot: Arc<Bot<Discord>>, prefix: String, guild: Option<u64>) -> Handler {
         Handler {
             bot,
             prefix,
+            guild: guild.filter(|id| *id != 0).map(GuildId::new),
             me: OnceLock::new(),
         }
+    }
+
+    async fn command(&self, context: &Context, command: CommandInteraction) {
+        let incoming = Incoming {
+            user: user(&command.user, command.member.as_deref()),
+            channel: command.channel_id.to_string(),
+            text: slash::as_text(&command.data.name, &command.data.options),
+        };
+        let answer = self.bot.answer(&incoming).await;
+        let mut reply = CreateInteractionResponseMessage::new()
+            .content(first_piece(&answer.text))
+            .components(components(&answer.buttons, false))
+            .allowed_mentions(CreateAllowedMentions::new());
+        if answer.private {
+            reply = reply.ephemeral(true);
+        }
+        if let Err(error) = command
+            .create_response(&context.http, CreateInteractionResponse::Message(reply))
+            .await
+        {
+            tracing::warn!(%error, "answering a slash command failed");
+        }
+        self.bot.launch(answer);
+    }
+
+    async fn click(&self, context: &Context, click: ComponentInteraction) {
+        let Some(button) = Button::parse(&click.data.custom_id) else {
+            tracing::warn!(id = %click.data.custom_id, "a button this bot does not know");
+            return;
+        };
+        let incoming = Incoming {
+            user: user(&click.user, click.member.as_ref()),
+            channel: click.channel_id.to_string(),
+            text: String::new(),
+        };
+        let answer = self.bot.click(&incoming, &button).await;
+        let response = if answer.private {
+            // Refused: said to the clicker alone; the button stays for someone who may.
+            CreateInteractionResponse::Message(
+                CreateInteractionResponseMessage::new()
+                    .content(first_piece(&answer.text))
+                    .ephemeral(true),
+            )
+        } else {
+            // Used: the message says what the click did, and its buttons are disabled.
+            let original = &click.message;
+            let buttons: Vec<Button> = original
+                .components
+                .iter()
+                .flat_map(|row| &row.components)
+                .filter_map(|component| match component {
+                    serenity::all::ActionRowComponent::Button(button) => match &button.data {
+                        serenity::all::ButtonKind::NonLink { custom_id, .. } => {
+                            Button::parse(custom_id)
+                        }
+                        _ => None,
+                    },
+                    _ => None,
+                })
+                .collect();
+            let text = format!(
+                "{}\n\n<@{}>: {}",
+                original.content, click.user.id, answer.text
+            );
+            CreateInteractionResponse::UpdateMessage(
+                CreateInteractionResponseMessage::new()
+                    .content(first_piece(&text))
+                    .components(components(&buttons, true))
+                    .allowed_mentions(CreateAllowedMentions::new()),
+            )
+        };
+        if let Err(error) = click.create_response(&context.http, response).await {
+            tracing::warn!(%error, "answering a click failed");
+        }
+        self.bot.launch(answer);
     }
 
     /// The command in `content`, if it is addressed to the bot: after the prefix, or after a
@@ -212,11 +334,51 @@ impl Handler {
     }
 }
 
+/// The first piece of a text that fits one message.
+fn first_piece(text: &str) -> String {
+    pieces(&Outgoing::new(super::Kind::Reply, text)).remove(0)
+}
+
 #[async_trait]
 impl EventHandler for Handler {
-    async fn ready(&self, _context: Context, ready: Ready) {
+    async fn ready(&self, context: Context, ready: Ready) {
         let _ = self.me.set(ready.user.id);
         tracing::info!(user = %ready.user.name, guilds = ready.guilds.len(), "connected to Discord");
+        let registered = match self.guild {
+            Some(guild) => guild
+                .set_commands(&context.http, slash::definitions())
+                .await
+                .map(drop),
+            None => Command::set_global_commands(&context.http, slash::definitions())
+                .await
+                .map(drop),
+        };
+        if let Err(error) = registered {
+            tracing::error!(%error, "registering the slash commands failed; text commands still work");
+        }
+    }
+
+    async fn interaction_create(&self, context: Context, interaction: Interaction) {
+        match interaction {
+            Interaction::Command(command) => self.command(&context, command).await,
+            Interaction::Component(click) => self.click(&context, click).await,
+            Interaction::Autocomplete(autocomplete) => {
+                let typed = autocomplete
+                    .data
+                    .autocomplete()
+                    .map(|option| option.value.to_string())
+                    .unwrap_or_default();
+                let mut choices = CreateAutocompleteResponse::new();
+                for name in slash::complete_images(&typed, self.bot.images()) {
+                    choices = choices.add_string_choice(name.clone(), name);
+                }
+                let response = CreateInteractionResponse::Autocomplete(choices);
+                if let Err(error) = autocomplete.create_response(&context.http, response).await {
+                    tracing::warn!(%error, "answering autocomplete failed");
+                }
+            }
+            _ => {}
+        }
     }
 
     async fn message(&self, _context: Context, message: Message) {

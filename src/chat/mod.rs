@@ -4,6 +4,7 @@
 
 pub mod console;
 pub mod discord;
+pub mod slash;
 pub mod terminal;
 
 use std::future::Future;
@@ -47,15 +48,83 @@ pub struct Outgoing {
     pub text: String,
     /// A user to mention (and the only one a message may ping).
     pub mention: Option<String>,
+    /// Buttons under the message, where the chat has them.
+    pub buttons: Vec<Button>,
 }
 
 impl Outgoing {
-    /// A message of `kind` without a mention.
+    /// A message of `kind` without a mention or buttons.
     pub fn new(kind: Kind, text: impl Into<String>) -> Outgoing {
         Outgoing {
             kind,
             text: text.into(),
             mention: None,
+            buttons: Vec::new(),
+        }
+    }
+
+    /// The same message with these buttons.
+    pub fn with_buttons(mut self, buttons: Vec<Button>) -> Outgoing {
+        self.buttons = buttons;
+        self
+    }
+}
+
+/// A button: what a click does, which is the same as typing a command (and is checked the same
+/// way). Its id carries the action and the job or code, so it works after a restart.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Button {
+    /// Start the large plan waiting under this code.
+    Confirm(String),
+    /// Drop the large plan waiting under this code.
+    Abort(String),
+    /// Retry a job's failed uploads.
+    RetryUploads(crate::target::JobId),
+    /// Cancel a job.
+    Cancel(crate::target::JobId),
+}
+
+impl Button {
+    /// The id a chat service carries back on a click: `ib:ACTION:ARGUMENT`.
+    pub fn custom_id(&self) -> String {
+        match self {
+            Button::Confirm(code) => format!("ib:confirm:{code}"),
+            Button::Abort(code) => format!("ib:abort:{code}"),
+            Button::RetryUploads(job) => format!("ib:retry-uploads:{}", job.0),
+            Button::Cancel(job) => format!("ib:cancel:{}", job.0),
+        }
+    }
+
+    /// Reads a custom id back.
+    pub fn parse(custom_id: &str) -> Option<Button> {
+        let (action, argument) = custom_id.strip_prefix("ib:")?.split_once(':')?;
+        let job = || argument.parse().ok().map(crate::target::JobId);
+        match action {
+            "confirm" => Some(Button::Confirm(argument.to_string())),
+            "abort" => Some(Button::Abort(argument.to_string())),
+            "retry-uploads" => job().map(Button::RetryUploads),
+            "cancel" => job().map(Button::Cancel),
+            _ => None,
+        }
+    }
+
+    /// The label people see.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Button::Confirm(_) => "Confirm",
+            Button::Abort(_) => "Abort",
+            Button::RetryUploads(_) => "Retry upload",
+            Button::Cancel(_) => "Cancel job",
+        }
+    }
+
+    /// The command a click stands for; `None` for Abort, which no command spells.
+    pub fn command(&self) -> Option<String> {
+        match self {
+            Button::Confirm(code) => Some(format!("confirm {code}")),
+            Button::Abort(_) => None,
+            Button::RetryUploads(job) => Some(format!("retry uploads {job}")),
+            Button::Cancel(job) => Some(format!("cancel {job}")),
         }
     }
 }

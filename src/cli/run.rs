@@ -51,11 +51,18 @@ pub async fn run(args: &RunArgs, err: &mut impl Write) -> anyhow::Result<ExitCod
     let chat = Discord::new(Arc::new(discord::http(&token, api_base.as_deref())));
     let engine = Engine::new(client, store, chat.clone(), config.engine.settings(1.0));
     let prefix = config.discord.prefix.clone();
+    let guild = config.discord.guild_id;
     let api_root = config.launchpad.api_root.clone();
     let bot = Arc::new(Bot::new(config, api_root, engine.clone(), chat));
     let resumed = engine.resume().await?;
     tracing::info!(resumed, "engine started");
-    match discord::serve(&token, api_base.as_deref(), Handler::new(bot, prefix)).await {
+    match discord::serve(
+        &token,
+        api_base.as_deref(),
+        Handler::new(bot, prefix, guild),
+    )
+    .await
+    {
         Ok(()) => Ok(ExitCode::SUCCESS),
         Err(error) => {
             writeln!(err, "{error}")?;

@@ -21,7 +21,7 @@ use super::machine::{
     next_due, observe, Action, BuildCall, Control, Notice, Observation, Rules, Step,
 };
 use super::model::{Job, Phase};
-use crate::chat::{Chat, Kind, MessageId, Outgoing};
+use crate::chat::{Button, Chat, Kind, MessageId, Outgoing};
 use crate::launchpad::{Client, Conditional};
 use crate::messages::jobs as say;
 use crate::store::{Store, StoreError};
@@ -276,15 +276,9 @@ impl<C: Chat> Driver<C> {
         };
         if driver.board.is_none() && !resumed {
             let text = say::board(&driver.job, Utc::now());
-            match driver
-                .inner
-                .chat
-                .send(
-                    &driver.job.channel,
-                    Outgoing::new(Kind::Board, text.clone()),
-                )
-                .await
-            {
+            let board = Outgoing::new(Kind::Board, text.clone())
+                .with_buttons(vec![Button::Cancel(driver.job.id)]);
+            match driver.inner.chat.send(&driver.job.channel, board).await {
                 Ok(id) => {
                     messages.channel = driver.job.channel.clone();
                     messages.board = Some(id.0.clone());
@@ -429,7 +423,8 @@ impl<C: Chat> Driver<C> {
     async fn say(&self, notice: &Notice) {
         let job = &self.job;
         let budget = self.inner.settings.rules.upload_retry_budget;
-        let text = match notice {
+        let alert = |text: String| Some(Outgoing::new(Kind::Alert, text));
+        let message = match notice {
             Notice::UploadFailed {
                 target,
                 build,
@@ -438,10 +433,8 @@ impl<C: Chat> Driver<C> {
                 let track = &job.targets[*target].builds[*build];
                 let key = format!("{}#{epoch}", track.url);
                 match self.inner.store.claim_alert(&key, Utc::now()) {
-                    Ok(true) => Some((
-                        Kind::Alert,
-                        say::upload_failed(job, &job.targets[*target], track),
-                    )),
+                    Ok(true) => alert(say::upload_failed(job, &job.targets[*target], track))
+                        .map(|message| message.with_buttons(vec![Button::RetryUploads(job.id)])),
                     Ok(false) => None,
                     Err(error) => {
                         tracing::error!(%error, "the alert ledger failed; not alerting rather than risk twice");
@@ -451,10 +444,7 @@ impl<C: Chat> Driver<C> {
             }
             Notice::UploadRetrying { target, build, .. } => {
                 let t = &job.targets[*target];
-                Some((
-                    Kind::Alert,
-                    say::upload_retrying(job, t, &t.builds[*build], budget),
-                ))
+                alert(say::upload_retrying(job, t, &t.builds[*build], budget))
             }
             Notice::UploadRecovered {
                 target,
@@ -462,10 +452,7 @@ impl<C: Chat> Driver<C> {
                 attempts,
             } => {
                 let t = &job.targets[*target];
-                Some((
-                    Kind::Alert,
-                    say::upload_recovered(job, t, &t.builds[*build], *attempts),
-                ))
+                alert(say::upload_recovered(job, t, &t.builds[*build], *attempts))
             }
             Notice::UploadGaveUp {
                 target,
@@ -474,28 +461,24 @@ impl<C: Chat> Driver<C> {
                 refusal,
             } => {
                 let t = &job.targets[*target];
-                Some((
-                    Kind::Alert,
-                    say::upload_gave_up(job, t, &t.builds[*build], *attempts, refusal.as_deref()),
+                alert(say::upload_gave_up(
+                    job,
+                    t,
+                    &t.builds[*build],
+                    *attempts,
+                    refusal.as_deref(),
                 ))
             }
-            Notice::AlreadyPending { target } => Some((
-                Kind::Alert,
-                say::already_pending(job, &job.targets[*target]),
-            )),
-            Notice::RequestFailed { target, reason } => Some((
-                Kind::Alert,
-                say::request_failed(job, &job.targets[*target], reason),
-            )),
+            Notice::AlreadyPending { target } => {
+                alert(say::already_pending(job, &job.targets[*target]))
+            }
+            Notice::RequestFailed { target, reason } => {
+                alert(say::request_failed(job, &job.targets[*target], reason))
+            }
             Notice::Controlled { .. } | Notice::Ended => None,
         };
-        if let Some((kind, text)) = text {
-            if let Err(error) = self
-                .inner
-                .chat
-                .send(&job.channel, Outgoing::new(kind, text))
-                .await
-            {
+        if let Some(message) = message {
+            if let Err(error) = self.inner.chat.send(&job.channel, message).await {
                 tracing::warn!(%error, ?notice, "announcing failed");
             }
         }
@@ -514,7 +497,13 @@ impl<C: Chat> Driver<C> {
                 return Some(edited + interval);
             }
         }
-        let message = Outgoing::new(Kind::Board, text.clone());
+        // A running job's board carries its Cancel button; an ended one's edit removes it.
+        let buttons = if self.job.is_finished() {
+            Vec::new()
+        } else {
+            vec![Button::Cancel(self.job.id)]
+        };
+        let message = Outgoing::new(Kind::Board, text.clone()).with_buttons(buttons);
         let result = match &self.board {
             Some(id) => self.inner.chat.edit(&self.job.channel, id, message).await,
             None => self
@@ -556,6 +545,7 @@ async fn send_summary<C: Chat>(inner: &Inner<C>, job: &Job) {
         kind: Kind::Summary,
         text: say::summary(job),
         mention: Some(job.requester.clone()),
+        buttons: Vec::new(),
     };
     match inner.chat.send(&job.channel, message).await {
         Ok(_) => {

@@ -383,6 +383,11 @@ pub fn whoami(user: &User, held: &[Permission]) -> String {
     format!("You are `{}`, with {permissions}.", user.id)
 }
 
+/// A large plan dropped with its Abort button.
+pub fn aborted(code: &ConfirmCode) -> String {
+    format!("Aborted: the plan under `{code}` is dropped and nothing was requested.")
+}
+
 /// Why a `confirm` did not start anything.
 pub fn confirm_error(error: ConfirmError, code: &ConfirmCode) -> String {
     let text = match error {

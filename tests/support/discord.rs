@@ -51,6 +51,10 @@ struct Shared {
     /// Resume (op 6) frames received.
     resumes: AtomicU64,
     calls: Mutex<Vec<Call>>,
+    /// Messages the bot sent, as Discord would return them, by id.
+    messages: Mutex<std::collections::HashMap<String, Value>>,
+    /// The message each click's interaction token belongs to (a type 7 answer updates it).
+    clicked: Mutex<std::collections::HashMap<String, String>>,
     dispatch: Mutex<Option<mpsc::UnboundedSender<Value>>>,
     identify: Mutex<Option<Value>>,
     next_id: AtomicU64,
@@ -181,6 +185,60 @@ impl FakeDiscord {
         );
     }
 
+    /// A slash command from a guild member; `options` as Discord sends them
+    /// (`[{"name":"images","type":3,"value":"redis"}]`).
+    pub fn slash(&self, user_id: &str, name: &str, command: &str, options: Value) {
+        let id = self.shared.next_id.fetch_add(1, Ordering::SeqCst);
+        self.dispatch(
+            "INTERACTION_CREATE",
+            json!({
+                "id": id.to_string(), "application_id": BOT_USER, "type": 2, "token": format!("token{id}"), "version": 1,
+                "data": {"id": "7000", "name": command, "type": 1, "options": options},
+                "guild_id": GUILD, "channel_id": CHANNEL, "member": member(user_id, name, &[]),
+                "locale": "en-US", "entitlements": [], "attachment_size_limit": 8388608,
+            }),
+        );
+    }
+
+    /// A click on the button `custom_id` of the bot's message `message_id`, as it stands now.
+    pub fn click(&self, user_id: &str, name: &str, message_id: &str, custom_id: &str) {
+        let id = self.shared.next_id.fetch_add(1, Ordering::SeqCst);
+        let message = self
+            .shared
+            .messages
+            .lock()
+            .unwrap()
+            .get(message_id)
+            .cloned()
+            .expect("a message the bot sent");
+        self.shared
+            .clicked
+            .lock()
+            .unwrap()
+            .insert(format!("token{id}"), message_id.to_string());
+        self.dispatch(
+            "INTERACTION_CREATE",
+            json!({
+                "id": id.to_string(), "application_id": BOT_USER, "type": 3, "token": format!("token{id}"), "version": 1,
+                "data": {"custom_id": custom_id, "component_type": 2},
+                "guild_id": GUILD, "channel_id": CHANNEL, "member": member(user_id, name, &[]),
+                "message": message,
+                "locale": "en-US", "entitlements": [], "attachment_size_limit": 8388608,
+            }),
+        );
+    }
+
+    /// The id of the bot's message a call created (from the fake's own numbering).
+    pub fn message_id_of(&self, call: &Call) -> String {
+        let messages = self.shared.messages.lock().unwrap();
+        messages
+            .iter()
+            .filter(|(_, message)| message["content"] == call.body["content"])
+            .map(|(id, _)| id.clone())
+            .min_by_key(|id| id.parse::<u64>().unwrap_or(0))
+            .expect("the call created a message")
+    }
+
     /// Waits (up to `seconds`) for a REST call that `matches`, and returns it.
     pub async fn wait_for(
         &self,
@@ -203,15 +261,21 @@ impl FakeDiscord {
     }
 }
 
-/// A message as Discord returns it: the bot's, in `channel`.
-fn message(id: &str, channel: &str, content: &str) -> Value {
+/// A message as Discord returns it: the bot's, in `channel`, with the components it was sent.
+fn message(id: &str, channel: &str, content: &str, components: &Value) -> Value {
     json!({
         "id": id, "channel_id": channel,
         "author": {"id": BOT_USER, "username": "image-builder", "bot": true},
         "content": content, "timestamp": "2026-01-05T09:00:00Z",
         "tts": false, "mention_everyone": false, "mentions": [], "mention_roles": [],
         "attachments": [], "embeds": [], "pinned": false, "type": 0,
+        "components": if components.is_array() { components.clone() } else { json!([]) },
     })
+}
+
+/// A guild member, as interactions carry them.
+fn member(user_id: &str, name: &str, roles: &[&str]) -> Value {
+    json!({"user": {"id": user_id, "username": name}, "roles": roles, "deaf": false, "mute": false, "flags": 0})
 }
 
 async fn rest_call(
@@ -223,7 +287,11 @@ async fn rest_call(
     let path = uri.path().to_string();
     let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     let segments: Vec<&str> = path.trim_start_matches("/api/v10/").split('/').collect();
-    let content = body["content"].as_str().unwrap_or_default().to_string();
+    let content = body["content"]
+        .as_str()
+        .or_else(|| body["data"]["content"].as_str())
+        .unwrap_or_default()
+        .to_string();
     let failure = {
         let mut failures = shared.failures.lock().unwrap();
         let index = failures.iter().position(|(m, _)| *m == method.as_str());
@@ -255,15 +323,30 @@ async fn rest_call(
         ),
         ("POST", ["channels", channel, "messages"]) => {
             let id = shared.next_id.fetch_add(1, Ordering::SeqCst).to_string();
-            (
-                true,
-                axum::Json(message(&id, channel, &content)).into_response(),
-            )
+            let sent = message(&id, channel, &content, &body["components"]);
+            shared.messages.lock().unwrap().insert(id, sent.clone());
+            (true, axum::Json(sent).into_response())
         }
-        ("PATCH", ["channels", channel, "messages", id]) => (
-            true,
-            axum::Json(message(id, channel, &content)).into_response(),
-        ),
+        ("PATCH", ["channels", channel, "messages", id]) => {
+            let edited = message(id, channel, &content, &body["components"]);
+            shared
+                .messages
+                .lock()
+                .unwrap()
+                .insert(id.to_string(), edited.clone());
+            (true, axum::Json(edited).into_response())
+        }
+        ("PUT", ["applications", _, "guilds", _, "commands"]) => {
+            (true, axum::Json(json!([])).into_response())
+        }
+        ("POST", ["interactions", _, token, "callback"]) if content.chars().count() <= 2000 => {
+            let clicked = shared.clicked.lock().unwrap().get(*token).cloned();
+            if let (Some(id), Some(7)) = (clicked, body["type"].as_u64()) {
+                let edited = message(&id, CHANNEL, &content, &body["data"]["components"]);
+                shared.messages.lock().unwrap().insert(id, edited);
+            }
+            (true, StatusCode::NO_CONTENT.into_response())
+        }
         _ => (
             false,
             (
