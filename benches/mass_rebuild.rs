@@ -71,6 +71,8 @@ async fn run(limit: usize) -> Run {
             board_interval: Duration::from_secs(2),
             give_up_after: Duration::from_secs(3600),
             keep_finished: Duration::from_secs(3600),
+            alerts_channel: None,
+            board_max_age: None,
         },
     );
     // `rebuild arm64 all`: 60 recipes, one build each; the other three arches are cancelled.

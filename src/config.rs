@@ -56,6 +56,9 @@ pub struct DiscordConfig {
     /// are registered globally, which Discord takes up to an hour to show.
     #[serde(default)]
     pub guild_id: Option<u64>,
+    /// A channel id that also gets every failed-upload alert and every job summary.
+    #[serde(default)]
+    pub alerts_channel: Option<u64>,
 }
 
 fn default_prefix() -> String {
@@ -68,6 +71,7 @@ impl Default for DiscordConfig {
             prefix: default_prefix(),
             api_base: None,
             guild_id: None,
+            alerts_channel: None,
         }
     }
 }
@@ -157,6 +161,8 @@ impl EngineConfig {
             board_interval: std::time::Duration::from_secs(self.board_edit_interval_seconds),
             give_up_after: scaled(self.give_up_after_hours * 3600),
             keep_finished: std::time::Duration::from_secs(self.keep_finished_jobs_days * 24 * 3600),
+            alerts_channel: None,
+            board_max_age: None,
         }
     }
 }

@@ -45,6 +45,9 @@ pub struct JobMessages {
     pub board: Option<String>,
     /// Whether the final summary went out.
     pub summary_sent: bool,
+    /// When the board's message was sent (it moves to a new one before chats refuse edits).
+    #[serde(default)]
+    pub board_sent_at: Option<DateTime<Utc>>,
 }
 
 /// The store. Cheap to clone.

@@ -359,3 +359,54 @@ async fn retry_builds_by_hand_rebuilds_what_failed() {
     .await;
     assert_eq!(bot.sim.requests("POST retry"), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alerts_and_summaries_also_go_to_the_alerts_channel() {
+    let mut settings = support::bot::quick_engine();
+    settings.alerts_channel = Some("alerts".into());
+    let bot = TestBot::start_with(vec![redis_arm64_upload(Failures::Always)], settings).await;
+    bot.say("alice", "rebuild 20.04 arm64 redis").await;
+    bot.run_until("job 1 ends", finished(1)).await;
+    let in_channel = |channel: &str, kind: Kind| {
+        bot.printed()
+            .into_iter()
+            .filter(|p| p.channel == channel && p.kind == kind)
+            .count()
+    };
+    assert_eq!(in_channel("team", Kind::Alert), 1);
+    assert_eq!(in_channel("alerts", Kind::Alert), 1);
+    assert_eq!(in_channel("team", Kind::Summary), 1);
+    assert_eq!(in_channel("alerts", Kind::Summary), 1);
+    assert_eq!(
+        in_channel("alerts", Kind::Board),
+        0,
+        "the board stays where it was asked for"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_old_board_moves_to_a_new_message_and_points_there() {
+    let mut settings = support::bot::quick_engine();
+    settings.board_max_age = Some(std::time::Duration::from_millis(150));
+    let bot = TestBot::start_with(vec![], settings).await;
+    bot.say("alice", "rebuild 20.04 arm64 redis").await;
+    // Let the first board message get old before anything changes.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    bot.run_until("job 1 ends", finished(1)).await;
+    let boards: Vec<_> = bot
+        .printed()
+        .into_iter()
+        .filter(|p| p.kind == Kind::Board)
+        .collect();
+    let first = &boards[0].id;
+    let moved = boards
+        .iter()
+        .find(|p| p.text.contains("moved to a newer message"))
+        .expect("a pointer");
+    assert_eq!(&moved.id, first, "the pointer is left in the old message");
+    assert!(
+        boards.iter().any(|p| &p.id != first && !p.edit),
+        "the board went on in a new message"
+    );
+    assert!(boards.last().unwrap().text.contains("finished"));
+}

@@ -11,6 +11,8 @@ use super::{Chat, ChatError, Kind, MessageId, Outgoing};
 /// One printed message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Printed {
+    /// The channel it went to.
+    pub channel: String,
     /// Its id.
     pub id: MessageId,
     /// An edit of an earlier message (same id), or a new one.
@@ -83,9 +85,10 @@ impl Console {
 }
 
 impl Chat for Console {
-    async fn send(&self, _channel: &str, message: Outgoing) -> Result<MessageId, ChatError> {
+    async fn send(&self, channel: &str, message: Outgoing) -> Result<MessageId, ChatError> {
         let id = MessageId(self.next_id.fetch_add(1, Ordering::SeqCst).to_string());
         self.print(Printed {
+            channel: channel.to_string(),
             id: id.clone(),
             edit: false,
             kind: message.kind,
@@ -97,11 +100,12 @@ impl Chat for Console {
 
     async fn edit(
         &self,
-        _channel: &str,
+        channel: &str,
         id: &MessageId,
         message: Outgoing,
     ) -> Result<(), ChatError> {
         self.print(Printed {
+            channel: channel.to_string(),
             id: id.clone(),
             edit: true,
             kind: message.kind,

@@ -26,6 +26,10 @@ use crate::secret::Secret;
 /// Discord's limit on a message's content, in characters.
 pub const MESSAGE_LIMIT: usize = 2000;
 
+/// How old a board message gets before the board moves to a new one: Discord refuses edits of
+/// a bot's messages after an hour, and five minutes leave room for a slow edit.
+pub const BOARD_MAX_AGE: std::time::Duration = std::time::Duration::from_secs(55 * 60);
+
 /// The intents the bot asks for: guild messages with their content (the Message Content intent
 /// must be enabled for the bot in the Developer Portal).
 pub fn intents() -> GatewayIntents {

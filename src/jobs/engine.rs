@@ -39,6 +39,12 @@ pub struct EngineSettings {
     /// How long an ended job is kept in the store (for `status`, `jobs`) before [`Engine::resume`]
     /// compacts it away.
     pub keep_finished: Duration,
+    /// A channel that also gets every failed-upload alert and every summary (Discord's
+    /// `alerts_channel`), besides the job's own.
+    pub alerts_channel: Option<String>,
+    /// How old a board message may get before the board moves to a new one (Discord refuses
+    /// edits of messages older than an hour); `None` for chats without such a limit.
+    pub board_max_age: Option<Duration>,
 }
 
 impl Default for EngineSettings {
@@ -50,6 +56,8 @@ impl Default for EngineSettings {
             board_interval: Duration::from_secs(2),
             give_up_after: Duration::from_secs(12 * 3600),
             keep_finished: Duration::from_secs(30 * 24 * 3600),
+            alerts_channel: None,
+            board_max_age: None,
         }
     }
 }
@@ -282,6 +290,7 @@ impl<C: Chat> Driver<C> {
                 Ok(id) => {
                     messages.channel = driver.job.channel.clone();
                     messages.board = Some(id.0.clone());
+                    messages.board_sent_at = Some(Utc::now());
                     if let Err(error) = driver.inner.store.put_messages(driver.job.id, &messages) {
                         tracing::error!(%error, "storing the board's message id failed");
                     }
@@ -478,8 +487,12 @@ impl<C: Chat> Driver<C> {
             Notice::Controlled { .. } | Notice::Ended => None,
         };
         if let Some(message) = message {
-            if let Err(error) = self.inner.chat.send(&job.channel, message).await {
+            let failed_upload = matches!(notice, Notice::UploadFailed { .. });
+            if let Err(error) = self.inner.chat.send(&job.channel, message.clone()).await {
                 tracing::warn!(%error, ?notice, "announcing failed");
+            }
+            if failed_upload {
+                copy_to_alerts_channel(&self.inner, job, message).await;
             }
         }
     }
@@ -504,6 +517,7 @@ impl<C: Chat> Driver<C> {
             vec![Button::Cancel(self.job.id)]
         };
         let message = Outgoing::new(Kind::Board, text.clone()).with_buttons(buttons);
+        self.move_board_if_old().await;
         let result = match &self.board {
             Some(id) => self.inner.chat.edit(&self.job.channel, id, message).await,
             None => self
@@ -535,6 +549,37 @@ impl<C: Chat> Driver<C> {
     }
 }
 
+impl<C: Chat> Driver<C> {
+    /// Before the chat would refuse to edit the board's message, leaves a pointer in it and
+    /// forgets it, so the next update sends the board as a new message.
+    async fn move_board_if_old(&mut self) {
+        let Some(max_age) = self.inner.settings.board_max_age else {
+            return;
+        };
+        let Some(id) = self.board.clone() else {
+            return;
+        };
+        let mut messages = self.inner.store.messages(self.job.id).unwrap_or_default();
+        let age = messages
+            .board_sent_at
+            .map(|sent| (Utc::now() - sent).to_std().unwrap_or_default())
+            .unwrap_or_default();
+        if age < max_age {
+            return;
+        }
+        let pointer = Outgoing::new(Kind::Board, say::board_moved(self.job.id));
+        if let Err(error) = self.inner.chat.edit(&self.job.channel, &id, pointer).await {
+            tracing::warn!(%error, "marking the old board as moved failed");
+        }
+        messages.board = None;
+        messages.board_sent_at = None;
+        if let Err(error) = self.inner.store.put_messages(self.job.id, &messages) {
+            tracing::error!(%error, "storing the board's move failed");
+        }
+        self.board = None;
+    }
+}
+
 /// Sends a job's final summary, mentioning the requester, once.
 async fn send_summary<C: Chat>(inner: &Inner<C>, job: &Job) {
     let mut messages = inner.store.messages(job.id).unwrap_or_default();
@@ -547,16 +592,40 @@ async fn send_summary<C: Chat>(inner: &Inner<C>, job: &Job) {
         mention: Some(job.requester.clone()),
         buttons: Vec::new(),
     };
-    match inner.chat.send(&job.channel, message).await {
-        Ok(_) => {
-            messages.summary_sent = true;
-            if let Err(error) = inner.store.put_messages(job.id, &messages) {
-                tracing::error!(%error, "recording the summary as sent failed");
+    // The summary is what the requester waits for: a failed send is tried again, 1, 2, 4 ...
+    // up to 64 s apart, and if it still fails it goes out at the next start.
+    let mut wait = Duration::from_secs(1);
+    loop {
+        match inner.chat.send(&job.channel, message.clone()).await {
+            Ok(_) => break,
+            Err(error) if wait <= Duration::from_secs(64) => {
+                tracing::warn!(%error, ?wait, "sending the summary failed; trying again");
+                tokio::time::sleep(wait).await;
+                wait *= 2;
+            }
+            Err(error) => {
+                tracing::error!(%error, "sending the summary failed; it goes out at the next start");
+                return;
             }
         }
-        Err(error) => {
-            tracing::warn!(%error, "sending the summary failed; it goes out at the next start")
-        }
+    }
+    messages.summary_sent = true;
+    if let Err(error) = inner.store.put_messages(job.id, &messages) {
+        tracing::error!(%error, "recording the summary as sent failed");
+    }
+    copy_to_alerts_channel(inner, job, message).await;
+}
+
+/// Sends a copy of an alert or summary to the alerts channel, if there is one besides the job's.
+async fn copy_to_alerts_channel<C: Chat>(inner: &Inner<C>, job: &Job, message: Outgoing) {
+    let Some(channel) = inner.settings.alerts_channel.as_deref() else {
+        return;
+    };
+    if channel == job.channel {
+        return;
+    }
+    if let Err(error) = inner.chat.send(channel, message).await {
+        tracing::warn!(%error, channel, "copying to the alerts channel failed");
     }
 }
 

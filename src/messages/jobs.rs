@@ -365,6 +365,11 @@ pub fn controlled(id: JobId, control: Control, count_done: usize) -> String {
     }
 }
 
+/// What an old board message says once the board moved to a new one.
+pub fn board_moved(id: JobId) -> String {
+    format!("The board of job {id} moved to a newer message below (chats stop edits of old ones).")
+}
+
 /// There is no such job.
 pub fn no_such_job(id: JobId) -> String {
     format!("There is no job {id}. Say `jobs` to list them.")

@@ -29,6 +29,8 @@ pub fn quick_engine() -> EngineSettings {
         board_interval: Duration::from_millis(10),
         give_up_after: Duration::from_secs(600),
         keep_finished: Duration::from_secs(3600),
+        alerts_channel: None,
+        board_max_age: None,
     }
 }
 
