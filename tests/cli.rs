@@ -278,3 +278,19 @@ fn status_and_jobs_read_the_store_a_build_left() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn run_without_a_token_says_where_to_get_one() {
+    let output = Command::new(env!("CARGO_BIN_EXE_image-builder"))
+        .arg("run")
+        .env_remove("IMAGE_BUILDER_CONFIG")
+        .env_remove("DISCORD_TOKEN")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr(&output).contains("Set DISCORD_TOKEN to the bot's token"),
+        "{}",
+        stderr(&output)
+    );
+}

@@ -568,3 +568,49 @@ async fn a_failed_upload_alert_carries_a_retry_button_that_reschedules_the_uploa
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_boards_cancel_button_cancels_the_job() {
+    let sim = support::simulator().await;
+    let fake = FakeDiscord::start().await;
+    let _bot = start_bot(&sim, &fake);
+    fake.ready().await;
+    fake.say(ALICE, "alice", &[], "!rebuild 22.04 redis");
+    let board = fake
+        .wait_for("the board", 10, |c| {
+            c.method == "POST"
+                && c.body["content"]
+                    .as_str()
+                    .is_some_and(|t| t.starts_with("**Job #1**"))
+        })
+        .await;
+    assert_eq!(
+        board.body["components"][0]["components"][0]["custom_id"],
+        "ib:cancel:1"
+    );
+    let message = fake.message_id_of(&board);
+    fake.click(ALICE, "alice", &message, "ib:cancel:1");
+    let used = wait_for_callback(&fake, 1).await;
+    assert_eq!(used.body["type"], 7, "{}", used.body);
+    run_until_posted(&sim, &fake, "Job #1 was cancelled.").await;
+    fake.assert_only_expected_calls();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn image_names_are_autocompleted_from_the_catalogue() {
+    let sim = support::simulator().await;
+    let fake = FakeDiscord::start().await;
+    let _bot = start_bot(&sim, &fake);
+    fake.ready().await;
+    fake.autocomplete(ALICE, "rebuild", "images", "redis p");
+    let answer = wait_for_callback(&fake, 1).await;
+    assert_eq!(answer.body["type"], 8, "{}", answer.body);
+    let choices: Vec<&str> = answer.body["data"]["choices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c["value"].as_str())
+        .collect();
+    assert_eq!(choices, ["redis postgres"]);
+    fake.assert_only_expected_calls();
+}

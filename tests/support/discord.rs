@@ -62,7 +62,8 @@ struct Shared {
     gateway: Mutex<String>,
 }
 
-/// The fake. Dropping it stops nothing by itself; the test's runtime ends its tasks.
+/// The fake. Dropping it at the end of a test fails the test if the bot called a route the
+/// fake does not know or broke a limit; the test's runtime ends its tasks.
 #[derive(Clone)]
 pub struct FakeDiscord {
     shared: Arc<Shared>,
@@ -228,6 +229,31 @@ impl FakeDiscord {
         );
     }
 
+    /// Autocompletion of a slash command's option: `value` typed so far in `option`.
+    pub fn autocomplete(&self, user_id: &str, command: &str, option: &str, value: &str) {
+        let id = self.shared.next_id.fetch_add(1, Ordering::SeqCst);
+        self.dispatch(
+            "INTERACTION_CREATE",
+            json!({
+                "id": id.to_string(), "application_id": BOT_USER, "type": 4, "token": format!("token{id}"), "version": 1,
+                "data": {"id": "7000", "name": command, "type": 1,
+                         "options": [{"name": option, "type": 3, "value": value, "focused": true}]},
+                "guild_id": GUILD, "channel_id": CHANNEL, "member": member(user_id, "someone", &[]),
+                "locale": "en-US", "entitlements": [], "attachment_size_limit": 8388608,
+            }),
+        );
+    }
+
+    /// Fails the test if the bot called a route the fake does not know (or broke a limit).
+    pub fn assert_only_expected_calls(&self) {
+        let unexpected: Vec<Call> = self
+            .calls()
+            .into_iter()
+            .filter(|call| !call.expected)
+            .collect();
+        assert!(unexpected.is_empty(), "unexpected calls: {unexpected:#?}");
+    }
+
     /// The id of the bot's message a call created (from the fake's own numbering).
     pub fn message_id_of(&self, call: &Call) -> String {
         let messages = self.shared.messages.lock().unwrap();
@@ -257,6 +283,14 @@ impl FakeDiscord {
                 self.calls()
             );
             tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+}
+
+impl Drop for FakeDiscord {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            self.assert_only_expected_calls();
         }
     }
 }
