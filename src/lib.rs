@@ -28,3 +28,4 @@ pub mod plan;
 pub mod secret;
 pub mod store;
 pub mod target;
+pub mod webhook;

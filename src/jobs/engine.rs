@@ -76,9 +76,18 @@ pub enum EngineError {
     Stopped(JobId),
 }
 
-struct Command {
-    control: Control,
-    reply: oneshot::Sender<usize>,
+enum Command {
+    /// `cancel` or `retry`, with where to say how many builds it acted on.
+    Control {
+        control: Control,
+        reply: oneshot::Sender<usize>,
+    },
+    /// Launchpad said this build (of this build request) changed: read them now rather than
+    /// at the next poll.
+    Poke {
+        build_url: String,
+        request_url: Option<String>,
+    },
 }
 
 struct Inner<C> {
@@ -169,7 +178,7 @@ impl<C: Chat> Engine<C> {
             let drivers = self.lock_drivers();
             drivers
                 .get(&id)
-                .is_some_and(|driver| driver.send(Command { control, reply }).is_ok())
+                .is_some_and(|driver| driver.send(Command::Control { control, reply }).is_ok())
         };
         if sent {
             return answer.await.map_err(|_| EngineError::Stopped(id));
@@ -198,6 +207,40 @@ impl<C: Chat> Engine<C> {
             self.spawn(job, false, step);
         }
         Ok(count)
+    }
+
+    /// Launchpad's webhook says this build changed. A build of a running job is read at once
+    /// (the board moves before the next poll); any other build is read, and a failed upload is
+    /// alerted in the alerts channel, once, as the ledger guarantees. The payload itself is
+    /// never trusted: only what Launchpad answers to the read.
+    pub async fn webhook(&self, build_url: String, request_url: Option<String>) {
+        let store = &self.inner.store;
+        // A new build is not indexed yet, but its build request is.
+        let job = store
+            .job_for_link(&build_url)
+            .and_then(|job| match (job, &request_url) {
+                (None, Some(request)) => store.job_for_link(request),
+                (job, _) => Ok(job),
+            });
+        let job = match job {
+            Ok(job) => job,
+            Err(error) => {
+                tracing::error!(%error, "looking up a webhook's build failed");
+                return;
+            }
+        };
+        if let Some(id) = job {
+            let drivers = self.lock_drivers();
+            if let Some(driver) = drivers.get(&id) {
+                let _ = driver.send(Command::Poke {
+                    build_url,
+                    request_url,
+                });
+                return;
+            }
+        }
+        let inner = self.inner.clone();
+        tokio::spawn(async move { untracked(&inner, &build_url).await });
     }
 
     /// How many jobs are being driven.
@@ -325,7 +368,11 @@ impl<C: Chat> Driver<C> {
                     pending
                 };
                 match pending {
-                    Some(Command { control, reply }) => {
+                    Some(Command::Poke { .. }) => {
+                        step = Step::default();
+                        continue;
+                    }
+                    Some(Command::Control { control, reply }) => {
                         let was_finished = self.job.is_finished();
                         step = observe(
                             &mut self.job,
@@ -362,11 +409,13 @@ impl<C: Chat> Driver<C> {
             step = Step::default();
             tokio::select! {
                 _ = tokio::time::sleep_until(wake) => {}
-                command = commands.recv() => {
-                    if let Some(Command { control, reply }) = command {
+                command = commands.recv() => match command {
+                    Some(Command::Control { control, reply }) => {
                         step = observe(&mut self.job, Observation::Control(control), Utc::now(), &rules);
                         let _ = reply.send(controlled_count(&step));
                     }
+                    Some(Command::Poke { build_url, request_url }) => self.poke(&build_url, request_url.as_deref()),
+                    None => {}
                 }
             }
         }
@@ -550,6 +599,23 @@ impl<C: Chat> Driver<C> {
 }
 
 impl<C: Chat> Driver<C> {
+    /// Makes a build of this job, or its build request, due for a read now.
+    fn poke(&mut self, build_url: &str, request_url: Option<&str>) {
+        let now = Utc::now();
+        for target in &mut self.job.targets {
+            if let Phase::Requested { request_url: mine } = &target.phase {
+                if Some(mine.as_str()) == request_url {
+                    target.poll.due = now;
+                }
+            }
+            for build in &mut target.builds {
+                if build.url == build_url {
+                    build.poll.due = now;
+                }
+            }
+        }
+    }
+
     /// Before the chat would refuse to edit the board's message, leaves a pointer in it and
     /// forgets it, so the next update sends the board as a new message.
     async fn move_board_if_old(&mut self) {
@@ -577,6 +643,43 @@ impl<C: Chat> Driver<C> {
             tracing::error!(%error, "storing the board's move failed");
         }
         self.board = None;
+    }
+}
+
+/// Reads a build no running job follows and alerts its failed upload, once.
+async fn untracked<C: Chat>(inner: &Inner<C>, build_url: &str) {
+    let build = match inner.client.build(build_url, None).await {
+        Ok(Conditional::Modified(build)) => build,
+        Ok(Conditional::NotModified) => return,
+        Err(error) => {
+            tracing::warn!(%error, build = build_url, "reading a webhook's build failed");
+            return;
+        }
+    };
+    if build.registry_upload_status != crate::launchpad::models::UploadStatus::FailedToUpload {
+        return;
+    }
+    let Some(channel) = inner.settings.alerts_channel.clone() else {
+        tracing::warn!(
+            build = build_url,
+            "an upload failed, but no alerts channel is configured"
+        );
+        return;
+    };
+    // One alert per build: a daily build fails once; a retried one that fails again is
+    // followed by whoever retried it.
+    let key = format!("{build_url}#untracked");
+    match inner.store.claim_alert(&key, Utc::now()) {
+        Ok(true) => {
+            let message = Outgoing::new(Kind::Alert, say::untracked_upload_failed(&build));
+            if let Err(error) = inner.chat.send(&channel, message).await {
+                tracing::warn!(%error, "alerting an untracked failed upload failed");
+            }
+        }
+        Ok(false) => {}
+        Err(error) => {
+            tracing::error!(%error, "the alert ledger failed; not alerting rather than risk twice")
+        }
     }
 }
 

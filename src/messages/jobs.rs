@@ -365,6 +365,16 @@ pub fn controlled(id: JobId, control: Control, count_done: usize) -> String {
     }
 }
 
+/// The alert for a failed upload of a build the bot did not start.
+pub fn untracked_upload_failed(build: &crate::launchpad::models::Build) -> String {
+    format!(
+        "Upload failed: {} (not started by me): {}\n{}\nRetry it with \"Upload this image\" on that page.",
+        build.title,
+        build.registry_upload_error_summary.as_deref().unwrap_or("Launchpad gave no reason"),
+        build.web_link
+    )
+}
+
 /// What an old board message says once the board moved to a new one.
 pub fn board_moved(id: JobId) -> String {
     format!("The board of job {id} moved to a newer message below (chats stop edits of old ones).")

@@ -6,6 +6,7 @@
 //! tests step the clock by hand ([`Simulator::advance`]); the sandbox runs it in scaled real time.
 //! Outcomes and faults are scriptable, and it counts requests by operation.
 
+pub mod deliver;
 mod oauth;
 mod render;
 mod routes;
@@ -156,6 +157,7 @@ impl State {
 /// What the handlers share.
 struct Shared {
     state: Mutex<State>,
+    delivered: Mutex<Vec<deliver::Delivered>>,
     roots: Roots,
     in_flight: AtomicUsize,
     max_in_flight: AtomicUsize,
@@ -241,11 +243,15 @@ impl Simulator {
                 outage,
             }),
             roots,
+            delivered: Mutex::new(Vec::new()),
             in_flight: AtomicUsize::new(0),
             max_in_flight: AtomicUsize::new(0),
         });
         let router = routes::router(shared.clone());
-        let mut tasks = vec![tokio::spawn(server::serve(listener, router))];
+        let mut tasks = vec![
+            tokio::spawn(server::serve(listener, router)),
+            tokio::spawn(deliver::run(shared.clone())),
+        ];
         if settings.speed.is_some() {
             // In scaled time the world also moves between requests, so that what it does by
             // itself (later: webhook deliveries) happens on time.
@@ -359,6 +365,15 @@ impl Simulator {
         let mut state = self.shared.lock();
         state.catch_up();
         change(&mut state.world)
+    }
+
+    /// Every webhook delivery made so far, in order.
+    pub fn deliveries(&self) -> Vec<deliver::Delivered> {
+        self.shared
+            .delivered
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// Records the user's decision on a request token, as the `+authorize-token` page would;

@@ -174,9 +174,20 @@ pub struct SimWebhook {
     pub date_created: DateTime<Utc>,
 }
 
+/// A change Launchpad announces to a recipe's webhooks (`oci-recipe:build:0.1`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuildEvent {
+    /// The build.
+    pub build: u64,
+    /// `created` or `status-changed`.
+    pub action: &'static str,
+}
+
 /// The whole simulated Launchpad.
 #[derive(Debug)]
 pub struct World {
+    /// Build events not yet delivered to webhooks.
+    pub events: Vec<BuildEvent>,
     /// The simulated time.
     pub now: DateTime<Utc>,
     /// The recipes, by path.
@@ -225,6 +236,7 @@ impl World {
             }
         }
         World {
+            events: Vec::new(),
             now,
             recipes,
             requests: BTreeMap::new(),
@@ -271,7 +283,21 @@ impl World {
                 }
                 (_, Some((due, id))) if due <= until => {
                     self.now = self.now.max(due);
+                    let before = self
+                        .builds
+                        .get(&id)
+                        .map(|b| (b.state.clone(), b.upload.clone()));
                     self.step_build(id);
+                    let after = self
+                        .builds
+                        .get(&id)
+                        .map(|b| (b.state.clone(), b.upload.clone()));
+                    if before != after {
+                        self.events.push(BuildEvent {
+                            build: id,
+                            action: "status-changed",
+                        });
+                    }
                     changed.push(id);
                 }
                 _ => break,
@@ -362,6 +388,10 @@ impl World {
                 due: Some(due),
             },
         );
+        self.events.push(BuildEvent {
+            build: id,
+            action: "created",
+        });
         id
     }
 
@@ -443,6 +473,14 @@ impl World {
     /// `cancel`: a queued build is cancelled at once, a running one goes through
     /// `Cancelling build`; anything else is left alone (Launchpad answers 200 all the same).
     pub fn cancel(&mut self, id: u64) {
+        self.cancel_quietly(id);
+        self.events.push(BuildEvent {
+            build: id,
+            action: "status-changed",
+        });
+    }
+
+    fn cancel_quietly(&mut self, id: u64) {
         let now = self.now;
         let cancel = self.timing.cancel;
         let Some(build) = self.builds.get_mut(&id) else {
@@ -478,6 +516,10 @@ impl World {
         build.date_started = None;
         build.datebuilt = None;
         build.due = Some(now + queue);
+        self.events.push(BuildEvent {
+            build: id,
+            action: "status-changed",
+        });
         Ok(())
     }
 
@@ -506,6 +548,10 @@ impl World {
         }
         build.upload = UploadStatus::Pending;
         build.due = Some(now + upload_time);
+        self.events.push(BuildEvent {
+            build: id,
+            action: "status-changed",
+        });
         Ok(())
     }
 
@@ -532,6 +578,18 @@ impl World {
             },
         );
         id
+    }
+
+    /// A build of `image` for `series` on `arch` that nobody asked the bot for (a daily build,
+    /// or one from the web UI); `None` if the catalogue has no such recipe.
+    pub fn daily_build(&mut self, image: &str, series: &str, arch: &str) -> Option<u64> {
+        let recipe = self
+            .recipes
+            .values()
+            .find(|r| r.image.as_str() == image && r.series.to_string() == series)?
+            .path
+            .clone();
+        Some(self.create_build(&recipe, arch.parse().ok()?, None))
     }
 
     /// A random number for token keys and secrets.

@@ -1,0 +1,175 @@
+//! The webhook listener: Launchpad's `oci-recipe:build:0.1` deliveries, for builds the bot did
+//! not start (daily builds, builds from the web UI or scripts) and to hear of tracked builds
+//! before the next poll. A delivery is only a hint: the engine re-reads the build from Launchpad
+//! and never trusts the payload. A rejected delivery (bad signature, bad JSON, too large, wrong
+//! event) is answered with its status and changes nothing.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use hmac::{Hmac, Mac};
+use sha1::Sha1;
+use tokio::sync::mpsc;
+
+use crate::launchpad::models::OCI_BUILD_EVENT;
+use crate::secret::Secret;
+
+/// The largest delivery accepted. Launchpad's are a few hundred bytes.
+pub const MAX_BODY: usize = 64 * 1024;
+
+/// The path Launchpad delivers to.
+pub const PATH: &str = "/launchpad/webhook";
+
+/// A build Launchpad says changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    /// The build's path below the API root, without the leading slash
+    /// (`~owner/pillar/+oci/image/+recipe/name/+build/1234`).
+    pub build: String,
+    /// `created` or `status-changed`.
+    pub action: String,
+    /// The build request that made the build, the same way, if one did.
+    pub build_request: Option<String>,
+}
+
+struct Listener {
+    secret: Secret,
+    deliveries: mpsc::UnboundedSender<Delivery>,
+}
+
+/// The listener's routes: `POST /launchpad/webhook`, `GET /healthz`.
+pub fn router(secret: Secret, deliveries: mpsc::UnboundedSender<Delivery>) -> Router {
+    Router::new()
+        .route(PATH, post(deliver))
+        .route("/healthz", get(|| async { "ok" }))
+        .with_state(Arc::new(Listener { secret, deliveries }))
+}
+
+/// Whether `header` (`sha1=HEX`) is the HMAC-SHA1 of `body` under `secret`, compared in
+/// constant time.
+pub fn signature_matches(secret: &Secret, body: &[u8], header: &str) -> bool {
+    let Some(hex) = header.trim().strip_prefix("sha1=") else {
+        return false;
+    };
+    let Some(expected) = decode_hex(hex) else {
+        return false;
+    };
+    let Ok(mut mac) = Hmac::<Sha1>::new_from_slice(secret.expose().as_bytes()) else {
+        return false;
+    };
+    mac.update(body);
+    mac.verify_slice(&expected).is_ok()
+}
+
+fn decode_hex(hex: &str) -> Option<Vec<u8>> {
+    if hex.len() % 2 != 0 {
+        return None;
+    }
+    (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+fn refuse(status: StatusCode, why: &'static str) -> Response {
+    tracing::warn!(%status, why, "webhook delivery rejected");
+    (status, why).into_response()
+}
+
+async fn deliver(State(listener): State<Arc<Listener>>, request: Request<Body>) -> Response {
+    let (parts, body) = request.into_parts();
+    let Ok(body) = axum::body::to_bytes(body, MAX_BODY).await else {
+        return refuse(StatusCode::PAYLOAD_TOO_LARGE, "delivery too large");
+    };
+    let headers: &HeaderMap = &parts.headers;
+    let signature = headers.get("x-hub-signature").and_then(|v| v.to_str().ok());
+    match signature {
+        None => return refuse(StatusCode::UNAUTHORIZED, "missing X-Hub-Signature"),
+        Some(signature) if !signature_matches(&listener.secret, &body, signature) => {
+            return refuse(StatusCode::UNAUTHORIZED, "wrong X-Hub-Signature")
+        }
+        Some(_) => {}
+    }
+    let Ok(payload) = serde_json::from_slice::<serde_json::Value>(&body) else {
+        return refuse(StatusCode::BAD_REQUEST, "not JSON");
+    };
+    if payload.get("ping") == Some(&serde_json::Value::Bool(true)) {
+        return (StatusCode::OK, "pong").into_response();
+    }
+    let event = headers
+        .get("x-launchpad-event-type")
+        .and_then(|v| v.to_str().ok());
+    if event != Some(OCI_BUILD_EVENT) {
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            "not an oci-recipe:build:0.1 delivery",
+        );
+    }
+    let Some(build) = payload["recipe_build"]
+        .as_str()
+        .and_then(|path| path.strip_prefix('/'))
+        .filter(|path| path.contains("/+build/"))
+    else {
+        return refuse(StatusCode::BAD_REQUEST, "no recipe_build in the payload");
+    };
+    let delivery = Delivery {
+        build: build.to_string(),
+        action: payload["action"].as_str().unwrap_or_default().to_string(),
+        build_request: payload["build_request"]
+            .as_str()
+            .and_then(|path| path.strip_prefix('/'))
+            .map(str::to_string),
+    };
+    tracing::debug!(build = %delivery.build, action = %delivery.action, "webhook delivery");
+    if listener.deliveries.send(delivery).is_err() {
+        return refuse(StatusCode::SERVICE_UNAVAILABLE, "the engine is not running");
+    }
+    (StatusCode::OK, "ok").into_response()
+}
+
+/// Serves the listener on `listener` and hands each delivery to `engine`, whose Launchpad is at
+/// `api_root`, until the task is aborted.
+pub async fn serve<C: crate::chat::Chat>(
+    listener: tokio::net::TcpListener,
+    secret: Secret,
+    engine: crate::jobs::Engine<C>,
+    api_root: String,
+) {
+    let (sender, mut deliveries) = mpsc::unbounded_channel();
+    let server = axum::serve(listener, router(secret, sender));
+    let handler = async move {
+        while let Some(delivery) = deliveries.recv().await {
+            let build = format!("{api_root}{}", delivery.build);
+            let request = delivery
+                .build_request
+                .map(|path| format!("{api_root}{path}"));
+            engine.webhook(build, request).await;
+        }
+    };
+    tokio::select! {
+        result = server => if let Err(error) = result { tracing::error!(%error, "the webhook listener stopped") },
+        () = handler => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signatures_are_checked_against_the_body() {
+        let secret = Secret::new("s3cret");
+        let body = br#"{"ping": true}"#;
+        let good = crate::launchpad::sim::deliver::signature("s3cret", body);
+        assert!(signature_matches(&secret, body, &good));
+        assert!(!signature_matches(&secret, b"{}", &good));
+        assert!(!signature_matches(&Secret::new("other"), body, &good));
+        assert!(!signature_matches(&secret, body, "sha1=zz"));
+        assert!(!signature_matches(&secret, body, "md5=00"));
+    }
+}

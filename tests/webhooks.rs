@@ -1,0 +1,219 @@
+//! Launchpad's webhooks, delivered by the simulator over real HTTP with real signatures, into
+//! the bot's listener: builds nobody asked the bot for are alerted once; a tracked job moves
+//! with the deliveries, not the polls; bad deliveries are refused and change nothing.
+
+mod support;
+
+use std::time::Duration;
+
+use image_builder::chat::Kind;
+use image_builder::jobs::Engine;
+use image_builder::launchpad::sim::scenario::{Failures, Outcome};
+use image_builder::launchpad::sim::Simulator;
+use image_builder::secret::Secret;
+use image_builder::webhook;
+use support::bot::{quick_engine, TestBot};
+
+const SECRET: &str = "webhook-s3cret";
+
+/// Serves the listener for `engine`; returns its delivery URL.
+async fn listen(sim: &Simulator, engine: Engine<image_builder::chat::console::Console>) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}{}", listener.local_addr().unwrap(), webhook::PATH);
+    tokio::spawn(webhook::serve(
+        listener,
+        Secret::new(SECRET),
+        engine,
+        sim.api_root(),
+    ));
+    url
+}
+
+/// Registers the bot's webhook on every recipe of the catalogue.
+async fn install(sim: &Simulator, url: &str) {
+    let client = support::client(sim);
+    for image in support::config().catalogue.images {
+        for track in image.tracks {
+            client
+                .new_webhook(
+                    &client.recipe_url(&track.recipe),
+                    url,
+                    &["oci-recipe:build:0.1"],
+                    Some(&Secret::new(SECRET)),
+                )
+                .await
+                .unwrap();
+        }
+    }
+}
+
+async fn post(url: &str, body: &str, signature: Option<&str>, event: &str) -> u16 {
+    let mut request = reqwest::Client::new()
+        .post(url)
+        .header("Content-Type", "application/json")
+        .header("X-Launchpad-Event-Type", event)
+        .body(body.to_string());
+    if let Some(signature) = signature {
+        request = request.header("X-Hub-Signature", signature);
+    }
+    request.send().await.unwrap().status().as_u16()
+}
+
+fn alerts(bot: &TestBot) -> Vec<String> {
+    bot.printed()
+        .into_iter()
+        .filter(|p| p.kind == Kind::Alert && p.channel == "alerts")
+        .map(|p| p.text)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_daily_build_whose_upload_fails_is_alerted_exactly_once() {
+    let mut settings = quick_engine();
+    settings.alerts_channel = Some("alerts".into());
+    let bot = TestBot::start_with(
+        vec![Outcome {
+            upload_failures: Failures::Always,
+            ..Outcome::default()
+        }],
+        settings,
+    )
+    .await;
+    let url = listen(&bot.sim, bot.wired.engine.clone()).await;
+    install(&bot.sim, &url).await;
+    bot.sim
+        .with_world_mut(|world| world.daily_build("redis", "22.04", "amd64"))
+        .unwrap();
+    bot.run_until("the alert", |bot| !alerts(bot).is_empty())
+        .await;
+    let alert = &alerts(&bot)[0];
+    assert!(alert.starts_with("Upload failed: amd64 build of /~ubuntu-docker-images/ubuntu-docker-images/+oci/redis/+recipe/redis-6.2-22.04 (not started by me)"), "{alert}");
+    assert!(alert.contains("/+build/"), "{alert}");
+
+    // Launchpad redelivers: every delivery again, byte for byte.
+    for delivery in bot.sim.deliveries() {
+        let status = post(
+            &delivery.url,
+            &delivery.body,
+            delivery.signature.as_deref(),
+            "oci-recipe:build:0.1",
+        )
+        .await;
+        assert_eq!(status, 200);
+    }
+    // And the bot restarts: a new engine on the same store, with its own listener.
+    let restarted = Engine::new(
+        image_builder::launchpad::Client::new(support::client_settings(&bot.sim)).unwrap(),
+        bot.wired.engine.store().clone(),
+        bot.wired.console.clone(),
+        {
+            let mut settings = quick_engine();
+            settings.alerts_channel = Some("alerts".into());
+            settings
+        },
+    );
+    let again = listen(&bot.sim, restarted).await;
+    for delivery in bot.sim.deliveries() {
+        post(
+            &again,
+            &delivery.body,
+            delivery.signature.as_deref(),
+            "oci-recipe:build:0.1",
+        )
+        .await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(alerts(&bot).len(), 1, "{:#?}", alerts(&bot));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tracked_job_moves_with_the_deliveries_and_not_the_polls() {
+    let mut settings = quick_engine();
+    // So slow that only webhooks can move the job along within the test's time.
+    settings.rules.poll_min = Duration::from_secs(3600);
+    settings.rules.poll_max = Duration::from_secs(3600);
+    let bot = TestBot::start_with(vec![], settings).await;
+    let url = listen(&bot.sim, bot.wired.engine.clone()).await;
+    install(&bot.sim, &url).await;
+    bot.say("alice", "rebuild 20.04 arm64 redis").await;
+    bot.run_until("job 1 ends on webhooks alone", |bot| {
+        bot.job(1).is_finished()
+    })
+    .await;
+    assert_eq!(bot.job(1).tally().succeeded, 1);
+    assert!(bot.sim.deliveries().iter().all(|d| d.status == Some(200)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_deliveries_are_refused_with_the_right_status_and_change_nothing() {
+    let mut settings = quick_engine();
+    settings.alerts_channel = Some("alerts".into());
+    let bot = TestBot::start_with(
+        vec![Outcome {
+            upload_failures: Failures::Always,
+            ..Outcome::default()
+        }],
+        settings,
+    )
+    .await;
+    let url = listen(&bot.sim, bot.wired.engine.clone()).await;
+    // A real failed build, but not announced by Launchpad: only forged deliveries name it.
+    let id = bot
+        .sim
+        .with_world_mut(|world| world.daily_build("redis", "22.04", "amd64"))
+        .unwrap();
+    bot.sim.advance(Duration::from_secs(3 * 3600));
+    let body = format!(
+        "{{\"recipe_build\": \"/~ubuntu-docker-images/ubuntu-docker-images/+oci/redis/+recipe/redis-6.2-22.04/+build/{id}\", \"action\": \"status-changed\"}}"
+    );
+    let good = image_builder::launchpad::sim::deliver::signature(SECRET, body.as_bytes());
+    let wrong = image_builder::launchpad::sim::deliver::signature("guess", body.as_bytes());
+    let event = "oci-recipe:build:0.1";
+    assert_eq!(
+        post(&url, &body, None, event).await,
+        401,
+        "missing signature"
+    );
+    assert_eq!(
+        post(&url, &body, Some(&wrong), event).await,
+        401,
+        "wrong signature"
+    );
+    let bad_json = "{not json";
+    let signed_bad = image_builder::launchpad::sim::deliver::signature(SECRET, bad_json.as_bytes());
+    assert_eq!(
+        post(&url, bad_json, Some(&signed_bad), event).await,
+        400,
+        "bad JSON"
+    );
+    assert_eq!(
+        post(&url, &body, Some(&good), "git:push:0.1").await,
+        400,
+        "another event type"
+    );
+    let huge = "x".repeat(webhook::MAX_BODY + 1);
+    assert_eq!(
+        post(&url, &huge, Some(&good), event).await,
+        413,
+        "too large"
+    );
+    let ping = r#"{"ping": true}"#;
+    let signed_ping = image_builder::launchpad::sim::deliver::signature(SECRET, ping.as_bytes());
+    assert_eq!(
+        post(&url, ping, Some(&signed_ping), event).await,
+        200,
+        "ping"
+    );
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(
+        alerts(&bot).is_empty(),
+        "nothing was alerted: {:#?}",
+        alerts(&bot)
+    );
+    assert_eq!(bot.sim.requests("GET build"), 0, "nothing was read");
+
+    // The same delivery, signed, is acted on: proof the refusals were about the delivery.
+    assert_eq!(post(&url, &body, Some(&good), event).await, 200);
+    bot.run_until("the alert", |bot| alerts(bot).len() == 1)
+        .await;
+}
