@@ -39,6 +39,21 @@ pub struct Config {
     pub console: ConsoleConfig,
     /// The Discord adapter (`image-builder run`).
     pub discord: DiscordConfig,
+    /// The webhook listener.
+    pub webhook: WebhookConfig,
+}
+
+/// The webhook listener (`[webhook]`). Its secret is not here: it comes from `WEBHOOK_SECRET`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookConfig {
+    /// Where `run` listens for Launchpad's deliveries (`0.0.0.0:8090`); off unless set.
+    #[serde(default)]
+    pub listen: Option<std::net::SocketAddr>,
+    /// The URL Launchpad delivers to, as `webhooks install` registers it
+    /// (`https://bot.example.com/launchpad/webhook`).
+    #[serde(default)]
+    pub public_url: Option<String>,
 }
 
 /// The Discord adapter (`[discord]`). The token is not here: it comes from `DISCORD_TOKEN`.
@@ -317,6 +332,8 @@ struct ConfigFile {
     console: ConsoleConfig,
     #[serde(default)]
     discord: DiscordConfig,
+    #[serde(default)]
+    webhook: WebhookConfig,
 }
 
 #[derive(Debug, Deserialize)]
@@ -453,6 +470,7 @@ impl ConfigFile {
             engine,
             console: self.console,
             discord: self.discord,
+            webhook: self.webhook,
         })
     }
 }

@@ -129,3 +129,73 @@ async fn check_config_online_finds_every_recipe_and_names_a_missing_one() {
     );
     assert_eq!(sim.requests("GET recipe"), 58, "every recipe, each run");
 }
+
+#[tokio::test]
+async fn webhooks_install_registers_each_recipe_once_however_often_it_runs() {
+    let config = image_builder::config::Config::built_in().unwrap();
+    let sim = image_builder::launchpad::sim::Simulator::start(
+        image_builder::launchpad::sim::SimSettings::new(config.catalogue),
+    )
+    .await
+    .unwrap();
+    let dir = std::env::temp_dir().join(format!("ib-hooks-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let text = image_builder::config::BUILT_IN
+        .replace("https://api.launchpad.net/devel/", &sim.api_root());
+    std::fs::write(dir.join("config.toml"), text).unwrap();
+    sim.credentials().save(&dir.join("credentials")).unwrap();
+    let run = |args: &'static [&'static str]| {
+        let dir = dir.clone();
+        async move {
+            tokio::task::spawn_blocking(move || {
+                Command::new(env!("CARGO_BIN_EXE_image-builder"))
+                    .arg("webhooks")
+                    .args(args)
+                    .arg("--config")
+                    .arg(dir.join("config.toml"))
+                    .arg("--credentials")
+                    .arg(dir.join("credentials"))
+                    .env("WEBHOOK_SECRET", "hook-secret")
+                    .output()
+                    .unwrap()
+            })
+            .await
+            .unwrap()
+        }
+    };
+    let first = run(&[
+        "install",
+        "--delivery-url",
+        "https://bot.example/launchpad/webhook",
+    ])
+    .await;
+    let first_out = String::from_utf8_lossy(&first.stdout).to_string();
+    assert!(
+        first.status.success(),
+        "{first_out}{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    assert_eq!(first_out.matches(": registered").count(), 29, "{first_out}");
+    let second = run(&[
+        "install",
+        "--delivery-url",
+        "https://bot.example/launchpad/webhook",
+    ])
+    .await;
+    let second_out = String::from_utf8_lossy(&second.stdout).to_string();
+    assert_eq!(
+        second_out.matches(": already registered").count(),
+        29,
+        "{second_out}"
+    );
+    assert_eq!(sim.with_world(|world| world.webhooks.len()), 29);
+    let listed = run(&["list"]).await;
+    let listed = String::from_utf8_lossy(&listed.stdout).to_string();
+    assert!(
+        listed.starts_with(
+            "apache2 20.04: https://bot.example/launchpad/webhook (oci-recipe:build:0.1)"
+        ),
+        "{listed}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -12,6 +12,7 @@ mod login;
 mod run;
 mod sandbox;
 mod sim;
+mod webhooks;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -26,6 +27,7 @@ pub use login::LoginArgs;
 pub use run::RunArgs;
 pub use sandbox::SandboxArgs;
 pub use sim::SimArgs;
+pub use webhooks::WebhooksArgs;
 
 use crate::config::{Config, ConfigError, BUILT_IN_NAME};
 
@@ -61,13 +63,15 @@ pub enum Subcommands {
     Login(LoginArgs),
     /// Run the built-in Launchpad simulator on its own, for scripts and launchpadlib.
     Sim(SimArgs),
+    /// Register (install) or show (list) the bot's webhook on every recipe.
+    Webhooks(WebhooksArgs),
 }
 
 /// Which config file to use.
 #[derive(Debug, Args)]
 pub struct ConfigArgs {
     /// The config file [default: the compiled-in copy of config/default.toml].
-    #[arg(long, value_name = "FILE", env = "IMAGE_BUILDER_CONFIG")]
+    #[arg(long, value_name = "FILE", env = "IMAGE_BUILDER_CONFIG", global = true)]
     pub config: Option<PathBuf>,
 }
 
@@ -81,6 +85,7 @@ pub async fn run(cli: Cli, out: &mut impl Write, err: &mut impl Write) -> anyhow
         Subcommands::Build(args) => build::run(&args, out, err).await,
         Subcommands::Login(args) => login::run(&args, out, err).await,
         Subcommands::Sim(args) => sim::run(&args, out, err).await,
+        Subcommands::Webhooks(args) => webhooks::run(&args, out, err).await,
         Subcommands::Sandbox(args) => sandbox::run(&args, err).await,
         Subcommands::Run(args) => run::run(&args, err).await,
         Subcommands::Wait(args) => jobs::wait(&args, out, err).await,

@@ -53,10 +53,29 @@ pub async fn run(args: &RunArgs, err: &mut impl Write) -> anyhow::Result<ExitCod
     settings.alerts_channel = config.discord.alerts_channel.map(|id| id.to_string());
     settings.board_max_age = Some(discord::BOARD_MAX_AGE);
     let engine = Engine::new(client, store, chat.clone(), settings);
+    let config_listen = config.webhook.listen;
+    let webhook_api_root = config.launchpad.api_root.clone();
     let prefix = config.discord.prefix.clone();
     let guild = config.discord.guild_id;
     let api_root = config.launchpad.api_root.clone();
     let bot = Arc::new(Bot::new(config, api_root, engine.clone(), chat));
+    if let Some(address) = config_listen {
+        let Some(secret) = std::env::var(super::webhooks::SECRET_ENV)
+            .ok()
+            .filter(|s| !s.trim().is_empty())
+        else {
+            writeln!(err, "webhook.listen is set, so set {} to the secret Launchpad signs deliveries with (the one `webhooks install` registered).", super::webhooks::SECRET_ENV)?;
+            return Ok(ExitCode::FAILURE);
+        };
+        let listener = tokio::net::TcpListener::bind(address).await?;
+        tracing::info!(%address, "listening for Launchpad's webhooks");
+        tokio::spawn(crate::webhook::serve(
+            listener,
+            Secret::new(secret.trim()),
+            engine.clone(),
+            webhook_api_root,
+        ));
+    }
     let resumed = engine.resume().await?;
     tracing::info!(resumed, "engine started");
     match discord::serve(

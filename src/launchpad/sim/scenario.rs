@@ -22,6 +22,12 @@
 //! drop_rate = 0.01      # share of API requests whose connection is dropped after acting
 //! outage_start_minute = 30   # 503 with Retry-After for every API request ...
 //! outage_minutes = 5         # ... from 30 to 35 simulated minutes after start
+//!
+//! [[daily_builds]]      # a build nobody asked the bot for, as Launchpad's daily builds are
+//! image = "postgres"
+//! series = "22.04"
+//! arch = "amd64"
+//! after_minutes = 2
 //! ```
 
 use std::time::Duration;
@@ -46,6 +52,24 @@ pub struct Scenario {
     /// Network and server trouble.
     #[serde(default)]
     pub faults: FaultRates,
+    /// Builds nobody asked the bot for (Launchpad's daily builds), made at a simulated time.
+    #[serde(default)]
+    pub daily_builds: Vec<DailyBuild>,
+}
+
+/// A build Launchpad makes by itself.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DailyBuild {
+    /// The image.
+    pub image: ImageName,
+    /// The series.
+    pub series: Series,
+    /// The architecture.
+    pub arch: Arch,
+    /// Simulated minutes after start.
+    #[serde(default)]
+    pub after_minutes: u64,
 }
 
 fn default_seed() -> u64 {

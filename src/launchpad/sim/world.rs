@@ -200,6 +200,7 @@ pub struct World {
     pub webhooks: BTreeMap<u64, SimWebhook>,
     /// How long things take.
     pub timing: Timing,
+    daily: Vec<(DateTime<Utc>, super::scenario::DailyBuild)>,
     scenario: Scenario,
     rng: Rng,
     next_id: u64,
@@ -243,6 +244,16 @@ impl World {
             builds: BTreeMap::new(),
             webhooks: BTreeMap::new(),
             timing: Timing::default(),
+            daily: scenario
+                .daily_builds
+                .iter()
+                .map(|daily| {
+                    (
+                        now + chrono::Duration::minutes(daily.after_minutes as i64),
+                        daily.clone(),
+                    )
+                })
+                .collect(),
             rng: Rng(scenario.seed.max(1)),
             scenario,
             // Launchpad's numbers are large; starting high makes a build id easy to tell apart
@@ -265,6 +276,17 @@ impl World {
     /// Returns the builds that changed, in the order they changed.
     pub fn advance_to(&mut self, until: DateTime<Utc>) -> Vec<u64> {
         let mut changed = Vec::new();
+        while let Some(index) = self.daily.iter().position(|(due, _)| *due <= until) {
+            let (due, daily) = self.daily.remove(index);
+            self.now = self.now.max(due);
+            if let Some(id) = self.daily_build(
+                daily.image.as_str(),
+                &daily.series.to_string(),
+                daily.arch.as_str(),
+            ) {
+                changed.push(id);
+            }
+        }
         loop {
             let next_request = self
                 .requests
