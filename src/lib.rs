@@ -23,6 +23,7 @@ pub mod confirm;
 pub mod jobs;
 pub mod launchpad;
 pub mod messages;
+pub mod metrics;
 pub mod permissions;
 pub mod plan;
 pub mod secret;

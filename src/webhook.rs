@@ -40,14 +40,39 @@ pub struct Delivery {
 struct Listener {
     secret: Secret,
     deliveries: mpsc::UnboundedSender<Delivery>,
+    store: Option<crate::store::Store>,
 }
 
-/// The listener's routes: `POST /launchpad/webhook`, `GET /healthz`.
-pub fn router(secret: Secret, deliveries: mpsc::UnboundedSender<Delivery>) -> Router {
+/// The listener's routes: `POST /launchpad/webhook`, `GET /healthz`, `GET /metrics`; `store`
+/// is counted for the jobs and builds gauges.
+pub fn router(
+    secret: Secret,
+    deliveries: mpsc::UnboundedSender<Delivery>,
+    store: Option<crate::store::Store>,
+) -> Router {
     Router::new()
         .route(PATH, post(deliver))
-        .route("/healthz", get(|| async { "ok" }))
-        .with_state(Arc::new(Listener { secret, deliveries }))
+        .route("/healthz", get(health))
+        .route("/metrics", get(metrics))
+        .with_state(Arc::new(Listener {
+            secret,
+            deliveries,
+            store,
+        }))
+}
+
+/// 200 while the engine takes deliveries; 503 once it stopped.
+async fn health(State(listener): State<Arc<Listener>>) -> Response {
+    if listener.deliveries.is_closed() {
+        (StatusCode::SERVICE_UNAVAILABLE, "the engine stopped").into_response()
+    } else {
+        (StatusCode::OK, "ok").into_response()
+    }
+}
+
+async fn metrics(State(listener): State<Arc<Listener>>) -> Response {
+    let text = crate::metrics::global().render(listener.store.as_ref());
+    ([("content-type", "text/plain; version=0.0.4")], text).into_response()
 }
 
 /// Whether `header` (`sha1=HEX`) is the HMAC-SHA1 of `body` under `secret`, compared in
@@ -78,6 +103,7 @@ fn decode_hex(hex: &str) -> Option<Vec<u8>> {
 
 fn refuse(status: StatusCode, why: &'static str) -> Response {
     tracing::warn!(%status, why, "webhook delivery rejected");
+    crate::metrics::webhook_delivery("rejected");
     (status, why).into_response()
 }
 
@@ -129,6 +155,7 @@ async fn deliver(State(listener): State<Arc<Listener>>, request: Request<Body>) 
     if listener.deliveries.send(delivery).is_err() {
         return refuse(StatusCode::SERVICE_UNAVAILABLE, "the engine is not running");
     }
+    crate::metrics::webhook_delivery("accepted");
     (StatusCode::OK, "ok").into_response()
 }
 
@@ -141,7 +168,10 @@ pub async fn serve<C: crate::chat::Chat>(
     api_root: String,
 ) {
     let (sender, mut deliveries) = mpsc::unbounded_channel();
-    let server = axum::serve(listener, router(secret, sender));
+    let server = axum::serve(
+        listener,
+        router(secret, sender, Some(engine.store().clone())),
+    );
     let handler = async move {
         while let Some(delivery) = deliveries.recv().await {
             let build = format!("{api_root}{}", delivery.build);

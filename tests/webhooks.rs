@@ -217,3 +217,69 @@ async fn bad_deliveries_are_refused_with_the_right_status_and_change_nothing() {
     bot.run_until("the alert", |bot| alerts(bot).len() == 1)
         .await;
 }
+
+/// The value of the sample `name{labels}` in a metrics text, 0 if absent.
+fn sample(text: &str, series: &str) -> u64 {
+    text.lines()
+        .find_map(|line| {
+            line.strip_prefix(series)
+                .and_then(|rest| rest.trim().parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_parse_as_prometheus_text_and_their_counters_move() {
+    let bot = TestBot::start(vec![]).await;
+    let url = listen(&bot.sim, bot.wired.engine.clone()).await;
+    let base = url.trim_end_matches(webhook::PATH).to_string();
+    let health = reqwest::get(format!("{base}/healthz")).await.unwrap();
+    assert_eq!(health.status(), 200);
+    let scrape = || async {
+        reqwest::get(format!("{base}/metrics"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    };
+    let accepted = "image_builder_webhook_deliveries_total{result=\"accepted\"}";
+    let before = sample(&scrape().await, accepted);
+
+    install(&bot.sim, &url).await;
+    bot.say("alice", "rebuild 20.04 arm64 redis").await;
+    bot.run_until("job 1 ends", |bot| bot.job(1).is_finished())
+        .await;
+    let text = scrape().await;
+    for line in text.lines().filter(|line| !line.starts_with('#')) {
+        let (series, value) = line
+            .rsplit_once(' ')
+            .unwrap_or_else(|| panic!("no value: {line}"));
+        assert!(value.parse::<f64>().is_ok(), "{line}");
+        let name = series.split('{').next().unwrap();
+        assert!(
+            !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'),
+            "{line}"
+        );
+        assert!(!series.contains('{') || series.ends_with('}'), "{line}");
+    }
+    for family in text.lines().filter_map(|line| line.strip_prefix("# TYPE ")) {
+        let kind = family.rsplit(' ').next().unwrap();
+        assert!(kind == "counter" || kind == "gauge", "{family}");
+    }
+    assert!(
+        sample(&text, accepted) > before,
+        "deliveries were counted: {text}"
+    );
+    assert!(
+        sample(
+            &text,
+            "image_builder_launchpad_requests_total{operation=\"requestBuilds\",outcome=\"ok\"}"
+        ) >= 1,
+        "{text}"
+    );
+    assert!(
+        sample(&text, "image_builder_jobs{state=\"finished\"}") >= 1,
+        "{text}"
+    );
+}

@@ -537,6 +537,9 @@ impl<C: Chat> Driver<C> {
         };
         if let Some(message) = message {
             let failed_upload = matches!(notice, Notice::UploadFailed { .. });
+            if failed_upload {
+                crate::metrics::alert_sent("failed_upload");
+            }
             if let Err(error) = self.inner.chat.send(&job.channel, message.clone()).await {
                 tracing::warn!(%error, ?notice, "announcing failed");
             }
@@ -671,6 +674,7 @@ async fn untracked<C: Chat>(inner: &Inner<C>, build_url: &str) {
     let key = format!("{build_url}#untracked");
     match inner.store.claim_alert(&key, Utc::now()) {
         Ok(true) => {
+            crate::metrics::alert_sent("failed_upload_untracked");
             let message = Outgoing::new(Kind::Alert, say::untracked_upload_failed(&build));
             if let Err(error) = inner.chat.send(&channel, message).await {
                 tracing::warn!(%error, "alerting an untracked failed upload failed");

@@ -291,6 +291,29 @@ impl Client {
     /// Sends a call, retrying as its [`Repeat`] allows, and sorts the answer into success or a
     /// typed error.
     async fn execute(&self, call: Call<'_>) -> Result<Answer, LaunchpadError> {
+        let operation = call
+            .form
+            .as_ref()
+            .and_then(|form| form.iter().find(|(key, _)| *key == "ws.op"))
+            .map(|(_, op)| op.clone())
+            .unwrap_or_else(|| call.method.to_string());
+        let result = self.execute_counted(call).await;
+        let outcome = match &result {
+            Ok(_) => "ok",
+            Err(LaunchpadError::NotFound { .. }) => "not_found",
+            Err(LaunchpadError::Unauthorized { .. }) => "unauthorized",
+            Err(LaunchpadError::Rejected { .. }) => "rejected",
+            Err(LaunchpadError::Server { .. }) => "server_error",
+            Err(LaunchpadError::Timeout { .. }) => "timeout",
+            Err(LaunchpadError::Transport { .. }) => "transport",
+            Err(LaunchpadError::OutcomeUnknown { .. }) => "outcome_unknown",
+            Err(LaunchpadError::Decode { .. }) => "decode",
+        };
+        crate::metrics::launchpad_request(&operation, outcome);
+        result
+    }
+
+    async fn execute_counted(&self, call: Call<'_>) -> Result<Answer, LaunchpadError> {
         let policy = self.inner.settings.retry;
         let started = Instant::now();
         let mut attempt = 0;
