@@ -73,6 +73,7 @@ async fn run(limit: usize) -> Run {
             keep_finished: Duration::from_secs(3600),
             alerts_channel: None,
             board_max_age: None,
+            alert_group_window: Duration::from_secs(600),
         },
     );
     // `rebuild arm64 all`: 60 recipes, one build each; the other three arches are cancelled.

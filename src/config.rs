@@ -118,6 +118,10 @@ pub struct EngineConfig {
     /// The wait before the first auto-retry, in seconds; it doubles with each.
     #[serde(default = "default_upload_retry_delay")]
     pub upload_retry_delay_seconds: u64,
+    /// Failed uploads of builds nobody asked for that arrive within this many minutes of the
+    /// first are grouped into one alert, edited as it grows.
+    #[serde(default = "default_alert_group_minutes")]
+    pub alert_group_minutes: u64,
     /// Finished jobs are kept this many days (for `status`, `jobs`), then compacted away.
     #[serde(default = "default_keep_days")]
     pub keep_finished_jobs_days: u64,
@@ -144,6 +148,9 @@ fn default_upload_retry_budget() -> u32 {
 }
 fn default_upload_retry_delay() -> u64 {
     60
+}
+fn default_alert_group_minutes() -> u64 {
+    10
 }
 fn default_keep_days() -> u64 {
     30
@@ -178,6 +185,8 @@ impl EngineConfig {
             keep_finished: std::time::Duration::from_secs(self.keep_finished_jobs_days * 24 * 3600),
             alerts_channel: None,
             board_max_age: None,
+            alert_group_window: std::time::Duration::from_secs(self.alert_group_minutes * 60)
+                .div_f64(speed.max(1.0)),
         }
     }
 }

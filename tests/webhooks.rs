@@ -283,3 +283,51 @@ async fn metrics_parse_as_prometheus_text_and_their_counters_move() {
         "{text}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn five_failures_inside_the_window_are_one_alert_that_grows() {
+    let mut settings = quick_engine();
+    settings.alerts_channel = Some("alerts".into());
+    let bot = TestBot::start_with(
+        vec![Outcome {
+            upload_failures: Failures::Always,
+            ..Outcome::default()
+        }],
+        settings,
+    )
+    .await;
+    let url = listen(&bot.sim, bot.wired.engine.clone()).await;
+    install(&bot.sim, &url).await;
+    bot.sim.with_world_mut(|world| {
+        for image in ["apache2", "bind9", "memcached", "nginx", "squid"] {
+            world.daily_build(image, "24.04", "arm64").unwrap();
+        }
+    });
+    bot.run_until("five failures in one alert", |bot| {
+        alerts(bot)
+            .last()
+            .is_some_and(|text| text.starts_with("5 uploads failed in the last 10 minutes:"))
+    })
+    .await;
+    let printed: Vec<_> = bot
+        .printed()
+        .into_iter()
+        .filter(|p| p.kind == Kind::Alert && p.channel == "alerts")
+        .collect();
+    assert_eq!(
+        printed.iter().filter(|p| !p.edit).count(),
+        1,
+        "one alert message: {printed:#?}"
+    );
+    assert!(
+        printed.iter().all(|p| p.id == printed[0].id),
+        "the rest are edits of it"
+    );
+    let last = &printed.last().unwrap().text;
+    for image in ["apache2", "bind9", "memcached", "nginx", "squid"] {
+        assert!(
+            last.contains(&format!("+oci/{image}/")),
+            "{image} missing from {last}"
+        );
+    }
+}

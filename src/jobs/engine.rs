@@ -45,6 +45,9 @@ pub struct EngineSettings {
     /// How old a board message may get before the board moves to a new one (Discord refuses
     /// edits of messages older than an hour); `None` for chats without such a limit.
     pub board_max_age: Option<Duration>,
+    /// Failed uploads of builds nobody asked the bot for, arriving within this time of the
+    /// first, are grouped into one alert that is edited as it grows.
+    pub alert_group_window: Duration,
 }
 
 impl Default for EngineSettings {
@@ -58,6 +61,7 @@ impl Default for EngineSettings {
             keep_finished: Duration::from_secs(30 * 24 * 3600),
             alerts_channel: None,
             board_max_age: None,
+            alert_group_window: Duration::from_secs(10 * 60),
         }
     }
 }
@@ -90,7 +94,15 @@ enum Command {
     },
 }
 
+/// The alert that failures of builds nobody asked for are being grouped into.
+struct AlertGroup {
+    message: MessageId,
+    started: Instant,
+    lines: Vec<String>,
+}
+
 struct Inner<C> {
+    group: tokio::sync::Mutex<Option<AlertGroup>>,
     client: Client,
     store: Store,
     chat: C,
@@ -117,6 +129,7 @@ impl<C: Chat> Engine<C> {
     pub fn new(client: Client, store: Store, chat: C, settings: EngineSettings) -> Engine<C> {
         Engine {
             inner: Arc::new(Inner {
+                group: tokio::sync::Mutex::new(None),
                 client,
                 store,
                 chat,
@@ -675,15 +688,49 @@ async fn untracked<C: Chat>(inner: &Inner<C>, build_url: &str) {
     match inner.store.claim_alert(&key, Utc::now()) {
         Ok(true) => {
             crate::metrics::alert_sent("failed_upload_untracked");
-            let message = Outgoing::new(Kind::Alert, say::untracked_upload_failed(&build));
-            if let Err(error) = inner.chat.send(&channel, message).await {
-                tracing::warn!(%error, "alerting an untracked failed upload failed");
-            }
+            group_alert(inner, &channel, &build).await;
         }
         Ok(false) => {}
         Err(error) => {
             tracing::error!(%error, "the alert ledger failed; not alerting rather than risk twice")
         }
+    }
+}
+
+/// Says an untracked failed upload: a new alert, or a line more in the alert of failures that
+/// arrived within the grouping window of the first.
+async fn group_alert<C: Chat>(
+    inner: &Inner<C>,
+    channel: &str,
+    build: &crate::launchpad::models::Build,
+) {
+    let window = inner.settings.alert_group_window;
+    let mut group = inner.group.lock().await;
+    if let Some(open) = group
+        .as_mut()
+        .filter(|open| open.started.elapsed() < window)
+    {
+        open.lines.push(say::untracked_line(build));
+        let text = say::grouped_failures(&open.lines, window);
+        if let Err(error) = inner
+            .chat
+            .edit(channel, &open.message, Outgoing::new(Kind::Alert, text))
+            .await
+        {
+            tracing::warn!(%error, "growing the grouped alert failed");
+        }
+        return;
+    }
+    let message = Outgoing::new(Kind::Alert, say::untracked_upload_failed(build));
+    match inner.chat.send(channel, message).await {
+        Ok(id) => {
+            *group = Some(AlertGroup {
+                message: id,
+                started: Instant::now(),
+                lines: vec![say::untracked_line(build)],
+            })
+        }
+        Err(error) => tracing::warn!(%error, "alerting an untracked failed upload failed"),
     }
 }
 

@@ -375,6 +375,29 @@ pub fn untracked_upload_failed(build: &crate::launchpad::models::Build) -> Strin
     )
 }
 
+/// One failed upload in a grouped alert.
+pub fn untracked_line(build: &crate::launchpad::models::Build) -> String {
+    format!(
+        "• {}: {} {}",
+        build.title,
+        build
+            .registry_upload_error_summary
+            .as_deref()
+            .unwrap_or("no reason given"),
+        build.web_link
+    )
+}
+
+/// Several failed uploads of builds nobody asked for, in one alert.
+pub fn grouped_failures(lines: &[String], window: std::time::Duration) -> String {
+    format!(
+        "{} failed in the last {}:\n{}",
+        count(lines.len(), "upload", "uploads"),
+        count((window.as_secs() / 60).max(1) as usize, "minute", "minutes"),
+        lines.join("\n")
+    )
+}
+
 /// What an old board message says once the board moved to a new one.
 pub fn board_moved(id: JobId) -> String {
     format!("The board of job {id} moved to a newer message below (chats stop edits of old ones).")

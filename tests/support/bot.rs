@@ -31,6 +31,7 @@ pub fn quick_engine() -> EngineSettings {
         keep_finished: Duration::from_secs(3600),
         alerts_channel: None,
         board_max_age: None,
+        alert_group_window: Duration::from_secs(600),
     }
 }
 
