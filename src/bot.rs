@@ -176,13 +176,26 @@ impl<C: Chat + Clone> Bot<C> {
                     None => say::no_such_job(id),
                 })
             }),
-            Command::Status { job: None } => self.read(|store| {
-                Ok(say::job_list(
-                    &store.unfinished()?,
-                    Utc::now(),
-                    say::NOTHING_RUNNING,
-                ))
-            }),
+            Command::Status { job: None } => {
+                let muted = self.engine.muted_failures();
+                self.read(|store| {
+                    let mut text =
+                        say::job_list(&store.unfinished()?, Utc::now(), say::NOTHING_RUNNING);
+                    if !muted.is_empty() {
+                        text.push_str(&say::muted_failures(&muted));
+                    }
+                    Ok(text)
+                })
+            }
+            Command::Mute { image, duration } => {
+                let until = self.engine.mute(
+                    image.clone(),
+                    duration.as_duration(),
+                    incoming.channel.clone(),
+                );
+                say::muted(image.as_ref(), duration, until).into()
+            }
+            Command::Unmute => say::unmuted(self.engine.unmute()).into(),
             Command::Jobs { scope } => self.read(|store| {
                 let jobs: Vec<Job> = store
                     .jobs()?

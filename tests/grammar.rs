@@ -378,3 +378,46 @@ fn help_rebuild_lists_the_catalogue() {
     assert!(help.contains("`ppc64el`"), "{help}");
     assert!(help.contains("`postgres`"), "{help}");
 }
+
+#[test]
+fn mute_takes_an_image_or_all_and_a_duration() {
+    use image_builder::command::MuteDuration;
+    let mute = |image: Option<&str>, minutes| Command::Mute {
+        image: image.map(|i| i.parse().unwrap()),
+        duration: MuteDuration::minutes(minutes).unwrap(),
+    };
+    assert_eq!(
+        parse_real("mute uploads redis 2h"),
+        Ok(mute(Some("redis"), 120))
+    );
+    assert_eq!(parse_real("mute uploads all 30m"), Ok(mute(None, 30)));
+    assert_eq!(parse_real("mute uploads 1d"), Ok(mute(None, 1440)));
+    assert_eq!(parse_real("unmute"), Ok(Command::Unmute));
+    assert_eq!(
+        error("mute uploads redis"),
+        ParseError::BadDuration { given: None }
+    );
+    assert_eq!(
+        error("mute uploads redis 8d"),
+        ParseError::BadDuration {
+            given: Some("8d".into())
+        }
+    );
+    assert_eq!(
+        error("mute redis 1h"),
+        ParseError::BadMuteWhat {
+            given: Some("redis".into())
+        }
+    );
+    assert_eq!(
+        error("mute uploads rediss 1h"),
+        ParseError::BadMuteWhat {
+            given: Some("rediss".into())
+        }
+    );
+    assert_eq!(
+        mute(Some("redis"), 90).to_string(),
+        "mute uploads redis 90m"
+    );
+    assert_eq!(mute(None, 2880).to_string(), "mute uploads all 2d");
+}

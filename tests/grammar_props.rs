@@ -130,6 +130,15 @@ fn command() -> impl Strategy<Value = Command> {
         prop::option::of(select(CommandName::ALL.to_vec()))
             .prop_map(|topic| Command::Help { topic }),
         Just(Command::Whoami),
+        Just(Command::Unmute),
+        (
+            prop::option::of(select(support::vocabulary().images().to_vec())),
+            1u64..=image_builder::command::MuteDuration::MAX_MINUTES,
+        )
+            .prop_map(|(image, minutes)| Command::Mute {
+                image,
+                duration: image_builder::command::MuteDuration::minutes(minutes).unwrap(),
+            }),
     ]
 }
 

@@ -331,3 +331,67 @@ async fn five_failures_inside_the_window_are_one_alert_that_grows() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mute_stops_alerts_until_it_expires_and_says_when_it_ends() {
+    let mut settings = quick_engine();
+    settings.alerts_channel = Some("alerts".into());
+    let bot = TestBot::start_with(
+        vec![Outcome {
+            upload_failures: Failures::Always,
+            ..Outcome::default()
+        }],
+        settings,
+    )
+    .await;
+    let url = listen(&bot.sim, bot.wired.engine.clone()).await;
+    install(&bot.sim, &url).await;
+    let answer = bot.say("alice", "mute uploads redis 2h").await;
+    assert!(
+        answer.starts_with("Failed-upload alerts of redis are muted for 2h"),
+        "{answer}"
+    );
+    assert_eq!(
+        bot.say("alice", "unmute").await,
+        "Failed-upload alerts are back on (1 mute ended)."
+    );
+    assert!(bot
+        .say("carol", "mute uploads all 1h")
+        .await
+        .starts_with("You may not `mute`"));
+
+    // A short mute through the engine (commands take whole minutes).
+    bot.wired
+        .engine
+        .mute(None, Duration::from_millis(400), "team".into());
+    bot.sim
+        .with_world_mut(|world| world.daily_build("redis", "22.04", "amd64"))
+        .unwrap();
+    bot.run_until("the muted failure is recorded", |bot| {
+        !bot.wired.engine.muted_failures().is_empty()
+    })
+    .await;
+    assert!(alerts(&bot).is_empty(), "muted: {:#?}", alerts(&bot));
+    let status = bot.say("carol", "status").await;
+    assert!(
+        status.contains("Muted failed uploads:\n• amd64 build of"),
+        "{status}"
+    );
+    let started = std::time::Instant::now();
+    while !bot
+        .printed()
+        .iter()
+        .any(|p| p.text.starts_with("The mute ended"))
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the end of the mute was never said"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    bot.sim
+        .with_world_mut(|world| world.daily_build("squid", "22.04", "amd64"))
+        .unwrap();
+    bot.run_until("the next failure is alerted", |bot| alerts(bot).len() == 1)
+        .await;
+}

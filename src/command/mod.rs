@@ -55,6 +55,63 @@ pub enum Command {
     },
     /// Say who the bot thinks you are and what you may do.
     Whoami,
+    /// Silence failed-upload alerts for a while (they are still recorded).
+    Mute {
+        /// The image; `None` for all of them.
+        image: Option<ImageName>,
+        /// For how long.
+        duration: MuteDuration,
+    },
+    /// End every mute now.
+    Unmute,
+}
+
+/// How long a mute lasts: whole minutes, from one minute to a week. Written `45m`, `2h`, `1d`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct MuteDuration(u64);
+
+impl MuteDuration {
+    /// The longest mute: a forgotten one must not silence alerts for good.
+    pub const MAX_MINUTES: u64 = 7 * 24 * 60;
+
+    /// A duration of `minutes`, if it is from one minute to a week.
+    pub fn minutes(minutes: u64) -> Option<MuteDuration> {
+        (1..=Self::MAX_MINUTES)
+            .contains(&minutes)
+            .then_some(MuteDuration(minutes))
+    }
+
+    /// The length as a `Duration`.
+    pub fn as_duration(self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.0 * 60)
+    }
+}
+
+impl FromStr for MuteDuration {
+    type Err = ();
+
+    fn from_str(text: &str) -> Result<MuteDuration, ()> {
+        let text = text.to_ascii_lowercase();
+        let (number, unit) = text.split_at(text.len().saturating_sub(1));
+        let number: u64 = number.parse().map_err(|_| ())?;
+        let minutes = match unit {
+            "m" => number,
+            "h" => number.checked_mul(60).ok_or(())?,
+            "d" => number.checked_mul(24 * 60).ok_or(())?,
+            _ => return Err(()),
+        };
+        MuteDuration::minutes(minutes).ok_or(())
+    }
+}
+
+impl fmt::Display for MuteDuration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            m if m % (24 * 60) == 0 => write!(f, "{}d", m / (24 * 60)),
+            m if m % 60 == 0 => write!(f, "{}h", m / 60),
+            m => write!(f, "{m}m"),
+        }
+    }
 }
 
 /// What a `rebuild` asks for. The lists are sorted and without repeats; an empty list means
@@ -123,11 +180,15 @@ pub enum CommandName {
     Help,
     /// `whoami`
     Whoami,
+    /// `mute`
+    Mute,
+    /// `unmute`
+    Unmute,
 }
 
 impl CommandName {
     /// Every command, in the order help lists them.
-    pub const ALL: [CommandName; 8] = [
+    pub const ALL: [CommandName; 10] = [
         CommandName::Rebuild,
         CommandName::Status,
         CommandName::Jobs,
@@ -136,6 +197,8 @@ impl CommandName {
         CommandName::Confirm,
         CommandName::Help,
         CommandName::Whoami,
+        CommandName::Mute,
+        CommandName::Unmute,
     ];
 
     /// The word that starts the command.
@@ -149,6 +212,8 @@ impl CommandName {
             CommandName::Confirm => "confirm",
             CommandName::Help => "help",
             CommandName::Whoami => "whoami",
+            CommandName::Mute => "mute",
+            CommandName::Unmute => "unmute",
         }
     }
 }
@@ -182,6 +247,8 @@ impl Command {
             Command::Confirm { .. } => CommandName::Confirm,
             Command::Help { .. } => CommandName::Help,
             Command::Whoami => CommandName::Whoami,
+            Command::Mute { .. } => CommandName::Mute,
+            Command::Unmute => CommandName::Unmute,
         }
     }
 }
@@ -284,6 +351,17 @@ impl fmt::Display for Command {
             Command::Help { topic: None } => f.write_str("help"),
             Command::Help { topic: Some(topic) } => write!(f, "help {topic}"),
             Command::Whoami => f.write_str("whoami"),
+            Command::Mute {
+                image: None,
+                duration,
+            } => write!(f, "mute uploads all {duration}"),
+            Command::Mute {
+                image: Some(image),
+                duration,
+            } => {
+                write!(f, "mute uploads {image} {duration}")
+            }
+            Command::Unmute => f.write_str("unmute"),
         }
     }
 }

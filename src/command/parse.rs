@@ -113,6 +113,16 @@ pub enum ParseError {
         /// The word.
         given: String,
     },
+    /// `mute` without `uploads`, or with a word that is no image.
+    BadMuteWhat {
+        /// The word, if any.
+        given: Option<String>,
+    },
+    /// `mute` without a well-formed duration.
+    BadDuration {
+        /// The word, if any.
+        given: Option<String>,
+    },
     /// A word the command does not take.
     UnexpectedWord {
         /// The command.
@@ -230,6 +240,43 @@ pub fn parse(text: &str, vocabulary: &Vocabulary) -> Result<Command, ParseError>
             topic: args.next().map(help_topic).transpose()?,
         },
         CommandName::Whoami => Command::Whoami,
+        CommandName::Unmute => Command::Unmute,
+        CommandName::Mute => {
+            match args.next().map(str::to_lowercase).as_deref() {
+                Some("uploads" | "upload") => {}
+                other => {
+                    return Err(ParseError::BadMuteWhat {
+                        given: other.map(|_| rest[0].text.clone()),
+                    })
+                }
+            }
+            let mut next = args.next();
+            let image = match next.map(str::to_lowercase) {
+                Some(word) if word == "all" => {
+                    next = args.next();
+                    None
+                }
+                Some(word) => match vocabulary.image(&word) {
+                    Some(image) => {
+                        next = args.next();
+                        Some(image)
+                    }
+                    None if word.parse::<super::MuteDuration>().is_ok() => None,
+                    None => {
+                        return Err(ParseError::BadMuteWhat {
+                            given: next.map(str::to_string),
+                        })
+                    }
+                },
+                None => None,
+            };
+            let duration =
+                next.and_then(|word| word.parse().ok())
+                    .ok_or(ParseError::BadDuration {
+                        given: next.map(str::to_string),
+                    })?;
+            Command::Mute { image, duration }
+        }
     };
     match args.next() {
         Some(extra) => Err(ParseError::UnexpectedWord {

@@ -101,8 +101,19 @@ struct AlertGroup {
     lines: Vec<String>,
 }
 
+/// A mute of failed-upload alerts.
+struct Mute {
+    number: u64,
+    image: Option<crate::target::ImageName>,
+    until: chrono::DateTime<Utc>,
+}
+
 struct Inner<C> {
     group: tokio::sync::Mutex<Option<AlertGroup>>,
+    /// Mutes in effect (in memory: a restart ends them, which errs on the side of alerting).
+    mutes: Mutex<Vec<Mute>>,
+    /// Failed uploads that were not alerted because of a mute, for `status`.
+    muted: Mutex<Vec<String>>,
     client: Client,
     store: Store,
     chat: C,
@@ -130,6 +141,8 @@ impl<C: Chat> Engine<C> {
         Engine {
             inner: Arc::new(Inner {
                 group: tokio::sync::Mutex::new(None),
+                mutes: Mutex::new(Vec::new()),
+                muted: Mutex::new(Vec::new()),
                 client,
                 store,
                 chat,
@@ -254,6 +267,66 @@ impl<C: Chat> Engine<C> {
         }
         let inner = self.inner.clone();
         tokio::spawn(async move { untracked(&inner, &build_url).await });
+    }
+
+    /// Silences failed-upload alerts of `image` (all if `None`) for `duration`; when the mute
+    /// ends by itself, `channel` is told. Returns when it ends.
+    pub fn mute(
+        &self,
+        image: Option<crate::target::ImageName>,
+        duration: Duration,
+        channel: String,
+    ) -> chrono::DateTime<Utc> {
+        let until =
+            Utc::now() + chrono::Duration::from_std(duration).unwrap_or(chrono::Duration::MAX);
+        let number = {
+            let mut mutes = self.inner.mutes.lock().unwrap_or_else(|p| p.into_inner());
+            let number = mutes.iter().map(|m| m.number).max().unwrap_or(0) + 1;
+            mutes.push(Mute {
+                number,
+                image: image.clone(),
+                until,
+            });
+            number
+        };
+        let inner = self.inner.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(duration).await;
+            let ended = {
+                let mut mutes = inner.mutes.lock().unwrap_or_else(|p| p.into_inner());
+                let before = mutes.len();
+                mutes.retain(|mute| mute.number != number);
+                mutes.len() < before
+            };
+            if ended {
+                let text = say::mute_ended(image.as_ref());
+                if let Err(error) = inner
+                    .chat
+                    .send(&channel, Outgoing::new(Kind::Alert, text))
+                    .await
+                {
+                    tracing::warn!(%error, "announcing the end of a mute failed");
+                }
+            }
+        });
+        until
+    }
+
+    /// Ends every mute now; returns how many there were.
+    pub fn unmute(&self) -> usize {
+        let mut mutes = self.inner.mutes.lock().unwrap_or_else(|p| p.into_inner());
+        let count = mutes.len();
+        mutes.clear();
+        count
+    }
+
+    /// The failed uploads a mute kept quiet.
+    pub fn muted_failures(&self) -> Vec<String> {
+        self.inner
+            .muted
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// How many jobs are being driven.
@@ -503,8 +576,18 @@ impl<C: Chat> Driver<C> {
             } => {
                 let track = &job.targets[*target].builds[*build];
                 let key = format!("{}#{epoch}", track.url);
+                let line = say::upload_failed(job, &job.targets[*target], track);
                 match self.inner.store.claim_alert(&key, Utc::now()) {
-                    Ok(true) => alert(say::upload_failed(job, &job.targets[*target], track))
+                    Ok(true)
+                        if muted(
+                            &self.inner,
+                            job.targets[*target].image.as_str(),
+                            line.clone(),
+                        ) =>
+                    {
+                        None
+                    }
+                    Ok(true) => alert(line)
                         .map(|message| message.with_buttons(vec![Button::RetryUploads(job.id)])),
                     Ok(false) => None,
                     Err(error) => {
@@ -687,6 +770,13 @@ async fn untracked<C: Chat>(inner: &Inner<C>, build_url: &str) {
     let key = format!("{build_url}#untracked");
     match inner.store.claim_alert(&key, Utc::now()) {
         Ok(true) => {
+            if muted(
+                inner,
+                image_of(&build.recipe_link),
+                say::untracked_line(&build),
+            ) {
+                return;
+            }
             crate::metrics::alert_sent("failed_upload_untracked");
             group_alert(inner, &channel, &build).await;
         }
@@ -695,6 +785,39 @@ async fn untracked<C: Chat>(inner: &Inner<C>, build_url: &str) {
             tracing::error!(%error, "the alert ledger failed; not alerting rather than risk twice")
         }
     }
+}
+
+/// Whether failed-upload alerts of `image` are muted now; if so, `line` is recorded for `status`.
+fn muted<C>(inner: &Inner<C>, image: &str, line: String) -> bool {
+    let now = Utc::now();
+    let muted = inner
+        .mutes
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .iter()
+        .any(|mute| {
+            mute.until > now
+                && mute
+                    .image
+                    .as_ref()
+                    .is_none_or(|muted| muted.as_str() == image)
+        });
+    if muted {
+        inner
+            .muted
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(line);
+    }
+    muted
+}
+
+/// The image of a recipe or build URL (`.../+oci/IMAGE/+recipe/...`).
+fn image_of(url: &str) -> &str {
+    url.split("/+oci/")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .unwrap_or_default()
 }
 
 /// Says an untracked failed upload: a new alert, or a line more in the alert of failures that

@@ -375,6 +375,45 @@ pub fn untracked_upload_failed(build: &crate::launchpad::models::Build) -> Strin
     )
 }
 
+/// The answer to `mute`.
+pub fn muted(
+    image: Option<&crate::target::ImageName>,
+    duration: impl std::fmt::Display,
+    until: DateTime<Utc>,
+) -> String {
+    let what = image
+        .map(|image| format!("of {image} "))
+        .unwrap_or_default();
+    format!(
+        "Failed-upload alerts {what}are muted for {duration}, until {} UTC. Failures are still recorded; `status` shows them. `unmute` ends it early.",
+        until.format("%H:%M")
+    )
+}
+
+/// The answer to `unmute`.
+pub fn unmuted(ended: usize) -> String {
+    match ended {
+        0 => "Nothing was muted.".to_string(),
+        n => format!(
+            "Failed-upload alerts are back on ({} ended).",
+            count(n, "mute", "mutes")
+        ),
+    }
+}
+
+/// What the bot says when a mute ends by itself.
+pub fn mute_ended(image: Option<&crate::target::ImageName>) -> String {
+    let what = image
+        .map(|image| format!(" of {image}"))
+        .unwrap_or_default();
+    format!("The mute ended: failed-upload alerts{what} are back on.")
+}
+
+/// `status`'s note of failures a mute kept quiet.
+pub fn muted_failures(lines: &[String]) -> String {
+    format!("\nMuted failed uploads:\n{}", lines.join("\n"))
+}
+
 /// One failed upload in a grouped alert.
 pub fn untracked_line(build: &crate::launchpad::models::Build) -> String {
     format!(

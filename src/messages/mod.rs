@@ -69,6 +69,16 @@ pub fn help_entry(name: CommandName) -> HelpEntry {
             summary: "List the commands, or explain one.",
             examples: &["help", "help rebuild"],
         },
+        CommandName::Mute => HelpEntry {
+            usage: "mute uploads [IMAGE|all] DURATION",
+            summary: "Silence failed-upload alerts (of one image, or all) for 45m, 2h, 1d ... up to 7d. Failures are still recorded and `status` shows them.",
+            examples: &["mute uploads redis 2h", "mute uploads all 30m"],
+        },
+        CommandName::Unmute => HelpEntry {
+            usage: "unmute",
+            summary: "End every mute now.",
+            examples: &["unmute"],
+        },
         CommandName::Whoami => HelpEntry {
             usage: "whoami",
             summary: "Say who I think you are and what you may do.",
@@ -308,6 +318,20 @@ pub fn parse_error(error: &ParseError, front: Front) -> String {
         E::BadJobsScope { given } => (
             format!("`jobs` takes `mine` or `all`, not `{given}`."),
             Some(CommandName::Jobs),
+        ),
+        E::BadMuteWhat { given } => (
+            match given {
+                Some(given) => format!("I can't mute `{given}`: say `mute uploads IMAGE DURATION` or `mute uploads all DURATION`."),
+                None => "Mute what? Say `mute uploads IMAGE DURATION` or `mute uploads all DURATION`.".to_string(),
+            },
+            Some(CommandName::Mute),
+        ),
+        E::BadDuration { given } => (
+            match given {
+                Some(given) => format!("`{given}` is not a duration; say `45m`, `2h` or `1d` (a week at most)."),
+                None => "For how long? Add a duration such as `45m`, `2h` or `1d` (a week at most).".to_string(),
+            },
+            Some(CommandName::Mute),
         ),
         E::UnexpectedWord { command, given } => (
             format!("`{command}` does not take `{given}`."),
