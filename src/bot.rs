@@ -120,6 +120,17 @@ impl<C: Chat + Clone> Bot<C> {
             };
             return self.answer(&typed).await;
         }
+        if let Button::RetryBuildUpload(build) = button {
+            // Checked as `retry uploads` would be: it changes a build on Launchpad.
+            if let Err(denied) = may(&self.config.permissions, &incoming.user, Permission::Build) {
+                let name = crate::command::CommandName::Retry;
+                return Answer::private(messages::denied(&denied, name));
+            }
+            return match self.engine.retry_untracked_upload(*build).await {
+                Ok(text) => text.into(),
+                Err(text) => Answer::private(text),
+            };
+        }
         let Button::Abort(code) = button else {
             return Answer::private(messages::parse_error(
                 &crate::command::ParseError::Empty,

@@ -176,6 +176,22 @@ impl Store {
             .map(|bytes| JobId(u64::from_be_bytes(bytes))))
     }
 
+    /// Remembers the URL of a build nobody asked the bot for, by its Launchpad number (for its
+    /// alert's Retry button).
+    pub fn put_untracked(&self, number: u64, url: &str) -> Result<(), StoreError> {
+        self.links
+            .insert(format!("untracked:{number}").as_bytes(), url.as_bytes())?;
+        self.flush()
+    }
+
+    /// The URL of an untracked build, by number.
+    pub fn untracked(&self, number: u64) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .links
+            .get(format!("untracked:{number}").as_bytes())?
+            .map(|bytes| String::from_utf8_lossy(&bytes).into_owned()))
+    }
+
     /// Claims the right to announce an alert: `true` the first time for `key`, `false` ever
     /// after, across restarts. The claim is on disk before this returns.
     pub fn claim_alert(&self, key: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {

@@ -395,3 +395,60 @@ async fn a_mute_stops_alerts_until_it_expires_and_says_when_it_ends() {
     bot.run_until("the next failure is alerted", |bot| alerts(bot).len() == 1)
         .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_untracked_failures_alert_carries_a_retry_button_that_works_for_builders_only() {
+    let mut settings = quick_engine();
+    settings.alerts_channel = Some("alerts".into());
+    let bot = TestBot::start_with(
+        vec![Outcome {
+            upload_failures: Failures::Times(1),
+            ..Outcome::default()
+        }],
+        settings,
+    )
+    .await;
+    let url = listen(&bot.sim, bot.wired.engine.clone()).await;
+    install(&bot.sim, &url).await;
+    let number = bot
+        .sim
+        .with_world_mut(|world| world.daily_build("redis", "22.04", "amd64"))
+        .unwrap();
+    bot.run_until("the alert", |bot| !alerts(bot).is_empty())
+        .await;
+    let alert = bot
+        .printed()
+        .into_iter()
+        .find(|p| p.kind == Kind::Alert && p.channel == "alerts")
+        .unwrap();
+    assert_eq!(
+        alert.buttons,
+        [image_builder::chat::Button::RetryBuildUpload(number)]
+    );
+    let click = |user: &str| image_builder::chat::Incoming {
+        user: support::bot::user(user),
+        channel: "alerts".into(),
+        text: String::new(),
+    };
+    let refused = bot
+        .wired
+        .bot
+        .click(&click("carol"), &alert.buttons[0])
+        .await;
+    assert!(
+        refused.private && refused.text.starts_with("You may not `retry`"),
+        "{}",
+        refused.text
+    );
+    assert_eq!(bot.sim.requests("POST scheduleRegistryUpload"), 0);
+    let answer = bot
+        .wired
+        .bot
+        .click(&click("alice"), &alert.buttons[0])
+        .await;
+    assert_eq!(
+        answer.text,
+        format!("Retrying the upload of build {number}.")
+    );
+    assert_eq!(bot.sim.requests("POST scheduleRegistryUpload"), 1);
+}

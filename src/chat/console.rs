@@ -23,6 +23,8 @@ pub struct Printed {
     pub mention: Option<String>,
     /// The text.
     pub text: String,
+    /// Its buttons (the console shows their labels).
+    pub buttons: Vec<super::Button>,
 }
 
 /// The console adapter. Cheap to clone; clones print to the same place.
@@ -94,6 +96,7 @@ impl Chat for Console {
             kind: message.kind,
             mention: message.mention,
             text: message.text,
+            buttons: message.buttons,
         })?;
         Ok(id)
     }
@@ -111,6 +114,7 @@ impl Chat for Console {
             kind: message.kind,
             mention: message.mention,
             text: message.text,
+            buttons: message.buttons,
         })
     }
 }

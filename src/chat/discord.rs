@@ -105,7 +105,9 @@ fn components(buttons: &[Button], disabled: bool) -> Vec<CreateActionRow> {
         .iter()
         .map(|button| {
             let style = match button {
-                Button::Confirm(_) | Button::RetryUploads(_) => ButtonStyle::Primary,
+                Button::Confirm(_) | Button::RetryUploads(_) | Button::RetryBuildUpload(_) => {
+                    ButtonStyle::Primary
+                }
                 Button::Abort(_) => ButtonStyle::Secondary,
                 Button::Cancel(_) => ButtonStyle::Danger,
             };

@@ -82,6 +82,8 @@ pub enum Button {
     RetryUploads(crate::target::JobId),
     /// Cancel a job.
     Cancel(crate::target::JobId),
+    /// Retry the upload of a build nobody asked the bot for, by its Launchpad number.
+    RetryBuildUpload(u64),
 }
 
 impl Button {
@@ -92,6 +94,7 @@ impl Button {
             Button::Abort(code) => format!("ib:abort:{code}"),
             Button::RetryUploads(job) => format!("ib:retry-uploads:{}", job.0),
             Button::Cancel(job) => format!("ib:cancel:{}", job.0),
+            Button::RetryBuildUpload(build) => format!("ib:retry-build-upload:{build}"),
         }
     }
 
@@ -104,6 +107,7 @@ impl Button {
             "abort" => Some(Button::Abort(argument.to_string())),
             "retry-uploads" => job().map(Button::RetryUploads),
             "cancel" => job().map(Button::Cancel),
+            "retry-build-upload" => argument.parse().ok().map(Button::RetryBuildUpload),
             _ => None,
         }
     }
@@ -113,16 +117,16 @@ impl Button {
         match self {
             Button::Confirm(_) => "Confirm",
             Button::Abort(_) => "Abort",
-            Button::RetryUploads(_) => "Retry upload",
+            Button::RetryUploads(_) | Button::RetryBuildUpload(_) => "Retry upload",
             Button::Cancel(_) => "Cancel job",
         }
     }
 
-    /// The command a click stands for; `None` for Abort, which no command spells.
+    /// The command a click stands for; `None` for the buttons no command spells.
     pub fn command(&self) -> Option<String> {
         match self {
             Button::Confirm(code) => Some(format!("confirm {code}")),
-            Button::Abort(_) => None,
+            Button::Abort(_) | Button::RetryBuildUpload(_) => None,
             Button::RetryUploads(job) => Some(format!("retry uploads {job}")),
             Button::Cancel(job) => Some(format!("cancel {job}")),
         }

@@ -312,6 +312,25 @@ impl<C: Chat> Engine<C> {
         until
     }
 
+    /// Schedules the upload of a build nobody asked the bot for again (its alert's button).
+    /// The answer is for the clicker: `Err` when it did not happen.
+    pub async fn retry_untracked_upload(&self, number: u64) -> Result<String, String> {
+        let url = match self.inner.store.untracked(number) {
+            Ok(Some(url)) => url,
+            Ok(None) => return Err(format!("I don't know build {number}.")),
+            Err(error) => {
+                tracing::error!(%error, "reading the store failed");
+                return Err(say::internal_error("reading the job store"));
+            }
+        };
+        match self.inner.client.schedule_registry_upload(&url).await {
+            Ok(()) => Ok(say::untracked_retrying(number)),
+            Err(error) => Err(format!(
+                "Launchpad did not schedule the upload of build {number}: {error}"
+            )),
+        }
+    }
+
     /// Ends every mute now; returns how many there were.
     pub fn unmute(&self) -> usize {
         let mut mutes = self.inner.mutes.lock().unwrap_or_else(|p| p.into_inner());
@@ -844,7 +863,18 @@ async fn group_alert<C: Chat>(
         }
         return;
     }
-    let message = Outgoing::new(Kind::Alert, say::untracked_upload_failed(build));
+    let number = build
+        .self_link
+        .rsplit('/')
+        .next()
+        .and_then(|n| n.parse::<u64>().ok());
+    let mut message = Outgoing::new(Kind::Alert, say::untracked_upload_failed(build));
+    if let Some(number) = number {
+        if let Err(error) = inner.store.put_untracked(number, &build.self_link) {
+            tracing::error!(%error, "remembering an untracked build failed");
+        }
+        message = message.with_buttons(vec![Button::RetryBuildUpload(number)]);
+    }
     match inner.chat.send(channel, message).await {
         Ok(id) => {
             *group = Some(AlertGroup {

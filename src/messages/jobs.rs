@@ -368,11 +368,19 @@ pub fn controlled(id: JobId, control: Control, count_done: usize) -> String {
 /// The alert for a failed upload of a build the bot did not start.
 pub fn untracked_upload_failed(build: &crate::launchpad::models::Build) -> String {
     format!(
-        "Upload failed: {} (not started by me): {}\n{}\nRetry it with \"Upload this image\" on that page.",
+        "Upload failed: {} (not started by me): {}\n{}\nRetry it with the button, or on that page.",
         build.title,
-        build.registry_upload_error_summary.as_deref().unwrap_or("Launchpad gave no reason"),
+        build
+            .registry_upload_error_summary
+            .as_deref()
+            .unwrap_or("Launchpad gave no reason"),
         build.web_link
     )
+}
+
+/// The answer to a Retry upload click on an untracked build's alert.
+pub fn untracked_retrying(number: u64) -> String {
+    format!("Retrying the upload of build {number}.")
 }
 
 /// The answer to `mute`.
