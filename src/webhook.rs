@@ -41,15 +41,20 @@ struct Listener {
     secret: Secret,
     deliveries: mpsc::UnboundedSender<Delivery>,
     store: Option<crate::store::Store>,
+    chat_alive: Option<Arc<std::sync::atomic::AtomicBool>>,
 }
 
-/// The listener's routes: `POST /launchpad/webhook`, `GET /healthz`, `GET /metrics`; `store`
-/// is counted for the jobs and builds gauges.
-pub fn router(
-    secret: Secret,
-    deliveries: mpsc::UnboundedSender<Delivery>,
-    store: Option<crate::store::Store>,
-) -> Router {
+/// What the listener reports on besides deliveries.
+#[derive(Clone, Default)]
+pub struct Watch {
+    /// The store, counted for the jobs and builds gauges.
+    pub store: Option<crate::store::Store>,
+    /// Whether the chat connection is up (the Discord adapter keeps it); `None`: no chat to watch.
+    pub chat_alive: Option<Arc<std::sync::atomic::AtomicBool>>,
+}
+
+/// The listener's routes: `POST /launchpad/webhook`, `GET /healthz`, `GET /metrics`.
+pub fn router(secret: Secret, deliveries: mpsc::UnboundedSender<Delivery>, watch: Watch) -> Router {
     Router::new()
         .route(PATH, post(deliver))
         .route("/healthz", get(health))
@@ -57,14 +62,25 @@ pub fn router(
         .with_state(Arc::new(Listener {
             secret,
             deliveries,
-            store,
+            store: watch.store,
+            chat_alive: watch.chat_alive,
         }))
 }
 
-/// 200 while the engine takes deliveries; 503 once it stopped.
+/// 200 while the engine takes deliveries and the chat connection is up; 503 otherwise.
 async fn health(State(listener): State<Arc<Listener>>) -> Response {
+    let chat_down = listener
+        .chat_alive
+        .as_ref()
+        .is_some_and(|alive| !alive.load(std::sync::atomic::Ordering::SeqCst));
     if listener.deliveries.is_closed() {
         (StatusCode::SERVICE_UNAVAILABLE, "the engine stopped").into_response()
+    } else if chat_down {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the chat connection is down",
+        )
+            .into_response()
     } else {
         (StatusCode::OK, "ok").into_response()
     }
@@ -160,18 +176,20 @@ async fn deliver(State(listener): State<Arc<Listener>>, request: Request<Body>) 
 }
 
 /// Serves the listener on `listener` and hands each delivery to `engine`, whose Launchpad is at
-/// `api_root`, until the task is aborted.
+/// `api_root`, until the task is aborted; `/healthz` also watches `chat_alive`, if given.
 pub async fn serve<C: crate::chat::Chat>(
     listener: tokio::net::TcpListener,
     secret: Secret,
     engine: crate::jobs::Engine<C>,
     api_root: String,
+    chat_alive: Option<Arc<std::sync::atomic::AtomicBool>>,
 ) {
     let (sender, mut deliveries) = mpsc::unbounded_channel();
-    let server = axum::serve(
-        listener,
-        router(secret, sender, Some(engine.store().clone())),
-    );
+    let watch = Watch {
+        store: Some(engine.store().clone()),
+        chat_alive,
+    };
+    let server = axum::serve(listener, router(secret, sender, watch));
     let handler = async move {
         while let Some(delivery) = deliveries.recv().await {
             let build = format!("{api_root}{}", delivery.build);
@@ -190,6 +208,29 @@ pub async fn serve<C: crate::chat::Chat>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn health_is_503_once_the_chat_connection_or_the_engine_is_gone() {
+        use tower_service::Service;
+        let alive = Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let (sender, receiver) = mpsc::unbounded_channel();
+        let watch = Watch {
+            store: None,
+            chat_alive: Some(alive.clone()),
+        };
+        let mut app = router(Secret::new("s"), sender, watch);
+        let mut status = || {
+            let request = Request::get("/healthz").body(Body::empty()).unwrap();
+            let future = app.call(request);
+            async move { future.await.unwrap().status().as_u16() }
+        };
+        assert_eq!(status().await, 200);
+        alive.store(false, std::sync::atomic::Ordering::SeqCst);
+        assert_eq!(status().await, 503);
+        alive.store(true, std::sync::atomic::Ordering::SeqCst);
+        drop(receiver);
+        assert_eq!(status().await, 503);
+    }
 
     #[test]
     fn signatures_are_checked_against_the_body() {

@@ -25,6 +25,7 @@ async fn listen(sim: &Simulator, engine: Engine<image_builder::chat::console::Co
         Secret::new(SECRET),
         engine,
         sim.api_root(),
+        None,
     ));
     url
 }

@@ -225,6 +225,7 @@ pub struct Handler {
     prefix: String,
     guild: Option<GuildId>,
     me: OnceLock<UserId>,
+    alive: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// The user as the bot knows them: the Discord user id, and their roles in the guild.
@@ -246,7 +247,13 @@ impl Handler {
             prefix,
             guild: guild.filter(|id| *id != 0).map(GuildId::new),
             me: OnceLock::new(),
+            alive: Arc::new(std::sync::atomic::AtomicBool::new(false)),
         }
+    }
+
+    /// Whether the gateway connection is up, for `/healthz`.
+    pub fn alive(&self) -> Arc<std::sync::atomic::AtomicBool> {
+        self.alive.clone()
     }
 
     async fn command(&self, context: &Context, command: CommandInteraction) {
@@ -347,7 +354,24 @@ fn first_piece(text: &str) -> String {
 
 #[async_trait]
 impl EventHandler for Handler {
+    async fn shard_stage_update(
+        &self,
+        _context: Context,
+        event: serenity::all::ShardStageUpdateEvent,
+    ) {
+        let up = matches!(event.new, serenity::gateway::ConnectionStage::Connected);
+        self.alive.store(up, std::sync::atomic::Ordering::SeqCst);
+        if !up {
+            tracing::warn!(stage = ?event.new, "the Discord connection is not up");
+        }
+    }
+
+    async fn resume(&self, _context: Context, _event: serenity::all::ResumedEvent) {
+        self.alive.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
     async fn ready(&self, context: Context, ready: Ready) {
+        self.alive.store(true, std::sync::atomic::Ordering::SeqCst);
         let _ = self.me.set(ready.user.id);
         tracing::info!(user = %ready.user.name, guilds = ready.guilds.len(), "connected to Discord");
         let registered = match self.guild {

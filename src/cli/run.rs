@@ -59,6 +59,7 @@ pub async fn run(args: &RunArgs, err: &mut impl Write) -> anyhow::Result<ExitCod
     let guild = config.discord.guild_id;
     let api_root = config.launchpad.api_root.clone();
     let bot = Arc::new(Bot::new(config, api_root, engine.clone(), chat));
+    let handler = Handler::new(bot, prefix, guild);
     if let Some(address) = config_listen {
         let Some(secret) = std::env::var(super::webhooks::SECRET_ENV)
             .ok()
@@ -74,17 +75,12 @@ pub async fn run(args: &RunArgs, err: &mut impl Write) -> anyhow::Result<ExitCod
             Secret::new(secret.trim()),
             engine.clone(),
             webhook_api_root,
+            Some(handler.alive()),
         ));
     }
     let resumed = engine.resume().await?;
     tracing::info!(resumed, "engine started");
-    match discord::serve(
-        &token,
-        api_base.as_deref(),
-        Handler::new(bot, prefix, guild),
-    )
-    .await
-    {
+    match discord::serve(&token, api_base.as_deref(), handler).await {
         Ok(()) => Ok(ExitCode::SUCCESS),
         Err(error) => {
             writeln!(err, "{error}")?;

@@ -130,6 +130,7 @@ pub async fn run(args: &SandboxArgs, err: &mut impl Write) -> anyhow::Result<Exi
         secret.clone(),
         engine.clone(),
         sim.api_root(),
+        None,
     ));
     for image in &config.catalogue.images {
         for track in &image.tracks {
