@@ -95,31 +95,7 @@ async fn run_until_posted(
 async fn a_text_command_is_acknowledged_followed_on_one_board_and_summarised_to_the_requester() {
     let sim = support::simulator().await;
     let fake = FakeDiscord::start().await;
-    let dir = TempDir::new("discord");
-    let mut config = support::config();
-    config.permissions.build = Rule {
-        users: [ALICE.to_string()].into(),
-        ..Rule::default()
-    };
-    let token = Secret::new("fake-token");
-    let api_base = fake.api_base();
-    let chat = Discord::new(Arc::new(discord::http(&token, Some(&api_base))));
-    let client = Client::new(support::client_settings(&sim)).unwrap();
-    let engine = Engine::new(
-        client,
-        Store::open(&dir.0).unwrap(),
-        chat.clone(),
-        quick_engine(),
-    );
-    let bot = Arc::new(Bot::new(config, sim.api_root(), engine.clone(), chat));
-    let serving = tokio::spawn(async move {
-        discord::serve(
-            &token,
-            Some(&api_base),
-            Handler::new(bot, "!".into(), Some(2000)),
-        )
-        .await
-    });
+    let _bot = start_bot(&sim, &fake);
 
     fake.ready().await;
     let identify = fake.identify().unwrap();
@@ -189,38 +165,13 @@ async fn a_text_command_is_acknowledged_followed_on_one_board_and_summarised_to_
         "unexpected calls: {:#?}",
         fake.calls()
     );
-    serving.abort();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_message_not_addressed_to_the_bot_or_from_a_stranger_changes_nothing() {
     let sim = support::simulator().await;
     let fake = FakeDiscord::start().await;
-    let dir = TempDir::new("discord-ignore");
-    let mut config = support::config();
-    config.permissions.build = Rule {
-        users: [ALICE.to_string()].into(),
-        ..Rule::default()
-    };
-    let token = Secret::new("fake-token");
-    let api_base = fake.api_base();
-    let chat = Discord::new(Arc::new(discord::http(&token, Some(&api_base))));
-    let client = Client::new(support::client_settings(&sim)).unwrap();
-    let engine = Engine::new(
-        client,
-        Store::open(&dir.0).unwrap(),
-        chat.clone(),
-        quick_engine(),
-    );
-    let bot = Arc::new(Bot::new(config, sim.api_root(), engine.clone(), chat));
-    let serving = tokio::spawn(async move {
-        discord::serve(
-            &token,
-            Some(&api_base),
-            Handler::new(bot, "!".into(), Some(2000)),
-        )
-        .await
-    });
+    let _bot = start_bot(&sim, &fake);
     fake.ready().await;
     fake.say(
         ALICE,
@@ -245,7 +196,6 @@ async fn a_message_not_addressed_to_the_bot_or_from_a_stranger_changes_nothing()
         fake.calls()
     );
     assert!(sim.request_counts().is_empty(), "nothing reached Launchpad");
-    serving.abort();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
