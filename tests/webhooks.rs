@@ -60,6 +60,23 @@ async fn post(url: &str, body: &str, signature: Option<&str>, event: &str) -> u1
     request.send().await.unwrap().status().as_u16()
 }
 
+/// A bot whose alerts channel is `alerts`, every upload failing as `failures` says, its listener
+/// serving (and registered on every recipe if `installed`); returns the bot and the listener.
+async fn alerting_bot(failures: Failures, installed: bool) -> (TestBot, String) {
+    let mut settings = quick_engine();
+    settings.alerts_channel = Some("alerts".into());
+    let outcome = Outcome {
+        upload_failures: failures,
+        ..Outcome::default()
+    };
+    let bot = TestBot::start_with(vec![outcome], settings).await;
+    let url = listen(&bot.sim, bot.wired.engine.clone()).await;
+    if installed {
+        install(&bot.sim, &url).await;
+    }
+    (bot, url)
+}
+
 fn alerts(bot: &TestBot) -> Vec<String> {
     bot.printed()
         .into_iter()
@@ -70,18 +87,7 @@ fn alerts(bot: &TestBot) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_daily_build_whose_upload_fails_is_alerted_exactly_once() {
-    let mut settings = quick_engine();
-    settings.alerts_channel = Some("alerts".into());
-    let bot = TestBot::start_with(
-        vec![Outcome {
-            upload_failures: Failures::Always,
-            ..Outcome::default()
-        }],
-        settings,
-    )
-    .await;
-    let url = listen(&bot.sim, bot.wired.engine.clone()).await;
-    install(&bot.sim, &url).await;
+    let (bot, _url) = alerting_bot(Failures::Always, true).await;
     bot.sim
         .with_world_mut(|world| world.daily_build("redis", "22.04", "amd64"))
         .unwrap();
@@ -147,17 +153,7 @@ async fn a_tracked_job_moves_with_the_deliveries_and_not_the_polls() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_deliveries_are_refused_with_the_right_status_and_change_nothing() {
-    let mut settings = quick_engine();
-    settings.alerts_channel = Some("alerts".into());
-    let bot = TestBot::start_with(
-        vec![Outcome {
-            upload_failures: Failures::Always,
-            ..Outcome::default()
-        }],
-        settings,
-    )
-    .await;
-    let url = listen(&bot.sim, bot.wired.engine.clone()).await;
+    let (bot, url) = alerting_bot(Failures::Always, false).await;
     // A real failed build, but not announced by Launchpad: only forged deliveries name it.
     let id = bot
         .sim
@@ -287,18 +283,7 @@ async fn metrics_parse_as_prometheus_text_and_their_counters_move() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn five_failures_inside_the_window_are_one_alert_that_grows() {
-    let mut settings = quick_engine();
-    settings.alerts_channel = Some("alerts".into());
-    let bot = TestBot::start_with(
-        vec![Outcome {
-            upload_failures: Failures::Always,
-            ..Outcome::default()
-        }],
-        settings,
-    )
-    .await;
-    let url = listen(&bot.sim, bot.wired.engine.clone()).await;
-    install(&bot.sim, &url).await;
+    let (bot, _url) = alerting_bot(Failures::Always, true).await;
     bot.sim.with_world_mut(|world| {
         for image in ["apache2", "bind9", "memcached", "nginx", "squid"] {
             world.daily_build(image, "24.04", "arm64").unwrap();
@@ -335,18 +320,7 @@ async fn five_failures_inside_the_window_are_one_alert_that_grows() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_mute_stops_alerts_until_it_expires_and_says_when_it_ends() {
-    let mut settings = quick_engine();
-    settings.alerts_channel = Some("alerts".into());
-    let bot = TestBot::start_with(
-        vec![Outcome {
-            upload_failures: Failures::Always,
-            ..Outcome::default()
-        }],
-        settings,
-    )
-    .await;
-    let url = listen(&bot.sim, bot.wired.engine.clone()).await;
-    install(&bot.sim, &url).await;
+    let (bot, _url) = alerting_bot(Failures::Always, true).await;
     let answer = bot.say("alice", "mute uploads redis 2h").await;
     assert!(
         answer.starts_with("Failed-upload alerts of redis are muted for 2h"),
@@ -399,18 +373,7 @@ async fn a_mute_stops_alerts_until_it_expires_and_says_when_it_ends() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_untracked_failures_alert_carries_a_retry_button_that_works_for_builders_only() {
-    let mut settings = quick_engine();
-    settings.alerts_channel = Some("alerts".into());
-    let bot = TestBot::start_with(
-        vec![Outcome {
-            upload_failures: Failures::Times(1),
-            ..Outcome::default()
-        }],
-        settings,
-    )
-    .await;
-    let url = listen(&bot.sim, bot.wired.engine.clone()).await;
-    install(&bot.sim, &url).await;
+    let (bot, _url) = alerting_bot(Failures::Times(1), true).await;
     let number = bot
         .sim
         .with_world_mut(|world| world.daily_build("redis", "22.04", "amd64"))
