@@ -410,3 +410,39 @@ async fn an_old_board_moves_to_a_new_message_and_points_there() {
     );
     assert!(boards.last().unwrap().text.contains("finished"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn abort_drops_a_large_plan_and_only_its_asker_may() {
+    let bot = TestBot::start(vec![]).await;
+    bot.say("alice", "rebuild all").await;
+    let plan = bot
+        .printed()
+        .into_iter()
+        .find(|p| !p.buttons.is_empty())
+        .expect("the plan's buttons");
+    let abort = plan.buttons[1].clone();
+    assert_eq!(abort.label(), "Abort");
+    let click = |user: &str| image_builder::chat::Incoming {
+        user: support::bot::user(user),
+        channel: "team".into(),
+        text: String::new(),
+    };
+    let refused = bot.wired.bot.click(&click("bob"), &abort).await;
+    assert!(
+        refused.private && refused.text.contains("someone else's"),
+        "{}",
+        refused.text
+    );
+    let aborted = bot.wired.bot.click(&click("alice"), &abort).await;
+    assert!(
+        aborted.text.starts_with("Aborted: the plan under"),
+        "{}",
+        aborted.text
+    );
+    let confirm = bot.wired.bot.click(&click("alice"), &plan.buttons[0]).await;
+    assert!(confirm.text.contains("No plan waits"), "{}", confirm.text);
+    assert!(
+        bot.wired.engine.store().jobs().unwrap().is_empty(),
+        "nothing was started"
+    );
+}
