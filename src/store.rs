@@ -64,7 +64,10 @@ pub struct Store {
 impl Store {
     /// Opens (or creates) the store in `dir`.
     pub fn open(dir: &Path) -> Result<Store, StoreError> {
-        let db = sled::Config::new().path(dir).open()?;
+        // Every write is flushed before it returns, so sled's background flusher is redundant;
+        // without it the store's lock is released as soon as the last handle is dropped, and a
+        // restarted engine (or the next process) can open it at once.
+        let db = sled::Config::new().path(dir).flush_every_ms(None).open()?;
         Store::with_db(db, &dir.display().to_string())
     }
 
