@@ -112,6 +112,27 @@ fn following() -> Job {
         cancels, 3,
         "the three arches not asked for are cancelled at once"
     );
+    // The engine answers every call it made; so does this fixture.
+    for action in step.actions {
+        if let Action::Call {
+            target,
+            build,
+            call,
+        } = action
+        {
+            observe(
+                &mut job,
+                Observation::BuildCall {
+                    target,
+                    build,
+                    call,
+                    result: Ok(()),
+                },
+                t0(),
+                &rules(),
+            );
+        }
+    }
     job
 }
 
@@ -418,4 +439,98 @@ fn the_deadline_gives_up() {
     );
     assert_eq!(job.status, JobStatus::GaveUp);
     assert_eq!(step.notices, [Notice::Ended]);
+}
+
+#[test]
+fn a_build_with_a_call_in_flight_is_not_read_and_keeps_the_job_open() {
+    let mut job = following();
+    let arm64 = job.targets[0]
+        .builds
+        .iter()
+        .position(|b| b.arch.as_str() == "arm64")
+        .unwrap();
+    let failed = snapshot(
+        "arm64",
+        BuildState::FailedToBuild,
+        UploadStatus::Unscheduled,
+    );
+    observe(
+        &mut job,
+        Observation::BuildRead {
+            target: 0,
+            build: arm64,
+            result: Ok(Some(failed.clone())),
+        },
+        t0(),
+        &rules(),
+    );
+    for build in 0..4 {
+        if build != arm64 {
+            let arch = job.targets[0].builds[build].arch.to_string();
+            let cancelled = snapshot(&arch, BuildState::CancelledBuild, UploadStatus::Unscheduled);
+            observe(
+                &mut job,
+                Observation::BuildRead {
+                    target: 0,
+                    build,
+                    result: Ok(Some(cancelled)),
+                },
+                t0(),
+                &rules(),
+            );
+        }
+    }
+    assert_eq!(job.status, JobStatus::Finished);
+    observe(
+        &mut job,
+        Observation::Control(Control::RetryBuilds),
+        t0(),
+        &rules(),
+    );
+    let later = t0() + chrono::Duration::minutes(5);
+    // A tick while `retry` is out sends no read of that build...
+    let step = observe(&mut job, Observation::Tick, later, &rules());
+    assert!(
+        !step.actions.contains(&Action::ReadBuild {
+            target: 0,
+            build: arm64
+        }),
+        "{step:?}"
+    );
+    // ... and a late read of its old state cannot end the job.
+    observe(
+        &mut job,
+        Observation::BuildRead {
+            target: 0,
+            build: arm64,
+            result: Ok(Some(failed)),
+        },
+        later,
+        &rules(),
+    );
+    assert_eq!(job.status, JobStatus::Running);
+    observe(
+        &mut job,
+        Observation::BuildCall {
+            target: 0,
+            build: arm64,
+            call: BuildCall::Retry,
+            result: Ok(()),
+        },
+        later,
+        &rules(),
+    );
+    let step = observe(
+        &mut job,
+        Observation::Tick,
+        later + chrono::Duration::minutes(1),
+        &rules(),
+    );
+    assert!(
+        step.actions.contains(&Action::ReadBuild {
+            target: 0,
+            build: arm64
+        }),
+        "{step:?}"
+    );
 }

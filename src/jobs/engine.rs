@@ -412,7 +412,7 @@ struct Driver<C> {
 
 impl<C: Chat> Driver<C> {
     async fn new(inner: Arc<Inner<C>>, mut job: Job, resumed: bool) -> Driver<C> {
-        let mut messages = inner.store.messages(job.id).unwrap_or_default();
+        let messages = inner.store.messages(job.id).unwrap_or_default();
         if resumed {
             // Re-read Launchpad for everything before saying anything.
             let now = Utc::now();
@@ -420,6 +420,8 @@ impl<C: Chat> Driver<C> {
                 target.poll.due = now;
                 for build in &mut target.builds {
                     build.poll.due = now;
+                    // Calls of the run that stopped were answered to nobody: read instead.
+                    build.calls_in_flight = 0;
                 }
             }
         }
@@ -431,23 +433,8 @@ impl<C: Chat> Driver<C> {
             board_edited: None,
         };
         if driver.board.is_none() && !resumed {
-            let text = say::board(&driver.job, Utc::now());
-            let board = Outgoing::new(Kind::Board, text.clone())
-                .with_buttons(vec![Button::Cancel(driver.job.id)]);
-            match driver.inner.chat.send(&driver.job.channel, board).await {
-                Ok(id) => {
-                    messages.channel = driver.job.channel.clone();
-                    messages.board = Some(id.0.clone());
-                    messages.board_sent_at = Some(Utc::now());
-                    if let Err(error) = driver.inner.store.put_messages(driver.job.id, &messages) {
-                        tracing::error!(%error, "storing the board's message id failed");
-                    }
-                    driver.board = Some(id);
-                    driver.board_text = text;
-                    driver.board_edited = Some(Instant::now());
-                }
-                Err(error) => tracing::warn!(%error, "sending the board failed; will try again"),
-            }
+            // The board's first message, before any Launchpad call (forced: no interval yet).
+            driver.update_board(true).await;
         }
         driver
     }
@@ -693,9 +680,12 @@ impl<C: Chat> Driver<C> {
                 .send(&self.job.channel, message)
                 .await
                 .map(|id| {
+                    // Remembered with when it was sent, so edits find it after a restart and it
+                    // moves before the chat stops accepting edits.
                     let mut messages = self.inner.store.messages(self.job.id).unwrap_or_default();
                     messages.channel = self.job.channel.clone();
                     messages.board = Some(id.0.clone());
+                    messages.board_sent_at = Some(Utc::now());
                     if let Err(error) = self.inner.store.put_messages(self.job.id, &messages) {
                         tracing::error!(%error, "storing the board's message id failed");
                     }

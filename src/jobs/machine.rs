@@ -346,9 +346,15 @@ pub fn observe(job: &mut Job, observation: Observation, now: DateTime<Utc>, rule
             result,
         } => {
             let track = &mut job.targets[target].builds[build];
+            track.calls_in_flight = track.calls_in_flight.saturating_sub(1);
             build_call(track, (target, build), call, result, now, rules, &mut step)
         }
         Observation::Control(control) => controlled(job, control, now, rules, &mut step),
+    }
+    for action in &step.actions {
+        if let Action::Call { target, build, .. } = action {
+            job.targets[*target].builds[*build].calls_in_flight += 1;
+        }
     }
     settle(job, now, rules, &mut step);
     step
@@ -442,6 +448,10 @@ fn due_build(
     rules: &Rules,
     step: &mut Step,
 ) {
+    if build.calls_in_flight > 0 {
+        // Its state before the call could come back and pass for news.
+        return;
+    }
     if !build.wanted && !build.cancel_sent && build.can_be_cancelled {
         build.cancel_sent = true;
         step.actions.push(Action::Call {
@@ -449,6 +459,7 @@ fn due_build(
             build: index,
             call: BuildCall::Cancel,
         });
+        return;
     }
     if build.retry_due.is_some_and(|due| due <= now)
         && build.auto_retry_pending(auto, rules.upload_retry_budget)
@@ -608,6 +619,7 @@ fn builds_listed(
                 upload_by_auto_retry: false,
                 retry_due: None,
                 upload_refusal: None,
+                calls_in_flight: 0,
             }
         })
         .collect();
@@ -846,7 +858,12 @@ fn controlled(job: &mut Job, control: Control, now: DateTime<Utc>, rules: &Rules
 
 /// Ends the job when nothing more will happen.
 fn settle(job: &mut Job, now: DateTime<Utc>, rules: &Rules, step: &mut Step) {
-    if job.is_finished() || !step.actions.is_empty() {
+    let calls_in_flight = job
+        .targets
+        .iter()
+        .flat_map(|target| &target.builds)
+        .any(|build| build.calls_in_flight > 0);
+    if job.is_finished() || !step.actions.is_empty() || calls_in_flight {
         return;
     }
     let auto = job.auto_retry_uploads && !job.cancel_requested;

@@ -154,6 +154,11 @@ pub struct BuildTrack {
     pub retry_due: Option<DateTime<Utc>>,
     /// A refusal no retry can fix ("not properly configured"), which stops auto-retry.
     pub upload_refusal: Option<String>,
+    /// Calls on the build (`cancel`, `retry`, `scheduleRegistryUpload`) not answered yet. While
+    /// there are any, the build is not read (a read could see the state before the call) and
+    /// the job does not end.
+    #[serde(default)]
+    pub calls_in_flight: u32,
 }
 
 /// What a build looks like to a person: one symbol on the board.
