@@ -74,6 +74,7 @@ async fn run(limit: usize) -> Run {
             alerts_channel: None,
             board_max_age: None,
             alert_group_window: Duration::from_secs(600),
+            web_root: None,
         },
     );
     // `rebuild arm64 all`: 60 recipes, one build each; the other three arches are cancelled.

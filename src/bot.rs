@@ -13,7 +13,7 @@ use crate::command::{parse, Command, JobsScope, Rebuild, RetryWhat, Vocabulary};
 use crate::config::Config;
 use crate::confirm::Confirmations;
 use crate::jobs::{Control, Engine, EngineError, Job};
-use crate::messages::{self, jobs as say, Front};
+use crate::messages::{self, alerts as alerts_say, jobs as say, Front};
 use crate::permissions::{self, may, Permission, User};
 use crate::plan::{plan, Approval, Plan};
 use crate::target::JobId;
@@ -120,16 +120,21 @@ impl<C: Chat + Clone> Bot<C> {
             };
             return self.answer(&typed).await;
         }
-        if let Button::RetryBuildUpload(build) = button {
-            // Checked as `retry uploads` would be: it changes a build on Launchpad.
+        if let Button::RetryBuildUpload(_) | Button::RetryGroup(_) = button {
+            // Checked as `retry uploads` would be: it changes builds on Launchpad.
             if let Err(denied) = may(&self.config.permissions, &incoming.user, Permission::Build) {
                 let name = crate::command::CommandName::Retry;
                 return Answer::private(messages::denied(&denied, name));
             }
-            return match self.engine.retry_untracked_upload(*build).await {
-                Ok(text) => text.into(),
-                Err(text) => Answer::private(text),
+            let alerts = self.engine.alerts();
+            let text = match button {
+                Button::RetryGroup(group) => alerts.retry_group(*group, &incoming.channel).await,
+                Button::RetryBuildUpload(build) => {
+                    alerts.retry_build(*build, &incoming.channel).await
+                }
+                _ => unreachable!("matched above"),
             };
+            return text.into();
         }
         let Button::Abort(code) = button else {
             return Answer::private(messages::parse_error(
@@ -187,26 +192,34 @@ impl<C: Chat + Clone> Bot<C> {
                     None => say::no_such_job(id),
                 })
             }),
-            Command::Status { job: None } => {
-                let muted = self.engine.muted_failures();
-                self.read(|store| {
-                    let mut text =
-                        say::job_list(&store.unfinished()?, Utc::now(), say::NOTHING_RUNNING);
-                    if !muted.is_empty() {
-                        text.push_str(&say::muted_failures(&muted));
-                    }
-                    Ok(text)
-                })
-            }
+            Command::Status { job: None } => self.read(|store| {
+                let mut text =
+                    say::job_list(&store.unfinished()?, Utc::now(), say::NOTHING_RUNNING);
+                let muted = self.engine.alerts().muted_failures()?;
+                if !muted.is_empty() {
+                    text.push_str(&alerts_say::muted_failures(&muted));
+                }
+                Ok(text)
+            }),
             Command::Mute { image, duration } => {
-                let until = self.engine.mute(
-                    image.clone(),
-                    duration.as_duration(),
-                    incoming.channel.clone(),
-                );
-                say::muted(image.as_ref(), duration, until).into()
+                match self
+                    .engine
+                    .mute(image.as_ref(), duration.as_duration(), &incoming.channel)
+                {
+                    Ok(until) => alerts_say::muted(image.as_ref(), duration, until).into(),
+                    Err(error) => {
+                        tracing::error!(%error, "storing a mute failed");
+                        say::internal_error("storing the mute; nothing is muted").into()
+                    }
+                }
             }
-            Command::Unmute => say::unmuted(self.engine.unmute()).into(),
+            Command::Unmute => match self.engine.alerts().unmute() {
+                Ok((ended, hidden)) => alerts_say::unmuted(ended, &hidden).into(),
+                Err(error) => {
+                    tracing::error!(%error, "ending the mutes failed");
+                    say::internal_error("ending the mutes").into()
+                }
+            },
             Command::Jobs { scope } => self.read(|store| {
                 let jobs: Vec<Job> = store
                     .jobs()?

@@ -187,6 +187,7 @@ impl EngineConfig {
             board_max_age: None,
             alert_group_window: std::time::Duration::from_secs(self.alert_group_minutes * 60)
                 .div_f64(speed.max(1.0)),
+            web_root: None,
         }
     }
 }
@@ -406,6 +407,14 @@ fn problem(key: impl fmt::Display, what: impl fmt::Display) -> Problem {
 }
 
 impl Config {
+    /// The engine's settings at `speed` times Launchpad's pace, with Launchpad's web root for
+    /// links.
+    pub fn engine_settings(&self, speed: f64) -> crate::jobs::EngineSettings {
+        let mut settings = self.engine.settings(speed);
+        settings.web_root = Some(self.launchpad.web_root.clone());
+        settings
+    }
+
     /// Reads and validates the file at `path`.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let file = path.display().to_string();

@@ -11,8 +11,12 @@
 //! - [`messages`]: every sentence a user sees.
 //!
 //! The shells around it: [`cli`], the command line; [`launchpad`], the Launchpad client and
-//! its simulator. [`secret`] keeps tokens out of logs.
+//! its simulator; [`jobs`], the engine that drives each job against Launchpad, and [`alerts`],
+//! which tells failed uploads no job tells; [`store`], the bot's memory in sled; [`bot`], from
+//! a chat message to an answer, and [`chat`], the seam to each chat service; [`webhook`],
+//! Launchpad's deliveries, and [`metrics`]. [`secret`] keeps tokens out of logs.
 
+pub mod alerts;
 pub mod bot;
 pub mod catalogue;
 pub mod chat;

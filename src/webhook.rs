@@ -35,6 +35,10 @@ pub struct Delivery {
     pub action: String,
     /// The build request that made the build, the same way, if one did.
     pub build_request: Option<String>,
+    /// `X-Launchpad-Delivery`: the delivery's number, the same on each of its attempts.
+    pub id: Option<String>,
+    /// The payload's `registry_upload_status`.
+    pub upload_status: Option<String>,
 }
 
 struct Listener {
@@ -141,6 +145,7 @@ async fn deliver(State(listener): State<Arc<Listener>>, request: Request<Body>) 
         return refuse(StatusCode::BAD_REQUEST, "not JSON");
     };
     if payload.get("ping") == Some(&serde_json::Value::Bool(true)) {
+        crate::metrics::webhook_delivery("ping");
         return (StatusCode::OK, "pong").into_response();
     }
     let event = headers
@@ -154,18 +159,23 @@ async fn deliver(State(listener): State<Arc<Listener>>, request: Request<Body>) 
     }
     let Some(build) = payload["recipe_build"]
         .as_str()
-        .and_then(|path| path.strip_prefix('/'))
-        .filter(|path| path.contains("/+build/"))
+        .and_then(|path| canonical_path(path, "+build"))
     else {
         return refuse(StatusCode::BAD_REQUEST, "no recipe_build in the payload");
     };
     let delivery = Delivery {
-        build: build.to_string(),
+        build,
         action: payload["action"].as_str().unwrap_or_default().to_string(),
         build_request: payload["build_request"]
             .as_str()
-            .and_then(|path| path.strip_prefix('/'))
-            .map(str::to_string),
+            .and_then(|path| canonical_path(path, "+build-request")),
+        id: headers
+            .get("x-launchpad-delivery")
+            .and_then(|v| v.to_str().ok())
+            .map(|id| id.chars().take(64).collect()),
+        upload_status: payload["registry_upload_status"]
+            .as_str()
+            .map(|status| status.chars().take(64).collect()),
     };
     tracing::debug!(build = %delivery.build, action = %delivery.action, "webhook delivery");
     if listener.deliveries.send(delivery).is_err() {
@@ -173,6 +183,52 @@ async fn deliver(State(listener): State<Arc<Listener>>, request: Request<Body>) 
     }
     crate::metrics::webhook_delivery("accepted");
     (StatusCode::OK, "ok").into_response()
+}
+
+/// A build's (`kind` `+build`) or build request's (`+build-request`) path as Launchpad
+/// spells it in its API URLs: `~OWNER/PILLAR/+oci/PROJECT/+recipe/NAME/KIND/NUMBER`, without
+/// the leading `/`. A delivery's path is only a hint, and spellings of the same object (a
+/// query, a fragment, a trailing `/`, percent-escapes) come to one path, so that the bot knows
+/// it for the same build; anything else is not a path of that kind.
+pub fn canonical_path(raw: &str, kind: &str) -> Option<String> {
+    let path = raw.split(['?', '#']).next()?;
+    let path = percent_decode(path)?;
+    let segments: Vec<&str> = path
+        .trim_start_matches('/')
+        .trim_end_matches('/')
+        .split('/')
+        .collect();
+    let valid = match segments.as_slice() {
+        [owner, pillar, "+oci", project, "+recipe", name, found, number] => {
+            owner.starts_with('~')
+                && owner.len() > 1
+                && [pillar, project, name].iter().all(|part| {
+                    !part.is_empty() && !part.starts_with('+') && **part != "." && **part != ".."
+                })
+                && *found == kind
+                && !number.is_empty()
+                && number.bytes().all(|b| b.is_ascii_digit())
+        }
+        _ => false,
+    };
+    valid.then(|| segments.join("/"))
+}
+
+fn percent_decode(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut index = 0;
+    while index < bytes.len() {
+        if bytes[index] == b'%' {
+            let hex = text.get(index + 1..index + 3)?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            index += 3;
+        } else {
+            out.push(bytes[index]);
+            index += 1;
+        }
+    }
+    String::from_utf8(out).ok()
 }
 
 /// Serves the listener on `listener` and hands each delivery to `engine`, whose Launchpad is at
@@ -196,7 +252,14 @@ pub async fn serve<C: crate::chat::Chat>(
             let request = delivery
                 .build_request
                 .map(|path| format!("{api_root}{path}"));
-            engine.webhook(build, request).await;
+            let hint = delivery
+                .id
+                .zip(delivery.upload_status)
+                .map(|(delivery, upload_status)| crate::alerts::Hint {
+                    delivery,
+                    upload_status,
+                });
+            engine.webhook(build, request, hint).await;
         }
     };
     tokio::select! {
@@ -230,6 +293,34 @@ mod tests {
         alive.store(true, std::sync::atomic::Ordering::SeqCst);
         drop(receiver);
         assert_eq!(status().await, 503);
+    }
+
+    #[test]
+    fn spellings_of_one_build_come_to_one_path() {
+        let canonical = "~team/pillar/+oci/redis/+recipe/redis-6.2-22.04/+build/7";
+        for spelling in [
+            "/~team/pillar/+oci/redis/+recipe/redis-6.2-22.04/+build/7",
+            "/~team/pillar/+oci/redis/+recipe/redis-6.2-22.04/+build/7?x=1",
+            "/~team/pillar/+oci/redis/+recipe/redis-6.2-22.04/+build/7/",
+            "/~team/pillar/+oci/redis/+recipe/redis-6.2-22.04/+build/7#frag",
+            "/%7Eteam/pillar/+oci/redis/+recipe/redis-6.2-22.04/+build/7",
+        ] {
+            assert_eq!(
+                canonical_path(spelling, "+build").as_deref(),
+                Some(canonical),
+                "{spelling}"
+            );
+        }
+        for bad in [
+            "/~team/pillar/+oci/redis/+recipe/r/+build/7x",
+            "/~team/pillar/+oci/redis/+recipe/r/+build-request/7",
+            "/~team/pillar/+oci/../+recipe/r/+build/7",
+            "/team/pillar/+oci/redis/+recipe/r/+build/7",
+            "/~team/pillar/+oci/redis/+recipe/r/+build/7/extra",
+            "/~team/pillar/+oci/redis/+recipe/r/+build/%zz",
+        ] {
+            assert_eq!(canonical_path(bad, "+build"), None, "{bad}");
+        }
     }
 
     #[test]

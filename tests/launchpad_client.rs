@@ -233,7 +233,13 @@ async fn schedule_registry_upload_answers_each_of_launchpads_refusals() {
     };
     assert!(failed.registry_upload_error_summary.is_some());
     assert_eq!(
-        failed.registry_upload_errors[0].code.as_deref(),
+        failed
+            .registry_upload_errors
+            .all()
+            .next()
+            .unwrap()
+            .code
+            .as_deref(),
         Some("DENIED")
     );
     client.schedule_registry_upload(&url).await.unwrap();

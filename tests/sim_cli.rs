@@ -184,7 +184,7 @@ async fn webhooks_install_registers_each_recipe_once_however_often_it_runs() {
     .await;
     let second_out = String::from_utf8_lossy(&second.stdout).to_string();
     assert_eq!(
-        second_out.matches(": already registered").count(),
+        second_out.matches(": already there: secret set").count(),
         29,
         "{second_out}"
     );
@@ -193,7 +193,7 @@ async fn webhooks_install_registers_each_recipe_once_however_often_it_runs() {
     let listed = String::from_utf8_lossy(&listed.stdout).to_string();
     assert!(
         listed.starts_with(
-            "apache2 20.04: https://bot.example/launchpad/webhook (oci-recipe:build:0.1)"
+            "apache2 20.04: https://bot.example/launchpad/webhook (active, oci-recipe:build:0.1)"
         ),
         "{listed}"
     );

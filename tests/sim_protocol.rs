@@ -103,6 +103,24 @@ const WEBHOOK: &[&str] = &[
     "target_link",
 ];
 
+/// `webhook_delivery-full` in the WADL.
+const WEBHOOK_DELIVERY: &[&str] = &[
+    "self_link",
+    "web_link",
+    "resource_type_link",
+    "http_etag",
+    "date_created",
+    "date_first_sent",
+    "date_scheduled",
+    "date_sent",
+    "error_message",
+    "event_type",
+    "payload",
+    "pending",
+    "successful",
+    "webhook_link",
+];
+
 /// `oci_recipe_build-page` lists these too; Launchpad's plain collections carry `total_size`
 /// inline instead of `total_size_link`, and its JSON has no `entry_links`
 /// (`reference/launchpad-api.md` §2.3), so the simulator leaves those two out.
@@ -183,8 +201,46 @@ async fn every_oci_type_carries_the_wadls_fields() {
         )
         .await
         .unwrap();
-    let webhooks = fetch(&format!("{recipe_url}/webhooks")).await;
+    // A recipe's webhooks are the owning team's: anonymous reads are refused.
+    let anonymous = reqwest::Client::builder()
+        .user_agent("wadl-test")
+        .build()
+        .unwrap()
+        .get(format!("{recipe_url}/webhooks"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), 401);
+    let webhooks: Value = signed(
+        &sim,
+        reqwest::Method::GET,
+        &format!("{recipe_url}/webhooks"),
+    )
+    .send()
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
     assert_fields("webhook", &webhooks["entries"][0], WEBHOOK);
+    let hook = webhooks["entries"][0]["self_link"].as_str().unwrap();
+    let pinged = signed(&sim, reqwest::Method::POST, hook)
+        .form(&[("ws.op", "ping")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(pinged.status(), 201, "ping is a factory operation");
+    let delivery_url = pinged.headers()["location"].to_str().unwrap().to_string();
+    let delivery: Value = signed(&sim, reqwest::Method::GET, &delivery_url)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_fields("webhook_delivery", &delivery, WEBHOOK_DELIVERY);
+    assert_eq!(delivery["event_type"], "ping");
+    assert_eq!(delivery["payload"], serde_json::json!({"ping": true}));
 }
 
 #[tokio::test]

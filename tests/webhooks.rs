@@ -89,7 +89,7 @@ fn alerts(bot: &TestBot) -> Vec<String> {
 async fn a_daily_build_whose_upload_fails_is_alerted_exactly_once() {
     let (bot, _url) = alerting_bot(Failures::Always, true).await;
     bot.sim
-        .with_world_mut(|world| world.daily_build("redis", "22.04", "amd64"))
+        .with_world_mut(|world| world.foreign_build("redis", "22.04", "amd64"))
         .unwrap();
     bot.run_until("the alert", |bot| !alerts(bot).is_empty())
         .await;
@@ -157,7 +157,7 @@ async fn bad_deliveries_are_refused_with_the_right_status_and_change_nothing() {
     // A real failed build, but not announced by Launchpad: only forged deliveries name it.
     let id = bot
         .sim
-        .with_world_mut(|world| world.daily_build("redis", "22.04", "amd64"))
+        .with_world_mut(|world| world.foreign_build("redis", "22.04", "amd64"))
         .unwrap();
     bot.sim.advance(Duration::from_secs(3 * 3600));
     let body = format!(
@@ -286,7 +286,7 @@ async fn five_failures_inside_the_window_are_one_alert_that_grows() {
     let (bot, _url) = alerting_bot(Failures::Always, true).await;
     bot.sim.with_world_mut(|world| {
         for image in ["apache2", "bind9", "memcached", "nginx", "squid"] {
-            world.daily_build(image, "24.04", "arm64").unwrap();
+            world.foreign_build(image, "24.04", "arm64").unwrap();
         }
     });
     bot.run_until("five failures in one alert", |bot| {
@@ -338,12 +338,18 @@ async fn a_mute_stops_alerts_until_it_expires_and_says_when_it_ends() {
     // A short mute through the engine (commands take whole minutes).
     bot.wired
         .engine
-        .mute(None, Duration::from_millis(400), "team".into());
+        .mute(None, Duration::from_millis(400), "team")
+        .unwrap();
     bot.sim
-        .with_world_mut(|world| world.daily_build("redis", "22.04", "amd64"))
+        .with_world_mut(|world| world.foreign_build("redis", "22.04", "amd64"))
         .unwrap();
     bot.run_until("the muted failure is recorded", |bot| {
-        !bot.wired.engine.muted_failures().is_empty()
+        !bot.wired
+            .engine
+            .alerts()
+            .muted_failures()
+            .unwrap()
+            .is_empty()
     })
     .await;
     assert!(alerts(&bot).is_empty(), "muted: {:#?}", alerts(&bot));
@@ -365,35 +371,45 @@ async fn a_mute_stops_alerts_until_it_expires_and_says_when_it_ends() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     bot.sim
-        .with_world_mut(|world| world.daily_build("squid", "22.04", "amd64"))
+        .with_world_mut(|world| world.foreign_build("squid", "22.04", "amd64"))
         .unwrap();
     bot.run_until("the next failure is alerted", |bot| alerts(bot).len() == 1)
         .await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_untracked_failures_alert_carries_a_retry_button_that_works_for_builders_only() {
-    let (bot, _url) = alerting_bot(Failures::Times(1), true).await;
-    let number = bot
-        .sim
-        .with_world_mut(|world| world.daily_build("redis", "22.04", "amd64"))
-        .unwrap();
-    bot.run_until("the alert", |bot| !alerts(bot).is_empty())
-        .await;
-    let alert = bot
-        .printed()
-        .into_iter()
-        .find(|p| p.kind == Kind::Alert && p.channel == "alerts")
-        .unwrap();
-    assert_eq!(
-        alert.buttons,
-        [image_builder::chat::Button::RetryBuildUpload(number)]
-    );
-    let click = |user: &str| image_builder::chat::Incoming {
+fn click(user: &str) -> image_builder::chat::Incoming {
+    image_builder::chat::Incoming {
         user: support::bot::user(user),
         channel: "alerts".into(),
         text: String::new(),
-    };
+    }
+}
+
+/// The first alert in the alerts channel and its button.
+fn first_alert(bot: &TestBot) -> image_builder::chat::console::Printed {
+    bot.printed()
+        .into_iter()
+        .find(|p| p.kind == Kind::Alert && p.channel == "alerts")
+        .expect("an alert")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_untracked_failures_retry_button_works_for_builders_only_and_its_retry_is_followed() {
+    let (bot, _url) = alerting_bot(Failures::Times(1), true).await;
+    bot.sim
+        .with_world_mut(|world| world.foreign_build("redis", "22.04", "amd64"))
+        .unwrap();
+    bot.run_until("the alert", |bot| !alerts(bot).is_empty())
+        .await;
+    let alert = first_alert(&bot);
+    assert!(
+        matches!(
+            alert.buttons[..],
+            [image_builder::chat::Button::RetryGroup(_)]
+        ),
+        "{:?}",
+        alert.buttons
+    );
     let refused = bot
         .wired
         .bot
@@ -412,7 +428,79 @@ async fn an_untracked_failures_alert_carries_a_retry_button_that_works_for_build
         .await;
     assert_eq!(
         answer.text,
-        format!("Retrying the upload of build {number}.")
+        "Retrying 1 upload; I will say here how it ends."
     );
     assert_eq!(bot.sim.requests("POST scheduleRegistryUpload"), 1);
+    bot.run_until("the retry's outcome is said", |bot| {
+        alerts(bot)
+            .iter()
+            .any(|text| text.contains("worked: uploaded"))
+    })
+    .await;
+    let said = alerts(&bot);
+    assert_eq!(said.len(), 2, "the alert and the outcome: {said:#?}");
+    assert!(said[1].starts_with("The retried upload of amd64 build of /~ubuntu-docker-images/ubuntu-docker-images/+oci/redis/+recipe/redis-6.2-22.04 worked"), "{}", said[1]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retried_upload_that_fails_again_is_told_again_once() {
+    let (bot, _url) = alerting_bot(Failures::Times(2), true).await;
+    bot.sim
+        .with_world_mut(|world| world.foreign_build("redis", "22.04", "amd64"))
+        .unwrap();
+    bot.run_until("the alert", |bot| !alerts(bot).is_empty())
+        .await;
+    let alert = first_alert(&bot);
+    bot.wired
+        .bot
+        .click(&click("alice"), &alert.buttons[0])
+        .await;
+    bot.run_until("the second failure is told", |bot| alerts(bot).len() >= 2)
+        .await;
+    // Deliveries of the second failure, and polls of the followed retry, keep coming: none
+    // is told again.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let said = alerts(&bot);
+    assert_eq!(said.len(), 2, "{said:#?}");
+    assert!(
+        said[1].starts_with("The retried upload of amd64 build of"),
+        "{}",
+        said[1]
+    );
+    assert!(
+        said[1].contains("failed again: Upload of sha256:"),
+        "{}",
+        said[1]
+    );
+
+    // Retried on Launchpad's page this time (by someone else): the third failure is told too.
+    let link = bot.sim.with_world(|world| {
+        let build = world.builds.values().next().unwrap();
+        format!("{}{}/+build/{}", bot.sim.api_root(), build.recipe, build.id)
+    });
+    bot.sim.set_outcomes(vec![]);
+    bot.sim.with_world_mut(|world| {
+        let id = world.builds.keys().next().copied().unwrap();
+        world.builds.get_mut(&id).unwrap().fail_next_upload();
+    });
+    support::client(&bot.sim)
+        .schedule_registry_upload(&link)
+        .await
+        .unwrap();
+    bot.run_until("the third failure is told", |bot| alerts(bot).len() >= 3)
+        .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let said = alerts(&bot);
+    assert_eq!(said.len(), 3, "{said:#?}");
+    // Within the window of the first alert, it grows that alert's group.
+    assert!(
+        said[2].starts_with("2 uploads failed in the last 10 minutes:"),
+        "{}",
+        said[2]
+    );
+    assert!(
+        said[2].contains("redis-6.2-22.04 (failed again): Upload of"),
+        "{}",
+        said[2]
+    );
 }

@@ -33,6 +33,7 @@ pub struct Console {
     out: Arc<Mutex<Box<dyn Write + Send>>>,
     transcript: Arc<Mutex<Vec<Printed>>>,
     next_id: Arc<AtomicU64>,
+    limit: usize,
 }
 
 impl Console {
@@ -48,7 +49,15 @@ impl Console {
             out: Arc::new(Mutex::new(Box::new(out))),
             transcript: Arc::new(Mutex::new(Vec::new())),
             next_id: Arc::new(AtomicU64::new(first)),
+            limit: usize::MAX,
         }
+    }
+
+    /// The same console, reporting a limit on message length as a chat service would (a
+    /// terminal has none); for tests of what the bot does near the limit.
+    pub fn with_limit(mut self, limit: usize) -> Console {
+        self.limit = limit;
+        self
     }
 
     /// Every message printed so far, in order.
@@ -87,6 +96,10 @@ impl Console {
 }
 
 impl Chat for Console {
+    fn message_limit(&self) -> usize {
+        self.limit
+    }
+
     async fn send(&self, channel: &str, message: Outgoing) -> Result<MessageId, ChatError> {
         let id = MessageId(self.next_id.fetch_add(1, Ordering::SeqCst).to_string());
         self.print(Printed {

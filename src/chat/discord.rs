@@ -105,9 +105,10 @@ fn components(buttons: &[Button], disabled: bool) -> Vec<CreateActionRow> {
         .iter()
         .map(|button| {
             let style = match button {
-                Button::Confirm(_) | Button::RetryUploads(_) | Button::RetryBuildUpload(_) => {
-                    ButtonStyle::Primary
-                }
+                Button::Confirm(_)
+                | Button::RetryUploads(_)
+                | Button::RetryBuildUpload(_)
+                | Button::RetryGroup(_) => ButtonStyle::Primary,
                 Button::Abort(_) => ButtonStyle::Secondary,
                 Button::Cancel(_) => ButtonStyle::Danger,
             };
@@ -159,6 +160,10 @@ where
 }
 
 impl Chat for Discord {
+    fn message_limit(&self) -> usize {
+        MESSAGE_LIMIT
+    }
+
     async fn send(&self, channel_id: &str, message: Outgoing) -> Result<MessageId, ChatError> {
         let channel = channel(channel_id)?;
         let mut first = None;

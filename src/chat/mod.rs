@@ -84,6 +84,8 @@ pub enum Button {
     Cancel(crate::target::JobId),
     /// Retry the upload of a build nobody asked the bot for, by its Launchpad number.
     RetryBuildUpload(u64),
+    /// Retry every failed upload of a grouped alert, by the group's number.
+    RetryGroup(u64),
 }
 
 impl Button {
@@ -95,6 +97,7 @@ impl Button {
             Button::RetryUploads(job) => format!("ib:retry-uploads:{}", job.0),
             Button::Cancel(job) => format!("ib:cancel:{}", job.0),
             Button::RetryBuildUpload(build) => format!("ib:retry-build-upload:{build}"),
+            Button::RetryGroup(group) => format!("ib:retry-group:{group}"),
         }
     }
 
@@ -108,6 +111,7 @@ impl Button {
             "retry-uploads" => job().map(Button::RetryUploads),
             "cancel" => job().map(Button::Cancel),
             "retry-build-upload" => argument.parse().ok().map(Button::RetryBuildUpload),
+            "retry-group" => argument.parse().ok().map(Button::RetryGroup),
             _ => None,
         }
     }
@@ -118,6 +122,7 @@ impl Button {
             Button::Confirm(_) => "Confirm",
             Button::Abort(_) => "Abort",
             Button::RetryUploads(_) | Button::RetryBuildUpload(_) => "Retry upload",
+            Button::RetryGroup(_) => "Retry uploads",
             Button::Cancel(_) => "Cancel job",
         }
     }
@@ -126,7 +131,7 @@ impl Button {
     pub fn command(&self) -> Option<String> {
         match self {
             Button::Confirm(code) => Some(format!("confirm {code}")),
-            Button::Abort(_) | Button::RetryBuildUpload(_) => None,
+            Button::Abort(_) | Button::RetryBuildUpload(_) | Button::RetryGroup(_) => None,
             Button::RetryUploads(job) => Some(format!("retry uploads {job}")),
             Button::Cancel(job) => Some(format!("cancel {job}")),
         }
@@ -140,6 +145,13 @@ pub struct ChatError(pub String);
 
 /// What every chat adapter does.
 pub trait Chat: Send + Sync + 'static {
+    /// The longest message text the chat shows whole, in characters. Longer text is split on
+    /// send and cut on edit; a message that grows (a grouped alert) continues in a new one
+    /// before it would be cut.
+    fn message_limit(&self) -> usize {
+        usize::MAX
+    }
+
     /// Sends a message to `channel`.
     fn send(
         &self,

@@ -147,7 +147,7 @@ pub async fn run(
         return Ok(ExitCode::SUCCESS);
     }
     // Everything from here may fail before anything is requested: exit 1 with the reason.
-    let (client, api_root, store, speed, _sim) = match connect(args, &config).await {
+    let (client, api_root, store, speed, sim) = match connect(args, &config).await {
         Ok(connected) => connected,
         Err(error) => {
             writeln!(err, "{error:#}")?;
@@ -155,7 +155,10 @@ pub async fn run(
         }
     };
     let now = chrono::Utc::now();
-    let settings = config.engine.settings(speed);
+    let mut settings = config.engine_settings(speed);
+    if let Some(sim) = &sim {
+        settings.web_root = Some(sim.web_root());
+    }
     let give_up =
         chrono::Duration::from_std(settings.give_up_after).unwrap_or(chrono::Duration::MAX);
     let id = store.next_job_id()?;

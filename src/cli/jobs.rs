@@ -91,7 +91,7 @@ pub async fn wait(
         client,
         store,
         Terminal::new(bars.clone()),
-        config.engine.settings(1.0),
+        config.engine_settings(1.0),
     );
     engine.resume().await?;
     let mut worst = 0;

@@ -117,9 +117,10 @@ pub async fn run(args: &SandboxArgs, err: &mut impl Write) -> anyhow::Result<Exi
     let mut client_settings = config.launchpad.client_settings(Some(sim.credentials()));
     client_settings.api_root = sim.api_root();
     let client = Client::new(client_settings)?;
-    let mut settings = config.engine.settings(args.speed);
+    let mut settings = config.engine_settings(args.speed);
     // Alerts for builds nobody asked for go to the console too.
     settings.alerts_channel = Some(CHANNEL.to_string());
+    settings.web_root = Some(sim.web_root());
     let engine = Engine::new(client.clone(), store, console.clone(), settings);
     // The webhook listener, on a free port, registered on every recipe of the simulator.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;

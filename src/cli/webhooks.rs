@@ -1,15 +1,23 @@
-//! `image-builder webhooks install|list`: the bot's webhook on every recipe of the catalogue.
-//! `install` is idempotent: a recipe that already has a webhook to the same URL is left alone.
+//! `image-builder webhooks install|list|ping`: the bot's webhook on every recipe of the
+//! catalogue. `install` is idempotent and repairs: a webhook that already has the bot's URL
+//! gets the secret set again (Launchpad never shows it, and one left with another secret is
+//! answered 401, which Launchpad gives up on after an hour), and is made active and delivering
+//! `oci-recipe:build:0.1` (`reference/launchpad-truths.md`, "Webhooks on recipes"). `list`
+//! says per recipe whether the bot's webhook is there and right; `ping` asks Launchpad to ping
+//! each and says which deliveries arrived and were verified by the listener.
 
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::{Args, Subcommand};
 
 use super::follow::configured_client;
 use super::{config_or_exit, ConfigArgs};
-use crate::launchpad::models::OCI_BUILD_EVENT;
+use crate::launchpad::models::{Webhook, WebhookDelivery, OCI_BUILD_EVENT};
+use crate::launchpad::{Client, LaunchpadError};
+use crate::messages::webhooks as say;
 use crate::secret::Secret;
 
 /// The environment variable with the webhook secret.
@@ -26,19 +34,26 @@ pub struct WebhooksArgs {
     /// The Launchpad credentials file [default: as for login].
     #[arg(long, value_name = "FILE", global = true)]
     pub credentials: Option<PathBuf>,
+    /// Where Launchpad delivers to the bot [default: webhook.public_url].
+    #[arg(long, value_name = "URL", global = true)]
+    pub delivery_url: Option<String>,
 }
 
-/// `install` or `list`.
+/// `install`, `list` or `ping`.
 #[derive(Debug, Subcommand)]
 pub enum WebhooksAction {
-    /// Register the bot's webhook (secret from WEBHOOK_SECRET) on every recipe.
-    Install {
-        /// Where Launchpad delivers [default: webhook.public_url].
-        #[arg(long, value_name = "URL")]
-        delivery_url: Option<String>,
-    },
-    /// Show the webhooks registered on every recipe.
+    /// Register the bot's webhook (secret from WEBHOOK_SECRET) on every recipe, or set an
+    /// existing one right: secret, active, event type.
+    Install,
+    /// Show, per recipe, whether the bot's webhook is there, active, with its event type.
     List,
+    /// Ask Launchpad to ping the bot's webhook on every recipe, and say which pings arrived
+    /// and were verified by the listener.
+    Ping {
+        /// How long to wait for the deliveries, in seconds.
+        #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+        timeout: u64,
+    },
 }
 
 /// Runs `webhooks`.
@@ -52,43 +67,41 @@ pub async fn run(
         Err(code) => return Ok(code),
     };
     let client = configured_client(&config, args.credentials.as_ref())?;
-    let recipes: Vec<_> = config
+    let recipes: Vec<(String, String)> = config
         .catalogue
         .images
         .iter()
-        .flat_map(|image| image.tracks.iter().map(move |track| (image, track)))
+        .flat_map(|image| {
+            let client = &client;
+            image.tracks.iter().map(move |track| {
+                (
+                    format!("{} {}", image.name, track.series),
+                    client.recipe_url(&track.recipe),
+                )
+            })
+        })
         .collect();
+    let delivery_url = args
+        .delivery_url
+        .clone()
+        .or_else(|| config.webhook.public_url.clone());
+    let needs_url = || {
+        "Say where Launchpad delivers to the bot: --delivery-url URL, or webhook.public_url in the config."
+    };
     match &args.action {
         WebhooksAction::List => {
-            for (image, track) in recipes {
-                let url = client.recipe_url(&track.recipe);
-                let hooks = client.webhooks(&url).await?;
-                let shown: Vec<String> = hooks
-                    .iter()
-                    .map(|hook| {
-                        format!(
-                            "{} ({}{})",
-                            hook.delivery_url,
-                            hook.event_types.join(", "),
-                            if hook.active { "" } else { ", inactive" }
-                        )
-                    })
-                    .collect();
-                let shown = if shown.is_empty() {
-                    "none".to_string()
-                } else {
-                    shown.join("; ")
+            for (label, url) in &recipes {
+                let line = match client.webhooks(url).await {
+                    Ok(hooks) => say::listed(&hooks, delivery_url.as_deref()),
+                    Err(error) => say::failed(&error),
                 };
-                writeln!(out, "{} {}: {shown}", image.name, track.series)?;
+                writeln!(out, "{label}: {line}")?;
             }
             Ok(ExitCode::SUCCESS)
         }
-        WebhooksAction::Install { delivery_url } => {
-            let Some(delivery_url) = delivery_url
-                .clone()
-                .or_else(|| config.webhook.public_url.clone())
-            else {
-                writeln!(err, "Say where Launchpad should deliver: --delivery-url URL, or webhook.public_url in the config.")?;
+        WebhooksAction::Install => {
+            let Some(delivery_url) = delivery_url else {
+                writeln!(err, "{}", needs_url())?;
                 return Ok(ExitCode::from(super::USAGE_ERROR));
             };
             let Some(secret) = std::env::var(SECRET_ENV)
@@ -100,27 +113,15 @@ pub async fn run(
             };
             let secret = Secret::new(secret.trim());
             let mut failed = 0;
-            for (image, track) in recipes {
-                let url = client.recipe_url(&track.recipe);
-                let existing = client.webhooks(&url).await?;
-                let line = if existing
-                    .iter()
-                    .any(|hook| hook.delivery_url == delivery_url)
-                {
-                    "already registered".to_string()
-                } else {
-                    match client
-                        .new_webhook(&url, &delivery_url, &[OCI_BUILD_EVENT], Some(&secret))
-                        .await
-                    {
-                        Ok(_) => "registered".to_string(),
-                        Err(error) => {
-                            failed += 1;
-                            format!("failed: {error}")
-                        }
+            for (label, url) in &recipes {
+                let line = match install(&client, url, &delivery_url, &secret).await {
+                    Ok(line) => line,
+                    Err(error) => {
+                        failed += 1;
+                        say::failed(&error)
                     }
                 };
-                writeln!(out, "{} {}: {line}", image.name, track.series)?;
+                writeln!(out, "{label}: {line}")?;
             }
             Ok(if failed == 0 {
                 ExitCode::SUCCESS
@@ -128,5 +129,115 @@ pub async fn run(
                 ExitCode::FAILURE
             })
         }
+        WebhooksAction::Ping { timeout } => {
+            let Some(delivery_url) = delivery_url else {
+                writeln!(err, "{}", needs_url())?;
+                return Ok(ExitCode::from(super::USAGE_ERROR));
+            };
+            let mut pings = Vec::new();
+            for (label, url) in &recipes {
+                let mut sent = Vec::new();
+                let hooks = client.webhooks(url).await;
+                match hooks {
+                    Ok(hooks) => {
+                        for hook in hooks
+                            .iter()
+                            .filter(|hook| hook.delivery_url == delivery_url)
+                        {
+                            match client.ping_webhook(&hook.self_link).await {
+                                Ok(delivery) => sent.push(Ok(delivery)),
+                                Err(error) => sent.push(Err(error.to_string())),
+                            }
+                        }
+                    }
+                    Err(error) => sent.push(Err(error.to_string())),
+                }
+                pings.push((label.clone(), sent));
+            }
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(*timeout);
+            let mut all_verified = true;
+            for (label, sent) in pings {
+                if sent.is_empty() {
+                    all_verified = false;
+                    writeln!(out, "{label}: {}", say::pinged(None))?;
+                }
+                for ping in sent {
+                    let line = match ping {
+                        Ok(delivery) => {
+                            let delivery = settled(&client, &delivery, deadline).await;
+                            all_verified &=
+                                delivery.as_ref().is_ok_and(|d| d.successful == Some(true));
+                            match delivery {
+                                Ok(delivery) => say::pinged(Some(&delivery)),
+                                Err(error) => say::failed(&error),
+                            }
+                        }
+                        Err(error) => {
+                            all_verified = false;
+                            say::failed(&error)
+                        }
+                    };
+                    writeln!(out, "{label}: {line}")?;
+                }
+            }
+            Ok(if all_verified {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
+    }
+}
+
+/// Registers the bot's webhook on one recipe, or sets right those already there.
+async fn install(
+    client: &Client,
+    recipe: &str,
+    delivery_url: &str,
+    secret: &Secret,
+) -> Result<String, LaunchpadError> {
+    let hooks = client.webhooks(recipe).await?;
+    let mine: Vec<&Webhook> = hooks
+        .iter()
+        .filter(|hook| hook.delivery_url == delivery_url)
+        .collect();
+    if mine.is_empty() {
+        client
+            .new_webhook(recipe, delivery_url, &[OCI_BUILD_EVENT], Some(secret))
+            .await?;
+        return Ok(say::REGISTERED.to_string());
+    }
+    let mut activated = false;
+    let mut event_added = false;
+    for hook in mine {
+        client.set_webhook_secret(&hook.self_link, secret).await?;
+        let has_event = hook.event_types.iter().any(|t| t == OCI_BUILD_EVENT);
+        if !hook.active || !has_event {
+            let mut events: Vec<&str> = hook.event_types.iter().map(String::as_str).collect();
+            if !has_event {
+                events.push(OCI_BUILD_EVENT);
+            }
+            client.activate_webhook(&hook.self_link, &events).await?;
+            activated |= !hook.active;
+            event_added |= !has_event;
+        }
+    }
+    Ok(say::repaired(activated, event_added))
+}
+
+/// A delivery once Launchpad has tried it, or as it is at `deadline`.
+async fn settled(
+    client: &Client,
+    url: &str,
+    deadline: tokio::time::Instant,
+) -> Result<WebhookDelivery, LaunchpadError> {
+    loop {
+        let delivery = client.webhook_delivery(url).await?;
+        // One attempt tells: Launchpad's later retries of a refused ping change nothing.
+        let tried = delivery.successful.is_some() || !delivery.pending;
+        if tried || tokio::time::Instant::now() >= deadline {
+            return Ok(delivery);
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
     }
 }

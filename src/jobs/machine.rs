@@ -10,16 +10,29 @@
 //! - As soon as a request's builds are known, those of architectures not asked for are cancelled.
 //! - A build is polled on an interval that grows while nothing changes and starts again from the
 //!   shortest when it does.
-//! - A failed upload is alerted the first time it is seen; with auto-retry, further failures are
-//!   reported as attempts, with backoff, up to the budget, stopping on a refusal no retry fixes.
+//! - A failed upload is alerted the first time it is seen, also when the build is first seen
+//!   already failed; with auto-retry, further failures are reported as attempts, with backoff,
+//!   up to the budget, stopping on a refusal no retry fixes.
+//! - A call on a build is stored as pending before it is made and until it is answered; after a
+//!   restart, pending calls are made again ([`resume`]).
+//! - A build whose entry Launchpad cannot show (500, [`UNREADABLE_AFTER`] reads in a row) is
+//!   told once as unreadable and counts as ended.
 
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
 use super::model::{BuildTrack, Job, JobStatus, Phase, Poll, Progress, Target};
+pub use super::notice::{BuildCall, Control, Notice};
 use crate::launchpad::models::{BuildState, RequestStatus, UploadStatus};
 use crate::launchpad::{LaunchpadError, Refusal};
+
+/// Reads of a build answered 500 in a row (each after the client's own retries) before the
+/// build is called unreadable. Launchpad answers 500 for some builds whose upload failed to
+/// several registries (`reference/launchpad-truths.md`, "Registry uploads"): such a build will
+/// not become readable by waiting, and a job must not wait on it forever; three reads rule out
+/// a passing fault.
+pub const UNREADABLE_AFTER: u32 = 3;
 
 /// `requestBuilds` calls one job has out at once. Each is stored as "being sent" before it goes;
 /// a crash leaves those in doubt, and a doubtful one is re-requested and, if it had gone
@@ -145,31 +158,6 @@ pub enum Observation {
     Control(Control),
 }
 
-/// A call on a build.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BuildCall {
-    /// `cancel`.
-    Cancel,
-    /// `retry`.
-    Retry,
-    /// `scheduleRegistryUpload`, by auto-retry or by hand.
-    ScheduleUpload {
-        /// By auto-retry.
-        auto: bool,
-    },
-}
-
-/// What people can ask of a job.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub enum Control {
-    /// `cancel #JOB`.
-    Cancel,
-    /// `retry uploads #JOB`.
-    RetryUploads,
-    /// `retry builds #JOB`.
-    RetryBuilds,
-}
-
 /// A Launchpad call for the engine to make.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
@@ -208,71 +196,6 @@ pub enum Action {
     },
 }
 
-/// Something to tell people. Kept in the job's outbox (stored with the change that caused it)
-/// until it is said, so a crash between the two loses nothing.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub enum Notice {
-    /// Launchpad said identical builds are queued already; nothing was requested.
-    AlreadyPending {
-        /// The target.
-        target: usize,
-    },
-    /// A target's request failed.
-    RequestFailed {
-        /// The target.
-        target: usize,
-        /// Why.
-        reason: String,
-    },
-    /// A build's upload failed (alert once per build and `epoch`).
-    UploadFailed {
-        /// The target.
-        target: usize,
-        /// The build.
-        build: usize,
-        /// How many times this build's upload has been seen failing.
-        epoch: u32,
-    },
-    /// Auto-retry is scheduling another upload.
-    UploadRetrying {
-        /// The target.
-        target: usize,
-        /// The build.
-        build: usize,
-        /// This attempt's number.
-        attempt: u32,
-    },
-    /// An auto-retried upload worked.
-    UploadRecovered {
-        /// The target.
-        target: usize,
-        /// The build.
-        build: usize,
-        /// After this many retries.
-        attempts: u32,
-    },
-    /// Auto-retry stopped with the upload failed.
-    UploadGaveUp {
-        /// The target.
-        target: usize,
-        /// The build.
-        build: usize,
-        /// Retries made.
-        attempts: u32,
-        /// Why it stopped, if not the budget.
-        refusal: Option<String>,
-    },
-    /// What a control did: how many builds it touched.
-    Controlled {
-        /// The control.
-        control: Control,
-        /// Builds (or targets) it acted on.
-        count: usize,
-    },
-    /// The job ended (finished, cancelled, or gave up).
-    Ended,
-}
-
 /// What an observation leads to.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Step {
@@ -305,11 +228,12 @@ pub fn observe(job: &mut Job, observation: Observation, now: DateTime<Utc>, rule
         ),
         Observation::BuildsListed { target, result } => {
             let cancel_all = job.cancel_requested;
+            let auto = job.auto_retry_uploads && !cancel_all;
             builds_listed(
                 &mut job.targets[target],
                 target,
                 result,
-                cancel_all,
+                (cancel_all, auto),
                 now,
                 rules,
                 &mut step,
@@ -323,19 +247,26 @@ pub fn observe(job: &mut Job, observation: Observation, now: DateTime<Utc>, rule
             let auto = job.auto_retry_uploads;
             let track = &mut job.targets[target].builds[build];
             match result {
-                Ok(Some(snapshot)) => apply(
-                    track,
-                    (target, build),
-                    snapshot,
-                    auto,
-                    now,
-                    rules,
-                    &mut step,
-                ),
-                Ok(None) => back_off(&mut track.poll, now, rules),
+                Ok(Some(snapshot)) => {
+                    track.read_errors = 0;
+                    track.unreadable = None;
+                    apply(
+                        track,
+                        (target, build),
+                        snapshot,
+                        auto,
+                        now,
+                        rules,
+                        &mut step,
+                    )
+                }
+                Ok(None) => {
+                    track.read_errors = 0;
+                    back_off(&mut track.poll, now, rules)
+                }
                 Err(error) => {
                     tracing::warn!(job = %job.id, build = %track.url, %error, "reading a build failed");
-                    back_off(&mut track.poll, now, rules);
+                    read_failed(track, (target, build), &error, now, rules, &mut step);
                 }
             }
         }
@@ -346,17 +277,53 @@ pub fn observe(job: &mut Job, observation: Observation, now: DateTime<Utc>, rule
             result,
         } => {
             let track = &mut job.targets[target].builds[build];
-            track.calls_in_flight = track.calls_in_flight.saturating_sub(1);
+            if let Some(index) = track.pending_calls.iter().position(|c| *c == call) {
+                track.pending_calls.remove(index);
+            }
             build_call(track, (target, build), call, result, now, rules, &mut step)
         }
         Observation::Control(control) => controlled(job, control, now, rules, &mut step),
     }
+    record_calls(job, &step);
+    settle(job, now, rules, &mut step);
+    step
+}
+
+/// Marks the step's calls on builds as pending, so they are stored before they go out.
+fn record_calls(job: &mut Job, step: &Step) {
     for action in &step.actions {
-        if let Action::Call { target, build, .. } = action {
-            job.targets[*target].builds[*build].calls_in_flight += 1;
+        if let Action::Call {
+            target,
+            build,
+            call,
+        } = action
+        {
+            job.targets[*target].builds[*build]
+                .pending_calls
+                .push(*call);
         }
     }
-    settle(job, now, rules, &mut step);
+}
+
+/// Picks a job up after a restart: everything is looked at again before anything is said, and
+/// the calls the last run made without hearing the answer are made again (Launchpad's answer
+/// to a repeat tells whether the first went through: see [`build_call`]).
+pub fn resume(job: &mut Job, now: DateTime<Utc>) -> Step {
+    let mut step = Step::default();
+    for (index, target) in job.targets.iter_mut().enumerate() {
+        target.poll.due = now;
+        for (build_index, build) in target.builds.iter_mut().enumerate() {
+            build.poll.due = now;
+            for call in std::mem::take(&mut build.pending_calls) {
+                step.actions.push(Action::Call {
+                    target: index,
+                    build: build_index,
+                    call,
+                });
+            }
+        }
+    }
+    record_calls(job, &step);
     step
 }
 
@@ -448,7 +415,7 @@ fn due_build(
     rules: &Rules,
     step: &mut Step,
 ) {
-    if build.calls_in_flight > 0 {
+    if !build.pending_calls.is_empty() {
         // Its state before the call could come back and pass for news.
         return;
     }
@@ -572,7 +539,7 @@ fn builds_listed(
     target: &mut Target,
     index: usize,
     result: Result<Vec<BuildSnapshot>, LaunchpadError>,
-    cancel_all: bool,
+    (cancel_all, auto): (bool, bool),
     now: DateTime<Utc>,
     rules: &Rules,
     step: &mut Step,
@@ -587,42 +554,43 @@ fn builds_listed(
         Err(error) => return fail_target(target, index, error.to_string(), step),
     };
     target.phase = Phase::Following { request_url };
-    target.builds = snapshots
-        .into_iter()
-        .map(|snapshot| {
-            let wanted = !cancel_all
-                && target
-                    .arches
-                    .iter()
-                    .any(|arch| arch.as_str() == snapshot.arch);
-            BuildTrack {
-                arch: snapshot
-                    .arch
-                    .parse()
-                    .unwrap_or_else(|_| "unknown".parse().expect("a valid name")),
-                url: snapshot.url,
-                web_link: snapshot.web_link,
-                wanted,
-                state: snapshot.state,
-                upload: snapshot.upload,
-                upload_error: snapshot.upload_error,
-                can_be_retried: snapshot.can_be_retried,
-                can_be_cancelled: snapshot.can_be_cancelled,
-                etag: snapshot.etag,
-                poll: Poll {
-                    due: later(now, rules.poll_min),
-                    interval_ms: rules.poll_min.as_millis() as u64,
-                },
-                cancel_sent: false,
-                upload_failures: 0,
-                auto_retries: 0,
-                upload_by_auto_retry: false,
-                retry_due: None,
-                upload_refusal: None,
-                calls_in_flight: 0,
-            }
-        })
-        .collect();
+    target.builds.clear();
+    for snapshot in snapshots {
+        let wanted = !cancel_all
+            && target
+                .arches
+                .iter()
+                .any(|arch| arch.as_str() == snapshot.arch);
+        let arch = snapshot
+            .arch
+            .parse()
+            .unwrap_or_else(|_| "unknown".parse().expect("a valid name"));
+        let poll = Poll {
+            due: later(now, rules.poll_min),
+            interval_ms: rules.poll_min.as_millis() as u64,
+        };
+        let mut build = BuildTrack::new(
+            snapshot.url.clone(),
+            snapshot.web_link.clone(),
+            arch,
+            wanted,
+            poll,
+        );
+        // Taken in as a first read, so a build already failed (or already uploaded) when first
+        // seen is told like one seen failing.
+        let build_index = target.builds.len();
+        apply(
+            &mut build,
+            (index, build_index),
+            snapshot,
+            auto,
+            now,
+            rules,
+            step,
+        );
+        build.poll = poll;
+        target.builds.push(build);
+    }
     for (build_index, build) in target.builds.iter_mut().enumerate() {
         if !build.wanted && build.can_be_cancelled {
             build.cancel_sent = true;
@@ -696,6 +664,40 @@ fn apply(
             });
         }
         _ => {}
+    }
+}
+
+/// A read of a build failed. Network trouble and overload only delay the next look; Launchpad's
+/// internal error (500), [`UNREADABLE_AFTER`] times in a row, makes the build unreadable: told
+/// once, with the OOPS id, and no longer waited for.
+fn read_failed(
+    build: &mut BuildTrack,
+    (target, index): (usize, usize),
+    error: &LaunchpadError,
+    now: DateTime<Utc>,
+    rules: &Rules,
+    step: &mut Step,
+) {
+    back_off(&mut build.poll, now, rules);
+    let LaunchpadError::Server {
+        status: 500,
+        oops_id,
+        ..
+    } = error
+    else {
+        return;
+    };
+    build.read_errors += 1;
+    if build.read_errors < UNREADABLE_AFTER || build.unreadable.is_some() {
+        return;
+    }
+    build.unreadable = Some(oops_id.clone().unwrap_or_else(|| error.to_string()));
+    if build.wanted {
+        step.notices.push(Notice::BuildUnreadable {
+            target,
+            build: index,
+            oops_id: oops_id.clone(),
+        });
     }
 }
 
@@ -862,7 +864,7 @@ fn settle(job: &mut Job, now: DateTime<Utc>, rules: &Rules, step: &mut Step) {
         .targets
         .iter()
         .flat_map(|target| &target.builds)
-        .any(|build| build.calls_in_flight > 0);
+        .any(|build| !build.pending_calls.is_empty());
     if job.is_finished() || !step.actions.is_empty() || calls_in_flight {
         return;
     }

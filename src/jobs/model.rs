@@ -5,6 +5,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::notice::{BuildCall, Notice};
 use crate::launchpad::models::{BuildState, UploadStatus};
 use crate::plan::Plan;
 use crate::target::{Arch, ImageName, JobId, Series};
@@ -38,7 +39,7 @@ pub struct Job {
     pub targets: Vec<Target>,
     /// Notices stored with the change that caused them and not yet said.
     #[serde(default)]
-    pub outbox: Vec<crate::jobs::machine::Notice>,
+    pub outbox: Vec<Notice>,
 }
 
 /// Where a job stands.
@@ -154,11 +155,19 @@ pub struct BuildTrack {
     pub retry_due: Option<DateTime<Utc>>,
     /// A refusal no retry can fix ("not properly configured"), which stops auto-retry.
     pub upload_refusal: Option<String>,
-    /// Calls on the build (`cancel`, `retry`, `scheduleRegistryUpload`) not answered yet. While
-    /// there are any, the build is not read (a read could see the state before the call) and
-    /// the job does not end.
+    /// Calls on the build (`cancel`, `retry`, `scheduleRegistryUpload`) made and not answered
+    /// yet, stored before they go out. While there are any, the build is not read (a read could
+    /// see the state before the call) and the job does not end; found after a restart, they are
+    /// sent again (each is safe to repeat: see [`crate::launchpad::Client`]).
     #[serde(default)]
-    pub calls_in_flight: u32,
+    pub pending_calls: Vec<BuildCall>,
+    /// Reads in a row that Launchpad answered with an internal error (500).
+    #[serde(default)]
+    pub read_errors: u32,
+    /// Set when the build's entry could not be read several times in a row: Launchpad's OOPS
+    /// id (or the error, without one). The build counts as ended, and says so.
+    #[serde(default)]
+    pub unreadable: Option<String>,
 }
 
 /// What a build looks like to a person: one symbol on the board.
@@ -178,11 +187,42 @@ pub enum Progress {
     UploadFailed,
     /// Cancelled.
     Cancelled,
+    /// Launchpad could not show the build (its entry answers 500).
+    Unreadable,
 }
 
 impl BuildTrack {
+    /// A build as a request's builds collection lists it, before anything is known of it.
+    pub fn new(url: String, web_link: String, arch: Arch, wanted: bool, poll: Poll) -> BuildTrack {
+        BuildTrack {
+            url,
+            web_link,
+            arch,
+            wanted,
+            state: BuildState::NeedsBuilding,
+            upload: UploadStatus::Unscheduled,
+            upload_error: None,
+            can_be_retried: false,
+            can_be_cancelled: false,
+            etag: None,
+            poll,
+            cancel_sent: false,
+            upload_failures: 0,
+            auto_retries: 0,
+            upload_by_auto_retry: false,
+            retry_due: None,
+            upload_refusal: None,
+            pending_calls: Vec::new(),
+            read_errors: 0,
+            unreadable: None,
+        }
+    }
+
     /// Where the build is, for people.
     pub fn progress(&self) -> Progress {
+        if self.unreadable.is_some() {
+            return Progress::Unreadable;
+        }
         match (&self.state, &self.upload) {
             (BuildState::NeedsBuilding, _) => Progress::Queued,
             (BuildState::CancellingBuild | BuildState::CancelledBuild, _) => Progress::Cancelled,
@@ -206,6 +246,9 @@ impl BuildTrack {
 
     /// Whether nothing more will happen to it without someone asking.
     pub fn is_settled(&self, auto_retry: bool, budget: u32) -> bool {
+        if self.unreadable.is_some() {
+            return true;
+        }
         if !self.wanted {
             // Not ours: followed only until it is cancelled, or can no longer be.
             return !matches!(
@@ -219,7 +262,7 @@ impl BuildTrack {
             Progress::Queued | Progress::Building | Progress::Uploading => false,
             Progress::Cancelled => self.state.is_final(),
             Progress::UploadFailed => !self.auto_retry_pending(auto_retry, budget),
-            Progress::Done | Progress::BuildFailed => true,
+            Progress::Done | Progress::BuildFailed | Progress::Unreadable => true,
         }
     }
 }
@@ -256,6 +299,8 @@ pub struct Tally {
     pub cancelled: usize,
     /// Builds not finished.
     pub unfinished: usize,
+    /// Builds Launchpad could not show.
+    pub unreadable: usize,
     /// Targets Launchpad answered "already pending" for.
     pub already_pending: usize,
     /// Targets whose request failed.
@@ -336,6 +381,7 @@ impl Job {
                             Progress::BuildFailed => tally.build_failed += 1,
                             Progress::UploadFailed => tally.upload_failed += 1,
                             Progress::Cancelled => tally.cancelled += 1,
+                            Progress::Unreadable => tally.unreadable += 1,
                             Progress::Queued | Progress::Building | Progress::Uploading => {
                                 tally.unfinished += 1
                             }

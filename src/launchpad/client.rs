@@ -6,8 +6,8 @@
 //! What is retried (5xx, timeouts, dropped connections, with backoff and `Retry-After`):
 //! - GETs and `cancel`, which are idempotent;
 //! - `retry` and `scheduleRegistryUpload`, whose repeats Launchpad refuses with a known 400
-//!   ("cannot be retried", "already in progress"): after an attempt with no clear answer, that
-//!   refusal means the first attempt worked, and the call succeeds;
+//!   ("cannot be retried"; "already in progress" or "already been uploaded"): after an attempt
+//!   with no clear answer, that refusal means the first attempt worked, and the call succeeds;
 //! - `requestBuilds` only when nothing can have happened: the connection was never made, or
 //!   Launchpad answered 500 or 503 (its appserver rolls the transaction back on errors). After a
 //!   timeout, a dropped connection, or a 502/504 from the front end, it returns
@@ -23,7 +23,7 @@ use tokio::sync::Semaphore;
 
 use super::auth::Credentials;
 use super::error::{LaunchpadError, Refusal};
-use super::models::{Build, BuildRequest, Page, Recipe, Webhook};
+use super::models::{Build, BuildRequest, Page, Recipe, Webhook, WebhookDelivery};
 use super::retry::{parse_retry_after, RetryPolicy};
 use crate::catalogue::RecipePath;
 use crate::secret::Secret;
@@ -83,8 +83,9 @@ struct Inner {
 enum Repeat {
     /// Repeating changes nothing.
     Safe,
-    /// A repeat after an applied attempt is refused with this; that refusal then means success.
-    RefusedAs(Refusal),
+    /// A repeat after an applied attempt is refused with one of these; such a refusal then
+    /// means success.
+    RefusedAs(&'static [Refusal]),
     /// `requestBuilds`: repeat only when nothing can have happened.
     OnlyIfUnsent,
 }
@@ -96,6 +97,8 @@ struct Call<'a> {
     form: Option<Vec<(&'static str, String)>>,
     etag: Option<&'a str>,
     repeat: Repeat,
+    /// A JSON body (a PATCH).
+    body: Option<String>,
 }
 
 /// An answer: status, headers, body.
@@ -155,6 +158,7 @@ impl Client {
                 form: Some(vec![("ws.op", "requestBuilds".into())]),
                 etag: None,
                 repeat: Repeat::OnlyIfUnsent,
+                body: None,
             })
             .await?;
         location(&answer, recipe_url)
@@ -183,6 +187,7 @@ impl Client {
                 form: None,
                 etag,
                 repeat: Repeat::Safe,
+                body: None,
             })
             .await?;
         if answer.status == StatusCode::NOT_MODIFIED {
@@ -198,13 +203,15 @@ impl Client {
 
     /// Retries a failed build.
     pub async fn retry(&self, build_url: &str) -> Result<(), LaunchpadError> {
-        let repeat = Repeat::RefusedAs(Refusal::CannotBeRetried);
+        let repeat = Repeat::RefusedAs(&[Refusal::CannotBeRetried]);
         self.operation(build_url, "retry", repeat).await
     }
 
-    /// Schedules a build's registry upload again.
+    /// Schedules a build's registry upload again. After an attempt without a clear answer,
+    /// "already in progress" and "already been uploaded" both mean the first one worked
+    /// (`reference/launchpad-truths.md`, "Registry uploads").
     pub async fn schedule_registry_upload(&self, build_url: &str) -> Result<(), LaunchpadError> {
-        let repeat = Repeat::RefusedAs(Refusal::UploadInProgress);
+        let repeat = Repeat::RefusedAs(&[Refusal::UploadInProgress, Refusal::AlreadyUploaded]);
         self.operation(build_url, "scheduleRegistryUpload", repeat)
             .await
     }
@@ -235,14 +242,76 @@ impl Client {
                 form: Some(form),
                 etag: None,
                 repeat: Repeat::OnlyIfUnsent,
+                body: None,
             })
             .await?;
         location(&answer, recipe_url)
     }
 
-    /// Every webhook on a recipe.
+    /// Every webhook on a recipe (the owning team's to see).
     pub async fn webhooks(&self, recipe_url: &str) -> Result<Vec<Webhook>, LaunchpadError> {
         self.list(&format!("{recipe_url}/webhooks")).await
+    }
+
+    /// Sets the secret a webhook signs deliveries with (`setSecret`; it is never shown back).
+    pub async fn set_webhook_secret(
+        &self,
+        webhook_url: &str,
+        secret: &Secret,
+    ) -> Result<(), LaunchpadError> {
+        self.execute(Call {
+            method: Method::POST,
+            url: webhook_url,
+            form: Some(vec![
+                ("ws.op", "setSecret".to_string()),
+                ("secret", json(&secret.expose())),
+            ]),
+            etag: None,
+            repeat: Repeat::Safe,
+            body: None,
+        })
+        .await
+        .map(drop)
+    }
+
+    /// Makes a webhook active and delivering `event_types` (a PATCH of those two fields).
+    pub async fn activate_webhook(
+        &self,
+        webhook_url: &str,
+        event_types: &[&str],
+    ) -> Result<Webhook, LaunchpadError> {
+        let body = serde_json::json!({"active": true, "event_types": event_types});
+        let answer = self
+            .execute(Call {
+                method: Method::PATCH,
+                url: webhook_url,
+                form: None,
+                etag: None,
+                repeat: Repeat::Safe,
+                body: Some(body.to_string()),
+            })
+            .await?;
+        decode(&answer, webhook_url)
+    }
+
+    /// Asks Launchpad to send a webhook a test delivery (`ping`); returns the delivery's URL.
+    pub async fn ping_webhook(&self, webhook_url: &str) -> Result<String, LaunchpadError> {
+        let answer = self
+            .execute(Call {
+                method: Method::POST,
+                url: webhook_url,
+                form: Some(vec![("ws.op", "ping".to_string())]),
+                etag: None,
+                repeat: Repeat::OnlyIfUnsent,
+                body: None,
+            })
+            .await?;
+        location(&answer, webhook_url)
+    }
+
+    /// A webhook delivery: whether it arrived, and what went wrong if not.
+    pub async fn webhook_delivery(&self, url: &str) -> Result<WebhookDelivery, LaunchpadError> {
+        self.get_entry(url).await
     }
 
     async fn operation(&self, url: &str, op: &str, repeat: Repeat) -> Result<(), LaunchpadError> {
@@ -252,6 +321,7 @@ impl Client {
             form: Some(vec![("ws.op", op.to_string())]),
             etag: None,
             repeat,
+            body: None,
         })
         .await
         .map(drop)
@@ -265,6 +335,7 @@ impl Client {
                 form: None,
                 etag: None,
                 repeat: Repeat::Safe,
+                body: None,
             })
             .await?;
         decode(&answer, url)
@@ -337,12 +408,13 @@ impl Client {
                 Ok(answer) => {
                     let result = self.classify(answer, call.url);
                     return match (result, call.repeat) {
-                        (Err(error), Repeat::RefusedAs(refusal))
-                            if unclear_earlier && error.refusal() == Some(refusal) =>
+                        (Err(error), Repeat::RefusedAs(refusals))
+                            if unclear_earlier
+                                && error.refusal().is_some_and(|r| refusals.contains(&r)) =>
                         {
                             tracing::info!(
                                 url = call.url,
-                                ?refusal,
+                                refusal = ?error.refusal(),
                                 "repeat refused as expected: the earlier attempt worked"
                             );
                             Ok(Answer {
@@ -397,6 +469,11 @@ impl Client {
         }
         if let Some(form) = &call.form {
             request = request.form(form);
+        }
+        if let Some(body) = &call.body {
+            request = request
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(body.clone());
         }
         let transport = |error: reqwest::Error| {
             let sent = !error.is_connect();

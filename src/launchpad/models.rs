@@ -355,9 +355,9 @@ pub struct Build {
     pub registry_upload_status: UploadStatus,
     /// One line on why the upload failed.
     pub registry_upload_error_summary: Option<String>,
-    /// The registry's errors (Launchpad sends `null` or `[]` when there are none).
-    #[serde(default, deserialize_with = "null_as_empty")]
-    pub registry_upload_errors: Vec<RegistryError>,
+    /// The registries' errors, in whatever shape Launchpad sent them ([`UploadErrors`]).
+    #[serde(default)]
+    pub registry_upload_errors: UploadErrors,
     /// Whether `retry` would be accepted.
     pub can_be_retried: bool,
     /// Whether `cancel` would do anything.
@@ -379,11 +379,75 @@ pub struct Build {
     pub http_etag: Option<String>,
 }
 
-fn null_as_empty<'de, D>(deserializer: D) -> Result<Vec<RegistryError>, D::Error>
-where
-    D: serde::Deserializer<'de>,
-{
-    Ok(Option::<Vec<RegistryError>>::deserialize(deserializer)?.unwrap_or_default())
+/// A build's `registry_upload_errors`. Launchpad stores whatever its upload job's exception
+/// carried (`reference/launchpad-truths.md`, "Registry uploads"): `[]` (or `null`) without
+/// registry errors; a list of the Docker registry's error objects when one push rule failed;
+/// one item per failed push rule, each a list of them or `null`, when several did
+/// (`MultipleOCIRegistryError`). Every shape decodes, by push rule; anything else in it is kept
+/// as text rather than failing the whole build. People are shown the summary
+/// (`registry_upload_error_summary`); these are for logs and counts.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UploadErrors {
+    /// Per failed push rule, its registry's errors (`None`: the registry sent none).
+    pub per_rule: Vec<Option<Vec<RegistryError>>>,
+}
+
+impl UploadErrors {
+    /// Every error of every push rule.
+    pub fn all(&self) -> impl Iterator<Item = &RegistryError> {
+        self.per_rule.iter().flatten().flatten()
+    }
+
+    fn from_value(value: serde_json::Value) -> UploadErrors {
+        use serde_json::Value;
+        let error = |value: Value| match value {
+            Value::Object(_) => serde_json::from_value(value).unwrap_or(RegistryError {
+                code: None,
+                message: None,
+                detail: None,
+            }),
+            other => RegistryError {
+                code: None,
+                message: Some(match other {
+                    Value::String(text) => text,
+                    other => other.to_string(),
+                }),
+                detail: None,
+            },
+        };
+        let items = match value {
+            Value::Null => return UploadErrors::default(),
+            Value::Array(items) => items,
+            other => vec![other],
+        };
+        // One push rule's list of error objects, or one item per push rule?
+        if items
+            .iter()
+            .any(|item| matches!(item, Value::Array(_) | Value::Null))
+        {
+            let per_rule = items
+                .into_iter()
+                .map(|item| match item {
+                    Value::Null => None,
+                    Value::Array(errors) => Some(errors.into_iter().map(error).collect()),
+                    other => Some(vec![error(other)]),
+                })
+                .collect();
+            UploadErrors { per_rule }
+        } else if items.is_empty() {
+            UploadErrors::default()
+        } else {
+            UploadErrors {
+                per_rule: vec![Some(items.into_iter().map(error).collect())],
+            }
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for UploadErrors {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<UploadErrors, D::Error> {
+        serde_json::Value::deserialize(deserializer).map(UploadErrors::from_value)
+    }
 }
 
 /// A webhook on a recipe.
@@ -391,12 +455,30 @@ where
 pub struct Webhook {
     /// Its API URL.
     pub self_link: String,
+    /// Its deliveries, newest first.
+    #[serde(default)]
+    pub deliveries_collection_link: Option<String>,
     /// Where deliveries go.
     pub delivery_url: String,
     /// The event types it delivers.
     pub event_types: Vec<String>,
     /// Whether it delivers at all.
     pub active: bool,
+}
+
+/// One delivery of a webhook (`webhook_delivery`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct WebhookDelivery {
+    /// Its API URL.
+    pub self_link: String,
+    /// `oci-recipe:build:0.1`, `ping`.
+    pub event_type: String,
+    /// Whether another attempt is to come.
+    pub pending: bool,
+    /// Whether the last attempt worked; `None` before the first.
+    pub successful: Option<bool>,
+    /// What went wrong with the last attempt (`Bad HTTP response: 401`).
+    pub error_message: Option<String>,
 }
 
 /// One page of a collection.
@@ -428,6 +510,23 @@ mod tests {
         for status in RequestStatus::ALL {
             assert_eq!(RequestStatus::from(String::from(status.clone())), status);
         }
+    }
+
+    #[test]
+    fn every_shape_of_registry_upload_errors_decodes_by_push_rule() {
+        let decode = |text: &str| serde_json::from_str::<UploadErrors>(text).unwrap();
+        assert_eq!(decode("null"), UploadErrors::default());
+        assert_eq!(decode("[]"), UploadErrors::default());
+        let denied = r#"{"code": "DENIED", "message": "denied", "detail": {"x": 1}}"#;
+        let one = decode(&format!("[{denied}]"));
+        assert_eq!(one.per_rule.len(), 1);
+        assert_eq!(one.all().next().unwrap().code.as_deref(), Some("DENIED"));
+        let several = decode(&format!("[[{denied}], null, [{denied}, {denied}]]"));
+        assert_eq!(several.per_rule.len(), 3);
+        assert!(several.per_rule[1].is_none());
+        assert_eq!(several.all().count(), 3);
+        let odd = decode(r#"["a string", 7]"#);
+        assert_eq!(odd.all().count(), 2, "kept as text, not a failure");
     }
 
     #[test]

@@ -7,8 +7,8 @@ use std::fmt::Write;
 use chrono::{DateTime, Utc};
 
 use super::{count, plain_list};
-use crate::jobs::machine::Control;
 use crate::jobs::model::{BuildTrack, Job, JobStatus, Phase, Progress, Target};
+use crate::jobs::notice::Control;
 use crate::plan::Plan;
 use crate::target::{Arch, JobId};
 
@@ -22,6 +22,7 @@ fn symbol(progress: Progress) -> char {
         Progress::BuildFailed => '✗',
         Progress::UploadFailed => '!',
         Progress::Cancelled => '⊘',
+        Progress::Unreadable => '?',
     }
 }
 
@@ -165,6 +166,7 @@ fn progress_word(progress: Progress) -> &'static str {
         Progress::BuildFailed => "failed",
         Progress::UploadFailed => "upload failed",
         Progress::Cancelled => "cancelled",
+        Progress::Unreadable => "unreadable",
     }
 }
 
@@ -186,10 +188,12 @@ fn cell(target: &Target, arch: &Arch) -> String {
     }
 }
 
-/// The alert for a failed upload.
-pub fn upload_failed(job: &Job, target: &Target, build: &BuildTrack) -> String {
+/// The alert for a failed upload: `failure` says which of the build's failures it is (after a
+/// retry, the second, ...).
+pub fn upload_failed(job: &Job, target: &Target, build: &BuildTrack, failure: u32) -> String {
+    let again = if failure > 1 { " again" } else { "" };
     format!(
-        "Upload failed: {} (job {}): {}\n{}\nRetry with `retry uploads {}`.",
+        "Upload failed{again}: {} (job {}): {}\n{}\nRetry with `retry uploads {}`.",
         build_name(target, build),
         job.id,
         build
@@ -198,6 +202,22 @@ pub fn upload_failed(job: &Job, target: &Target, build: &BuildTrack) -> String {
             .unwrap_or("Launchpad gave no reason"),
         build.web_link,
         job.id
+    )
+}
+
+/// A build of a job whose entry Launchpad cannot show.
+pub fn build_unreadable(
+    job: &Job,
+    target: &Target,
+    build: &BuildTrack,
+    oops_id: Option<&str>,
+) -> String {
+    format!(
+        "Cannot read {} (job {}): Launchpad answers its entry with an error ({}); its upload may          have failed (Launchpad fails this way on some failures to several registries). Look at it          there, and quote the OOPS id to Launchpad's admins:\n{}",
+        build_name(target, build),
+        job.id,
+        oops_id.unwrap_or("no OOPS id given"),
+        build.web_link
     )
 }
 
@@ -283,6 +303,7 @@ pub fn summary(job: &Job) -> String {
         (tally.build_failed, "failed to build"),
         (tally.upload_failed, "failed to upload"),
         (tally.cancelled, "cancelled"),
+        (tally.unreadable, "could not be read"),
         (tally.already_pending, "already pending"),
         (tally.request_failed, "not requested (error)"),
     ] {
@@ -336,6 +357,30 @@ pub fn summary(job: &Job) -> String {
             failed_uploads.join("\n")
         );
     }
+    let unreadable: Vec<String> = job
+        .targets
+        .iter()
+        .flat_map(|t| {
+            t.wanted()
+                .filter(|b| b.progress() == Progress::Unreadable)
+                .map(move |b| (t, b))
+        })
+        .map(|(t, b)| {
+            format!(
+                "• {}: Launchpad error {} {}",
+                build_name(t, b),
+                b.unreadable.as_deref().unwrap_or_default(),
+                b.web_link
+            )
+        })
+        .collect();
+    if !unreadable.is_empty() {
+        let _ = write!(
+            text,
+            "\nBuilds Launchpad could not show (look at them there):\n{}",
+            unreadable.join("\n")
+        );
+    }
     for target in &job.targets {
         if let Phase::Failed { reason } = &target.phase {
             let _ = write!(text, "\n• {}: not requested: {reason}", target_name(target));
@@ -363,86 +408,6 @@ pub fn controlled(id: JobId, control: Control, count_done: usize) -> String {
             count(n, "failed build", "failed builds")
         ),
     }
-}
-
-/// The alert for a failed upload of a build the bot did not start.
-pub fn untracked_upload_failed(build: &crate::launchpad::models::Build) -> String {
-    format!(
-        "Upload failed: {} (not started by me): {}\n{}\nRetry it with the button, or on that page.",
-        build.title,
-        build
-            .registry_upload_error_summary
-            .as_deref()
-            .unwrap_or("Launchpad gave no reason"),
-        build.web_link
-    )
-}
-
-/// The answer to a Retry upload click on an untracked build's alert.
-pub fn untracked_retrying(number: u64) -> String {
-    format!("Retrying the upload of build {number}.")
-}
-
-/// The answer to `mute`.
-pub fn muted(
-    image: Option<&crate::target::ImageName>,
-    duration: impl std::fmt::Display,
-    until: DateTime<Utc>,
-) -> String {
-    let what = image
-        .map(|image| format!("of {image} "))
-        .unwrap_or_default();
-    format!(
-        "Failed-upload alerts {what}are muted for {duration}, until {} UTC. Failures are still recorded; `status` shows them. `unmute` ends it early.",
-        until.format("%H:%M")
-    )
-}
-
-/// The answer to `unmute`.
-pub fn unmuted(ended: usize) -> String {
-    match ended {
-        0 => "Nothing was muted.".to_string(),
-        n => format!(
-            "Failed-upload alerts are back on ({} ended).",
-            count(n, "mute", "mutes")
-        ),
-    }
-}
-
-/// What the bot says when a mute ends by itself.
-pub fn mute_ended(image: Option<&crate::target::ImageName>) -> String {
-    let what = image
-        .map(|image| format!(" of {image}"))
-        .unwrap_or_default();
-    format!("The mute ended: failed-upload alerts{what} are back on.")
-}
-
-/// `status`'s note of failures a mute kept quiet.
-pub fn muted_failures(lines: &[String]) -> String {
-    format!("\nMuted failed uploads:\n{}", lines.join("\n"))
-}
-
-/// One failed upload in a grouped alert.
-pub fn untracked_line(build: &crate::launchpad::models::Build) -> String {
-    format!(
-        "• {}: {} {}",
-        build.title,
-        build
-            .registry_upload_error_summary
-            .as_deref()
-            .unwrap_or("no reason given"),
-        build.web_link
-    )
-}
-
-/// Several failed uploads of builds nobody asked for, in one alert.
-pub fn grouped_failures(lines: &[String], window: std::time::Duration) -> String {
-    format!(
-        "{} failed in the last {}:\n{}",
-        count(lines.len(), "upload", "uploads"),
-        count((window.as_secs() / 60).max(1) as usize, "minute", "minutes"),
-        lines.join("\n")
-    )
 }
 
 /// What an old board message says once the board moved to a new one.

@@ -5,7 +5,9 @@
 //! Help is generated from [`help_entry`], an exhaustive `match` over [`CommandName`]: a command
 //! added without help does not compile.
 
+pub mod alerts;
 pub mod jobs;
+pub mod webhooks;
 
 use std::fmt::{self, Display, Write};
 

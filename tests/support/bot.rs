@@ -32,6 +32,7 @@ pub fn quick_engine() -> EngineSettings {
         alerts_channel: None,
         board_max_age: None,
         alert_group_window: Duration::from_secs(600),
+        web_root: None,
     }
 }
 

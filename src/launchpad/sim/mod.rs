@@ -7,11 +7,13 @@
 //! Outcomes and faults are scriptable, and it counts requests by operation.
 
 pub mod deliver;
+pub mod hooks;
 mod oauth;
 mod render;
 mod routes;
 pub mod scenario;
 mod server;
+pub mod upload;
 pub mod world;
 
 use std::collections::{BTreeMap, VecDeque};
@@ -230,6 +232,7 @@ impl Simulator {
             credentials.access_secret.expose().to_string(),
             CONSUMER_KEY,
             "WRITE_PUBLIC",
+            world::SIM_USER,
         );
         let shared = Arc::new(Shared {
             state: Mutex::new(State {
@@ -287,9 +290,31 @@ impl Simulator {
         self.shared.roots.web.clone()
     }
 
-    /// Credentials of a `WRITE_PUBLIC` token the simulator issued at start.
+    /// Credentials of a `WRITE_PUBLIC` token the simulator issued at start, for
+    /// [`world::SIM_USER`], a member of every recipe's owning team.
     pub fn credentials(&self) -> Credentials {
         self.credentials.clone()
+    }
+
+    /// Credentials of a new `WRITE_PUBLIC` token acting for `person` (who is in no team unless
+    /// a test adds them to [`World::teams`]).
+    pub fn credentials_for(&self, person: &str) -> Credentials {
+        let mut state = self.shared.lock();
+        let key = random_token(&mut state.world, 20);
+        let secret = random_token(&mut state.world, 80);
+        state.tokens.issue(
+            key.clone(),
+            secret.clone(),
+            CONSUMER_KEY,
+            "WRITE_PUBLIC",
+            person,
+        );
+        Credentials {
+            consumer_key: CONSUMER_KEY.to_string(),
+            consumer_secret: Secret::default(),
+            access_token: Secret::new(key),
+            access_secret: Secret::new(secret),
+        }
     }
 
     /// Moves a hand-stepped clock forward, running everything that falls due.

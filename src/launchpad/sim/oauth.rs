@@ -21,6 +21,8 @@ pub struct AccessToken {
     pub consumer: String,
     /// `WRITE_PUBLIC`, `READ_PUBLIC`, ...
     pub permission: Permission,
+    /// The person it acts for.
+    pub person: String,
 }
 
 /// Where a request token is in the dance.
@@ -61,14 +63,27 @@ pub struct Tokens {
 pub enum Caller {
     /// No token: reads only.
     Anonymous,
-    /// A token with this permission.
-    Token(Permission),
+    /// A token with this permission, acting for this person.
+    Token {
+        /// `WRITE_PUBLIC`, ...
+        permission: Permission,
+        /// Who.
+        person: String,
+    },
 }
 
 impl Caller {
     /// Whether the caller may change things.
     pub fn may_write(&self) -> bool {
-        matches!(self, Caller::Token(permission) if permission.starts_with("WRITE_"))
+        matches!(self, Caller::Token { permission, .. } if permission.starts_with("WRITE_"))
+    }
+
+    /// The person calling, if any.
+    pub fn person(&self) -> Option<&str> {
+        match self {
+            Caller::Anonymous => None,
+            Caller::Token { person, .. } => Some(person),
+        }
     }
 }
 
@@ -133,17 +148,28 @@ impl Tokens {
         if get("oauth_signature") != format!("&{}", token.secret.expose()) {
             return Err(unauthorized("Invalid signature."));
         }
-        Ok(Caller::Token(token.permission.clone()))
+        Ok(Caller::Token {
+            permission: token.permission.clone(),
+            person: token.person.clone(),
+        })
     }
 
-    /// Issues an access token.
-    pub fn issue(&mut self, key: String, secret: String, consumer: &str, permission: &str) {
+    /// Issues an access token acting for `person`.
+    pub fn issue(
+        &mut self,
+        key: String,
+        secret: String,
+        consumer: &str,
+        permission: &str,
+        person: &str,
+    ) {
         self.access.insert(
             key,
             AccessToken {
                 secret: Secret::new(secret),
                 consumer: consumer.to_string(),
                 permission: permission.to_string(),
+                person: person.to_string(),
             },
         );
     }
@@ -186,7 +212,15 @@ impl Tokens {
         };
         token.review = Review::Used;
         let consumer = token.consumer.clone();
-        self.issue(new_key.clone(), new_secret.clone(), &consumer, &permission);
+        // The simulator's login pages are "used" by its one user.
+        let person = super::world::SIM_USER;
+        self.issue(
+            new_key.clone(),
+            new_secret.clone(),
+            &consumer,
+            &permission,
+            person,
+        );
         Ok(format!(
             "oauth_token={new_key}&oauth_token_secret={new_secret}&lp.context=None"
         ))

@@ -7,7 +7,9 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{json, Map, Value};
 use sha1::{Digest, Sha1};
 
-use super::world::{SimBuild, SimRecipe, SimRequest, SimWebhook, World};
+use super::hooks::{SimDelivery, SimWebhook};
+use super::upload::PushRule;
+use super::world::{SimBuild, SimRecipe, SimRequest, World};
 use crate::launchpad::models::{resource_type, BuildState};
 
 /// Where the simulator is: the roots links are made from.
@@ -220,7 +222,7 @@ pub fn webhook(roots: &Roots, webhook: &SimWebhook) -> (Value, String) {
         "resource_type_link": roots.resource_type(resource_type::WEBHOOK),
         "active": webhook.active,
         "date_created": date(webhook.date_created),
-        "date_last_modified": date(webhook.date_created),
+        "date_last_modified": date(webhook.date_last_modified),
         "deliveries_collection_link": format!("{self_link}/deliveries"),
         "delivery_url": webhook.delivery_url,
         "event_types": webhook.event_types,
@@ -232,6 +234,42 @@ pub fn webhook(roots: &Roots, webhook: &SimWebhook) -> (Value, String) {
         entry,
         &["active", "delivery_url", "event_types", "git_ref_pattern"],
     )
+}
+
+/// A `webhook_delivery` entry and its ETag.
+pub fn delivery(roots: &Roots, webhook: &SimWebhook, delivery: &SimDelivery) -> (Value, String) {
+    let hook = format!("{}/+webhook/{}", webhook.recipe, webhook.id);
+    let path = format!("{hook}/+delivery/{}", delivery.id);
+    let payload: Value = serde_json::from_str(&delivery.body).unwrap_or(Value::Null);
+    let entry = object(json!({
+        "self_link": format!("{}{path}", roots.api),
+        "web_link": format!("{}{path}", roots.web),
+        "resource_type_link": roots.resource_type("webhook_delivery"),
+        "date_created": date(delivery.date_created),
+        "date_first_sent": maybe_date(delivery.date_first_sent),
+        "date_scheduled": if delivery.pending { date(delivery.date_sent.unwrap_or(delivery.date_created)) } else { Value::Null },
+        "date_sent": maybe_date(delivery.date_sent),
+        "error_message": delivery.error_message,
+        "event_type": delivery.event_type,
+        "payload": payload,
+        "pending": delivery.pending,
+        "successful": delivery.successful,
+        "webhook_link": format!("{}{hook}", roots.api),
+    }));
+    with_etag(entry, &[])
+}
+
+/// An `oci_push_rule` entry.
+pub fn push_rule(roots: &Roots, recipe: &str, index: usize, rule: &PushRule) -> Value {
+    let path = format!("{recipe}/+push-rule/{}", index + 1);
+    json!({
+        "self_link": format!("{}{path}", roots.api),
+        "web_link": format!("{}{path}", roots.web),
+        "resource_type_link": roots.resource_type("oci_push_rule"),
+        "image_name": rule.image_name,
+        "registry_url": rule.registry_url,
+        "username": "ubuntu",
+    })
 }
 
 /// A processor entry (a recipe's processors collection).

@@ -40,6 +40,8 @@ struct Incoming {
     headers: HeaderMap,
     /// Query and form parameters together, as Zope merges them.
     params: Vec<(String, String)>,
+    /// The body, for a PATCH.
+    body: Bytes,
 }
 
 impl Incoming {
@@ -74,6 +76,7 @@ async fn handle(AxumState(shared): AxumState<Arc<Shared>>, request: Request) -> 
         path: parts.uri.path().to_string(),
         headers: parts.headers,
         params,
+        body,
     };
     match incoming.path.strip_prefix("/devel/") {
         Some(rest) => {
@@ -188,6 +191,8 @@ enum Resource {
     RequestBuilds(u64),
     Build(u64),
     Webhook(u64),
+    Deliveries(u64),
+    Delivery(u64),
     BuilderAlias(u64),
 }
 
@@ -206,6 +211,8 @@ impl Resource {
             [_, _, "+oci", _, "+recipe", _, "+build-request", _, "builds"] => "builds",
             [_, _, "+oci", _, "+recipe", _, "+build", _] => "build",
             [_, _, "+oci", _, "+recipe", _, "+webhook", _] => "webhook",
+            [_, _, "+oci", _, "+recipe", _, "+webhook", _, "deliveries"] => "deliveries",
+            [_, _, "+oci", _, "+recipe", _, "+webhook", _, "+delivery", _] => "webhook_delivery",
             _ => "other",
         }
     }
@@ -251,6 +258,16 @@ impl Resource {
                 let id = number(id)?;
                 (world.webhooks.get(&id)?.recipe == recipe).then_some(Resource::Webhook(id))?
             }
+            ["+webhook", id, "deliveries"] => {
+                let id = number(id)?;
+                (world.webhooks.get(&id)?.recipe == recipe).then_some(Resource::Deliveries(id))?
+            }
+            ["+webhook", hook, "+delivery", id] => {
+                let (hook, id) = (number(hook)?, number(id)?);
+                let mine = world.webhooks.get(&hook)?.recipe == recipe
+                    && world.deliveries.get(&id)?.webhook == hook;
+                mine.then_some(Resource::Delivery(id))?
+            }
             _ => return None,
         };
         Some(resource)
@@ -268,18 +285,88 @@ fn respond(state: &mut State, roots: &Roots, incoming: &Incoming, rest: &str) ->
             &format!("Object: {rest}, name: not found"),
         );
     };
+    if let Some(refusal) = edit_refusal(&state.world, &resource, &caller, incoming) {
+        return refusal;
+    }
     match incoming.method {
         Method::GET => get(state, roots, incoming, resource),
         Method::POST => post(state, roots, incoming, resource, &caller),
+        Method::PATCH => patch(state, roots, incoming, resource, &caller),
         _ => {
+            // What the simulator serves of each: PATCH only for webhooks.
+            let allow = match resource {
+                Resource::Webhook(_) => "GET, POST, PATCH",
+                _ => "GET, POST",
+            };
             let mut response = StatusCode::METHOD_NOT_ALLOWED.into_response();
-            insert(&mut response, "Allow", "GET, POST");
+            insert(&mut response, "Allow", allow);
             response
         }
     }
 }
 
+/// Launchpad's webhooks are the owning team's: listing them, reading one or its deliveries, and
+/// every change need edit permission on the recipe (`lib/lp/oci/interfaces/ocirecipe.py:495`,
+/// `lib/lp/oci/configure.zcml:25-28`): 401 otherwise. The text is Zope's `Unauthorized`, which
+/// the reference does not quote; this one names the object, attribute and permission as
+/// Zope's does.
+fn edit_refusal(
+    world: &World,
+    resource: &Resource,
+    caller: &Caller,
+    incoming: &Incoming,
+) -> Option<Response> {
+    let (recipe, attribute) = match resource {
+        Resource::Webhooks(recipe) => (recipe.clone(), "webhooks".to_string()),
+        Resource::Recipe(recipe) if incoming.operations().first() == Some(&"newWebhook") => {
+            (recipe.clone(), "newWebhook".to_string())
+        }
+        Resource::Webhook(id) | Resource::Deliveries(id) => (
+            world.webhooks.get(id)?.recipe.clone(),
+            "webhook".to_string(),
+        ),
+        Resource::Delivery(id) => {
+            let hook = world.deliveries.get(id)?.webhook;
+            (
+                world.webhooks.get(&hook)?.recipe.clone(),
+                "webhook".to_string(),
+            )
+        }
+        _ => return None,
+    };
+    if caller
+        .person()
+        .is_some_and(|person| world.may_edit(person, &recipe))
+    {
+        return None;
+    }
+    Some(text(
+        StatusCode::UNAUTHORIZED,
+        &format!("(<OCIRecipe at /{recipe}>, '{attribute}', 'launchpad.Edit')"),
+    ))
+}
+
+/// Launchpad's 500 for an entry it cannot show (`reference/launchpad-truths.md`, "Registry
+/// uploads"): the body is the exception's class name, the OOPS id the clue.
+fn cannot_show(state: &mut State) -> Response {
+    let mut response = text(StatusCode::INTERNAL_SERVER_ERROR, "TypeError");
+    let oops = format!("OOPS-sim{}", state.world.random() % 100_000);
+    insert(&mut response, "X-Lazr-OopsId", &oops);
+    response
+}
+
 fn get(state: &mut State, roots: &Roots, incoming: &Incoming, resource: Resource) -> Response {
+    let unreadable = match &resource {
+        Resource::Build(id) => state.world.builds[id].unreadable,
+        Resource::RequestBuilds(id) => state.world.requests[id]
+            .builds
+            .iter()
+            .any(|build| state.world.builds[build].unreadable),
+        _ => false,
+    };
+    if unreadable && incoming.operations().is_empty() {
+        return cannot_show(state);
+    }
     let world = &state.world;
     let operations = incoming.operations();
     if let Some(op) = operations.first() {
@@ -321,6 +408,22 @@ fn get(state: &mut State, roots: &Roots, incoming: &Incoming, resource: Resource
         }
         Resource::Build(id) => entry(incoming, render::build(roots, world, &world.builds[&id])),
         Resource::Webhook(id) => entry(incoming, render::webhook(roots, &world.webhooks[&id])),
+        Resource::Delivery(id) => {
+            let delivery = &world.deliveries[&id];
+            let hook = &world.webhooks[&delivery.webhook];
+            entry(incoming, render::delivery(roots, hook, delivery))
+        }
+        Resource::Deliveries(hook) => {
+            let webhook = &world.webhooks[&hook];
+            let entries = world
+                .deliveries
+                .values()
+                .rev()
+                .filter(|delivery| delivery.webhook == hook)
+                .map(|delivery| render::delivery(roots, webhook, delivery).0)
+                .collect();
+            page("webhook_delivery", entries)
+        }
         Resource::BuilderAlias(id) => {
             let mut response = StatusCode::MOVED_PERMANENTLY.into_response();
             let location = format!("{}{}", roots.api, render::build_path(&world.builds[&id]));
@@ -353,19 +456,12 @@ fn get(state: &mut State, roots: &Roots, incoming: &Incoming, resource: Resource
             page("webhook", entries)
         }
         Resource::PushRules(path) => {
-            let recipe = &world.recipes[&path];
-            let entries = if recipe.can_upload {
-                vec![serde_json::json!({
-                    "self_link": format!("{}{path}/+push-rule/1", roots.api),
-                    "web_link": format!("{}{path}/+push-rule/1", roots.web),
-                    "resource_type_link": format!("{}#oci_push_rule", roots.api),
-                    "image_name": recipe.image.to_string(),
-                    "registry_url": "https://registry-1.docker.io",
-                    "username": "ubuntu",
-                })]
-            } else {
-                Vec::new()
-            };
+            let entries = world.recipes[&path]
+                .push_rules
+                .iter()
+                .enumerate()
+                .map(|(index, rule)| render::push_rule(roots, &path, index, rule))
+                .collect();
             page("oci_push_rule", entries)
         }
     }
@@ -429,8 +525,10 @@ fn post(
     let world = &mut state.world;
     match (resource, op) {
         (Resource::Recipe(path), "requestBuilds") => {
-            let id = world.request_builds(&path);
-            created(&format!("{}{path}/+build-request/{id}", roots.api))
+            match world.request_builds(&path, caller.person().unwrap_or_default()) {
+                Ok(id) => created(&format!("{}{path}/+build-request/{id}", roots.api)),
+                Err(message) => text(StatusCode::UNAUTHORIZED, &message),
+            }
         }
         (Resource::Recipe(path), "newWebhook") => new_webhook(world, roots, incoming, &path),
         (Resource::Recipe(_), "setProcessors" | "newPushRule") => text(
@@ -454,20 +552,30 @@ fn post(
             "(launchpad.Admin) rescore is for build daemon administrators.",
         ),
         (Resource::Webhook(id), "setSecret") => {
-            let secret = incoming
-                .param("secret")
-                .map(|raw| Secret::new(form_string(raw)));
-            if let Some(webhook) = world.webhooks.get_mut(&id) {
-                webhook.secret = secret;
+            let secret = incoming.param("secret").map(form_string);
+            if secret.as_ref().is_some_and(|secret| secret.len() > 200) {
+                return text(
+                    StatusCode::BAD_REQUEST,
+                    "secret: Value is too long (max 200).",
+                );
             }
+            world.set_webhook_secret(id, secret.map(Secret::new));
             null()
         }
-        (Resource::Webhook(_), "ping") => null(),
+        (Resource::Webhook(id), "ping") => {
+            let delivery = world.ping(id);
+            let recipe = &world.webhooks[&id].recipe;
+            created(&format!(
+                "{}{recipe}/+webhook/{id}/+delivery/{delivery}",
+                roots.api
+            ))
+        }
         (
             Resource::Root
             | Resource::Processors(_)
             | Resource::Webhooks(_)
             | Resource::PushRules(_)
+            | Resource::Deliveries(_)
             | Resource::RequestBuilds(_),
             _,
         ) => {
@@ -477,6 +585,49 @@ fn post(
         }
         (_, op) => text(StatusCode::BAD_REQUEST, &format!("No such operation: {op}")),
     }
+}
+
+/// A PATCH: a webhook's writable fields from a JSON object, answered 209 with the new
+/// representation (`reference/launchpad-api.md` §2.5); the simulator changes no other entry.
+fn patch(
+    state: &mut State,
+    roots: &Roots,
+    incoming: &Incoming,
+    resource: Resource,
+    caller: &Caller,
+) -> Response {
+    let Resource::Webhook(id) = resource else {
+        let mut response = StatusCode::METHOD_NOT_ALLOWED.into_response();
+        insert(&mut response, "Allow", "GET, POST");
+        return response;
+    };
+    if !caller.may_write() {
+        return text(
+            StatusCode::UNAUTHORIZED,
+            "(launchpad.Edit) a PATCH needs a token with write access.",
+        );
+    }
+    let json = incoming
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|kind| kind.starts_with("application/json"));
+    if !json {
+        return text(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "Expected a media type of application/json.",
+        );
+    }
+    let Ok(Value::Object(changes)) = serde_json::from_slice::<Value>(&incoming.body) else {
+        return text(StatusCode::BAD_REQUEST, "Expected a JSON object.");
+    };
+    if let Err(problems) = state.world.patch_webhook(id, &changes) {
+        return text(StatusCode::BAD_REQUEST, &problems);
+    }
+    let (value, etag) = render::webhook(roots, &state.world.webhooks[&id]);
+    let mut response = json_response(StatusCode::from_u16(209).expect("a valid status"), &value);
+    insert(&mut response, "ETag", &etag);
+    response
 }
 
 /// A form value as Launchpad's marshaller reads it: JSON if it parses, the raw text otherwise.

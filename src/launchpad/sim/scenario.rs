@@ -23,7 +23,20 @@
 //! outage_start_minute = 30   # 503 with Retry-After for every API request ...
 //! outage_minutes = 5         # ... from 30 to 35 simulated minutes after start
 //!
-//! [[daily_builds]]      # a build nobody asked the bot for, as Launchpad's daily builds are
+//! [[registries]]        # every recipe's push rules, in order (default: Docker Hub alone)
+//! url = "https://registry-1.docker.io"
+//! image_name = "ubuntu/{image}"
+//! [[registries]]
+//! url = "https://public.ecr.aws"
+//! image_name = "lts/{image}"
+//!
+//! [[outcomes]]
+//! image = "nginx"
+//! upload_failures = 1
+//! failing_registries = ["https://public.ecr.aws"]   # which pushes fail (default: all)
+//! upload_error = "unreachable"   # "denied" (default), "manifest" or "unreachable"
+//!
+//! [[foreign_builds]]    # a build nobody asked the bot for: a request from Launchpad's web UI
 //! image = "postgres"
 //! series = "22.04"
 //! arch = "amd64"
@@ -37,7 +50,7 @@ use serde::Deserialize;
 use crate::target::{Arch, ImageName, Series};
 
 /// A scenario: outcomes, faults, and the seed that makes durations reproducible.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Scenario {
     /// Seeds the simulator's durations and tokens.
@@ -52,15 +65,54 @@ pub struct Scenario {
     /// Network and server trouble.
     #[serde(default)]
     pub faults: FaultRates,
-    /// Builds nobody asked the bot for (Launchpad's daily builds), made at a simulated time.
-    #[serde(default)]
-    pub daily_builds: Vec<DailyBuild>,
+    /// Builds nobody asked the bot for, made at a simulated time by a build request of someone
+    /// else (Launchpad's web UI, another script). OCI recipes have no daily builds
+    /// (`reference/launchpad-truths.md`, "Builds nobody asked the bot for"); `daily_builds`, the
+    /// old name, is still read.
+    #[serde(default, alias = "daily_builds")]
+    pub foreign_builds: Vec<ForeignBuild>,
+    /// The push rules every recipe has (but those of `without_push_rules`), in order. Several
+    /// registries are the normal case for the team's images.
+    #[serde(default = "default_registries")]
+    pub registries: Vec<Registry>,
 }
 
-/// A build Launchpad makes by itself.
+/// A push rule: where a recipe's image is pushed.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct DailyBuild {
+pub struct Registry {
+    /// The registry (`https://registry-1.docker.io`).
+    pub url: String,
+    /// The image's name there; `{image}` is the image (`ubuntu/{image}`).
+    pub image_name: String,
+}
+
+fn default_registries() -> Vec<Registry> {
+    vec![Registry {
+        url: "https://registry-1.docker.io".to_string(),
+        image_name: "ubuntu/{image}".to_string(),
+    }]
+}
+
+/// How a failing push to one registry fails, which decides what Launchpad records
+/// (`lib/lp/oci/model/ocirecipebuildjob.py`, `ociregistryclient.py`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UploadError {
+    /// The registry refuses a blob and says why: an `OCIRegistryError` with the registry's
+    /// error objects.
+    #[default]
+    Denied,
+    /// The manifest upload fails: an `OCIRegistryError` without error objects.
+    Manifest,
+    /// No connection: not a registry error, so nothing but the summary is recorded.
+    Unreachable,
+}
+
+/// A build made by someone else's build request.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ForeignBuild {
     /// The image.
     pub image: ImageName,
     /// The series.
@@ -74,6 +126,20 @@ pub struct DailyBuild {
 
 fn default_seed() -> u64 {
     1
+}
+
+impl Default for Scenario {
+    /// Everything works, every recipe pushes to Docker Hub, nothing else happens.
+    fn default() -> Scenario {
+        Scenario {
+            seed: default_seed(),
+            outcomes: Vec::new(),
+            without_push_rules: Vec::new(),
+            faults: FaultRates::default(),
+            foreign_builds: Vec::new(),
+            registries: default_registries(),
+        }
+    }
 }
 
 impl Scenario {
@@ -154,6 +220,24 @@ pub struct Outcome {
     /// How often its registry upload fails (each `scheduleRegistryUpload` is a new attempt).
     #[serde(default)]
     pub upload_failures: Failures,
+    /// When an upload fails, the registries (`registries.url`) whose push fails; all when
+    /// absent.
+    #[serde(default)]
+    pub failing_registries: Option<Vec<String>>,
+    /// How each failing push fails.
+    #[serde(default)]
+    pub upload_error: UploadError,
+    /// When pushes to several registries failed (errors per push rule), the build's entry
+    /// answers 500, as Launchpad does for some of them (lazr's dict marshaller meets a list;
+    /// `reference/launchpad-truths.md`). Which ones the reference does not say: the scenario
+    /// decides.
+    #[serde(default)]
+    pub unreadable: bool,
+    /// `registry_upload_errors` is `null` rather than `[]` when there are none. Launchpad's
+    /// model says `[]` today (`(job and job.errors) or []`); the reference says a client must
+    /// take `null` too, and this makes the simulator send it.
+    #[serde(default)]
+    pub null_errors: bool,
 }
 
 impl Outcome {

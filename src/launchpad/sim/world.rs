@@ -2,24 +2,37 @@
 //! registry uploads, moving on a clock the caller advances. No IO: the HTTP layer reads and
 //! changes it under a lock, and tests step it by hand.
 //!
-//! The rules follow `reference/launchpad-api.md` §1.5–1.7: a build request completes with one
-//! build per processor, skipping processors that already have a queued build, and fails with
-//! "already pending" when it skips them all; builds move through Launchpad's states; a successful
-//! build's upload is scheduled at once (every simulated recipe has push rules unless a scenario
-//! says otherwise); `retry`, `cancel` and `scheduleRegistryUpload` check what Launchpad checks.
+//! The rules follow `reference/launchpad-api.md` §1.5–1.7 and `launchpad-truths.md`: a build
+//! request completes with one build per processor, skipping processors that already have a
+//! queued build, and fails with "already pending" when it skips them all; only members of the
+//! recipe's owning team may request builds or touch its webhooks; builds move through
+//! Launchpad's states; a successful build's upload is scheduled at once and pushed to each of
+//! the recipe's push rules ([`super::upload`]); `retry` (which keeps the last upload's status),
+//! `cancel` and `scheduleRegistryUpload` check what Launchpad checks. Builds nobody asked the
+//! bot for come from someone else's build request, as from Launchpad's web UI. Webhooks and
+//! their deliveries: [`super::hooks`].
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use serde_json::Value;
 
+use super::hooks::{SimDelivery, SimWebhook};
 use super::scenario::{Failures, Outcome, Scenario};
+use super::upload::{self, FailureMode, PushRule};
 use crate::catalogue::Catalogue;
 use crate::launchpad::models::{
-    cannot_be_retried, upload_refusal, BuildState, RegistryError, RequestStatus, UploadStatus,
-    ALREADY_PENDING,
+    cannot_be_retried, upload_refusal, BuildState, RequestStatus, UploadStatus, ALREADY_PENDING,
 };
 use crate::target::{Arch, ImageName, Series};
+
+/// The person the simulator's own credentials (and tokens from its login pages) belong to: a
+/// member of every recipe's owning team.
+pub const SIM_USER: &str = "image-builder-bot";
+
+/// Who requests the builds nobody asked the bot for (Launchpad's web UI, another script).
+pub const SOMEONE_ELSE: &str = "someone-else";
 
 /// How long things take, in simulated time. The defaults feel like Launchpad's.
 #[derive(Debug, Clone, Copy)]
@@ -74,10 +87,26 @@ pub struct SimRecipe {
     pub track: String,
     /// Its processors: the architectures `requestBuilds` builds.
     pub processors: Vec<Arch>,
-    /// Whether it has push rules; without, uploads cannot be scheduled.
-    pub can_upload: bool,
+    /// Where uploads are pushed; without any, uploads cannot be scheduled.
+    pub push_rules: Vec<PushRule>,
     /// When it was made.
     pub date_created: DateTime<Utc>,
+}
+
+impl SimRecipe {
+    /// Whether uploads can be scheduled (`can_upload_to_registry`: it has push rules).
+    pub fn can_upload(&self) -> bool {
+        !self.push_rules.is_empty()
+    }
+
+    /// The owning team (`~TEAM/...`).
+    pub fn owner(&self) -> &str {
+        self.path
+            .trim_start_matches('~')
+            .split('/')
+            .next()
+            .unwrap_or_default()
+    }
 }
 
 /// A build request.
@@ -87,6 +116,11 @@ pub struct SimRequest {
     pub id: u64,
     /// The recipe's path.
     pub recipe: String,
+    /// Who asked.
+    pub requester: String,
+    /// The architectures asked for (the web UI's form passes them; the API cannot): all the
+    /// recipe's when `None`.
+    pub architectures: Option<Vec<Arch>>,
     /// Pending, Completed, Failed.
     pub status: RequestStatus,
     /// When it was made.
@@ -117,8 +151,10 @@ pub struct SimBuild {
     pub upload: UploadStatus,
     /// Why the last upload failed.
     pub upload_error_summary: Option<String>,
-    /// The registry's errors for the last upload.
-    pub upload_errors: Vec<RegistryError>,
+    /// The last upload's `registry_upload_errors`, exactly as exported.
+    pub upload_errors: Value,
+    /// Whether its entry answers 500 (some multi-registry failures).
+    pub unreadable: bool,
     /// When it was created.
     pub datecreated: DateTime<Utc>,
     /// When a builder started on it.
@@ -127,10 +163,26 @@ pub struct SimBuild {
     pub datebuilt: Option<DateTime<Utc>>,
     build_failures: Failures,
     upload_failures: Failures,
+    failure_mode: FailureMode,
     due: Option<DateTime<Utc>>,
 }
 
 impl SimBuild {
+    /// A new upload job, due to end at `due`: pending, with no errors yet.
+    fn start_upload(&mut self, due: DateTime<Utc>) {
+        self.upload = UploadStatus::Pending;
+        self.upload_error_summary = None;
+        self.upload_errors = upload::no_errors(&self.failure_mode);
+        self.unreadable = false;
+        self.due = Some(due);
+    }
+
+    /// Makes its next upload fail (as the scenario's outcome says uploads fail), whatever
+    /// its outcome said: for a test that retries an upload by hand.
+    pub fn fail_next_upload(&mut self) {
+        self.upload_failures = Failures::Times(1);
+    }
+
     /// Whether `retry` would be accepted.
     pub fn can_be_retried(&self) -> bool {
         self.state.is_retryable()
@@ -153,25 +205,6 @@ impl SimBuild {
     pub fn due(&self) -> Option<DateTime<Utc>> {
         self.due
     }
-}
-
-/// A webhook on a recipe.
-#[derive(Debug, Clone)]
-pub struct SimWebhook {
-    /// Its number.
-    pub id: u64,
-    /// The recipe's path.
-    pub recipe: String,
-    /// Where deliveries go.
-    pub delivery_url: String,
-    /// The event types.
-    pub event_types: Vec<String>,
-    /// Whether it delivers.
-    pub active: bool,
-    /// The signing secret (write-only on Launchpad).
-    pub secret: Option<crate::secret::Secret>,
-    /// When it was made.
-    pub date_created: DateTime<Utc>,
 }
 
 /// A change Launchpad announces to a recipe's webhooks (`oci-recipe:build:0.1`).
@@ -198,9 +231,13 @@ pub struct World {
     pub builds: BTreeMap<u64, SimBuild>,
     /// The webhooks, by number.
     pub webhooks: BTreeMap<u64, SimWebhook>,
+    /// Webhook deliveries, by number.
+    pub deliveries: BTreeMap<u64, SimDelivery>,
+    /// The members of each team that owns recipes.
+    pub teams: BTreeMap<String, BTreeSet<String>>,
     /// How long things take.
     pub timing: Timing,
-    daily: Vec<(DateTime<Utc>, super::scenario::DailyBuild)>,
+    foreign: Vec<(DateTime<Utc>, super::scenario::ForeignBuild)>,
     scenario: Scenario,
     rng: Rng,
     next_id: u64,
@@ -219,7 +256,18 @@ impl World {
                     .find(|info| info.series == track.series)
                     .map(|info| info.codename.clone())
                     .unwrap_or_default();
-                let can_upload = !scenario.without_push_rules.contains(&image.name);
+                let push_rules = if scenario.without_push_rules.contains(&image.name) {
+                    Vec::new()
+                } else {
+                    scenario
+                        .registries
+                        .iter()
+                        .map(|registry| PushRule {
+                            registry_url: registry.url.clone(),
+                            image_name: registry.image_name.replace("{image}", image.name.as_str()),
+                        })
+                        .collect()
+                };
                 recipes.insert(
                     path.clone(),
                     SimRecipe {
@@ -230,12 +278,19 @@ impl World {
                         codename,
                         track: track.track.clone(),
                         processors: image.arches.clone(),
-                        can_upload,
+                        push_rules,
                         date_created: now - chrono::Duration::days(400),
                     },
                 );
             }
         }
+        let teams = recipes
+            .values()
+            .map(|recipe: &SimRecipe| {
+                let members = [SIM_USER.to_string()].into_iter().collect();
+                (recipe.owner().to_string(), members)
+            })
+            .collect();
         World {
             events: Vec::new(),
             now,
@@ -243,14 +298,16 @@ impl World {
             requests: BTreeMap::new(),
             builds: BTreeMap::new(),
             webhooks: BTreeMap::new(),
+            deliveries: BTreeMap::new(),
+            teams,
             timing: Timing::default(),
-            daily: scenario
-                .daily_builds
+            foreign: scenario
+                .foreign_builds
                 .iter()
-                .map(|daily| {
+                .map(|foreign| {
                     (
-                        now + chrono::Duration::minutes(daily.after_minutes as i64),
-                        daily.clone(),
+                        now + chrono::Duration::minutes(foreign.after_minutes as i64),
+                        foreign.clone(),
                     )
                 })
                 .collect(),
@@ -262,7 +319,7 @@ impl World {
         }
     }
 
-    fn take_id(&mut self) -> u64 {
+    pub(super) fn take_id(&mut self) -> u64 {
         self.next_id += 1;
         self.next_id
     }
@@ -276,13 +333,13 @@ impl World {
     /// Returns the builds that changed, in the order they changed.
     pub fn advance_to(&mut self, until: DateTime<Utc>) -> Vec<u64> {
         let mut changed = Vec::new();
-        while let Some(index) = self.daily.iter().position(|(due, _)| *due <= until) {
-            let (due, daily) = self.daily.remove(index);
+        while let Some(index) = self.foreign.iter().position(|(due, _)| *due <= until) {
+            let (due, foreign) = self.foreign.remove(index);
             self.now = self.now.max(due);
-            if let Some(id) = self.daily_build(
-                daily.image.as_str(),
-                &daily.series.to_string(),
-                daily.arch.as_str(),
+            if let Some(id) = self.foreign_build(
+                foreign.image.as_str(),
+                &foreign.series.to_string(),
+                foreign.arch.as_str(),
             ) {
                 changed.push(id);
             }
@@ -329,14 +386,46 @@ impl World {
         changed
     }
 
-    /// `requestBuilds`: a pending request, completed after [`Timing::request`].
-    pub fn request_builds(&mut self, recipe: &str) -> u64 {
+    /// Whether `person` is in the team that owns `recipe` (which Launchpad's edit permission
+    /// and `requestBuilds` need).
+    pub fn may_edit(&self, person: &str, recipe: &str) -> bool {
+        self.recipes
+            .get(recipe)
+            .and_then(|recipe| self.teams.get(recipe.owner()))
+            .is_some_and(|members| members.contains(person))
+    }
+
+    /// `requestBuilds` by `requester`: a pending request, completed after
+    /// [`Timing::request`]; Launchpad's 401 text (`OCIRecipeNotOwner`) when the requester is
+    /// not in the owning team (`lib/lp/oci/model/ocirecipe.py:635-639`).
+    pub fn request_builds(&mut self, recipe: &str, requester: &str) -> Result<u64, String> {
+        if !self.may_edit(requester, recipe) {
+            let owner = self
+                .recipes
+                .get(recipe)
+                .map(SimRecipe::owner)
+                .unwrap_or_default();
+            return Err(format!(
+                "{requester} cannot create OCI image builds owned by {owner}."
+            ));
+        }
+        Ok(self.add_request(recipe, requester, None))
+    }
+
+    fn add_request(
+        &mut self,
+        recipe: &str,
+        requester: &str,
+        architectures: Option<Vec<Arch>>,
+    ) -> u64 {
         let id = self.take_id();
         self.requests.insert(
             id,
             SimRequest {
                 id,
                 recipe: recipe.to_string(),
+                requester: requester.to_string(),
+                architectures,
                 status: RequestStatus::Pending,
                 date_requested: self.now,
                 date_finished: None,
@@ -353,11 +442,15 @@ impl World {
             return Vec::new();
         };
         let recipe_path = request.recipe.clone();
-        let mut processors = self
+        let asked = request.architectures.clone();
+        let mut processors: Vec<Arch> = self
             .recipes
             .get(&recipe_path)
             .map(|recipe| recipe.processors.clone())
-            .unwrap_or_default();
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|arch| asked.as_ref().is_none_or(|asked| asked.contains(arch)))
+            .collect();
         processors.sort();
         let mut created = Vec::new();
         for arch in &processors {
@@ -385,8 +478,7 @@ impl World {
         created
     }
 
-    /// A new queued build of `recipe` for `arch`; `request` is `None` for a build nobody asked
-    /// the bot for (a daily build, or one from the web UI).
+    /// A new queued build of `recipe` for `arch`, made by build request `request`.
     pub fn create_build(&mut self, recipe: &str, arch: Arch, request: Option<u64>) -> u64 {
         let id = self.take_id();
         let outcome = self.outcome_for(recipe, &arch);
@@ -401,12 +493,14 @@ impl World {
                 state: BuildState::NeedsBuilding,
                 upload: UploadStatus::Unscheduled,
                 upload_error_summary: None,
-                upload_errors: Vec::new(),
+                upload_errors: upload::no_errors(&FailureMode::from(&outcome)),
+                unreadable: false,
                 datecreated: self.now,
                 date_started: None,
                 datebuilt: None,
                 build_failures: outcome.build_failures,
                 upload_failures: outcome.upload_failures,
+                failure_mode: FailureMode::from(&outcome),
                 due: Some(due),
             },
         );
@@ -432,11 +526,13 @@ impl World {
     fn step_build(&mut self, id: u64) {
         let now = self.now;
         let timing = self.timing;
-        let can_upload = self
+        let recipe = self
             .builds
             .get(&id)
-            .and_then(|build| self.recipes.get(&build.recipe))
-            .is_some_and(|recipe| recipe.can_upload);
+            .and_then(|build| self.recipes.get(&build.recipe));
+        let can_upload = recipe.is_some_and(SimRecipe::can_upload);
+        let push_rules = recipe.map(|r| r.push_rules.clone()).unwrap_or_default();
+        let recipe_name = recipe.map(|r| r.name.clone()).unwrap_or_default();
         let build_time = self.rng.between(timing.build);
         let upload_time = self.rng.between(timing.registry_upload);
         let Some(build) = self.builds.get_mut(&id) else {
@@ -465,26 +561,28 @@ impl World {
                 build.state = BuildState::SuccessfullyBuilt;
                 build.datebuilt = Some(now);
                 if can_upload {
-                    build.upload = UploadStatus::Pending;
-                    build.due = Some(now + upload_time);
+                    // A new upload job: its errors are not the last one's.
+                    build.start_upload(now + upload_time);
                 }
             }
             BuildState::SuccessfullyBuilt if build.upload == UploadStatus::Pending => {
-                if build.upload_failures.take() {
-                    build.upload = UploadStatus::FailedToUpload;
-                    build.upload_error_summary = Some(format!(
-                        "Upload of {} for {} failed: requested access to the resource is denied",
-                        build.arch, build.recipe
-                    ));
-                    build.upload_errors = vec![RegistryError {
-                        code: Some("DENIED".into()),
-                        message: Some("requested access to the resource is denied".into()),
-                        detail: None,
-                    }];
+                let failed = if build.upload_failures.take() {
+                    upload::fail(&push_rules, &build.failure_mode, &recipe_name, id)
                 } else {
-                    build.upload = UploadStatus::Uploaded;
-                    build.upload_error_summary = None;
-                    build.upload_errors.clear();
+                    None
+                };
+                match failed {
+                    Some(failed) => {
+                        build.upload = UploadStatus::FailedToUpload;
+                        build.upload_error_summary = Some(failed.summary);
+                        build.upload_errors = failed.errors;
+                        build.unreadable = failed.unreadable;
+                    }
+                    None => {
+                        build.upload = UploadStatus::Uploaded;
+                        build.upload_error_summary = None;
+                        build.upload_errors = upload::no_errors(&build.failure_mode);
+                    }
                 }
             }
             BuildState::CancellingBuild => build.state = BuildState::CancelledBuild,
@@ -531,10 +629,9 @@ impl World {
         if !build.can_be_retried() {
             return Err(cannot_be_retried(id));
         }
+        // The last upload job stays the build's: its status, summary and errors are kept
+        // (`ocirecipebuild.py:488-500`) until the rebuilt build uploads again.
         build.state = BuildState::NeedsBuilding;
-        build.upload = UploadStatus::Unscheduled;
-        build.upload_error_summary = None;
-        build.upload_errors.clear();
         build.date_started = None;
         build.datebuilt = None;
         build.due = Some(now + queue);
@@ -556,7 +653,7 @@ impl World {
         let can_upload = self
             .recipes
             .get(&build.recipe)
-            .is_some_and(|recipe| recipe.can_upload);
+            .is_some_and(SimRecipe::can_upload);
         if !can_upload {
             return Err(upload_refusal::NOT_CONFIGURED);
         }
@@ -568,8 +665,7 @@ impl World {
             UploadStatus::Uploaded => return Err(upload_refusal::ALREADY_UPLOADED),
             _ => {}
         }
-        build.upload = UploadStatus::Pending;
-        build.due = Some(now + upload_time);
+        build.start_upload(now + upload_time);
         self.events.push(BuildEvent {
             build: id,
             action: "status-changed",
@@ -577,41 +673,20 @@ impl World {
         Ok(())
     }
 
-    /// `newWebhook`.
-    pub fn new_webhook(
-        &mut self,
-        recipe: &str,
-        delivery_url: String,
-        event_types: Vec<String>,
-        active: bool,
-        secret: Option<crate::secret::Secret>,
-    ) -> u64 {
-        let id = self.take_id();
-        self.webhooks.insert(
-            id,
-            SimWebhook {
-                id,
-                recipe: recipe.to_string(),
-                delivery_url,
-                event_types,
-                active,
-                secret,
-                date_created: self.now,
-            },
-        );
-        id
-    }
-
-    /// A build of `image` for `series` on `arch` that nobody asked the bot for (a daily build,
-    /// or one from the web UI); `None` if the catalogue has no such recipe.
-    pub fn daily_build(&mut self, image: &str, series: &str, arch: &str) -> Option<u64> {
+    /// A build of `image` for `series` on `arch` that nobody asked the bot for: someone else
+    /// asked for it on Launchpad's web UI, whose form passes the architecture, and Launchpad's
+    /// job made it at once. `None` if the catalogue has no such recipe, or the architecture
+    /// already has a queued build.
+    pub fn foreign_build(&mut self, image: &str, series: &str, arch: &str) -> Option<u64> {
         let recipe = self
             .recipes
             .values()
             .find(|r| r.image.as_str() == image && r.series.to_string() == series)?
             .path
             .clone();
-        Some(self.create_build(&recipe, arch.parse().ok()?, None))
+        let arch: Arch = arch.parse().ok()?;
+        let request = self.add_request(&recipe, SOMEONE_ELSE, Some(vec![arch]));
+        self.complete_request(request).first().copied()
     }
 
     /// A random number for token keys and secrets.

@@ -1,10 +1,14 @@
-//! The bot's memory, in sled: jobs, an index from Launchpad links to jobs, the alert ledger, the
-//! chat messages each job owns, and a schema version checked at start. Every write is flushed
-//! before it returns, so a state change is on disk before anything it causes is sent or said.
+//! The bot's memory, in sled: jobs, an index from Launchpad links to jobs, the chat messages
+//! each job owns, what alerting remembers ([`alerts`]: the ledger, each build's uploads, mutes,
+//! grouped alerts), and a schema version checked at start. Every write is flushed before it
+//! returns, so a state change is on disk before anything it causes is sent or said.
 //!
-//! Trees: `meta` (schema version, last job id), `jobs` (id → job JSON), `links` (build and build
-//! request URL → job id), `alerts` (`URL#N` → when announced), `messages` (job id → its board
-//! message and whether its summary went out).
+//! Trees: `meta` (schema version, last job and group ids), `jobs` (id → job JSON), `links`
+//! (build and build request URL → job id; `untracked:N` → a build's URL by number), `messages`
+//! (job id → its board message and whether its summary went out), and those of [`alerts`].
+//!
+//! This module stores; it never decides. The records are plain data whose meaning belongs to
+//! the modules that write them.
 
 use std::path::Path;
 
@@ -13,6 +17,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::jobs::model::{Job, Phase};
 use crate::target::JobId;
+
+pub mod alerts;
+
+pub use alerts::{GroupRecord, MuteRecord, MutedFailure, UploadRecord};
 
 /// The layout this code reads and writes. Bump it with a migration when the layout changes.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -59,6 +67,10 @@ pub struct Store {
     links: sled::Tree,
     alerts: sled::Tree,
     messages: sled::Tree,
+    uploads: sled::Tree,
+    mutes: sled::Tree,
+    muted: sled::Tree,
+    groups: sled::Tree,
 }
 
 impl Store {
@@ -96,6 +108,10 @@ impl Store {
             links: db.open_tree("links")?,
             alerts: db.open_tree("alerts")?,
             messages: db.open_tree("messages")?,
+            uploads: db.open_tree("uploads")?,
+            mutes: db.open_tree("mutes")?,
+            muted: db.open_tree("muted")?,
+            groups: db.open_tree("groups")?,
             meta,
             db,
         };
@@ -103,14 +119,19 @@ impl Store {
         Ok(store)
     }
 
-    fn flush(&self) -> Result<(), StoreError> {
+    pub(crate) fn flush(&self) -> Result<(), StoreError> {
         self.db.flush()?;
         Ok(())
     }
 
     /// A new job number, never given before.
     pub fn next_job_id(&self) -> Result<JobId, StoreError> {
-        let next = self.meta.update_and_fetch("last_job", |old| {
+        self.next_number("last_job").map(JobId)
+    }
+
+    /// The next number of the counter `key` in `meta`, from 1; flushed, so never given twice.
+    pub(crate) fn next_number(&self, key: &str) -> Result<u64, StoreError> {
+        let next = self.meta.update_and_fetch(key, |old| {
             let last = old
                 .and_then(|bytes| <[u8; 8]>::try_from(bytes).ok())
                 .map(u64::from_be_bytes)
@@ -119,7 +140,7 @@ impl Store {
         })?;
         self.flush()?;
         let bytes = next.and_then(|bytes| <[u8; 8]>::try_from(bytes.as_ref()).ok());
-        Ok(JobId(bytes.map(u64::from_be_bytes).unwrap_or(1)))
+        Ok(bytes.map(u64::from_be_bytes).unwrap_or(1))
     }
 
     /// Writes a job and indexes its links; flushed.
@@ -195,21 +216,6 @@ impl Store {
             .map(|bytes| String::from_utf8_lossy(&bytes).into_owned()))
     }
 
-    /// Claims the right to announce an alert: `true` the first time for `key`, `false` ever
-    /// after, across restarts. The claim is on disk before this returns.
-    pub fn claim_alert(&self, key: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
-        let claimed = self
-            .alerts
-            .compare_and_swap(
-                key.as_bytes(),
-                None as Option<&[u8]>,
-                Some(now.to_rfc3339().as_bytes()),
-            )?
-            .is_ok();
-        self.flush()?;
-        Ok(claimed)
-    }
-
     /// The messages a job owns.
     pub fn messages(&self, id: JobId) -> Result<JobMessages, StoreError> {
         match self.messages.get(id.0.to_be_bytes())? {
@@ -225,9 +231,8 @@ impl Store {
         self.flush()
     }
 
-    /// Deletes jobs that ended before `before`, with their links and messages; returns how many.
-    /// The alert ledger is kept: it is small, and it is what keeps an old failure from being
-    /// announced again.
+    /// Deletes jobs that ended before `before`, with their links and messages, and the alerting
+    /// records last touched before then ([`Store::compact_alerts`]); returns how many jobs.
     pub fn compact(&self, before: DateTime<Utc>) -> Result<usize, StoreError> {
         let mut removed = 0;
         for job in self.jobs()? {
@@ -247,6 +252,7 @@ impl Store {
                 removed += 1;
             }
         }
+        self.compact_alerts(before)?;
         self.flush()?;
         Ok(removed)
     }
@@ -291,14 +297,6 @@ mod tests {
         store.put_job(&stored).unwrap();
         assert_eq!(store.job(JobId(2)).unwrap(), Some(stored));
         assert_eq!(store.unfinished().unwrap().len(), 1);
-    }
-
-    #[test]
-    fn an_alert_is_claimed_once() {
-        let store = Store::temporary().unwrap();
-        assert!(store.claim_alert("build#1", Utc::now()).unwrap());
-        assert!(!store.claim_alert("build#1", Utc::now()).unwrap());
-        assert!(store.claim_alert("build#2", Utc::now()).unwrap());
     }
 
     #[test]

@@ -1,0 +1,545 @@
+//! Alerting: the failed uploads nobody else will tell. Every failure is told exactly once,
+//! keyed by Launchpad: the ledger's key is a build's `self_link` as Launchpad returns it on a
+//! read, and which failure of that build it is (a retried upload that fails again is a new
+//! failure, told again once).
+//!
+//! Two paths lead here. A job tells the failures of the builds it follows (its driver asks
+//! [`Alerts::claim`] and [`Alerts::muted`] before saying one). Builds no running job follows
+//! (requested on Launchpad's web UI or by another script: OCI recipes have no daily builds)
+//! are heard of through webhook deliveries, read here ([`Alerts::build_changed`]) and alerted in
+//! the alerts channel, grouped when many fail together ([`group`]). A retry the bot makes for
+//! such a build (an alert's button) is followed to its end and its outcome said where the alert
+//! is. Mutes ([`mutes`]) silence alerts for a while; what they hid is kept for `status`.
+//!
+//! What the bot knows of a build's failures lives in the store ([`crate::store::alerts`]), so a
+//! restart neither repeats nor forgets an alert.
+
+mod group;
+mod mutes;
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::Utc;
+
+use crate::chat::{Button, Chat, Kind, Outgoing};
+use crate::launchpad::models::{Build, UploadStatus};
+use crate::launchpad::{Client, Conditional, LaunchpadError, Refusal};
+use crate::messages::alerts as say;
+use crate::store::{Store, UploadRecord};
+use crate::target::JobId;
+
+/// How alerting paces and places itself.
+#[derive(Debug, Clone)]
+pub struct AlertSettings {
+    /// Where alerts for builds no job follows go (and a copy of every job's failed uploads);
+    /// without one, such failures are only logged.
+    pub channel: Option<String>,
+    /// Failures arriving within this time of a group's first are told in that group's alert.
+    pub group_window: Duration,
+    /// The first wait between two looks at a build whose retry is followed; it grows by half
+    /// each time, up to `follow_max`.
+    pub follow_min: Duration,
+    /// The longest wait between two looks at a followed retry.
+    pub follow_max: Duration,
+    /// Launchpad's web root, for links to builds whose entry cannot be read; the API link is
+    /// shown without it.
+    pub web_root: Option<String>,
+}
+
+/// Hands a build (by its `self_link`) to the running job that follows it; `false` when no
+/// running job took it.
+pub type HandOver = Box<dyn Fn(JobId, &str) -> bool + Send + Sync>;
+
+/// Alerting. Cheap to clone.
+pub struct Alerts<C> {
+    inner: Arc<Shared<C>>,
+}
+
+impl<C> Clone for Alerts<C> {
+    fn clone(&self) -> Self {
+        Alerts {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+struct Shared<C> {
+    client: Client,
+    store: Store,
+    chat: C,
+    settings: AlertSettings,
+    hand_over: HandOver,
+    group: tokio::sync::Mutex<Option<group::OpenGroup>>,
+    /// Builds whose retry a task is following now.
+    following: Mutex<HashSet<String>>,
+}
+
+/// What a webhook delivery says besides naming the build: Launchpad's word (signed) that the
+/// build's upload status changed to this. Only one thing is taken from it: a delivery never
+/// seen before saying `Pending` means an upload attempt began, so a failure read afterwards is
+/// a new one even if no read saw the attempt (a retry on Launchpad's page that failed before
+/// the bot looked). What failed, and how, is always read from Launchpad.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hint {
+    /// `X-Launchpad-Delivery`: the same on every attempt of one delivery.
+    pub delivery: String,
+    /// The payload's `registry_upload_status`.
+    pub upload_status: String,
+}
+
+/// How many deliveries are remembered per build, to tell a new one from a repeated one.
+const DELIVERIES_REMEMBERED: usize = 32;
+
+/// Whether a claim in the ledger was won.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Claim {
+    /// First: say it.
+    New,
+    /// Said before (or the ledger failed: never twice was chosen over at least once).
+    Told,
+}
+
+/// The ledger's key for the `failure`th failed upload of the build at `link`.
+pub fn failure_key(link: &str, failure: u32) -> String {
+    format!("{link}#{failure}")
+}
+
+/// The ledger's key for "the build at `link` cannot be read".
+pub fn unreadable_key(link: &str) -> String {
+    format!("{link}#unreadable")
+}
+
+/// The image of a recipe or build URL (`.../+oci/IMAGE/+recipe/...`).
+pub fn image_of(url: &str) -> &str {
+    url.split("/+oci/")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .unwrap_or_default()
+}
+
+impl<C: Chat> Alerts<C> {
+    /// Alerting with these parts; `hand_over` gives a build to the running job that follows it.
+    pub fn new(
+        client: Client,
+        store: Store,
+        chat: C,
+        settings: AlertSettings,
+        hand_over: HandOver,
+    ) -> Alerts<C> {
+        Alerts {
+            inner: Arc::new(Shared {
+                client,
+                store,
+                chat,
+                settings,
+                hand_over,
+                group: tokio::sync::Mutex::new(None),
+                following: Mutex::new(HashSet::new()),
+            }),
+        }
+    }
+
+    /// Picks up after a restart: mutes end when they were due (at once if that has passed,
+    /// announced), and retries the bot made are followed again.
+    pub fn resume(&self) {
+        self.resume_mutes();
+        match self.inner.store.retries_followed() {
+            Ok(links) => {
+                for link in links {
+                    self.follow(link);
+                }
+            }
+            Err(error) => tracing::error!(%error, "reading the followed retries failed"),
+        }
+    }
+
+    /// Claims the right to tell something once, in the ledger (on disk before this returns).
+    pub fn claim(&self, key: &str) -> Claim {
+        match self.inner.store.claim_alert(key, Utc::now()) {
+            Ok(true) => Claim::New,
+            Ok(false) => Claim::Told,
+            Err(error) => {
+                tracing::error!(%error, key, "the alert ledger failed; not alerting rather than risk twice");
+                Claim::Told
+            }
+        }
+    }
+
+    /// How many failures of the build at `link` are known outside any job (for a job that
+    /// starts or resumes following it, so the ledger's numbers go on from there).
+    pub fn failures_known(&self, link: &str) -> u32 {
+        match self.inner.store.upload_record(link) {
+            Ok(record) => record.map_or(0, |record| record.failures),
+            Err(error) => {
+                tracing::error!(%error, link, "reading an upload record failed");
+                0
+            }
+        }
+    }
+
+    /// Notes that a job told the `failure`th failure of the build at `link`, so the untracked
+    /// path goes on from there once no job follows the build.
+    pub fn job_told_failure(&self, link: &str, failure: u32) {
+        let store = &self.inner.store;
+        let mut record = store.upload_record(link).ok().flatten().unwrap_or_default();
+        record.failures = record.failures.max(failure);
+        record.last_status = Some(UploadStatus::FailedToUpload.as_str().to_string());
+        record.updated_at = Some(Utc::now());
+        if let Err(error) = store.put_upload_record(link, &record) {
+            tracing::error!(%error, link, "recording a failed upload failed");
+        }
+    }
+
+    /// Takes in a delivery's hint about the build at `url`, before the read it leads to: a
+    /// new delivery saying an upload attempt began marks the build's upload as pending.
+    pub fn delivered(&self, url: &str, hint: &Hint) {
+        if hint.upload_status != UploadStatus::Pending.as_str() {
+            return;
+        }
+        let store = &self.inner.store;
+        let mut record = match self.record_for(url) {
+            Ok(record) => record,
+            Err(error) => {
+                tracing::error!(%error, "reading an upload record failed");
+                return;
+            }
+        };
+        if record.deliveries.contains(&hint.delivery) {
+            return;
+        }
+        record.deliveries.push(hint.delivery.clone());
+        if record.deliveries.len() > DELIVERIES_REMEMBERED {
+            record.deliveries.remove(0);
+        }
+        record.last_status = Some(UploadStatus::Pending.as_str().to_string());
+        record.updated_at = Some(Utc::now());
+        if let Err(error) = store.put_upload_record(url, &record) {
+            tracing::error!(%error, "recording a delivery failed");
+        }
+    }
+
+    /// Launchpad says the build at `url` (a canonical API URL) changed, and no running job
+    /// follows it: it is read, and a new failure of its upload is told once; the outcome of a
+    /// retry the bot made for it is said where its alert is. The delivery is only a hint: what
+    /// counts is what Launchpad answers to the read.
+    pub async fn build_changed(&self, url: &str) {
+        let build = match self.inner.client.build(url, None).await {
+            Ok(Conditional::Modified(build)) => build,
+            Ok(Conditional::NotModified) => return,
+            Err(LaunchpadError::Server {
+                status: 500,
+                oops_id,
+                ..
+            }) => return self.unreadable(url, oops_id.as_deref()).await,
+            Err(error) => {
+                tracing::warn!(%error, build = url, "reading a webhook's build failed");
+                return;
+            }
+        };
+        let link = build.self_link.clone();
+        match self.inner.store.job_for_link(&link) {
+            Ok(Some(job)) if (self.inner.hand_over)(job, &link) => return,
+            Ok(_) => {}
+            Err(error) => tracing::error!(%error, "looking up a build's job failed"),
+        }
+        self.observe(build).await;
+    }
+
+    /// Takes in what a read of a build no running job follows says.
+    async fn observe(&self, build: Build) {
+        let store = &self.inner.store;
+        let link = build.self_link.clone();
+        let mut record = match self.record_for(&link) {
+            Ok(record) => record,
+            Err(error) => {
+                tracing::error!(%error, link, "reading an upload record failed");
+                return;
+            }
+        };
+        let status = build.registry_upload_status.clone();
+        let was_failed =
+            record.last_status.as_deref() == Some(UploadStatus::FailedToUpload.as_str());
+        let mut said = None;
+        match status {
+            UploadStatus::FailedToUpload if !was_failed => {
+                record.failures += 1;
+                said = Some(Said::Failed {
+                    failure: record.failures,
+                    again_in: record.retrying_in.take(),
+                });
+            }
+            UploadStatus::FailedToUpload | UploadStatus::Pending => {}
+            _ => {
+                if let Some(channel) = record.retrying_in.take() {
+                    said = Some(Said::Ended { channel });
+                }
+            }
+        }
+        let status_text = status.as_str().to_string();
+        if said.is_none() && record.last_status.as_deref() == Some(status_text.as_str()) {
+            return;
+        }
+        record.last_status = Some(status_text);
+        record.updated_at = Some(Utc::now());
+        // Stored before anything is said: a crash in between loses a message, never repeats it.
+        if let Err(error) = store.put_upload_record(&link, &record) {
+            tracing::error!(%error, link, "recording a build's upload failed; saying nothing yet");
+            return;
+        }
+        match said {
+            Some(Said::Failed { failure, again_in }) => {
+                self.failed(&build, failure, again_in).await
+            }
+            Some(Said::Ended { channel }) => {
+                let key = format!("{link}#retried#{}", record.failures);
+                if self.claim(&key) == Claim::New {
+                    let text = if build.registry_upload_status == UploadStatus::Uploaded {
+                        say::retried_upload_worked(&build)
+                    } else {
+                        say::retried_upload_ended(&build)
+                    };
+                    self.send(&channel, Outgoing::new(Kind::Alert, text)).await;
+                }
+            }
+            None => {}
+        }
+    }
+
+    /// What is known of the build at `link`, or, for a build a finished job followed, what
+    /// that job saw.
+    fn record_for(&self, link: &str) -> Result<UploadRecord, crate::store::StoreError> {
+        let store = &self.inner.store;
+        if let Some(record) = store.upload_record(link)? {
+            return Ok(record);
+        }
+        let mut record = UploadRecord::default();
+        if let Some(id) = store.job_for_link(link)? {
+            let seen = store.job(id)?.and_then(|job| {
+                job.targets
+                    .iter()
+                    .flat_map(|target| &target.builds)
+                    .find(|build| build.url == link)
+                    .map(|build| (build.upload_failures, build.upload.clone()))
+            });
+            if let Some((failures, upload)) = seen {
+                record.failures = failures;
+                record.last_status = Some(upload.as_str().to_string());
+            }
+        }
+        Ok(record)
+    }
+
+    /// Tells the `failure`th failed upload of a build no job follows, once: in the channel
+    /// where its retry was asked for, or as (part of a grouped) alert.
+    async fn failed(&self, build: &Build, failure: u32, again_in: Option<String>) {
+        let link = &build.self_link;
+        if self.claim(&failure_key(link, failure)) != Claim::New {
+            return;
+        }
+        if self.muted(
+            image_of(&build.recipe_link),
+            link,
+            say::untracked_line(build, failure),
+        ) {
+            return;
+        }
+        crate::metrics::alert_sent("failed_upload_untracked");
+        match again_in {
+            Some(channel) => {
+                let mut message = Outgoing::new(Kind::Alert, say::upload_failed_again(build));
+                if let Some(number) = self.remember_number(link) {
+                    message = message.with_buttons(vec![Button::RetryBuildUpload(number)]);
+                }
+                self.send(&channel, message).await;
+            }
+            None => self.group_alert(build, failure).await,
+        }
+    }
+
+    /// A build nobody asked for whose entry Launchpad answers 500 to: told once.
+    async fn unreadable(&self, url: &str, oops_id: Option<&str>) {
+        if self.claim(&unreadable_key(url)) != Claim::New {
+            return;
+        }
+        let web_link = self.web_link(url);
+        if self.muted(
+            image_of(url),
+            url,
+            format!(
+                "• {web_link}: cannot be read ({})",
+                oops_id.unwrap_or("no OOPS id")
+            ),
+        ) {
+            return;
+        }
+        let Some(channel) = self.inner.settings.channel.clone() else {
+            tracing::warn!(
+                build = url,
+                "a build cannot be read, but no alerts channel is configured"
+            );
+            return;
+        };
+        crate::metrics::alert_sent("unreadable_untracked");
+        let text = say::untracked_unreadable(&web_link, oops_id);
+        self.send(&channel, Outgoing::new(Kind::Alert, text)).await;
+    }
+
+    /// The web page of a build, from its API URL.
+    pub fn web_link(&self, url: &str) -> String {
+        let api_root = &self.inner.client.settings().api_root;
+        match (
+            &self.inner.settings.web_root,
+            url.strip_prefix(api_root.as_str()),
+        ) {
+            (Some(web_root), Some(path)) => format!("{web_root}{path}"),
+            _ => url.to_string(),
+        }
+    }
+
+    /// Remembers a build's URL under its Launchpad number, for a button that names it.
+    fn remember_number(&self, link: &str) -> Option<u64> {
+        let number = link.rsplit('/').next()?.parse::<u64>().ok()?;
+        match self.inner.store.put_untracked(number, link) {
+            Ok(()) => Some(number),
+            Err(error) => {
+                tracing::error!(%error, "remembering an untracked build failed");
+                None
+            }
+        }
+    }
+
+    /// Retries the upload of the build Launchpad numbers `number` (an alert's button), and
+    /// follows it; the answer is for the clicker.
+    pub async fn retry_build(&self, number: u64, channel: &str) -> String {
+        match self.inner.store.untracked(number) {
+            Ok(Some(link)) => self.retry_all(&[link], channel).await,
+            Ok(None) => say::retrying_untracked(
+                0,
+                &[say::not_retried(
+                    &number.to_string(),
+                    "I don't know this build",
+                )],
+            ),
+            Err(error) => {
+                tracing::error!(%error, "reading the store failed");
+                crate::messages::jobs::internal_error("reading the job store")
+            }
+        }
+    }
+
+    /// Retries every failed upload of grouped alert `number` (its button), each followed.
+    pub async fn retry_group(&self, number: u64, channel: &str) -> String {
+        match self.inner.store.group(number) {
+            Ok(Some(group)) => self.retry_all(&group.builds, channel).await,
+            Ok(None) => say::retrying_untracked(
+                0,
+                &[say::not_retried(
+                    &format!("group {number}"),
+                    "this alert is too old; retry on Launchpad",
+                )],
+            ),
+            Err(error) => {
+                tracing::error!(%error, "reading the store failed");
+                crate::messages::jobs::internal_error("reading the job store")
+            }
+        }
+    }
+
+    async fn retry_all(&self, links: &[String], channel: &str) -> String {
+        let mut retried = 0;
+        let mut refused = Vec::new();
+        for link in links {
+            match self.retry_upload(link, channel).await {
+                Ok(()) => retried += 1,
+                Err(why) => refused.push(say::not_retried(link, &why)),
+            }
+        }
+        say::retrying_untracked(retried, &refused)
+    }
+
+    /// Schedules one build's upload again and follows it: the record says so (stored before
+    /// the call, so a restart goes on following it) and its outcome is said in `channel`.
+    async fn retry_upload(&self, link: &str, channel: &str) -> Result<(), String> {
+        let store = &self.inner.store;
+        let mut record = self.record_for(link).map_err(|error| {
+            tracing::error!(%error, "reading an upload record failed");
+            "the job store failed".to_string()
+        })?;
+        let before = record.clone();
+        record.retrying_in = Some(channel.to_string());
+        record.last_status = Some(UploadStatus::Pending.as_str().to_string());
+        record.updated_at = Some(Utc::now());
+        store.put_upload_record(link, &record).map_err(|error| {
+            tracing::error!(%error, "recording a retry failed");
+            "the job store failed".to_string()
+        })?;
+        match self.inner.client.schedule_registry_upload(link).await {
+            Ok(()) => {}
+            Err(error) if error.refusal() == Some(Refusal::AlreadyUploaded) => {}
+            Err(error) => {
+                // Nothing to follow: put the record back as it was.
+                if let Err(error) = store.put_upload_record(link, &before) {
+                    tracing::error!(%error, "restoring an upload record failed");
+                }
+                return Err(error.to_string());
+            }
+        }
+        self.follow(link.to_string());
+        Ok(())
+    }
+
+    /// Follows a retried upload until its record says it ended, looking at it with a growing
+    /// wait (deliveries usually get there first).
+    fn follow(&self, link: String) {
+        {
+            let mut following = self
+                .inner
+                .following
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            if !following.insert(link.clone()) {
+                return;
+            }
+        }
+        let alerts = self.clone();
+        tokio::spawn(async move {
+            let settings = &alerts.inner.settings;
+            let mut wait = settings.follow_min;
+            loop {
+                tokio::time::sleep(wait).await;
+                wait = wait.mul_f64(1.5).min(settings.follow_max);
+                alerts.build_changed(&link).await;
+                match alerts.inner.store.upload_record(&link) {
+                    Ok(Some(record)) if record.retrying_in.is_some() => {}
+                    Ok(_) => break,
+                    Err(error) => tracing::error!(%error, "reading an upload record failed"),
+                }
+            }
+            alerts
+                .inner
+                .following
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&link);
+        });
+    }
+
+    async fn send(&self, channel: &str, message: Outgoing) {
+        if let Err(error) = self.inner.chat.send(channel, message).await {
+            tracing::warn!(%error, channel, "sending an alert failed");
+        }
+    }
+}
+
+/// What a read of an untracked build leads to saying.
+enum Said {
+    /// Its upload failed (again).
+    Failed {
+        failure: u32,
+        again_in: Option<String>,
+    },
+    /// A retry the bot followed ended without failing.
+    Ended { channel: String },
+}

@@ -1,0 +1,540 @@
+//! One job's task: do what is due, store, call Launchpad, feed the answers back to the state
+//! machine, store again, announce, update the board (at most once per `board_interval`, and
+//! only if its text changed), then sleep until something is due or someone asks. Every change
+//! is stored (flushed) before the calls it causes are made and before anything about it is
+//! said. A failed call is an observation like any other; nothing here gives up on a job but
+//! its deadline.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use super::engine::{controlled_count, Command, Inner};
+use super::machine::{self, next_due, observe, Action, BuildCall, Notice, Observation, Step};
+use super::model::{Job, Phase};
+use crate::alerts::{failure_key, unreadable_key, Claim};
+use crate::chat::{Button, Chat, Kind, MessageId, Outgoing};
+use crate::launchpad::{Client, Conditional};
+use crate::messages::jobs as say;
+
+/// One job's task.
+pub(super) struct Driver<C> {
+    inner: Arc<Inner<C>>,
+    job: Job,
+    board: Option<MessageId>,
+    board_text: String,
+    board_edited: Option<Instant>,
+}
+
+impl<C: Chat> Driver<C> {
+    /// A driver for `job`; `resumed` when the job is picked up after a restart, which first
+    /// looks at everything again and makes again the calls whose answers were lost. Returns
+    /// the driver and the calls to start with.
+    pub(super) async fn new(
+        inner: Arc<Inner<C>>,
+        mut job: Job,
+        resumed: bool,
+    ) -> (Driver<C>, Step) {
+        let messages = inner.store.messages(job.id).unwrap_or_default();
+        let step = if resumed {
+            machine::resume(&mut job, Utc::now())
+        } else {
+            Step::default()
+        };
+        seed_failures(&inner, &mut job);
+        let mut driver = Driver {
+            board: messages.board.clone().map(MessageId),
+            inner,
+            job,
+            board_text: String::new(),
+            board_edited: None,
+        };
+        if driver.board.is_none() && !resumed {
+            // The board's first message, before any Launchpad call (forced: no interval yet).
+            driver.update_board(true).await;
+        }
+        (driver, step)
+    }
+
+    /// Drives the job until it ends and has said everything.
+    pub(super) async fn run(
+        mut self,
+        mut commands: mpsc::UnboundedReceiver<Command>,
+        initial: Step,
+    ) {
+        let rules = self.inner.settings.rules;
+        let mut step = initial;
+        loop {
+            let tick = observe(&mut self.job, Observation::Tick, Utc::now(), &rules);
+            step.actions.extend(tick.actions);
+            step.notices.extend(tick.notices);
+            self.execute(step).await;
+            self.announce().await;
+            let board_due = self.update_board(self.job.is_finished()).await;
+            if self.job.is_finished() {
+                // Leave the map, unless a command came in while the job was ending.
+                let pending = {
+                    let mut drivers = self.inner.drivers.lock().unwrap_or_else(|p| p.into_inner());
+                    let pending = commands.try_recv().ok();
+                    if pending.is_none() {
+                        drivers.remove(&self.job.id);
+                    }
+                    pending
+                };
+                match pending {
+                    Some(Command::Poke { .. }) => {
+                        step = Step::default();
+                        continue;
+                    }
+                    Some(Command::Control { control, reply }) => {
+                        let was_finished = self.job.is_finished();
+                        seed_failures(&self.inner, &mut self.job);
+                        step = observe(
+                            &mut self.job,
+                            Observation::Control(control),
+                            Utc::now(),
+                            &rules,
+                        );
+                        let _ = reply.send(controlled_count(&step));
+                        if was_finished && !self.job.is_finished() {
+                            let mut messages =
+                                self.inner.store.messages(self.job.id).unwrap_or_default();
+                            messages.summary_sent = false;
+                            if let Err(error) =
+                                self.inner.store.put_messages(self.job.id, &messages)
+                            {
+                                tracing::error!(%error, "storing the messages failed");
+                            }
+                        }
+                        continue;
+                    }
+                    None => {
+                        send_summary(&self.inner, &self.job).await;
+                        tracing::info!(status = ?self.job.status, "job ended");
+                        return;
+                    }
+                }
+            }
+            let now = Utc::now();
+            let due = next_due(&self.job).map(|due| (due - now).to_std().unwrap_or_default());
+            let mut wake = Instant::now() + due.unwrap_or(Duration::from_secs(3600));
+            if let Some(board_due) = board_due {
+                wake = wake.min(board_due);
+            }
+            step = Step::default();
+            tokio::select! {
+                _ = tokio::time::sleep_until(wake) => {}
+                command = commands.recv() => match command {
+                    Some(Command::Control { control, reply }) => {
+                        seed_failures(&self.inner, &mut self.job);
+                        step = observe(&mut self.job, Observation::Control(control), Utc::now(), &rules);
+                        let _ = reply.send(controlled_count(&step));
+                    }
+                    Some(Command::Poke { build_url, request_url }) => self.poke(&build_url, request_url.as_deref()),
+                    None => {}
+                }
+            }
+        }
+    }
+
+    /// Stores the job (its notices in the outbox), makes the step's calls concurrently, feeds
+    /// each answer back (storing after each), and repeats with the calls those answers cause.
+    async fn execute(&mut self, step: Step) {
+        let rules = self.inner.settings.rules;
+        let mut actions = step.actions;
+        self.queue(step.notices);
+        self.save();
+        while !actions.is_empty() {
+            let mut calls = tokio::task::JoinSet::new();
+            for action in actions.drain(..) {
+                let call = PreparedCall::new(&self.job, action);
+                let client = self.inner.client.clone();
+                calls.spawn(async move { call.run(&client).await });
+            }
+            while let Some(joined) = calls.join_next().await {
+                let observation = match joined {
+                    Ok(observation) => observation,
+                    Err(error) => {
+                        tracing::error!(%error, "a Launchpad call's task failed");
+                        continue;
+                    }
+                };
+                let next = observe(&mut self.job, observation, Utc::now(), &rules);
+                self.queue(next.notices);
+                self.save();
+                actions.extend(next.actions);
+            }
+        }
+    }
+
+    /// Puts notices worth saying in the job's outbox (stored with the job by the next save).
+    fn queue(&mut self, notices: Vec<Notice>) {
+        self.job.outbox.extend(
+            notices
+                .into_iter()
+                .filter(|notice| !matches!(notice, Notice::Controlled { .. } | Notice::Ended)),
+        );
+    }
+
+    fn save(&self) {
+        // A job that cannot be stored is still driven: Launchpad is the truth for builds, and
+        // the next successful write catches up. The failure is loud in the log.
+        if let Err(error) = self.inner.store.put_job(&self.job) {
+            tracing::error!(%error, "storing the job failed");
+        }
+    }
+
+    /// Says what is in the outbox, taking each notice out (and storing) once it is said. A
+    /// failed-upload alert is claimed in the ledger first, so it is never said twice.
+    async fn announce(&mut self) {
+        while let Some(notice) = self.job.outbox.first().cloned() {
+            self.say(&notice).await;
+            self.job.outbox.remove(0);
+            self.save();
+        }
+    }
+
+    async fn say(&self, notice: &Notice) {
+        let job = &self.job;
+        let budget = self.inner.settings.rules.upload_retry_budget;
+        let alert = |text: String| Some(Outgoing::new(Kind::Alert, text));
+        let message = match notice {
+            Notice::UploadFailed {
+                target,
+                build,
+                epoch,
+            } => {
+                let track = &job.targets[*target].builds[*build];
+                let line = say::upload_failed(job, &job.targets[*target], track, *epoch);
+                let alerts = &self.inner.alerts;
+                if alerts.claim(&failure_key(&track.url, *epoch)) != Claim::New {
+                    return;
+                }
+                alerts.job_told_failure(&track.url, *epoch);
+                if alerts.muted(
+                    job.targets[*target].image.as_str(),
+                    &track.url,
+                    line.clone(),
+                ) {
+                    return;
+                }
+                alert(line).map(|message| message.with_buttons(vec![Button::RetryUploads(job.id)]))
+            }
+            Notice::BuildUnreadable {
+                target,
+                build,
+                oops_id,
+            } => {
+                let track = &job.targets[*target].builds[*build];
+                let line =
+                    say::build_unreadable(job, &job.targets[*target], track, oops_id.as_deref());
+                let alerts = &self.inner.alerts;
+                if alerts.claim(&unreadable_key(&track.url)) != Claim::New
+                    || alerts.muted(
+                        job.targets[*target].image.as_str(),
+                        &track.url,
+                        line.clone(),
+                    )
+                {
+                    return;
+                }
+                alert(line)
+            }
+            Notice::UploadRetrying { target, build, .. } => {
+                let t = &job.targets[*target];
+                alert(say::upload_retrying(job, t, &t.builds[*build], budget))
+            }
+            Notice::UploadRecovered {
+                target,
+                build,
+                attempts,
+            } => {
+                let t = &job.targets[*target];
+                alert(say::upload_recovered(job, t, &t.builds[*build], *attempts))
+            }
+            Notice::UploadGaveUp {
+                target,
+                build,
+                attempts,
+                refusal,
+            } => {
+                let t = &job.targets[*target];
+                alert(say::upload_gave_up(
+                    job,
+                    t,
+                    &t.builds[*build],
+                    *attempts,
+                    refusal.as_deref(),
+                ))
+            }
+            Notice::AlreadyPending { target } => {
+                alert(say::already_pending(job, &job.targets[*target]))
+            }
+            Notice::RequestFailed { target, reason } => {
+                alert(say::request_failed(job, &job.targets[*target], reason))
+            }
+            Notice::Controlled { .. } | Notice::Ended => None,
+        };
+        if let Some(message) = message {
+            let failed_upload = matches!(
+                notice,
+                Notice::UploadFailed { .. } | Notice::BuildUnreadable { .. }
+            );
+            if failed_upload {
+                crate::metrics::alert_sent("failed_upload");
+            }
+            if let Err(error) = self.inner.chat.send(&job.channel, message.clone()).await {
+                tracing::warn!(%error, ?notice, "announcing failed");
+            }
+            if failed_upload {
+                copy_to_alerts_channel(&self.inner, job, message).await;
+            }
+        }
+    }
+
+    /// Edits the board if its text changed and the interval allows (or `force`); returns when
+    /// a held-back edit is due.
+    async fn update_board(&mut self, force: bool) -> Option<Instant> {
+        let text = say::board(&self.job, Utc::now());
+        if text == self.board_text {
+            return None;
+        }
+        let interval = self.inner.settings.board_interval;
+        if let Some(edited) = self.board_edited {
+            if !force && edited.elapsed() < interval {
+                return Some(edited + interval);
+            }
+        }
+        // A running job's board carries its Cancel button; an ended one's edit removes it.
+        let buttons = if self.job.is_finished() {
+            Vec::new()
+        } else {
+            vec![Button::Cancel(self.job.id)]
+        };
+        let message = Outgoing::new(Kind::Board, text.clone()).with_buttons(buttons);
+        self.move_board_if_old().await;
+        let result = match &self.board {
+            Some(id) => self.inner.chat.edit(&self.job.channel, id, message).await,
+            None => self
+                .inner
+                .chat
+                .send(&self.job.channel, message)
+                .await
+                .map(|id| {
+                    // Remembered with when it was sent, so edits find it after a restart and it
+                    // moves before the chat stops accepting edits.
+                    let mut messages = self.inner.store.messages(self.job.id).unwrap_or_default();
+                    messages.channel = self.job.channel.clone();
+                    messages.board = Some(id.0.clone());
+                    messages.board_sent_at = Some(Utc::now());
+                    if let Err(error) = self.inner.store.put_messages(self.job.id, &messages) {
+                        tracing::error!(%error, "storing the board's message id failed");
+                    }
+                    self.board = Some(id);
+                }),
+        };
+        match result {
+            Ok(()) => {
+                self.board_text = text;
+                self.board_edited = Some(Instant::now());
+                None
+            }
+            Err(error) => {
+                tracing::warn!(%error, "updating the board failed; will try again");
+                Some(Instant::now() + interval)
+            }
+        }
+    }
+}
+
+impl<C: Chat> Driver<C> {
+    /// Makes a build of this job, or its build request, due for a read now.
+    fn poke(&mut self, build_url: &str, request_url: Option<&str>) {
+        let now = Utc::now();
+        for target in &mut self.job.targets {
+            if let Phase::Requested { request_url: mine } = &target.phase {
+                if Some(mine.as_str()) == request_url {
+                    target.poll.due = now;
+                }
+            }
+            for build in &mut target.builds {
+                if build.url == build_url {
+                    build.poll.due = now;
+                }
+            }
+        }
+    }
+
+    /// Before the chat would refuse to edit the board's message, leaves a pointer in it and
+    /// forgets it, so the next update sends the board as a new message.
+    async fn move_board_if_old(&mut self) {
+        let Some(max_age) = self.inner.settings.board_max_age else {
+            return;
+        };
+        let Some(id) = self.board.clone() else {
+            return;
+        };
+        let mut messages = self.inner.store.messages(self.job.id).unwrap_or_default();
+        let age = messages
+            .board_sent_at
+            .map(|sent| (Utc::now() - sent).to_std().unwrap_or_default())
+            .unwrap_or_default();
+        if age < max_age {
+            return;
+        }
+        let pointer = Outgoing::new(Kind::Board, say::board_moved(self.job.id));
+        if let Err(error) = self.inner.chat.edit(&self.job.channel, &id, pointer).await {
+            tracing::warn!(%error, "marking the old board as moved failed");
+        }
+        messages.board = None;
+        messages.board_sent_at = None;
+        if let Err(error) = self.inner.store.put_messages(self.job.id, &messages) {
+            tracing::error!(%error, "storing the board's move failed");
+        }
+        self.board = None;
+    }
+}
+
+/// Continues a job's count of a build's failed uploads from what alerting knows (a failure
+/// told while no job followed the build), so the ledger never sees a number twice.
+fn seed_failures<C: Chat>(inner: &Inner<C>, job: &mut Job) {
+    for build in job.targets.iter_mut().flat_map(|target| &mut target.builds) {
+        build.upload_failures = build
+            .upload_failures
+            .max(inner.alerts.failures_known(&build.url));
+    }
+}
+
+/// Sends a job's final summary, mentioning the requester, once.
+async fn send_summary<C: Chat>(inner: &Inner<C>, job: &Job) {
+    let mut messages = inner.store.messages(job.id).unwrap_or_default();
+    if messages.summary_sent {
+        return;
+    }
+    let message = Outgoing {
+        kind: Kind::Summary,
+        text: say::summary(job),
+        mention: Some(job.requester.clone()),
+        buttons: Vec::new(),
+    };
+    // The summary is what the requester waits for: a failed send is tried again, 1, 2, 4 ...
+    // up to 64 s apart, and if it still fails it goes out at the next start.
+    let mut wait = Duration::from_secs(1);
+    loop {
+        match inner.chat.send(&job.channel, message.clone()).await {
+            Ok(_) => break,
+            Err(error) if wait <= Duration::from_secs(64) => {
+                tracing::warn!(%error, ?wait, "sending the summary failed; trying again");
+                tokio::time::sleep(wait).await;
+                wait *= 2;
+            }
+            Err(error) => {
+                tracing::error!(%error, "sending the summary failed; it goes out at the next start");
+                return;
+            }
+        }
+    }
+    messages.summary_sent = true;
+    if let Err(error) = inner.store.put_messages(job.id, &messages) {
+        tracing::error!(%error, "recording the summary as sent failed");
+    }
+    copy_to_alerts_channel(inner, job, message).await;
+}
+
+/// Sends a copy of an alert or summary to the alerts channel, if there is one besides the job's.
+async fn copy_to_alerts_channel<C: Chat>(inner: &Inner<C>, job: &Job, message: Outgoing) {
+    let Some(channel) = inner.settings.alerts_channel.as_deref() else {
+        return;
+    };
+    if channel == job.channel {
+        return;
+    }
+    if let Err(error) = inner.chat.send(channel, message).await {
+        tracing::warn!(%error, channel, "copying to the alerts channel failed");
+    }
+}
+
+/// A Launchpad call with everything it needs copied out of the job, so it can run on its own.
+struct PreparedCall {
+    action: Action,
+    url: String,
+    etag: Option<String>,
+}
+
+impl PreparedCall {
+    fn new(job: &Job, action: Action) -> PreparedCall {
+        let (url, etag) = match &action {
+            Action::RequestBuilds { target } => (job.targets[*target].recipe_url.clone(), None),
+            Action::ReadRequest { target } => match &job.targets[*target].phase {
+                Phase::Requested { request_url } | Phase::Following { request_url } => {
+                    (request_url.clone(), None)
+                }
+                _ => (String::new(), None),
+            },
+            Action::ListBuilds { url, .. } => (url.clone(), None),
+            Action::ReadBuild { target, build } => {
+                let track = &job.targets[*target].builds[*build];
+                (track.url.clone(), track.etag.clone())
+            }
+            Action::Call { target, build, .. } => {
+                (job.targets[*target].builds[*build].url.clone(), None)
+            }
+        };
+        PreparedCall { action, url, etag }
+    }
+
+    async fn run(self, client: &Client) -> Observation {
+        let url = self.url.as_str();
+        match self.action {
+            Action::RequestBuilds { target } => Observation::Requested {
+                target,
+                result: client.request_builds(url).await,
+            },
+            Action::ReadRequest { target } => Observation::RequestRead {
+                target,
+                result: client.build_request(url).await.map(|request| {
+                    (
+                        request.status,
+                        request.error_message,
+                        request.builds_collection_link,
+                    )
+                }),
+            },
+            Action::ListBuilds { target, .. } => Observation::BuildsListed {
+                target,
+                result: client
+                    .builds(url)
+                    .await
+                    .map(|builds| builds.into_iter().map(Into::into).collect()),
+            },
+            Action::ReadBuild { target, build } => Observation::BuildRead {
+                target,
+                build,
+                result: client
+                    .build(url, self.etag.as_deref())
+                    .await
+                    .map(|answer| match answer {
+                        Conditional::Modified(build) => Some(build.into()),
+                        Conditional::NotModified => None,
+                    }),
+            },
+            Action::Call {
+                target,
+                build,
+                call,
+            } => Observation::BuildCall {
+                target,
+                build,
+                call,
+                result: match call {
+                    BuildCall::Cancel => client.cancel(url).await,
+                    BuildCall::Retry => client.retry(url).await,
+                    BuildCall::ScheduleUpload { .. } => client.schedule_registry_upload(url).await,
+                },
+            },
+        }
+    }
+}

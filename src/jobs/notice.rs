@@ -1,0 +1,106 @@
+//! What a job says and is asked: the notices it keeps in its outbox until they are said, the
+//! controls people apply to it, and the calls it makes on builds. Plain data, shared by the
+//! model (which stores them) and the state machine (which makes them), so neither has to
+//! import the other.
+
+use serde::{Deserialize, Serialize};
+
+/// A call on a build.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum BuildCall {
+    /// `cancel`.
+    Cancel,
+    /// `retry`.
+    Retry,
+    /// `scheduleRegistryUpload`, by auto-retry or by hand.
+    ScheduleUpload {
+        /// By auto-retry.
+        auto: bool,
+    },
+}
+
+/// What people can ask of a job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Control {
+    /// `cancel #JOB`.
+    Cancel,
+    /// `retry uploads #JOB`.
+    RetryUploads,
+    /// `retry builds #JOB`.
+    RetryBuilds,
+}
+
+/// Something to tell people. Kept in the job's outbox (stored with the change that caused it)
+/// until it is said, so a crash between the two loses nothing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Notice {
+    /// Launchpad said identical builds are queued already; nothing was requested.
+    AlreadyPending {
+        /// The target.
+        target: usize,
+    },
+    /// A target's request failed.
+    RequestFailed {
+        /// The target.
+        target: usize,
+        /// Why.
+        reason: String,
+    },
+    /// A build's upload failed (alert once per build and `epoch`).
+    UploadFailed {
+        /// The target.
+        target: usize,
+        /// The build.
+        build: usize,
+        /// How many times this build's upload has been seen failing.
+        epoch: u32,
+    },
+    /// Auto-retry is scheduling another upload.
+    UploadRetrying {
+        /// The target.
+        target: usize,
+        /// The build.
+        build: usize,
+        /// This attempt's number.
+        attempt: u32,
+    },
+    /// An auto-retried upload worked.
+    UploadRecovered {
+        /// The target.
+        target: usize,
+        /// The build.
+        build: usize,
+        /// After this many retries.
+        attempts: u32,
+    },
+    /// Auto-retry stopped with the upload failed.
+    UploadGaveUp {
+        /// The target.
+        target: usize,
+        /// The build.
+        build: usize,
+        /// Retries made.
+        attempts: u32,
+        /// Why it stopped, if not the budget.
+        refusal: Option<String>,
+    },
+    /// A build's entry could not be read: Launchpad answered with a server error (some
+    /// multi-registry upload failures make its entry unreadable). Said once, with the OOPS id.
+    BuildUnreadable {
+        /// The target.
+        target: usize,
+        /// The build.
+        build: usize,
+        /// Launchpad's OOPS id, to quote to its admins.
+        oops_id: Option<String>,
+    },
+    /// What a control did: how many builds it touched.
+    Controlled {
+        /// The control.
+        control: Control,
+        /// Builds (or targets) it acted on.
+        count: usize,
+    },
+    /// The job ended (finished, cancelled, or gave up).
+    Ended,
+}

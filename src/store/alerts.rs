@@ -1,0 +1,298 @@
+//! What alerting remembers, so that every failed upload is told exactly once across restarts:
+//!
+//! - `alerts`, the ledger: `LINK#N` (a build's `self_link` as Launchpad returns it, and which of
+//!   its failures) → when it was told. Claimed before the alert is sent.
+//! - `uploads`: a build's `self_link` → [`UploadRecord`], how many of its uploads were seen
+//!   failing and what was last seen, for builds no running job follows; and whether a retry the
+//!   bot made for it is being followed.
+//! - `mutes` (number → [`MuteRecord`]) and `muted` (time and link → [`MutedFailure`]): mutes in
+//!   effect and the failures they kept quiet.
+//! - `groups`: number → [`GroupRecord`], the builds of a grouped alert, for its Retry button.
+//!
+//! Old records are compacted with the jobs ([`Store::compact_alerts`]).
+
+use chrono::{DateTime, Utc};
+use serde::{de::DeserializeOwned, Deserialize, Serialize};
+
+use super::{Store, StoreError};
+
+/// What is known of one build's registry uploads, by its `self_link`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UploadRecord {
+    /// How many of its uploads were seen failing: the ledger's `N` for the last one.
+    pub failures: u32,
+    /// The `registry_upload_status` last seen, as Launchpad spells it.
+    pub last_status: Option<String>,
+    /// A retry the bot made is being followed; its outcome is said in this channel.
+    #[serde(default)]
+    pub retrying_in: Option<String>,
+    /// The last webhook deliveries about it (`X-Launchpad-Delivery`), to tell a new one from
+    /// an attempt of one already taken in.
+    #[serde(default)]
+    pub deliveries: Vec<String>,
+    /// When it last changed.
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+/// A mute of failed-upload alerts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MuteRecord {
+    /// Its number.
+    pub number: u64,
+    /// The image it silences; all if `None`.
+    pub image: Option<String>,
+    /// When it ends.
+    pub until: DateTime<Utc>,
+    /// Where its end is announced.
+    pub channel: String,
+}
+
+/// A failed upload a mute kept quiet.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MutedFailure {
+    /// When it was seen.
+    pub at: DateTime<Utc>,
+    /// The line `status` shows.
+    pub line: String,
+}
+
+/// The builds of one grouped alert.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupRecord {
+    /// Where the alert is.
+    pub channel: String,
+    /// The builds' `self_link`s, in the order they failed.
+    pub builds: Vec<String>,
+    /// When the group started.
+    pub started_at: DateTime<Utc>,
+}
+
+fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
+    Ok(serde_json::from_slice(bytes)?)
+}
+
+impl Store {
+    /// Claims the right to announce an alert: `true` the first time for `key`, `false` ever
+    /// after, across restarts. The claim is on disk before this returns.
+    pub fn claim_alert(&self, key: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
+        let claimed = self
+            .alerts
+            .compare_and_swap(
+                key.as_bytes(),
+                None as Option<&[u8]>,
+                Some(now.to_rfc3339().as_bytes()),
+            )?
+            .is_ok();
+        self.flush()?;
+        Ok(claimed)
+    }
+
+    /// Whether `key` was claimed.
+    pub fn alert_claimed(&self, key: &str) -> Result<bool, StoreError> {
+        Ok(self.alerts.contains_key(key.as_bytes())?)
+    }
+
+    /// What is known of a build's uploads, if anything.
+    pub fn upload_record(&self, link: &str) -> Result<Option<UploadRecord>, StoreError> {
+        self.uploads
+            .get(link.as_bytes())?
+            .map(|bytes| decode(&bytes))
+            .transpose()
+    }
+
+    /// Records what is known of a build's uploads; flushed.
+    pub fn put_upload_record(&self, link: &str, record: &UploadRecord) -> Result<(), StoreError> {
+        self.uploads
+            .insert(link.as_bytes(), serde_json::to_vec(record)?)?;
+        self.flush()
+    }
+
+    /// Every build whose retry the bot is following.
+    pub fn retries_followed(&self) -> Result<Vec<String>, StoreError> {
+        let mut links = Vec::new();
+        for entry in self.uploads.iter() {
+            let (key, bytes) = entry?;
+            if decode::<UploadRecord>(&bytes)?.retrying_in.is_some() {
+                links.push(String::from_utf8_lossy(&key).into_owned());
+            }
+        }
+        Ok(links)
+    }
+
+    /// A new mute, numbered; flushed.
+    pub fn add_mute(
+        &self,
+        image: Option<String>,
+        until: DateTime<Utc>,
+        channel: &str,
+    ) -> Result<MuteRecord, StoreError> {
+        let mute = MuteRecord {
+            number: self.next_number("last_mute")?,
+            image,
+            until,
+            channel: channel.to_string(),
+        };
+        self.mutes
+            .insert(mute.number.to_be_bytes(), serde_json::to_vec(&mute)?)?;
+        self.flush()?;
+        Ok(mute)
+    }
+
+    /// Every mute not yet ended, by number.
+    pub fn mutes(&self) -> Result<Vec<MuteRecord>, StoreError> {
+        self.mutes.iter().map(|entry| decode(&entry?.1)).collect()
+    }
+
+    /// Ends a mute; `false` if it had ended already.
+    pub fn end_mute(&self, number: u64) -> Result<bool, StoreError> {
+        let ended = self.mutes.remove(number.to_be_bytes())?.is_some();
+        self.flush()?;
+        Ok(ended)
+    }
+
+    /// Ends every mute; returns how many there were.
+    pub fn end_all_mutes(&self) -> Result<usize, StoreError> {
+        let count = self.mutes.len();
+        self.mutes.clear()?;
+        self.flush()?;
+        Ok(count)
+    }
+
+    /// Records a failure a mute kept quiet.
+    pub fn add_muted(&self, link: &str, failure: &MutedFailure) -> Result<(), StoreError> {
+        let key = format!("{}|{link}", failure.at.to_rfc3339());
+        self.muted
+            .insert(key.as_bytes(), serde_json::to_vec(failure)?)?;
+        self.flush()
+    }
+
+    /// The failures mutes kept quiet, oldest first.
+    pub fn muted(&self) -> Result<Vec<MutedFailure>, StoreError> {
+        self.muted.iter().map(|entry| decode(&entry?.1)).collect()
+    }
+
+    /// Forgets the failures mutes kept quiet.
+    pub fn clear_muted(&self) -> Result<(), StoreError> {
+        self.muted.clear()?;
+        self.flush()
+    }
+
+    /// Stores a grouped alert's builds under a new number; returns it.
+    pub fn add_group(&self, group: &GroupRecord) -> Result<u64, StoreError> {
+        let number = self.next_number("last_group")?;
+        self.put_group(number, group)?;
+        Ok(number)
+    }
+
+    /// Replaces a grouped alert's builds.
+    pub fn put_group(&self, number: u64, group: &GroupRecord) -> Result<(), StoreError> {
+        self.groups
+            .insert(number.to_be_bytes(), serde_json::to_vec(group)?)?;
+        self.flush()
+    }
+
+    /// A grouped alert's builds.
+    pub fn group(&self, number: u64) -> Result<Option<GroupRecord>, StoreError> {
+        self.groups
+            .get(number.to_be_bytes())?
+            .map(|bytes| decode(&bytes))
+            .transpose()
+    }
+
+    /// Deletes alerting records last touched before `before`: ledger entries, upload records
+    /// (but not one whose retry is being followed), failures mutes kept quiet, grouped alerts.
+    /// Mutes end by themselves.
+    pub(super) fn compact_alerts(&self, before: DateTime<Utc>) -> Result<(), StoreError> {
+        for entry in self.alerts.iter() {
+            let (key, bytes) = entry?;
+            let told = DateTime::parse_from_rfc3339(&String::from_utf8_lossy(&bytes)).ok();
+            if told.is_some_and(|told| told < before) {
+                self.alerts.remove(key)?;
+            }
+        }
+        for entry in self.uploads.iter() {
+            let (key, bytes) = entry?;
+            let record: UploadRecord = decode(&bytes)?;
+            if record.retrying_in.is_none() && record.updated_at.is_none_or(|at| at < before) {
+                self.uploads.remove(key)?;
+            }
+        }
+        for entry in self.muted.iter() {
+            let (key, bytes) = entry?;
+            if decode::<MutedFailure>(&bytes)?.at < before {
+                self.muted.remove(key)?;
+            }
+        }
+        for entry in self.groups.iter() {
+            let (key, bytes) = entry?;
+            if decode::<GroupRecord>(&bytes)?.started_at < before {
+                self.groups.remove(key)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_alert_is_claimed_once() {
+        let store = Store::temporary().unwrap();
+        assert!(store.claim_alert("build#1", Utc::now()).unwrap());
+        assert!(!store.claim_alert("build#1", Utc::now()).unwrap());
+        assert!(store.claim_alert("build#2", Utc::now()).unwrap());
+        assert!(store.alert_claimed("build#1").unwrap());
+    }
+
+    #[test]
+    fn old_alerting_records_are_compacted_and_followed_retries_kept() {
+        let store = Store::temporary().unwrap();
+        let old = Utc::now() - chrono::Duration::days(40);
+        let cutoff = Utc::now() - chrono::Duration::days(30);
+        store.claim_alert("old#1", old).unwrap();
+        store.claim_alert("new#1", Utc::now()).unwrap();
+        let record = |retrying: bool| UploadRecord {
+            failures: 1,
+            last_status: Some("Failed to upload".into()),
+            retrying_in: retrying.then(|| "alerts".to_string()),
+            deliveries: Vec::new(),
+            updated_at: Some(old),
+        };
+        store.put_upload_record("old", &record(false)).unwrap();
+        store.put_upload_record("retrying", &record(true)).unwrap();
+        let failure = |at| MutedFailure {
+            at,
+            line: "x".into(),
+        };
+        store.add_muted("old", &failure(old)).unwrap();
+        store.add_muted("new", &failure(Utc::now())).unwrap();
+        let group = GroupRecord {
+            channel: "alerts".into(),
+            builds: vec!["old".into()],
+            started_at: old,
+        };
+        let number = store.add_group(&group).unwrap();
+        store.compact(cutoff).unwrap();
+        assert!(!store.alert_claimed("old#1").unwrap());
+        assert!(store.alert_claimed("new#1").unwrap());
+        assert_eq!(store.upload_record("old").unwrap(), None);
+        assert!(store.upload_record("retrying").unwrap().is_some());
+        assert_eq!(store.muted().unwrap().len(), 1);
+        assert_eq!(store.group(number).unwrap(), None);
+    }
+
+    #[test]
+    fn mutes_are_numbered_and_end_once() {
+        let store = Store::temporary().unwrap();
+        let until = Utc::now();
+        let first = store.add_mute(None, until, "team").unwrap();
+        let second = store.add_mute(Some("redis".into()), until, "team").unwrap();
+        assert_eq!((first.number, second.number), (1, 2));
+        assert!(store.end_mute(1).unwrap());
+        assert!(!store.end_mute(1).unwrap());
+        assert_eq!(store.mutes().unwrap(), [second]);
+        assert_eq!(store.end_all_mutes().unwrap(), 1);
+    }
+}
