@@ -1,8 +1,9 @@
 //! The webhook listener: Launchpad's `oci-recipe:build:0.1` deliveries, for builds the bot did
-//! not start (daily builds, builds from the web UI or scripts) and to hear of tracked builds
-//! before the next poll. A delivery is only a hint: the engine re-reads the build from Launchpad
-//! and never trusts the payload. A rejected delivery (bad signature, bad JSON, too large, wrong
-//! event) is answered with its status and changes nothing.
+//! not start (requested on the web UI or by other scripts) and to hear of tracked builds
+//! before the next poll. A delivery is only a hint: what is told comes from the engine's read
+//! of the build (its number and upload status only pace those reads: [`crate::alerts::Hint`]).
+//! A rejected delivery (bad signature, bad JSON, too large, wrong event) is answered with its
+//! status and changes nothing.
 
 use std::sync::Arc;
 

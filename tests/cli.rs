@@ -294,3 +294,51 @@ fn run_without_a_token_says_where_to_get_one() {
         stderr(&output)
     );
 }
+
+#[test]
+fn the_sandboxs_default_scenario_alerts_a_foreign_builds_failure_to_two_registries() {
+    use std::io::{BufRead, BufReader};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_image-builder"))
+        .args(["sandbox", "--speed", "1000"])
+        .env_remove("IMAGE_BUILDER_CONFIG")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Nobody types anything: the web UI's build of postgres fails on its own. Input stays
+    // open until the alert is out (the sandbox ends with its input).
+    let stdin = child.stdin.take().unwrap();
+    let lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let (found_tx, found_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut after = Vec::new();
+        let mut alert = false;
+        for line in lines.map_while(Result::ok) {
+            if line.contains("(not started by me)") {
+                alert = true;
+            }
+            if alert {
+                after.push(line);
+                if after.len() == 3 {
+                    let _ = found_tx.send(after.join("\n"));
+                    return;
+                }
+            }
+        }
+    });
+    let alert = found_rx.recv_timeout(std::time::Duration::from_secs(60));
+    drop(stdin);
+    let output = child.wait_with_output().unwrap();
+    let alert = alert.expect("the foreign build's failure is alerted");
+    assert_eq!(output.status.code(), Some(0));
+    assert!(
+        alert.starts_with("Upload failed: amd64 build of /~ubuntu-docker-images/ubuntu-docker-images/+oci/postgres/+recipe/postgres-14-22.04 (not started by me): Upload of sha256:"),
+        "{alert}"
+    );
+    assert!(
+        alert.contains(" for ubuntu/postgres failed / Upload of sha256:"),
+        "{alert}"
+    );
+    assert!(alert.contains(" for lts/postgres failed"), "{alert}");
+}

@@ -243,7 +243,7 @@ fn a_job_survives_sigkill_of_the_build_process() {
     let mut wait = binary();
     wait.arg("wait");
     common(&mut wait);
-    let output = wait.output().unwrap();
+    let output = output_within(wait, Duration::from_secs(120));
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert_eq!(
         output.status.code(),
@@ -291,4 +291,146 @@ fn http_get(url: &str) -> String {
             .await
             .unwrap()
     })
+}
+
+/// Starts `image-builder sim` playing `scenario`; returns it and its API root.
+fn start_sim(dir: &TempDir, scenario: &str) -> (Running, String, std::path::PathBuf) {
+    let credentials = dir.0.join("credentials");
+    let scenario_path = dir.0.join("scenario.toml");
+    std::fs::write(&scenario_path, scenario).unwrap();
+    let mut sim = Running(
+        binary()
+            .args(["sim", "--speed", "300", "--credentials-out"])
+            .arg(&credentials)
+            .arg("--scenario")
+            .arg(&scenario_path)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let banner = BufReader::new(sim.0.stdout.take().unwrap());
+    let (root_tx, root_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in banner.lines().map_while(Result::ok) {
+            if let Some(root) = line.trim().strip_prefix("API root: ") {
+                let _ = root_tx.send(root.to_string());
+            }
+        }
+    });
+    let api_root = root_rx
+        .recv_timeout(Duration::from_secs(20))
+        .unwrap_or_default();
+    assert!(!api_root.is_empty(), "the simulator printed its API root");
+    (sim, api_root, credentials)
+}
+
+#[test]
+fn a_job_killed_while_an_auto_retry_of_its_upload_is_out_goes_on_after_a_restart() {
+    let dir = TempDir::new("sigkill-retry");
+    // The first upload fails; scheduleRegistryUpload acts at once but answers 3 s later.
+    let (_sim, api_root, credentials) = start_sim(
+        &dir,
+        "[[outcomes]]\nupload_failures = 1\n[faults]\nslow_operations = { \"POST scheduleRegistryUpload\" = 3000 }\n",
+    );
+    let web_root = api_root.trim_end_matches("devel/").to_string();
+    let config = dir.0.join("config.toml");
+    let text = image_builder::config::BUILT_IN
+        .replace("https://api.launchpad.net/devel/", &api_root)
+        .replace("poll_min_seconds = 15", "poll_min_seconds = 1")
+        .replace("poll_max_seconds = 300", "poll_max_seconds = 1")
+        .replace(
+            "upload_retry_delay_seconds = 60",
+            "upload_retry_delay_seconds = 1",
+        );
+    std::fs::write(&config, text).unwrap();
+    let data = dir.0.join("data");
+    let common = |command: &mut Command| {
+        command
+            .arg("--config")
+            .arg(&config)
+            .arg("--credentials")
+            .arg(&credentials)
+            .arg("--data-dir")
+            .arg(&data);
+    };
+    let mut build = binary();
+    build.args([
+        "build",
+        "--wait",
+        "--auto-retry-uploads",
+        "--series",
+        "20.04",
+        "--arch",
+        "arm64",
+    ]);
+    common(&mut build);
+    build.args(["--", "redis"]);
+    let mut build = Running(
+        build
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let counts_url = format!("{web_root}+sim/counts");
+    let retried = || {
+        let counts = http_get(&counts_url);
+        serde_json::from_str::<serde_json::Value>(&counts).unwrap()["POST scheduleRegistryUpload"]
+            .as_u64()
+            .unwrap_or(0)
+    };
+    let started = Instant::now();
+    while retried() == 0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the auto-retry never went out"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // The call acted on Launchpad and is waiting for its answer: kill now.
+    build.0.kill().unwrap();
+    build.0.wait().unwrap();
+
+    let mut wait = binary();
+    wait.arg("wait");
+    common(&mut wait);
+    let output = output_within(wait, Duration::from_secs(90));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        stdout.contains("Job #1 finished. 1 build built and uploaded."),
+        "{stdout}"
+    );
+    assert!(
+        retried() >= 2,
+        "the call whose answer was lost was made again"
+    );
+}
+
+/// Runs `command` to its end, or kills it after `limit` and fails the test: a job that hangs
+/// must not hang the suite.
+fn output_within(mut command: Command, limit: Duration) -> std::process::Output {
+    let child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let id = child.id();
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = done_tx.send(child.wait_with_output());
+    });
+    match done_rx.recv_timeout(limit) {
+        Ok(output) => output.unwrap(),
+        Err(_) => {
+            let _ = Command::new("kill").args(["-9", &id.to_string()]).status();
+            panic!("{command:?} did not end within {limit:?}");
+        }
+    }
 }

@@ -579,3 +579,199 @@ async fn a_short_outage_is_ridden_out() {
     assert_eq!(request.status, RequestStatus::Pending);
     assert_eq!(sim.requests("GET build_request"), 3);
 }
+
+/// Every shape Launchpad gives `registry_upload_errors` (`reference/launchpad-truths.md`,
+/// "Registry uploads"), made by the simulator's push rules, decodes: the wire's JSON is
+/// checked first, so the test knows which shape it decoded.
+#[tokio::test]
+async fn every_shape_of_registry_upload_errors_decodes_over_the_wire() {
+    use image_builder::launchpad::sim::scenario::{Registry, Scenario, UploadError};
+    let registries = vec![
+        Registry {
+            url: "https://registry-1.docker.io".into(),
+            image_name: "ubuntu/{image}".into(),
+        },
+        Registry {
+            url: "https://public.ecr.aws".into(),
+            image_name: "lts/{image}".into(),
+        },
+    ];
+    let docker = || Some(vec!["https://registry-1.docker.io".to_string()]);
+    // (how the pushes fail, the JSON expected, push rules decoded, errors decoded)
+    let cases: Vec<(Outcome, &str, usize, usize)> = vec![
+        (
+            Outcome {
+                failing_registries: docker(),
+                ..Outcome::default()
+            },
+            "[{\"code\":\"DENIED\",",
+            1,
+            1,
+        ),
+        (
+            Outcome {
+                failing_registries: docker(),
+                upload_error: UploadError::Unreachable,
+                ..Outcome::default()
+            },
+            "[]",
+            0,
+            0,
+        ),
+        (
+            Outcome {
+                failing_registries: docker(),
+                upload_error: UploadError::Manifest,
+                null_errors: true,
+                ..Outcome::default()
+            },
+            "null",
+            0,
+            0,
+        ),
+        (Outcome::default(), "[[{\"code\":\"DENIED\",", 2, 2),
+        (
+            Outcome {
+                upload_error: UploadError::Manifest,
+                ..Outcome::default()
+            },
+            "[null,null]",
+            2,
+            0,
+        ),
+    ];
+    for (mut outcome, wire, rules, errors) in cases {
+        outcome.upload_failures = Failures::Always;
+        let sim = simulator_with(|settings| {
+            settings.scenario = Scenario {
+                outcomes: vec![outcome.clone()],
+                registries: registries.clone(),
+                ..Scenario::default()
+            }
+        })
+        .await;
+        let client = client(&sim);
+        let build = requested_builds(&sim, &client).await.remove(0);
+        let id: u64 = build.self_link.rsplit('/').next().unwrap().parse().unwrap();
+        advance_until(&sim, "the upload failed", |world| {
+            world.builds[&id].upload == UploadStatus::FailedToUpload
+        });
+        let raw: serde_json::Value = reqwest::Client::builder()
+            .user_agent("shapes-test")
+            .build()
+            .unwrap()
+            .get(&build.self_link)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let on_wire = raw["registry_upload_errors"].to_string();
+        assert!(on_wire.starts_with(wire), "{outcome:?}: {on_wire}");
+        let Conditional::Modified(failed) = client.build(&build.self_link, None).await.unwrap()
+        else {
+            unreachable!()
+        };
+        assert_eq!(
+            failed.registry_upload_errors.per_rule.len(),
+            rules,
+            "{on_wire}"
+        );
+        assert_eq!(
+            failed.registry_upload_errors.all().count(),
+            errors,
+            "{on_wire}"
+        );
+        assert!(failed.registry_upload_error_summary.is_some());
+    }
+}
+
+#[tokio::test]
+async fn a_build_whose_errors_launchpad_cannot_marshal_answers_500_with_an_oops_id() {
+    use image_builder::launchpad::sim::scenario::{Registry, Scenario};
+    let sim = simulator_with(|settings| {
+        settings.scenario = Scenario {
+            outcomes: vec![Outcome {
+                upload_failures: Failures::Always,
+                unreadable: true,
+                ..Outcome::default()
+            }],
+            registries: vec![
+                Registry {
+                    url: "https://a.example".into(),
+                    image_name: "{image}".into(),
+                },
+                Registry {
+                    url: "https://b.example".into(),
+                    image_name: "{image}".into(),
+                },
+            ],
+            ..Scenario::default()
+        }
+    })
+    .await;
+    let client = client(&sim);
+    let build = requested_builds(&sim, &client).await.remove(0);
+    let id: u64 = build.self_link.rsplit('/').next().unwrap().parse().unwrap();
+    advance_until(&sim, "the upload failed", |world| {
+        world.builds[&id].upload == UploadStatus::FailedToUpload
+    });
+    let error = client.build(&build.self_link, None).await.unwrap_err();
+    let LaunchpadError::Server {
+        status: 500,
+        oops_id: Some(oops),
+        ..
+    } = &error
+    else {
+        panic!("{error:?}")
+    };
+    assert!(oops.starts_with("OOPS-"), "{oops}");
+}
+
+/// After a `scheduleRegistryUpload` whose answer was lost, the upload may have ended before
+/// the repeat: Launchpad then refuses it as "already been uploaded", which means the first
+/// attempt worked (`reference/launchpad-truths.md`, "Registry uploads").
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_repeat_refused_as_already_uploaded_after_a_lost_answer_is_success() {
+    let sim = std::sync::Arc::new(simulator().await);
+    sim.set_outcomes(vec![Outcome {
+        upload_failures: Failures::Times(1),
+        ..Outcome::default()
+    }]);
+    let mut settings = client_settings(&sim);
+    settings.request_timeout = Duration::from_millis(300);
+    let client = Client::new(settings).unwrap();
+    let build = requested_builds(&sim, &client).await.remove(0);
+    let id: u64 = build.self_link.rsplit('/').next().unwrap().parse().unwrap();
+    advance_until(&sim, "the upload failed", |world| {
+        world.builds[&id].upload == UploadStatus::FailedToUpload
+    });
+    // The call acts, then its answer is late; meanwhile the new upload ends.
+    sim.inject(
+        Some("POST scheduleRegistryUpload"),
+        Fault::Delay(Duration::from_secs(2)),
+        1,
+    );
+    let stepper = {
+        let sim = sim.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            sim.advance(Duration::from_secs(3600));
+        })
+    };
+    client
+        .schedule_registry_upload(&build.self_link)
+        .await
+        .unwrap();
+    stepper.await.unwrap();
+    assert_eq!(
+        sim.requests("POST scheduleRegistryUpload"),
+        2,
+        "repeated once"
+    );
+    assert_eq!(
+        sim.with_world(|world| world.builds[&id].upload.clone()),
+        UploadStatus::Uploaded
+    );
+}

@@ -534,3 +534,166 @@ fn a_build_with_a_call_in_flight_is_not_read_and_keeps_the_job_open() {
         "{step:?}"
     );
 }
+
+/// A job for redis 20.04 arm64 whose request is answered and whose builds are listed as
+/// `arm64` looks now (the others queued).
+fn listed_with(
+    arm64: BuildSnapshot,
+    auto_retry: bool,
+) -> (Job, image_builder::jobs::machine::Step) {
+    let mut job = job("rebuild 20.04 arm64 redis", auto_retry);
+    observe(&mut job, Observation::Tick, t0(), &rules());
+    observe(
+        &mut job,
+        Observation::Requested {
+            target: 0,
+            result: Ok("http://lp/devel/r/+build-request/1".into()),
+        },
+        t0(),
+        &rules(),
+    );
+    let mut snapshots: Vec<BuildSnapshot> = ["amd64", "ppc64el", "s390x"]
+        .into_iter()
+        .map(|arch| snapshot(arch, BuildState::NeedsBuilding, UploadStatus::Unscheduled))
+        .collect();
+    snapshots.insert(1, arm64);
+    let step = observe(
+        &mut job,
+        Observation::BuildsListed {
+            target: 0,
+            result: Ok(snapshots),
+        },
+        t0(),
+        &rules(),
+    );
+    (job, step)
+}
+
+#[test]
+fn a_build_first_listed_with_its_upload_failed_is_told_and_auto_retried() {
+    let failed = snapshot(
+        "arm64",
+        BuildState::SuccessfullyBuilt,
+        UploadStatus::FailedToUpload,
+    );
+    let (job, step) = listed_with(failed, true);
+    assert!(
+        step.notices.contains(&Notice::UploadFailed {
+            target: 0,
+            build: 1,
+            epoch: 1
+        }),
+        "{:?}",
+        step.notices
+    );
+    assert!(
+        job.targets[0].builds[1].retry_due.is_some(),
+        "auto-retry is due"
+    );
+    assert!(!job.is_finished());
+}
+
+#[test]
+fn a_call_stored_as_pending_is_made_again_on_resume() {
+    let (mut job, step) = listed_with(
+        snapshot(
+            "arm64",
+            BuildState::NeedsBuilding,
+            UploadStatus::Unscheduled,
+        ),
+        false,
+    );
+    // The three cancels are stored as pending before they go out; the process dies.
+    let cancels = step.actions.len();
+    assert_eq!(cancels, 3);
+    let pending: usize = job.targets[0]
+        .builds
+        .iter()
+        .map(|build| build.pending_calls.len())
+        .sum();
+    assert_eq!(pending, 3);
+    let resumed = image_builder::jobs::machine::resume(&mut job, t0());
+    assert_eq!(resumed.actions.len(), 3, "{:?}", resumed.actions);
+    assert!(resumed.actions.iter().all(|action| matches!(
+        action,
+        Action::Call {
+            call: BuildCall::Cancel,
+            ..
+        }
+    )));
+    // Still pending until answered: the job cannot end meanwhile.
+    let pending: usize = job.targets[0]
+        .builds
+        .iter()
+        .map(|build| build.pending_calls.len())
+        .sum();
+    assert_eq!(pending, 3);
+}
+
+#[test]
+fn three_reads_answered_500_make_a_build_unreadable_once_and_settled() {
+    let (mut job, _) = listed_with(
+        snapshot(
+            "arm64",
+            BuildState::SuccessfullyBuilt,
+            UploadStatus::Pending,
+        ),
+        false,
+    );
+    let error = || LaunchpadError::Server {
+        status: 500,
+        oops_id: Some("OOPS-1".into()),
+        message: "TypeError".into(),
+    };
+    let mut told = Vec::new();
+    for _ in 0..5 {
+        let step = observe(
+            &mut job,
+            Observation::BuildRead {
+                target: 0,
+                build: 1,
+                result: Err(error()),
+            },
+            t0(),
+            &rules(),
+        );
+        told.extend(step.notices);
+    }
+    assert_eq!(
+        told.iter()
+            .filter(|n| matches!(n, Notice::BuildUnreadable { .. }))
+            .count(),
+        1,
+        "{told:?}"
+    );
+    let build = &job.targets[0].builds[1];
+    assert_eq!(build.unreadable.as_deref(), Some("OOPS-1"));
+    assert_eq!(build.progress(), Progress::Unreadable);
+    assert!(build.is_settled(false, 0));
+    // A 503 is only a delay, however often.
+    let (mut job, _) = listed_with(
+        snapshot(
+            "arm64",
+            BuildState::SuccessfullyBuilt,
+            UploadStatus::Pending,
+        ),
+        false,
+    );
+    for _ in 0..5 {
+        observe(
+            &mut job,
+            Observation::BuildRead {
+                target: 0,
+                build: 1,
+                result: Err(LaunchpadError::Server {
+                    status: 503,
+                    oops_id: None,
+                    message: "down".into(),
+                }),
+            },
+            t0(),
+            &rules(),
+        );
+    }
+    assert_eq!(job.targets[0].builds[1].unreadable, None);
+}

@@ -199,3 +199,139 @@ async fn webhooks_install_registers_each_recipe_once_however_often_it_runs() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhooks_install_repairs_a_hook_with_a_stale_secret_and_ping_proves_it() {
+    use image_builder::secret::Secret;
+    let config = image_builder::config::Config::built_in().unwrap();
+    let sim = image_builder::launchpad::sim::Simulator::start(
+        image_builder::launchpad::sim::SimSettings::new(config.catalogue.clone()),
+    )
+    .await
+    .unwrap();
+    // The bot's listener, checking deliveries with the secret it is given now.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!(
+        "http://{}{}",
+        listener.local_addr().unwrap(),
+        image_builder::webhook::PATH
+    );
+    let (sender, mut deliveries) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move { while deliveries.recv().await.is_some() {} });
+    let router = image_builder::webhook::router(
+        Secret::new("new-secret"),
+        sender,
+        image_builder::webhook::Watch::default(),
+    );
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    // Hooks to the bot's URL left with another secret; one also inactive.
+    let client = Client::new({
+        let mut settings = ClientSettings::new(sim.api_root());
+        settings.credentials = Some(sim.credentials());
+        settings
+    })
+    .unwrap();
+    for image in &config.catalogue.images {
+        for track in &image.tracks {
+            client
+                .new_webhook(
+                    &client.recipe_url(&track.recipe),
+                    &url,
+                    &["oci-recipe:build:0.1"],
+                    Some(&Secret::new("old-secret")),
+                )
+                .await
+                .unwrap();
+        }
+    }
+    let first_hook = sim.with_world(|world| *world.webhooks.keys().next().unwrap());
+    sim.with_world_mut(|world| world.webhooks.get_mut(&first_hook).unwrap().active = false);
+
+    let dir = std::env::temp_dir().join(format!("ib-stale-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let text = image_builder::config::BUILT_IN
+        .replace("https://api.launchpad.net/devel/", &sim.api_root());
+    std::fs::write(dir.join("config.toml"), text).unwrap();
+    sim.credentials().save(&dir.join("credentials")).unwrap();
+    let run = |args: Vec<&'static str>| {
+        let dir = dir.clone();
+        let url = url.clone();
+        async move {
+            let output = tokio::task::spawn_blocking(move || {
+                Command::new(env!("CARGO_BIN_EXE_image-builder"))
+                    .arg("webhooks")
+                    .args(args)
+                    .arg("--delivery-url")
+                    .arg(url)
+                    .arg("--config")
+                    .arg(dir.join("config.toml"))
+                    .arg("--credentials")
+                    .arg(dir.join("credentials"))
+                    .env("WEBHOOK_SECRET", "new-secret")
+                    .output()
+                    .unwrap()
+            })
+            .await
+            .unwrap();
+            let out = String::from_utf8_lossy(&output.stdout).to_string();
+            (output.status.code(), out)
+        }
+    };
+    let (code, out) = run(vec!["ping", "--timeout", "20"]).await;
+    assert_eq!(code, Some(1), "{out}");
+    assert_eq!(
+        out.matches("refused by the listener (Bad HTTP response: 401)")
+            .count(),
+        29,
+        "{out}"
+    );
+    let (code, out) = run(vec!["list"]).await;
+    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(out.matches("INACTIVE").count(), 1, "{out}");
+
+    let (code, out) = run(vec!["install"]).await;
+    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(
+        out.matches(": already there: secret set").count(),
+        29,
+        "{out}"
+    );
+    assert_eq!(out.matches("secret set, activated").count(), 1, "{out}");
+    assert_eq!(
+        sim.with_world(|world| world.webhooks.len()),
+        29,
+        "no new hooks"
+    );
+
+    let (code, out) = run(vec!["ping", "--timeout", "20"]).await;
+    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(out.matches(": delivered and verified").count(), 29, "{out}");
+    let (_, out) = run(vec!["list"]).await;
+    assert_eq!(
+        out.matches("(active, oci-recipe:build:0.1)").count(),
+        29,
+        "{out}"
+    );
+
+    // And a real delivery verifies too.
+    let id = sim
+        .with_world_mut(|world| world.foreign_build("redis", "22.04", "amd64"))
+        .unwrap();
+    let started = std::time::Instant::now();
+    loop {
+        let verified = sim
+            .deliveries()
+            .iter()
+            .any(|d| d.body.contains(&format!("/+build/{id}\"")) && d.status == Some(200));
+        if verified {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{:#?}",
+            sim.deliveries()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -402,3 +402,51 @@ async fn the_builders_alias_redirects_to_the_canonical_build() {
     };
     assert_eq!(build.self_link, format!("{url}/+build/{id}"));
 }
+
+/// Launchpad's permissions on a recipe: requesting builds, and listing or adding webhooks,
+/// need the owning team (`reference/launchpad-truths.md`: `ocirecipe.py:635-639`,
+/// `interfaces/ocirecipe.py:495`, `configure.zcml:25-28`).
+#[tokio::test]
+async fn build_requests_and_webhooks_are_the_owning_teams() {
+    let sim = simulator().await;
+    let mut settings = image_builder::launchpad::ClientSettings::new(sim.api_root());
+    settings.credentials = Some(sim.credentials_for("outsider"));
+    let outsider = image_builder::launchpad::Client::new(settings).unwrap();
+    let recipe_url = format!(
+        "{}~ubuntu-docker-images/ubuntu-docker-images/+oci/redis/+recipe/redis-5.0-20.04",
+        sim.api_root()
+    );
+    let refused = outsider.request_builds(&recipe_url).await.unwrap_err();
+    assert_eq!(
+        refused,
+        image_builder::launchpad::LaunchpadError::Unauthorized {
+            message: "outsider cannot create OCI image builds owned by ubuntu-docker-images."
+                .into()
+        }
+    );
+    assert!(sim.with_world(|world| world.requests.is_empty()));
+    assert!(matches!(
+        outsider.webhooks(&recipe_url).await,
+        Err(image_builder::launchpad::LaunchpadError::Unauthorized { .. })
+    ));
+    let added = outsider
+        .new_webhook(
+            &recipe_url,
+            "https://x.example/",
+            &["oci-recipe:build:0.1"],
+            None,
+        )
+        .await;
+    assert!(
+        matches!(
+            added,
+            Err(image_builder::launchpad::LaunchpadError::Unauthorized { .. })
+        ),
+        "{added:?}"
+    );
+    assert!(sim.with_world(|world| world.webhooks.is_empty()));
+    // A member may.
+    let member = client(&sim);
+    assert!(member.request_builds(&recipe_url).await.is_ok());
+    assert!(member.webhooks(&recipe_url).await.unwrap().is_empty());
+}

@@ -8,85 +8,13 @@ use std::time::Duration;
 
 use image_builder::chat::Kind;
 use image_builder::jobs::Engine;
-use image_builder::launchpad::sim::scenario::{Failures, Outcome};
-use image_builder::launchpad::sim::Simulator;
-use image_builder::secret::Secret;
+use image_builder::launchpad::sim::scenario::Failures;
 use image_builder::webhook;
 use support::bot::{quick_engine, TestBot};
-
-const SECRET: &str = "webhook-s3cret";
-
-/// Serves the listener for `engine`; returns its delivery URL.
-async fn listen(sim: &Simulator, engine: Engine<image_builder::chat::console::Console>) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}{}", listener.local_addr().unwrap(), webhook::PATH);
-    tokio::spawn(webhook::serve(
-        listener,
-        Secret::new(SECRET),
-        engine,
-        sim.api_root(),
-        None,
-    ));
-    url
-}
-
-/// Registers the bot's webhook on every recipe of the catalogue.
-async fn install(sim: &Simulator, url: &str) {
-    let client = support::client(sim);
-    for image in support::config().catalogue.images {
-        for track in image.tracks {
-            client
-                .new_webhook(
-                    &client.recipe_url(&track.recipe),
-                    url,
-                    &["oci-recipe:build:0.1"],
-                    Some(&Secret::new(SECRET)),
-                )
-                .await
-                .unwrap();
-        }
-    }
-}
-
-async fn post(url: &str, body: &str, signature: Option<&str>, event: &str) -> u16 {
-    let mut request = reqwest::Client::new()
-        .post(url)
-        .header("Content-Type", "application/json")
-        .header("X-Launchpad-Event-Type", event)
-        .body(body.to_string());
-    if let Some(signature) = signature {
-        request = request.header("X-Hub-Signature", signature);
-    }
-    request.send().await.unwrap().status().as_u16()
-}
-
-/// A bot whose alerts channel is `alerts`, every upload failing as `failures` says, its listener
-/// serving (and registered on every recipe if `installed`); returns the bot and the listener.
-async fn alerting_bot(failures: Failures, installed: bool) -> (TestBot, String) {
-    let mut settings = quick_engine();
-    settings.alerts_channel = Some("alerts".into());
-    let outcome = Outcome {
-        upload_failures: failures,
-        ..Outcome::default()
-    };
-    let bot = TestBot::start_with(vec![outcome], settings).await;
-    let url = listen(&bot.sim, bot.wired.engine.clone()).await;
-    if installed {
-        install(&bot.sim, &url).await;
-    }
-    (bot, url)
-}
-
-fn alerts(bot: &TestBot) -> Vec<String> {
-    bot.printed()
-        .into_iter()
-        .filter(|p| p.kind == Kind::Alert && p.channel == "alerts")
-        .map(|p| p.text)
-        .collect()
-}
+use support::hooks::{alerting_bot, alerts, click, first_alert, install, listen, post, SECRET};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_daily_build_whose_upload_fails_is_alerted_exactly_once() {
+async fn a_foreign_build_whose_upload_fails_is_alerted_exactly_once() {
     let (bot, _url) = alerting_bot(Failures::Always, true).await;
     bot.sim
         .with_world_mut(|world| world.foreign_build("redis", "22.04", "amd64"))
@@ -375,22 +303,6 @@ async fn a_mute_stops_alerts_until_it_expires_and_says_when_it_ends() {
         .unwrap();
     bot.run_until("the next failure is alerted", |bot| alerts(bot).len() == 1)
         .await;
-}
-
-fn click(user: &str) -> image_builder::chat::Incoming {
-    image_builder::chat::Incoming {
-        user: support::bot::user(user),
-        channel: "alerts".into(),
-        text: String::new(),
-    }
-}
-
-/// The first alert in the alerts channel and its button.
-fn first_alert(bot: &TestBot) -> image_builder::chat::console::Printed {
-    bot.printed()
-        .into_iter()
-        .find(|p| p.kind == Kind::Alert && p.channel == "alerts")
-        .expect("an alert")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

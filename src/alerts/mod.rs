@@ -14,10 +14,14 @@
 //! What the bot knows of a build's failures lives in the store ([`crate::store::alerts`]), so a
 //! restart neither repeats nor forgets an alert.
 
+mod deliveries;
 mod group;
 mod mutes;
+mod retry;
 
-use std::collections::HashSet;
+pub use deliveries::Hint;
+
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -25,7 +29,7 @@ use chrono::Utc;
 
 use crate::chat::{Button, Chat, Kind, Outgoing};
 use crate::launchpad::models::{Build, UploadStatus};
-use crate::launchpad::{Client, Conditional, LaunchpadError, Refusal};
+use crate::launchpad::{Client, Conditional, LaunchpadError};
 use crate::messages::alerts as say;
 use crate::store::{Store, UploadRecord};
 use crate::target::JobId;
@@ -72,25 +76,12 @@ struct Shared<C> {
     settings: AlertSettings,
     hand_over: HandOver,
     group: tokio::sync::Mutex<Option<group::OpenGroup>>,
-    /// Builds whose retry a task is following now.
+    /// Builds whose retry a task is following now ([`retry`]).
     following: Mutex<HashSet<String>>,
+    /// Deliveries waiting to be taken in, per build: one build's are taken in one at a time,
+    /// in the order they arrived, so a read never overtakes the delivery before it.
+    queued: Mutex<HashMap<String, VecDeque<Option<Hint>>>>,
 }
-
-/// What a webhook delivery says besides naming the build: Launchpad's word (signed) that the
-/// build's upload status changed to this. Only one thing is taken from it: a delivery never
-/// seen before saying `Pending` means an upload attempt began, so a failure read afterwards is
-/// a new one even if no read saw the attempt (a retry on Launchpad's page that failed before
-/// the bot looked). What failed, and how, is always read from Launchpad.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Hint {
-    /// `X-Launchpad-Delivery`: the same on every attempt of one delivery.
-    pub delivery: String,
-    /// The payload's `registry_upload_status`.
-    pub upload_status: String,
-}
-
-/// How many deliveries are remembered per build, to tell a new one from a repeated one.
-const DELIVERIES_REMEMBERED: usize = 32;
 
 /// Whether a claim in the ledger was won.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -137,6 +128,7 @@ impl<C: Chat> Alerts<C> {
                 hand_over,
                 group: tokio::sync::Mutex::new(None),
                 following: Mutex::new(HashSet::new()),
+                queued: Mutex::new(HashMap::new()),
             }),
         }
     }
@@ -189,34 +181,6 @@ impl<C: Chat> Alerts<C> {
         record.updated_at = Some(Utc::now());
         if let Err(error) = store.put_upload_record(link, &record) {
             tracing::error!(%error, link, "recording a failed upload failed");
-        }
-    }
-
-    /// Takes in a delivery's hint about the build at `url`, before the read it leads to: a
-    /// new delivery saying an upload attempt began marks the build's upload as pending.
-    pub fn delivered(&self, url: &str, hint: &Hint) {
-        if hint.upload_status != UploadStatus::Pending.as_str() {
-            return;
-        }
-        let store = &self.inner.store;
-        let mut record = match self.record_for(url) {
-            Ok(record) => record,
-            Err(error) => {
-                tracing::error!(%error, "reading an upload record failed");
-                return;
-            }
-        };
-        if record.deliveries.contains(&hint.delivery) {
-            return;
-        }
-        record.deliveries.push(hint.delivery.clone());
-        if record.deliveries.len() > DELIVERIES_REMEMBERED {
-            record.deliveries.remove(0);
-        }
-        record.last_status = Some(UploadStatus::Pending.as_str().to_string());
-        record.updated_at = Some(Utc::now());
-        if let Err(error) = store.put_upload_record(url, &record) {
-            tracing::error!(%error, "recording a delivery failed");
         }
     }
 
@@ -309,7 +273,7 @@ impl<C: Chat> Alerts<C> {
 
     /// What is known of the build at `link`, or, for a build a finished job followed, what
     /// that job saw.
-    fn record_for(&self, link: &str) -> Result<UploadRecord, crate::store::StoreError> {
+    pub(super) fn record_for(&self, link: &str) -> Result<UploadRecord, crate::store::StoreError> {
         let store = &self.inner.store;
         if let Some(record) = store.upload_record(link)? {
             return Ok(record);
@@ -399,7 +363,7 @@ impl<C: Chat> Alerts<C> {
     }
 
     /// Remembers a build's URL under its Launchpad number, for a button that names it.
-    fn remember_number(&self, link: &str) -> Option<u64> {
+    pub(super) fn remember_number(&self, link: &str) -> Option<u64> {
         let number = link.rsplit('/').next()?.parse::<u64>().ok()?;
         match self.inner.store.put_untracked(number, link) {
             Ok(()) => Some(number),
@@ -410,123 +374,7 @@ impl<C: Chat> Alerts<C> {
         }
     }
 
-    /// Retries the upload of the build Launchpad numbers `number` (an alert's button), and
-    /// follows it; the answer is for the clicker.
-    pub async fn retry_build(&self, number: u64, channel: &str) -> String {
-        match self.inner.store.untracked(number) {
-            Ok(Some(link)) => self.retry_all(&[link], channel).await,
-            Ok(None) => say::retrying_untracked(
-                0,
-                &[say::not_retried(
-                    &number.to_string(),
-                    "I don't know this build",
-                )],
-            ),
-            Err(error) => {
-                tracing::error!(%error, "reading the store failed");
-                crate::messages::jobs::internal_error("reading the job store")
-            }
-        }
-    }
-
-    /// Retries every failed upload of grouped alert `number` (its button), each followed.
-    pub async fn retry_group(&self, number: u64, channel: &str) -> String {
-        match self.inner.store.group(number) {
-            Ok(Some(group)) => self.retry_all(&group.builds, channel).await,
-            Ok(None) => say::retrying_untracked(
-                0,
-                &[say::not_retried(
-                    &format!("group {number}"),
-                    "this alert is too old; retry on Launchpad",
-                )],
-            ),
-            Err(error) => {
-                tracing::error!(%error, "reading the store failed");
-                crate::messages::jobs::internal_error("reading the job store")
-            }
-        }
-    }
-
-    async fn retry_all(&self, links: &[String], channel: &str) -> String {
-        let mut retried = 0;
-        let mut refused = Vec::new();
-        for link in links {
-            match self.retry_upload(link, channel).await {
-                Ok(()) => retried += 1,
-                Err(why) => refused.push(say::not_retried(link, &why)),
-            }
-        }
-        say::retrying_untracked(retried, &refused)
-    }
-
-    /// Schedules one build's upload again and follows it: the record says so (stored before
-    /// the call, so a restart goes on following it) and its outcome is said in `channel`.
-    async fn retry_upload(&self, link: &str, channel: &str) -> Result<(), String> {
-        let store = &self.inner.store;
-        let mut record = self.record_for(link).map_err(|error| {
-            tracing::error!(%error, "reading an upload record failed");
-            "the job store failed".to_string()
-        })?;
-        let before = record.clone();
-        record.retrying_in = Some(channel.to_string());
-        record.last_status = Some(UploadStatus::Pending.as_str().to_string());
-        record.updated_at = Some(Utc::now());
-        store.put_upload_record(link, &record).map_err(|error| {
-            tracing::error!(%error, "recording a retry failed");
-            "the job store failed".to_string()
-        })?;
-        match self.inner.client.schedule_registry_upload(link).await {
-            Ok(()) => {}
-            Err(error) if error.refusal() == Some(Refusal::AlreadyUploaded) => {}
-            Err(error) => {
-                // Nothing to follow: put the record back as it was.
-                if let Err(error) = store.put_upload_record(link, &before) {
-                    tracing::error!(%error, "restoring an upload record failed");
-                }
-                return Err(error.to_string());
-            }
-        }
-        self.follow(link.to_string());
-        Ok(())
-    }
-
-    /// Follows a retried upload until its record says it ended, looking at it with a growing
-    /// wait (deliveries usually get there first).
-    fn follow(&self, link: String) {
-        {
-            let mut following = self
-                .inner
-                .following
-                .lock()
-                .unwrap_or_else(|p| p.into_inner());
-            if !following.insert(link.clone()) {
-                return;
-            }
-        }
-        let alerts = self.clone();
-        tokio::spawn(async move {
-            let settings = &alerts.inner.settings;
-            let mut wait = settings.follow_min;
-            loop {
-                tokio::time::sleep(wait).await;
-                wait = wait.mul_f64(1.5).min(settings.follow_max);
-                alerts.build_changed(&link).await;
-                match alerts.inner.store.upload_record(&link) {
-                    Ok(Some(record)) if record.retrying_in.is_some() => {}
-                    Ok(_) => break,
-                    Err(error) => tracing::error!(%error, "reading an upload record failed"),
-                }
-            }
-            alerts
-                .inner
-                .following
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .remove(&link);
-        });
-    }
-
-    async fn send(&self, channel: &str, message: Outgoing) {
+    pub(super) async fn send(&self, channel: &str, message: Outgoing) {
         if let Err(error) = self.inner.chat.send(channel, message).await {
             tracing::warn!(%error, channel, "sending an alert failed");
         }

@@ -29,11 +29,20 @@ use crate::store::Store;
 pub const DEFAULT_SCENARIO: &str = r#"
 seed = 42
 
-# redis's arm64 upload fails once: an alert, then `retry uploads #N` fixes it.
+# Every image is pushed to two registries, as the team's are: Docker Hub and a cloud registry.
+[[registries]]
+url = "https://registry-1.docker.io"
+image_name = "ubuntu/{image}"
+[[registries]]
+url = "https://public.ecr.aws"
+image_name = "lts/{image}"
+
+# redis's arm64 push to the cloud registry fails once: an alert, then `retry uploads #N` fixes it.
 [[outcomes]]
 image = "redis"
 arch = "arm64"
 upload_failures = 1
+failing_registries = ["https://public.ecr.aws"]
 
 # nginx 22.04's s390x upload fails twice: `--auto-retry-uploads` recovers it on the third try.
 [[outcomes]]
@@ -49,15 +58,15 @@ series = "24.04"
 arch = "ppc64el"
 build_failures = 1
 
-# Launchpad's daily build of postgres 22.04 on amd64 fails to upload: nobody asked the bot for
-# it, and the webhook listener still hears of it and alerts.
+# Someone requests postgres 22.04 on amd64 from Launchpad's web UI, and both of its pushes
+# fail: nobody asked the bot for it, and the webhook listener still hears of it and alerts.
 [[outcomes]]
 image = "postgres"
 series = "22.04"
 arch = "amd64"
 upload_failures = "always"
 
-[[daily_builds]]
+[[foreign_builds]]
 image = "postgres"
 series = "22.04"
 arch = "amd64"

@@ -12,12 +12,12 @@ use chrono::Utc;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
+use super::calls::PreparedCall;
 use super::engine::{controlled_count, Command, Inner};
-use super::machine::{self, next_due, observe, Action, BuildCall, Notice, Observation, Step};
+use super::machine::{self, next_due, observe, Notice, Observation, Step};
 use super::model::{Job, Phase};
 use crate::alerts::{failure_key, unreadable_key, Claim};
 use crate::chat::{Button, Chat, Kind, MessageId, Outgoing};
-use crate::launchpad::{Client, Conditional};
 use crate::messages::jobs as say;
 
 /// One job's task.
@@ -75,6 +75,9 @@ impl<C: Chat> Driver<C> {
             self.announce().await;
             let board_due = self.update_board(self.job.is_finished()).await;
             if self.job.is_finished() {
+                // The summary goes out while the driver is still in the map: a `retry` that
+                // reopens the job meanwhile comes here, and its own summary follows.
+                send_summary(&self.inner, &self.job).await;
                 // Leave the map, unless a command came in while the job was ending.
                 let pending = {
                     let mut drivers = self.inner.drivers.lock().unwrap_or_else(|p| p.into_inner());
@@ -112,7 +115,6 @@ impl<C: Chat> Driver<C> {
                         continue;
                     }
                     None => {
-                        send_summary(&self.inner, &self.job).await;
                         tracing::info!(status = ?self.job.status, "job ended");
                         return;
                     }
@@ -207,41 +209,41 @@ impl<C: Chat> Driver<C> {
                 build,
                 epoch,
             } => {
-                let track = &job.targets[*target].builds[*build];
-                let line = say::upload_failed(job, &job.targets[*target], track, *epoch);
+                let t = &job.targets[*target];
+                let track = &t.builds[*build];
                 let alerts = &self.inner.alerts;
                 if alerts.claim(&failure_key(&track.url, *epoch)) != Claim::New {
                     return;
                 }
                 alerts.job_told_failure(&track.url, *epoch);
                 if alerts.muted(
-                    job.targets[*target].image.as_str(),
+                    t.image.as_str(),
                     &track.url,
-                    line.clone(),
+                    say::failure_line(job, t, track),
                 ) {
                     return;
                 }
-                alert(line).map(|message| message.with_buttons(vec![Button::RetryUploads(job.id)]))
+                alert(say::upload_failed(job, t, track, *epoch))
+                    .map(|message| message.with_buttons(vec![Button::RetryUploads(job.id)]))
             }
             Notice::BuildUnreadable {
                 target,
                 build,
                 oops_id,
             } => {
-                let track = &job.targets[*target].builds[*build];
-                let line =
-                    say::build_unreadable(job, &job.targets[*target], track, oops_id.as_deref());
+                let t = &job.targets[*target];
+                let track = &t.builds[*build];
                 let alerts = &self.inner.alerts;
                 if alerts.claim(&unreadable_key(&track.url)) != Claim::New
                     || alerts.muted(
-                        job.targets[*target].image.as_str(),
+                        t.image.as_str(),
                         &track.url,
-                        line.clone(),
+                        say::failure_line(job, t, track),
                     )
                 {
                     return;
                 }
-                alert(line)
+                alert(say::build_unreadable(job, t, track, oops_id.as_deref()))
             }
             Notice::UploadRetrying { target, build, .. } => {
                 let t = &job.targets[*target];
@@ -454,87 +456,5 @@ async fn copy_to_alerts_channel<C: Chat>(inner: &Inner<C>, job: &Job, message: O
     }
     if let Err(error) = inner.chat.send(channel, message).await {
         tracing::warn!(%error, channel, "copying to the alerts channel failed");
-    }
-}
-
-/// A Launchpad call with everything it needs copied out of the job, so it can run on its own.
-struct PreparedCall {
-    action: Action,
-    url: String,
-    etag: Option<String>,
-}
-
-impl PreparedCall {
-    fn new(job: &Job, action: Action) -> PreparedCall {
-        let (url, etag) = match &action {
-            Action::RequestBuilds { target } => (job.targets[*target].recipe_url.clone(), None),
-            Action::ReadRequest { target } => match &job.targets[*target].phase {
-                Phase::Requested { request_url } | Phase::Following { request_url } => {
-                    (request_url.clone(), None)
-                }
-                _ => (String::new(), None),
-            },
-            Action::ListBuilds { url, .. } => (url.clone(), None),
-            Action::ReadBuild { target, build } => {
-                let track = &job.targets[*target].builds[*build];
-                (track.url.clone(), track.etag.clone())
-            }
-            Action::Call { target, build, .. } => {
-                (job.targets[*target].builds[*build].url.clone(), None)
-            }
-        };
-        PreparedCall { action, url, etag }
-    }
-
-    async fn run(self, client: &Client) -> Observation {
-        let url = self.url.as_str();
-        match self.action {
-            Action::RequestBuilds { target } => Observation::Requested {
-                target,
-                result: client.request_builds(url).await,
-            },
-            Action::ReadRequest { target } => Observation::RequestRead {
-                target,
-                result: client.build_request(url).await.map(|request| {
-                    (
-                        request.status,
-                        request.error_message,
-                        request.builds_collection_link,
-                    )
-                }),
-            },
-            Action::ListBuilds { target, .. } => Observation::BuildsListed {
-                target,
-                result: client
-                    .builds(url)
-                    .await
-                    .map(|builds| builds.into_iter().map(Into::into).collect()),
-            },
-            Action::ReadBuild { target, build } => Observation::BuildRead {
-                target,
-                build,
-                result: client
-                    .build(url, self.etag.as_deref())
-                    .await
-                    .map(|answer| match answer {
-                        Conditional::Modified(build) => Some(build.into()),
-                        Conditional::NotModified => None,
-                    }),
-            },
-            Action::Call {
-                target,
-                build,
-                call,
-            } => Observation::BuildCall {
-                target,
-                build,
-                call,
-                result: match call {
-                    BuildCall::Cancel => client.cancel(url).await,
-                    BuildCall::Retry => client.retry(url).await,
-                    BuildCall::ScheduleUpload { .. } => client.schedule_registry_upload(url).await,
-                },
-            },
-        }
     }
 }

@@ -295,13 +295,7 @@ impl<C: Chat> Engine<C> {
                 return;
             }
         }
-        let alerts = self.inner.alerts.clone();
-        tokio::spawn(async move {
-            if let Some(hint) = hint {
-                alerts.delivered(&build_url, &hint);
-            }
-            alerts.build_changed(&build_url).await
-        });
+        self.inner.alerts.deliver(build_url, hint);
     }
 
     /// Silences failed-upload alerts of `image` (all if `None`) for `duration`; when the mute

@@ -8,6 +8,7 @@
 //!   Launchpad, stores, announces, keeps the board;
 //! - [`engine`]: the façade that starts, resumes and controls jobs and hands webhooks on.
 
+mod calls;
 mod driver;
 pub mod engine;
 pub mod machine;

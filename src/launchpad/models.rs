@@ -296,7 +296,7 @@ pub struct Recipe {
     pub processors_collection_link: String,
     /// Its webhooks.
     pub webhooks_collection_link: String,
-    /// Whether Launchpad builds it daily.
+    /// Stored by Launchpad, and unused: OCI recipes are never built daily.
     #[serde(default)]
     pub build_daily: bool,
     /// The entry's ETag.

@@ -205,6 +205,24 @@ pub fn upload_failed(job: &Job, target: &Target, build: &BuildTrack, failure: u3
     )
 }
 
+/// A job's failed upload in one line (for `status`, when a mute kept it quiet).
+pub fn failure_line(job: &Job, target: &Target, build: &BuildTrack) -> String {
+    format!(
+        "• {} (job {}): {} {}",
+        build_name(target, build),
+        job.id,
+        build
+            .upload_error
+            .as_deref()
+            .or(build
+                .unreadable
+                .as_deref()
+                .map(|_| "Launchpad cannot show it"))
+            .unwrap_or("Launchpad gave no reason"),
+        build.web_link
+    )
+}
+
 /// A build of a job whose entry Launchpad cannot show.
 pub fn build_unreadable(
     job: &Job,
@@ -221,14 +239,27 @@ pub fn build_unreadable(
     )
 }
 
-/// Auto-retry is trying again.
+/// Auto-retry is trying again; from the second attempt on, this is also where the failure of
+/// the attempt before is told.
 pub fn upload_retrying(job: &Job, target: &Target, build: &BuildTrack, budget: u32) -> String {
-    format!(
+    let mut text = format!(
         "Retrying the upload of {} (job {}): attempt {} of {budget}.",
         build_name(target, build),
         job.id,
         build.auto_retries
-    )
+    );
+    if build.auto_retries > 1 {
+        let _ = write!(
+            text,
+            " Attempt {} failed too: {}",
+            build.auto_retries - 1,
+            build
+                .upload_error
+                .as_deref()
+                .unwrap_or("Launchpad gave no reason")
+        );
+    }
+    text
 }
 
 /// Auto-retry worked.

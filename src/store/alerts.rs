@@ -30,6 +30,9 @@ pub struct UploadRecord {
     /// an attempt of one already taken in.
     #[serde(default)]
     pub deliveries: Vec<String>,
+    /// Until then, a delivery saying its upload began is the one of the retry the bot made.
+    #[serde(default)]
+    pub own_attempt_until: Option<DateTime<Utc>>,
     /// When it last changed.
     pub updated_at: Option<DateTime<Utc>>,
 }
@@ -258,6 +261,7 @@ mod tests {
             last_status: Some("Failed to upload".into()),
             retrying_in: retrying.then(|| "alerts".to_string()),
             deliveries: Vec::new(),
+            own_attempt_until: None,
             updated_at: Some(old),
         };
         store.put_upload_record("old", &record(false)).unwrap();

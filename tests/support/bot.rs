@@ -9,7 +9,7 @@ use image_builder::chat::console::{Console, Printed};
 use image_builder::chat::{Incoming, Kind};
 use image_builder::config::Config;
 use image_builder::jobs::{Engine, EngineSettings, Job, Rules};
-use image_builder::launchpad::sim::scenario::Outcome;
+use image_builder::launchpad::sim::scenario::{Outcome, Scenario};
 use image_builder::launchpad::sim::Simulator;
 use image_builder::launchpad::Client;
 use image_builder::permissions::{Rule, User};
@@ -108,9 +108,23 @@ pub fn wire_with(
     first_id: u64,
     settings: EngineSettings,
 ) -> Wired {
+    wire_console(
+        sim,
+        dir,
+        Console::with_first_id(std::io::sink(), first_id),
+        settings,
+    )
+}
+
+/// [`wire`], with this console and these engine settings.
+pub fn wire_console(
+    sim: &Simulator,
+    dir: &std::path::Path,
+    console: Console,
+    settings: EngineSettings,
+) -> Wired {
     let store = Store::open(dir).expect("the store opens");
     let client = Client::new(super::client_settings(sim)).unwrap();
-    let console = Console::with_first_id(std::io::sink(), first_id);
     let engine = Engine::new(client, store, console.clone(), settings);
     let bot = Bot::new(
         team_config(),
@@ -143,10 +157,24 @@ impl TestBot {
 
     /// [`TestBot::start`], with these engine settings.
     pub async fn start_with(outcomes: Vec<Outcome>, settings: EngineSettings) -> TestBot {
-        let sim = super::simulator().await;
-        sim.set_outcomes(outcomes);
+        let scenario = Scenario {
+            outcomes,
+            ..Scenario::default()
+        };
+        TestBot::start_scenario(scenario, settings, usize::MAX).await
+    }
+
+    /// A bot against a fresh simulator playing `scenario`, its console reporting a message
+    /// length limit of `limit` as a chat service would.
+    pub async fn start_scenario(
+        scenario: Scenario,
+        settings: EngineSettings,
+        limit: usize,
+    ) -> TestBot {
+        let sim = super::simulator_with(|sim| sim.scenario = scenario).await;
         let dir = TempDir::new("bot");
-        let wired = wire_with(&sim, &dir.0, 1, settings);
+        let console = Console::with_first_id(std::io::sink(), 1).with_limit(limit);
+        let wired = wire_console(&sim, &dir.0, console, settings);
         TestBot { sim, wired, dir }
     }
 

@@ -4,6 +4,7 @@
 
 pub mod bot;
 pub mod discord;
+pub mod hooks;
 
 use image_builder::command::{parse, Command, ParseError, Vocabulary};
 use image_builder::config::Config;

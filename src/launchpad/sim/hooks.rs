@@ -8,7 +8,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use super::world::World;
+use super::world::{BuildEvent, World};
 use crate::launchpad::models::OCI_BUILD_EVENT;
 use crate::secret::Secret;
 
@@ -91,15 +91,15 @@ pub fn python_json(pairs: &[(&str, Value)]) -> String {
     format!("{{{}}}", items.join(", "))
 }
 
-/// The webhook payload of a build event.
-fn build_payload(world: &World, build: u64, action: &str) -> Option<(String, String)> {
-    let build = world.builds.get(&build)?;
+/// The webhook payload of a build event, as the build was when it happened.
+fn build_payload(world: &World, event: &BuildEvent) -> Option<(String, String)> {
+    let build = world.builds.get(&event.build)?;
     let body = python_json(&[
         (
             "recipe_build",
             format!("/{}/+build/{}", build.recipe, build.id).into(),
         ),
-        ("action", action.into()),
+        ("action", event.action.into()),
         ("recipe", format!("/{}", build.recipe).into()),
         (
             "build_request",
@@ -108,8 +108,8 @@ fn build_payload(world: &World, build: u64, action: &str) -> Option<(String, Str
                 .map(|request| format!("/{}/+build-request/{request}", build.recipe).into())
                 .unwrap_or(Value::Null),
         ),
-        ("status", build.state.as_str().into()),
-        ("registry_upload_status", build.upload.as_str().into()),
+        ("status", event.state.as_str().into()),
+        ("registry_upload_status", event.upload.as_str().into()),
     ]);
     Some((build.recipe.clone(), body))
 }
@@ -247,7 +247,7 @@ impl World {
     /// build's recipe that takes `oci-recipe:build:0.1`.
     pub fn queue_deliveries(&mut self) {
         for event in std::mem::take(&mut self.events) {
-            let Some((recipe, body)) = build_payload(self, event.build, event.action) else {
+            let Some((recipe, body)) = build_payload(self, &event) else {
                 continue;
             };
             let hooks: Vec<u64> = self

@@ -385,7 +385,7 @@ impl Simulator {
         read(&state.world)
     }
 
-    /// Changes the world (for scenarios a test sets up by hand, like a daily build).
+    /// Changes the world (for scenarios a test sets up by hand, like a build from the web UI).
     pub fn with_world_mut<R>(&self, change: impl FnOnce(&mut World) -> R) -> R {
         let mut state = self.shared.lock();
         state.catch_up();

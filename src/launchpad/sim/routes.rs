@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::{Request, State as AxumState};
@@ -137,6 +138,8 @@ async fn api(
                 Some(Fault::Status(code)) => (status_fault(code, &mut state), None, latency),
                 fault => {
                     let response = respond(&mut state, &shared.roots, &incoming, rest);
+                    let slow = state.rates.slow_operations.get(&operation).copied();
+                    let fault = fault.or(slow.map(|ms| Fault::Delay(Duration::from_millis(ms))));
                     (response, fault, latency)
                 }
             }

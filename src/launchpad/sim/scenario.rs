@@ -22,6 +22,7 @@
 //! drop_rate = 0.01      # share of API requests whose connection is dropped after acting
 //! outage_start_minute = 30   # 503 with Retry-After for every API request ...
 //! outage_minutes = 5         # ... from 30 to 35 simulated minutes after start
+//! slow_operations = { "POST scheduleRegistryUpload" = 2000 }   # acts, answers 2 s later
 //!
 //! [[registries]]        # every recipe's push rules, in order (default: Docker Hub alone)
 //! url = "https://registry-1.docker.io"
@@ -273,6 +274,10 @@ pub struct FaultRates {
     /// How long the outage lasts, in simulated minutes.
     #[serde(default)]
     pub outage_minutes: u64,
+    /// Operations (`"POST scheduleRegistryUpload"`, as counted) that act at once, then take
+    /// this many real milliseconds to answer: for killing a client while its call is out.
+    #[serde(default)]
+    pub slow_operations: std::collections::BTreeMap<String, u64>,
 }
 
 impl FaultRates {

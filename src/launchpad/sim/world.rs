@@ -141,7 +141,7 @@ pub struct SimBuild {
     pub id: u64,
     /// The recipe's path.
     pub recipe: String,
-    /// The build request that made it; `None` for a daily or web-UI build.
+    /// The build request that made it (every build has one on Launchpad, the web UI's too).
     pub request: Option<u64>,
     /// The architecture.
     pub arch: Arch,
@@ -214,6 +214,10 @@ pub struct BuildEvent {
     pub build: u64,
     /// `created` or `status-changed`.
     pub action: &'static str,
+    /// Its `buildstate` when it happened (the payload is made then, not when it is sent).
+    pub state: BuildState,
+    /// Its `registry_upload_status` when it happened.
+    pub upload: UploadStatus,
 }
 
 /// The whole simulated Launchpad.
@@ -324,6 +328,20 @@ impl World {
         self.next_id
     }
 
+    /// Records a change of build `id` for the webhooks, with the build as it is now
+    /// (`lib/lp/oci/subscribers/ocirecipebuild.py`: on creation, and on a change of `status`
+    /// or `registry_upload_status`).
+    fn announce(&mut self, id: u64, action: &'static str) {
+        if let Some(build) = self.builds.get(&id) {
+            self.events.push(BuildEvent {
+                build: id,
+                action,
+                state: build.state.clone(),
+                upload: build.upload.clone(),
+            });
+        }
+    }
+
     /// Sets the outcomes for builds made from now on.
     pub fn set_outcomes(&mut self, outcomes: Vec<Outcome>) {
         self.scenario.outcomes = outcomes;
@@ -372,10 +390,7 @@ impl World {
                         .get(&id)
                         .map(|b| (b.state.clone(), b.upload.clone()));
                     if before != after {
-                        self.events.push(BuildEvent {
-                            build: id,
-                            action: "status-changed",
-                        });
+                        self.announce(id, "status-changed");
                     }
                     changed.push(id);
                 }
@@ -504,10 +519,7 @@ impl World {
                 due: Some(due),
             },
         );
-        self.events.push(BuildEvent {
-            build: id,
-            action: "created",
-        });
+        self.announce(id, "created");
         id
     }
 
@@ -591,13 +603,15 @@ impl World {
     }
 
     /// `cancel`: a queued build is cancelled at once, a running one goes through
-    /// `Cancelling build`; anything else is left alone (Launchpad answers 200 all the same).
+    /// `Cancelling build`; anything else is left alone (Launchpad answers 200 all the same,
+    /// and, nothing having changed, delivers nothing: `launchpad-truths.md`, "Builds nobody
+    /// asked the bot for").
     pub fn cancel(&mut self, id: u64) {
+        let before = self.builds.get(&id).map(|build| build.state.clone());
         self.cancel_quietly(id);
-        self.events.push(BuildEvent {
-            build: id,
-            action: "status-changed",
-        });
+        if self.builds.get(&id).map(|build| build.state.clone()) != before {
+            self.announce(id, "status-changed");
+        }
     }
 
     fn cancel_quietly(&mut self, id: u64) {
@@ -635,10 +649,8 @@ impl World {
         build.date_started = None;
         build.datebuilt = None;
         build.due = Some(now + queue);
-        self.events.push(BuildEvent {
-            build: id,
-            action: "status-changed",
-        });
+        // No delivery: `retry` is a write operation without edited fields, which the
+        // subscriber ignores (`buildfarmjob.py:348-377`, `subscribers/ocirecipebuild.py:46`).
         Ok(())
     }
 
@@ -666,10 +678,7 @@ impl World {
             _ => {}
         }
         build.start_upload(now + upload_time);
-        self.events.push(BuildEvent {
-            build: id,
-            action: "status-changed",
-        });
+        self.announce(id, "status-changed");
         Ok(())
     }
 

@@ -1,0 +1,91 @@
+//! A job's Launchpad calls, made outside the job: each [`Action`] of the state machine is
+//! copied out with what it needs (URL, ETag), run against the client, and its answer comes back
+//! as the [`Observation`] the machine takes in.
+
+use super::machine::{Action, BuildCall, Observation};
+use super::model::{Job, Phase};
+use crate::launchpad::{Client, Conditional};
+
+/// A Launchpad call with everything it needs copied out of the job, so it can run on its own.
+pub(super) struct PreparedCall {
+    action: Action,
+    url: String,
+    etag: Option<String>,
+}
+
+impl PreparedCall {
+    /// The call for `action`, with what it needs copied out of `job`.
+    pub(super) fn new(job: &Job, action: Action) -> PreparedCall {
+        let (url, etag) = match &action {
+            Action::RequestBuilds { target } => (job.targets[*target].recipe_url.clone(), None),
+            Action::ReadRequest { target } => match &job.targets[*target].phase {
+                Phase::Requested { request_url } | Phase::Following { request_url } => {
+                    (request_url.clone(), None)
+                }
+                _ => (String::new(), None),
+            },
+            Action::ListBuilds { url, .. } => (url.clone(), None),
+            Action::ReadBuild { target, build } => {
+                let track = &job.targets[*target].builds[*build];
+                (track.url.clone(), track.etag.clone())
+            }
+            Action::Call { target, build, .. } => {
+                (job.targets[*target].builds[*build].url.clone(), None)
+            }
+        };
+        PreparedCall { action, url, etag }
+    }
+
+    /// Makes the call; its answer, as the machine takes it.
+    pub(super) async fn run(self, client: &Client) -> Observation {
+        let url = self.url.as_str();
+        match self.action {
+            Action::RequestBuilds { target } => Observation::Requested {
+                target,
+                result: client.request_builds(url).await,
+            },
+            Action::ReadRequest { target } => Observation::RequestRead {
+                target,
+                result: client.build_request(url).await.map(|request| {
+                    (
+                        request.status,
+                        request.error_message,
+                        request.builds_collection_link,
+                    )
+                }),
+            },
+            Action::ListBuilds { target, .. } => Observation::BuildsListed {
+                target,
+                result: client
+                    .builds(url)
+                    .await
+                    .map(|builds| builds.into_iter().map(Into::into).collect()),
+            },
+            Action::ReadBuild { target, build } => Observation::BuildRead {
+                target,
+                build,
+                result: client
+                    .build(url, self.etag.as_deref())
+                    .await
+                    .map(|answer| match answer {
+                        Conditional::Modified(build) => Some(build.into()),
+                        Conditional::NotModified => None,
+                    }),
+            },
+            Action::Call {
+                target,
+                build,
+                call,
+            } => Observation::BuildCall {
+                target,
+                build,
+                call,
+                result: match call {
+                    BuildCall::Cancel => client.cancel(url).await,
+                    BuildCall::Retry => client.retry(url).await,
+                    BuildCall::ScheduleUpload { .. } => client.schedule_registry_upload(url).await,
+                },
+            },
+        }
+    }
+}

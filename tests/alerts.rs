@@ -1,0 +1,527 @@
+//! Every failed upload is told exactly once, in the team's real setup (issue 9): several
+//! registries, builds Launchpad cannot show, deliveries spelt several ways, many failures at
+//! once, mutes across a restart, failures first seen late. Over real HTTP against the
+//! simulator, whose rules are Launchpad's (`reference/launchpad-truths.md`).
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use image_builder::chat::console::Printed;
+use image_builder::chat::{Button, Incoming, Kind};
+use image_builder::launchpad::models::{BuildState, UploadStatus};
+use image_builder::launchpad::sim::scenario::{Failures, Outcome, Registry, Scenario};
+use image_builder::launchpad::sim::Simulator;
+use image_builder::store::Store;
+use image_builder::target::JobId;
+use support::bot::{quick_engine, user, TempDir, TestBot};
+use support::hooks::{alerting_bot_with, alerts, click, post, SECRET};
+
+/// Docker Hub and a cloud registry, as the team's images are published.
+fn two_registries() -> Vec<Registry> {
+    vec![
+        Registry {
+            url: "https://registry-1.docker.io".into(),
+            image_name: "ubuntu/{image}".into(),
+        },
+        Registry {
+            url: "https://public.ecr.aws".into(),
+            image_name: "lts/{image}".into(),
+        },
+    ]
+}
+
+fn scenario(outcomes: Vec<Outcome>) -> Scenario {
+    Scenario {
+        outcomes,
+        registries: two_registries(),
+        ..Scenario::default()
+    }
+}
+
+fn always_failing(unreadable: bool) -> Outcome {
+    Outcome {
+        upload_failures: Failures::Always,
+        unreadable,
+        ..Outcome::default()
+    }
+}
+
+/// Job 1 ended and its summary (said after everything else) is out.
+fn said_and_ended(bot: &TestBot) -> bool {
+    bot.job(1).is_finished() && !bot.printed_containing(Kind::Summary, "Job #1").is_empty()
+}
+
+fn job_alerts(bot: &TestBot, needle: &str) -> Vec<String> {
+    bot.printed_containing(Kind::Alert, needle)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_push_rules_both_failing_are_one_alert_naming_both_registries() {
+    let bot =
+        TestBot::start_scenario(scenario(vec![always_failing(false)]), quick_engine(), 2000).await;
+    bot.say("alice", "rebuild 20.04 arm64 redis").await;
+    bot.run_until("job 1 ends and says so", said_and_ended)
+        .await;
+    let told = job_alerts(&bot, "Upload failed");
+    assert_eq!(told.len(), 1, "{told:#?}");
+    assert!(
+        told[0].starts_with("Upload failed: redis 5.0 on 20.04 arm64 (job #1): Upload of sha256:"),
+        "{}",
+        told[0]
+    );
+    assert!(
+        told[0].contains(" for ubuntu/redis failed / Upload of sha256:"),
+        "{}",
+        told[0]
+    );
+    assert!(told[0].contains(" for lts/redis failed"), "{}", told[0]);
+    assert_eq!(bot.job(1).tally().upload_failed, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_build_launchpad_cannot_show_is_told_once_and_the_job_still_ends() {
+    let bot =
+        TestBot::start_scenario(scenario(vec![always_failing(true)]), quick_engine(), 2000).await;
+    bot.say("alice", "rebuild 20.04 arm64 redis").await;
+    bot.run_until("job 1 ends and says so", said_and_ended)
+        .await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let told = job_alerts(&bot, "Cannot read");
+    assert_eq!(told.len(), 1, "{told:#?}");
+    assert!(
+        told[0].starts_with("Cannot read redis 5.0 on 20.04 arm64 (job #1): Launchpad answers its entry with an error (OOPS-sim"),
+        "{}",
+        told[0]
+    );
+    assert!(told[0].contains("/+build/"), "with its link: {}", told[0]);
+    let job = bot.job(1);
+    assert_eq!(job.tally().unreadable, 1, "{:?}", job.tally());
+    let summary = bot.printed_containing(Kind::Summary, "Job #1 finished.");
+    assert_eq!(summary.len(), 1);
+    assert!(summary[0].contains("1 could not be read"), "{}", summary[0]);
+    assert!(
+        summary[0].contains("Builds Launchpad could not show"),
+        "{}",
+        summary[0]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_foreign_build_launchpad_cannot_show_is_told_once_in_the_alerts_channel() {
+    let (bot, _url) = alerting_bot_with(scenario(vec![always_failing(true)]), 2000, true).await;
+    bot.sim
+        .with_world_mut(|world| world.foreign_build("redis", "22.04", "amd64"))
+        .unwrap();
+    bot.run_until("the notice", |bot| !alerts(bot).is_empty())
+        .await;
+    // More deliveries of the same build keep coming (and are read, and answer 500).
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let told = alerts(&bot);
+    assert_eq!(told.len(), 1, "{told:#?}");
+    assert!(
+        told[0].starts_with("Launchpad cannot show build http://"),
+        "{}",
+        told[0]
+    );
+    assert!(told[0].contains("(OOPS-sim"), "{}", told[0]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_failure_delivered_under_several_spellings_is_one_alert() {
+    let (bot, url) = alerting_bot_with(scenario(vec![always_failing(false)]), 2000, false).await;
+    let id = bot
+        .sim
+        .with_world_mut(|world| world.foreign_build("redis", "22.04", "amd64"))
+        .unwrap();
+    support::advance_until(&bot.sim, "the upload failed", |world| {
+        world.builds[&id].upload == UploadStatus::FailedToUpload
+    });
+    let path = bot.sim.with_world(|world| {
+        let build = &world.builds[&id];
+        format!("/{}/+build/{}", build.recipe, build.id)
+    });
+    let spellings = [
+        path.clone(),
+        format!("{path}?x=1"),
+        format!("{path}/"),
+        format!("{path}#frag"),
+        path.replacen('~', "%7E", 1),
+    ];
+    let posts = spellings.iter().map(|spelt| {
+        let body = format!(
+            "{{\"recipe_build\": \"{spelt}\", \"action\": \"status-changed\", \"registry_upload_status\": \"Failed to upload\"}}"
+        );
+        let signature = image_builder::launchpad::sim::deliver::signature(SECRET, body.as_bytes());
+        let url = url.clone();
+        async move { post(&url, &body, Some(&signature), "oci-recipe:build:0.1").await }
+    });
+    for status in futures_util::future::join_all(posts).await {
+        assert_eq!(status, 200);
+    }
+    bot.run_until("the alert", |bot| !alerts(bot).is_empty())
+        .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(alerts(&bot).len(), 1, "{:#?}", alerts(&bot));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_jobs_retried_upload_that_fails_again_is_told_again_saying_so() {
+    let failing = Outcome {
+        upload_failures: Failures::Times(2),
+        ..Outcome::default()
+    };
+    let bot = TestBot::start_scenario(scenario(vec![failing]), quick_engine(), 2000).await;
+    bot.say("alice", "rebuild 20.04 arm64 redis").await;
+    bot.run_until("job 1 ends and says so", said_and_ended)
+        .await;
+    bot.say("alice", "retry uploads #1").await;
+    bot.run_until("job 1 ends again", |bot| {
+        bot.job(1).is_finished() && bot.printed_containing(Kind::Summary, "Job #1").len() == 2
+    })
+    .await;
+    let told = job_alerts(&bot, "Upload failed");
+    assert_eq!(told.len(), 2, "{told:#?}");
+    assert!(told[0].starts_with("Upload failed: redis"), "{}", told[0]);
+    assert!(
+        told[1].starts_with("Upload failed again: redis"),
+        "{}",
+        told[1]
+    );
+}
+
+/// The text each message in the alerts channel ended with, by message, in order sent.
+fn alert_messages(bot: &TestBot) -> Vec<(Printed, String)> {
+    let printed: Vec<Printed> = bot
+        .printed()
+        .into_iter()
+        .filter(|p| p.kind == Kind::Alert && p.channel == "alerts")
+        .collect();
+    printed
+        .iter()
+        .filter(|p| !p.edit)
+        .map(|sent| {
+            let last = printed.iter().rev().find(|p| p.id == sent.id).unwrap();
+            (sent.clone(), last.text.clone())
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nine_failures_in_the_window_are_all_named_and_one_button_retries_them_all() {
+    let once = Outcome {
+        upload_failures: Failures::Times(1),
+        ..Outcome::default()
+    };
+    let (bot, _url) = alerting_bot_with(scenario(vec![once]), 2000, true).await;
+    let images = [
+        "apache2",
+        "bind9",
+        "memcached",
+        "nginx",
+        "squid",
+        "redis",
+        "postgres",
+        "mysql",
+    ];
+    bot.sim.with_world_mut(|world| {
+        for image in images {
+            world.foreign_build(image, "22.04", "arm64").unwrap();
+        }
+        world.foreign_build("redis", "20.04", "arm64").unwrap();
+    });
+    bot.run_until("nine failures told", |bot| {
+        alert_messages(bot)
+            .iter()
+            .any(|(_, text)| text.starts_with("9 uploads failed"))
+    })
+    .await;
+    let messages = alert_messages(&bot);
+    assert!(
+        messages.len() >= 2,
+        "nine lines outgrow one 2000-character message: {messages:#?}"
+    );
+    assert!(messages
+        .iter()
+        .all(|(_, text)| text.chars().count() <= 2000));
+    let all: String = messages.iter().map(|(_, text)| text.as_str()).collect();
+    for image in images {
+        assert!(
+            all.contains(&format!("+oci/{image}/+recipe/{image}-")),
+            "{image} missing: {all}"
+        );
+    }
+    assert_eq!(all.matches("• arm64 build of").count(), 9, "{all}");
+    let (first, _) = &messages[0];
+    let [Button::RetryGroup(_)] = first.buttons[..] else {
+        panic!("the group's button: {:?}", first.buttons);
+    };
+    let answer = bot
+        .wired
+        .bot
+        .click(&click("alice"), &first.buttons[0])
+        .await;
+    assert_eq!(
+        answer.text, "Retrying 9 uploads; I will say here how each ends.",
+        "{all}"
+    );
+    assert_eq!(bot.sim.requests("POST scheduleRegistryUpload"), 9);
+    bot.run_until("each retry's outcome", |bot| {
+        alerts(bot)
+            .iter()
+            .filter(|text| text.contains("worked: uploaded"))
+            .count()
+            == 9
+    })
+    .await;
+}
+
+/// A bot in its own runtime on `dir`, against `sim`; dropping the runtime is a crash.
+fn crash_point<T>(
+    sim: &Simulator,
+    dir: &TempDir,
+    first_id: u64,
+    body: impl AsyncFnOnce(&support::bot::Wired) -> T,
+) -> (T, Vec<Printed>) {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let result = runtime.block_on(async {
+        let mut settings = quick_engine();
+        settings.alerts_channel = Some("alerts".into());
+        let wired = support::bot::wire_with(sim, &dir.0, first_id, settings);
+        wired.engine.resume().await.unwrap();
+        let result = body(&wired).await;
+        (result, wired.console.transcript())
+    });
+    drop(runtime);
+    result
+}
+
+async fn step_until(sim: &Simulator, what: &str, done: impl Fn() -> bool) {
+    support::bot::run_until(sim, what, done).await
+}
+
+#[test]
+fn a_mute_outlives_a_crash_ends_on_time_and_still_lists_what_it_hid() {
+    let sim_runtime = tokio::runtime::Runtime::new().unwrap();
+    let sim = sim_runtime.block_on(support::simulator_with(|settings| {
+        settings.scenario = scenario(vec![always_failing(false)]);
+    }));
+    let dir = TempDir::new("mute");
+    let mute = Duration::from_secs(4);
+    let (muted_at, before) = crash_point(&sim, &dir, 1, async |wired| {
+        let muted_at = Instant::now();
+        wired.engine.mute(None, mute, "team").unwrap();
+        wired
+            .bot
+            .handle(Incoming {
+                user: user("alice"),
+                channel: "team".into(),
+                text: "rebuild 20.04 arm64 redis".into(),
+            })
+            .await;
+        let alerts = wired.engine.alerts().clone();
+        step_until(&sim, "the failure is muted", || {
+            !alerts.muted_failures().unwrap().is_empty()
+        })
+        .await;
+        muted_at
+    });
+    // A new process on the same store.
+    let ((status, ended), after) = crash_point(&sim, &dir, 1000, async |wired| {
+        let status = wired
+            .bot
+            .handle(Incoming {
+                user: user("carol"),
+                channel: "team".into(),
+                text: "status".into(),
+            })
+            .await;
+        let started = Instant::now();
+        while !wired
+            .console
+            .transcript()
+            .iter()
+            .any(|p| p.text.starts_with("The mute ended"))
+        {
+            assert!(
+                started.elapsed() < Duration::from_secs(15),
+                "the end was never said"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        (status, Instant::now())
+    });
+    assert!(
+        status.contains("Muted failed uploads:\n• redis 5.0 on 20.04 arm64 (job #1): Upload of"),
+        "{status}"
+    );
+    let waited = ended - muted_at;
+    assert!(
+        waited >= mute && waited < mute + Duration::from_secs(3),
+        "it ended when it was due, not at the restart: {waited:?}"
+    );
+    let told: Vec<&Printed> = before
+        .iter()
+        .chain(&after)
+        .filter(|p| p.kind == Kind::Alert && p.text.starts_with("Upload failed"))
+        .collect();
+    assert!(told.is_empty(), "nothing was alerted: {told:#?}");
+    let ended: Vec<&Printed> = after
+        .iter()
+        .filter(|p| p.text.starts_with("The mute ended"))
+        .collect();
+    assert_eq!(ended.len(), 1);
+    assert!(
+        ended[0].text.contains("1 failed upload was kept quiet"),
+        "{}",
+        ended[0].text
+    );
+    let store = Store::open(&dir.0).unwrap();
+    assert!(store.mutes().unwrap().is_empty());
+    assert_eq!(
+        store.muted().unwrap().len(),
+        1,
+        "still listed until `unmute`"
+    );
+}
+
+#[test]
+fn a_build_first_seen_already_failed_is_told_once_and_auto_retried() {
+    let sim_runtime = tokio::runtime::Runtime::new().unwrap();
+    let once = Outcome {
+        upload_failures: Failures::Times(1),
+        ..Outcome::default()
+    };
+    let sim = sim_runtime.block_on(support::simulator_with(|settings| {
+        settings.scenario = scenario(vec![once]);
+    }));
+    let dir = TempDir::new("late");
+    // The job requests its builds, and the process dies before it lists them.
+    crash_point(&sim, &dir, 1, async |wired| {
+        wired
+            .bot
+            .handle(Incoming {
+                user: user("alice"),
+                channel: "team".into(),
+                text: "rebuild 20.04 arm64 redis --auto-retry-uploads".into(),
+            })
+            .await;
+        let store = wired.engine.store().clone();
+        step_until(&sim, "the request is out", || {
+            sim.requests("POST requestBuilds") == 1
+        })
+        .await;
+        let started = Instant::now();
+        while !matches!(
+            store.job(JobId(1)).unwrap().unwrap().targets[0].phase,
+            image_builder::jobs::model::Phase::Requested { .. }
+        ) {
+            assert!(started.elapsed() < Duration::from_secs(10));
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    });
+    // Meanwhile on Launchpad: the request's builds are made, the wanted one built, its upload failed.
+    support::advance_until(&sim, "arm64's upload failed", |world| {
+        world.builds.values().any(|build| {
+            build.arch.as_str() == "arm64" && build.upload == UploadStatus::FailedToUpload
+        })
+    });
+    let ((), printed) = crash_point(&sim, &dir, 1000, async |wired| {
+        let store = wired.engine.store().clone();
+        step_until(&sim, "job 1 ends", || {
+            store.job(JobId(1)).unwrap().unwrap().is_finished()
+        })
+        .await;
+        wired.engine.wait_idle().await;
+    });
+    let told: Vec<&Printed> = printed
+        .iter()
+        .filter(|p| p.channel == "team" && p.text.starts_with("Upload failed"))
+        .collect();
+    assert_eq!(told.len(), 1, "told once: {printed:#?}");
+    assert!(
+        printed.iter().any(|p| p.text.contains("worked on retry 1")),
+        "auto-retried: {printed:#?}"
+    );
+    let job = Store::open(&dir.0).unwrap().job(JobId(1)).unwrap().unwrap();
+    assert_eq!(job.tally().succeeded, 1, "{:?}", job.tally());
+    let arm64 = sim.with_world(|world| {
+        world
+            .builds
+            .values()
+            .find(|build| build.arch.as_str() == "arm64")
+            .map(|build| (build.state.clone(), build.upload.clone()))
+    });
+    assert_eq!(
+        arm64,
+        Some((BuildState::SuccessfullyBuilt, UploadStatus::Uploaded))
+    );
+}
+
+#[test]
+fn a_retry_of_an_untracked_upload_is_still_followed_after_a_restart() {
+    let sim_runtime = tokio::runtime::Runtime::new().unwrap();
+    let once = Outcome {
+        upload_failures: Failures::Times(1),
+        ..Outcome::default()
+    };
+    let sim = sim_runtime.block_on(support::simulator_with(|settings| {
+        settings.scenario = scenario(vec![once]);
+    }));
+    let dir = TempDir::new("follow");
+    let (link, before) = crash_point(&sim, &dir, 1, async |wired| {
+        let url = support::hooks::listen(&sim, wired.engine.clone()).await;
+        support::hooks::install(&sim, &url).await;
+        let id = sim
+            .with_world_mut(|world| world.foreign_build("squid", "22.04", "amd64"))
+            .unwrap();
+        let console = wired.console.clone();
+        step_until(&sim, "the alert", || {
+            console.transcript().iter().any(|p| p.channel == "alerts")
+        })
+        .await;
+        let alert = console
+            .transcript()
+            .into_iter()
+            .find(|p| p.channel == "alerts")
+            .unwrap();
+        let answer = wired.bot.click(&click("alice"), &alert.buttons[0]).await;
+        assert_eq!(
+            answer.text,
+            "Retrying 1 upload; I will say here how it ends."
+        );
+        // The process dies before the retried upload ends.
+        sim.with_world(|world| {
+            let build = &world.builds[&id];
+            format!("{}{}/+build/{}", sim.api_root(), build.recipe, build.id)
+        })
+    });
+    let record = Store::open(&dir.0)
+        .unwrap()
+        .upload_record(&link)
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        record.retrying_in.as_deref(),
+        Some("alerts"),
+        "stored: {record:?}"
+    );
+    assert!(before.iter().all(|p| !p.text.contains("worked")));
+    // The next process follows it (its listener is new: Launchpad's deliveries go to the old
+    // address, so only looking finds the outcome).
+    let ((), after) = crash_point(&sim, &dir, 1000, async |wired| {
+        let console = wired.console.clone();
+        step_until(&sim, "the outcome", || {
+            console
+                .transcript()
+                .iter()
+                .any(|p| p.text.contains("worked: uploaded"))
+        })
+        .await;
+    });
+    let outcomes = after
+        .iter()
+        .filter(|p| p.channel == "alerts" && p.text.contains("worked: uploaded"))
+        .count();
+    assert_eq!(outcomes, 1, "{after:#?}");
+}
