@@ -67,6 +67,8 @@ async fn run(limit: usize) -> Run {
                 request_retry: Duration::from_millis(200),
                 upload_retry_budget: 3,
                 upload_retry_delay: Duration::from_millis(200),
+                request_grace: None,
+                queued_grace: None,
             },
             board_interval: Duration::from_secs(2),
             give_up_after: Duration::from_secs(3600),

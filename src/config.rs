@@ -125,6 +125,17 @@ pub struct EngineConfig {
     /// Finished jobs are kept this many days (for `status`, `jobs`), then compacted away.
     #[serde(default = "default_keep_days")]
     pub keep_finished_jobs_days: u64,
+    /// Where webhook deliveries reach the bot: after a `requestBuilds` whose answer was lost,
+    /// how long to wait for a delivery naming the build request it made before asking again,
+    /// in seconds. Launchpad makes a request's builds (and delivers) within a minute or so;
+    /// asking again is safe only while the first request's builds are still queued.
+    #[serde(default = "default_request_grace")]
+    pub request_grace_seconds: u64,
+    /// Where webhook deliveries reach the bot: how long to wait for a delivery naming the
+    /// queued build of another request that made Launchpad skip an architecture asked for, in
+    /// minutes (a queued build waits minutes for a builder).
+    #[serde(default = "default_queued_grace")]
+    pub queued_grace_minutes: u64,
     /// Where the job store lives. Default: `$XDG_STATE_HOME/image-builder`, else
     /// `~/.local/state/image-builder`.
     #[serde(default)]
@@ -155,6 +166,12 @@ fn default_alert_group_minutes() -> u64 {
 fn default_keep_days() -> u64 {
     30
 }
+fn default_request_grace() -> u64 {
+    120
+}
+fn default_queued_grace() -> u64 {
+    30
+}
 
 impl Default for EngineConfig {
     fn default() -> EngineConfig {
@@ -179,6 +196,9 @@ impl EngineConfig {
                 request_retry: scaled(60),
                 upload_retry_budget: self.upload_retry_budget,
                 upload_retry_delay: scaled(self.upload_retry_delay_seconds),
+                // Set where a webhook listener runs ([`crate::jobs::EngineSettings::with_webhooks`]).
+                request_grace: None,
+                queued_grace: None,
             },
             board_interval: std::time::Duration::from_secs(self.board_edit_interval_seconds),
             give_up_after: scaled(self.give_up_after_hours * 3600),
@@ -189,6 +209,20 @@ impl EngineConfig {
                 .div_f64(speed.max(1.0)),
             web_root: None,
         }
+    }
+
+    /// [`EngineConfig::settings`] for a process that webhook deliveries reach: a lost request
+    /// and a skipped architecture wait for word of their builds.
+    pub fn settings_with_webhooks(&self, speed: f64) -> crate::jobs::EngineSettings {
+        let scaled = |seconds: u64| {
+            std::time::Duration::from_secs(seconds)
+                .div_f64(speed.max(1.0))
+                .max(std::time::Duration::from_millis(20))
+        };
+        let mut settings = self.settings(speed);
+        settings.rules.request_grace = Some(scaled(self.request_grace_seconds));
+        settings.rules.queued_grace = Some(scaled(self.queued_grace_minutes * 60));
+        settings
     }
 }
 
@@ -411,6 +445,13 @@ impl Config {
     /// links.
     pub fn engine_settings(&self, speed: f64) -> crate::jobs::EngineSettings {
         let mut settings = self.engine.settings(speed);
+        settings.web_root = Some(self.launchpad.web_root.clone());
+        settings
+    }
+
+    /// [`Config::engine_settings`] for a process webhook deliveries reach.
+    pub fn engine_settings_with_webhooks(&self, speed: f64) -> crate::jobs::EngineSettings {
+        let mut settings = self.engine.settings_with_webhooks(speed);
         settings.web_root = Some(self.launchpad.web_root.clone());
         settings
     }

@@ -36,6 +36,8 @@ pub struct Delivery {
     pub action: String,
     /// The build request that made the build, the same way, if one did.
     pub build_request: Option<String>,
+    /// The recipe, the same way.
+    pub recipe: Option<String>,
     /// `X-Launchpad-Delivery`: the delivery's number, the same on each of its attempts.
     pub id: Option<String>,
     /// The payload's `registry_upload_status`.
@@ -165,11 +167,14 @@ async fn deliver(State(listener): State<Arc<Listener>>, request: Request<Body>) 
         return refuse(StatusCode::BAD_REQUEST, "no recipe_build in the payload");
     };
     let delivery = Delivery {
-        build,
+        build: build.clone(),
         action: payload["action"].as_str().unwrap_or_default().to_string(),
         build_request: payload["build_request"]
             .as_str()
             .and_then(|path| canonical_path(path, "+build-request")),
+        recipe: build
+            .split_once("/+build/")
+            .map(|(recipe, _)| recipe.to_string()),
         id: headers
             .get("x-launchpad-delivery")
             .and_then(|v| v.to_str().ok())
@@ -260,7 +265,8 @@ pub async fn serve<C: crate::chat::Chat>(
                     delivery,
                     upload_status,
                 });
-            engine.webhook(build, request, hint).await;
+            let recipe = delivery.recipe.map(|path| format!("{api_root}{path}"));
+            engine.webhook(build, request, recipe, hint).await;
         }
     };
     tokio::select! {

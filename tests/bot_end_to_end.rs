@@ -30,7 +30,7 @@ async fn a_single_rebuild_runs_to_success_with_one_board_and_a_summary() {
     let answer = bot.say("alice", "rebuild 20.04 arm64 redis").await;
     assert_eq!(
         answer,
-        "Job #1 accepted: 1 recipe, 1 build (redis 5.0 on 20.04: arm64). The board below follows it."
+        "Job #1 accepted: 1 recipe, 1 build (redis 5.0 on 20.04: arm64). The board follows once Launchpad has made the builds."
     );
     bot.run_until("job 1 ends", finished(1)).await;
     let job = bot.job(1);

@@ -28,6 +28,8 @@ fn rules() -> Rules {
         request_retry: Duration::from_secs(30),
         upload_retry_budget: 2,
         upload_retry_delay: Duration::from_secs(60),
+        request_grace: None,
+        queued_grace: None,
     }
 }
 
@@ -67,6 +69,7 @@ fn snapshot(arch: &str, state: BuildState, upload: UploadStatus) -> BuildSnapsho
         upload,
         upload_error: None,
         etag: Some(format!("\"{arch}\"")),
+        created: Some(t0()),
     }
 }
 
@@ -144,7 +147,7 @@ fn a_new_job_requests_a_few_recipes_at_a_time_and_stores_them_as_being_sent() {
     let requesting = job
         .targets
         .iter()
-        .filter(|t| matches!(t.phase, Phase::Requesting { attempt: 1 }))
+        .filter(|t| matches!(t.phase, Phase::Requesting { attempt: 1, .. }))
         .count();
     assert_eq!(requesting, REQUESTS_AT_ONCE);
     let step = observe(&mut job, Observation::Tick, t0(), &rules());
@@ -172,7 +175,14 @@ fn an_unknown_outcome_is_requested_once_more_then_given_up() {
         &rules(),
     );
     assert_eq!(step.actions, [Action::RequestBuilds { target: 0 }]);
-    assert_eq!(job.targets[0].phase, Phase::Requesting { attempt: 2 });
+    assert_eq!(
+        job.targets[0].phase,
+        Phase::Requesting {
+            attempt: 2,
+            sent_at: Some(t0())
+        }
+    );
+    assert!(job.targets[0].asked_again);
     let step = observe(
         &mut job,
         Observation::Requested {
@@ -194,7 +204,249 @@ fn a_request_found_mid_send_after_a_restart_counts_as_unknown() {
     // The run that sent it stopped; the next tick finds it still "being sent".
     let step = observe(&mut job, Observation::Tick, t0(), &rules());
     assert_eq!(step.actions, [Action::RequestBuilds { target: 0 }]);
-    assert_eq!(job.targets[0].phase, Phase::Requesting { attempt: 2 });
+    assert_eq!(
+        job.targets[0].phase,
+        Phase::Requesting {
+            attempt: 2,
+            sent_at: Some(t0())
+        }
+    );
+}
+
+/// Rules for a process webhook deliveries reach.
+fn with_webhooks() -> Rules {
+    Rules {
+        request_grace: Some(Duration::from_secs(120)),
+        queued_grace: Some(Duration::from_secs(1800)),
+        ..rules()
+    }
+}
+
+#[test]
+fn with_webhooks_a_lost_answer_waits_for_its_request_to_be_named_before_asking_again() {
+    let rules = with_webhooks();
+    let mut job = job("rebuild 20.04 arm64 redis", false);
+    observe(&mut job, Observation::Tick, t0(), &rules);
+    let lost = LaunchpadError::OutcomeUnknown {
+        url: "r".into(),
+        cause: "timeout".into(),
+    };
+    let step = observe(
+        &mut job,
+        Observation::Requested {
+            target: 0,
+            result: Err(lost),
+        },
+        t0(),
+        &rules,
+    );
+    assert!(step.actions.is_empty(), "not asked again at once");
+    assert!(matches!(job.targets[0].phase, Phase::InDoubt { .. }));
+    // A delivery names a build request of the recipe: read it.
+    let recipe_url = job.targets[0].recipe_url.clone();
+    let step = observe(
+        &mut job,
+        Observation::Candidate {
+            recipe_url: recipe_url.clone(),
+            request_url: Some("http://lp/devel/r/+build-request/9".into()),
+            build_url: Some("http://lp/devel/r/+build/10".into()),
+        },
+        t0(),
+        &rules,
+    );
+    assert_eq!(
+        step.actions,
+        [Action::ReadCandidateRequest {
+            target: 0,
+            url: "http://lp/devel/r/+build-request/9".into()
+        }]
+    );
+    // Someone else's, an hour older: not ours.
+    observe(
+        &mut job,
+        Observation::CandidateRequestRead {
+            target: 0,
+            url: "http://lp/devel/r/+build-request/8".into(),
+            result: Ok(Some(t0() - chrono::Duration::hours(1))),
+        },
+        t0(),
+        &rules,
+    );
+    assert!(matches!(job.targets[0].phase, Phase::InDoubt { .. }));
+    // Made when ours was sent: taken for it, and followed as if its answer had come.
+    observe(
+        &mut job,
+        Observation::CandidateRequestRead {
+            target: 0,
+            url: "http://lp/devel/r/+build-request/9".into(),
+            result: Ok(Some(t0() + chrono::Duration::seconds(1))),
+        },
+        t0(),
+        &rules,
+    );
+    assert_eq!(
+        job.targets[0].phase,
+        Phase::Requested {
+            request_url: "http://lp/devel/r/+build-request/9".into()
+        }
+    );
+    assert!(!job.targets[0].asked_again);
+}
+
+#[test]
+fn with_webhooks_a_lost_answer_nobody_names_is_asked_again_after_the_grace() {
+    let rules = with_webhooks();
+    let mut job = job("rebuild 20.04 arm64 redis", false);
+    observe(&mut job, Observation::Tick, t0(), &rules);
+    observe(
+        &mut job,
+        Observation::Requested {
+            target: 0,
+            result: Err(LaunchpadError::OutcomeUnknown {
+                url: "r".into(),
+                cause: "dropped".into(),
+            }),
+        },
+        t0(),
+        &rules,
+    );
+    assert_eq!(next_due(&job), Some(t0() + chrono::Duration::seconds(120)));
+    let early = observe(
+        &mut job,
+        Observation::Tick,
+        t0() + chrono::Duration::seconds(60),
+        &rules,
+    );
+    assert!(early.actions.is_empty());
+    let late = t0() + chrono::Duration::seconds(120);
+    let step = observe(&mut job, Observation::Tick, late, &rules);
+    assert_eq!(step.actions, [Action::RequestBuilds { target: 0 }]);
+    assert!(job.targets[0].asked_again);
+}
+
+#[test]
+fn refused_credentials_stop_the_job_and_are_said_once() {
+    let mut job = job("rebuild 20.04 arm64 redis postgres squid", false);
+    observe(&mut job, Observation::Tick, t0(), &rules());
+    let message = "outsider cannot create OCI image builds owned by team.".to_string();
+    let step = observe(
+        &mut job,
+        Observation::Requested {
+            target: 0,
+            result: Err(LaunchpadError::Unauthorized {
+                message: message.clone(),
+            }),
+        },
+        t0(),
+        &rules(),
+    );
+    assert_eq!(step.notices.len(), 2, "{:?}", step.notices);
+    assert_eq!(step.notices[0], Notice::Refused { message });
+    assert_eq!(step.notices[1], Notice::Ended);
+    assert!(job
+        .targets
+        .iter()
+        .all(|t| matches!(t.phase, Phase::Failed { .. })));
+    assert!(observe(&mut job, Observation::Tick, t0(), &rules())
+        .actions
+        .is_empty());
+}
+
+#[test]
+fn an_architecture_asked_for_without_a_build_is_accounted_for() {
+    let mut job = job("rebuild 20.04 arm64 ppc64el redis", false);
+    observe(&mut job, Observation::Tick, t0(), &with_webhooks());
+    observe(
+        &mut job,
+        Observation::Requested {
+            target: 0,
+            result: Ok("http://lp/devel/r/+build-request/1".into()),
+        },
+        t0(),
+        &with_webhooks(),
+    );
+    // The recipe's processors are amd64 and arm64; arm64 was skipped (queued elsewhere).
+    let step = observe(
+        &mut job,
+        Observation::BuildsListed {
+            target: 0,
+            result: Ok(vec![snapshot(
+                "amd64",
+                BuildState::NeedsBuilding,
+                UploadStatus::Unscheduled,
+            )]),
+        },
+        t0(),
+        &with_webhooks(),
+    );
+    assert!(step.actions.contains(&Action::ReadProcessors { target: 0 }));
+    observe(
+        &mut job,
+        Observation::ProcessorsRead {
+            target: 0,
+            result: Ok(vec!["amd64".into(), "arm64".into()]),
+        },
+        t0(),
+        &with_webhooks(),
+    );
+    let missing = &job.targets[0].missing;
+    assert_eq!(missing.len(), 2);
+    let why = |arch: &str| {
+        missing
+            .iter()
+            .find(|m| m.arch.as_str() == arch)
+            .unwrap()
+            .why
+            .clone()
+    };
+    assert_eq!(
+        why("ppc64el"),
+        image_builder::jobs::model::MissingWhy::NotInProcessors {
+            processors: vec!["amd64".into(), "arm64".into()]
+        }
+    );
+    assert!(matches!(
+        why("arm64"),
+        image_builder::jobs::model::MissingWhy::Skipped { .. }
+    ));
+    // A delivery names the queued arm64 build, made before: the job follows it.
+    let recipe_url = job.targets[0].recipe_url.clone();
+    let step = observe(
+        &mut job,
+        Observation::Candidate {
+            recipe_url,
+            request_url: Some("http://lp/devel/r/+build-request/0".into()),
+            build_url: Some("http://lp/devel/r/+build/arm64".into()),
+        },
+        t0(),
+        &with_webhooks(),
+    );
+    assert_eq!(step.actions.len(), 1);
+    let mut queued = snapshot(
+        "arm64",
+        BuildState::CurrentlyBuilding,
+        UploadStatus::Unscheduled,
+    );
+    queued.created = Some(t0() - chrono::Duration::minutes(5));
+    observe(
+        &mut job,
+        Observation::CandidateBuildRead {
+            target: 0,
+            result: Ok(queued),
+        },
+        t0(),
+        &with_webhooks(),
+    );
+    assert_eq!(
+        job.targets[0].missing.len(),
+        1,
+        "only ppc64el is missing now"
+    );
+    assert!(job.targets[0]
+        .builds
+        .iter()
+        .any(|b| b.wanted && b.arch.as_str() == "arm64"));
+    assert_eq!(job.tally().not_built, 1);
 }
 
 #[test]

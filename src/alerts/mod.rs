@@ -31,7 +31,7 @@ use crate::chat::{Button, Chat, Kind, Outgoing};
 use crate::launchpad::models::{Build, UploadStatus};
 use crate::launchpad::{Client, Conditional, LaunchpadError};
 use crate::messages::alerts as say;
-use crate::store::{Store, UploadRecord};
+use crate::store::{Claimed, Store, UploadRecord};
 use crate::target::JobId;
 
 /// How alerting paces and places itself.
@@ -92,6 +92,14 @@ pub enum Claim {
     Told,
 }
 
+/// The owner of the alerts a job says.
+pub fn job_owner(job: JobId) -> String {
+    format!("job {}", job.0)
+}
+
+/// The owner of the alerts of builds no job follows.
+pub const UNTRACKED: &str = "untracked";
+
 /// The ledger's key for the `failure`th failed upload of the build at `link`.
 pub fn failure_key(link: &str, failure: u32) -> String {
     format!("{link}#{failure}")
@@ -134,9 +142,11 @@ impl<C: Chat> Alerts<C> {
     }
 
     /// Picks up after a restart: mutes end when they were due (at once if that has passed,
-    /// announced), and retries the bot made are followed again.
+    /// announced), alerts claimed and never said are said, and retries the bot made are
+    /// followed again.
     pub fn resume(&self) {
         self.resume_mutes();
+        self.resume_unsaid();
         match self.inner.store.retries_followed() {
             Ok(links) => {
                 for link in links {
@@ -147,15 +157,25 @@ impl<C: Chat> Alerts<C> {
         }
     }
 
-    /// Claims the right to tell something once, in the ledger (on disk before this returns).
-    pub fn claim(&self, key: &str) -> Claim {
-        match self.inner.store.claim_alert(key, Utc::now()) {
-            Ok(true) => Claim::New,
-            Ok(false) => Claim::Told,
+    /// Claims the right to tell something once, in the ledger (on disk before this returns), for
+    /// `owner` ([`job_owner`], or [`UNTRACKED`]). Claimed and never marked [`Alerts::said`]
+    /// (a crash came between), it can be claimed again by the same owner: a crash repeats an
+    /// alert rather than lose it.
+    pub fn claim(&self, key: &str, owner: &str) -> Claim {
+        match self.inner.store.claim_alert(key, owner, Utc::now()) {
+            Ok(Claimed::New | Claimed::Unsaid) => Claim::New,
+            Ok(Claimed::Said) => Claim::Told,
             Err(error) => {
                 tracing::error!(%error, key, "the alert ledger failed; not alerting rather than risk twice");
                 Claim::Told
             }
+        }
+    }
+
+    /// Marks a claimed alert as said: after a crash before this, its owner says it again.
+    pub fn said(&self, key: &str) {
+        if let Err(error) = self.inner.store.alert_said(key) {
+            tracing::error!(%error, key, "recording an alert as said failed");
         }
     }
 
@@ -258,13 +278,14 @@ impl<C: Chat> Alerts<C> {
             }
             Some(Said::Ended { channel }) => {
                 let key = format!("{link}#retried#{}", record.failures);
-                if self.claim(&key) == Claim::New {
+                if self.claim(&key, UNTRACKED) == Claim::New {
                     let text = if build.registry_upload_status == UploadStatus::Uploaded {
                         say::retried_upload_worked(&build)
                     } else {
                         say::retried_upload_ended(&build)
                     };
                     self.send(&channel, Outgoing::new(Kind::Alert, text)).await;
+                    self.said(&key);
                 }
             }
             None => {}
@@ -299,55 +320,95 @@ impl<C: Chat> Alerts<C> {
     /// where its retry was asked for, or as (part of a grouped) alert.
     async fn failed(&self, build: &Build, failure: u32, again_in: Option<String>) {
         let link = &build.self_link;
-        if self.claim(&failure_key(link, failure)) != Claim::New {
+        let key = failure_key(link, failure);
+        if self.claim(&key, UNTRACKED) != Claim::New {
             return;
         }
-        if self.muted(
-            image_of(&build.recipe_link),
-            link,
-            say::untracked_line(build, failure),
-        ) {
-            return;
-        }
-        crate::metrics::alert_sent("failed_upload_untracked");
-        match again_in {
-            Some(channel) => {
-                let mut message = Outgoing::new(Kind::Alert, say::upload_failed_again(build));
-                if let Some(number) = self.remember_number(link) {
-                    message = message.with_buttons(vec![Button::RetryBuildUpload(number)]);
+        let line = say::untracked_line(build, failure);
+        if !self.muted(image_of(&build.recipe_link), link, line) {
+            crate::metrics::alert_sent("failed_upload_untracked");
+            match again_in {
+                Some(channel) => {
+                    let mut message = Outgoing::new(Kind::Alert, say::upload_failed_again(build));
+                    if let Some(number) = self.remember_number(link) {
+                        message = message.with_buttons(vec![Button::RetryBuildUpload(number)]);
+                    }
+                    self.send(&channel, message).await;
                 }
-                self.send(&channel, message).await;
+                None => self.group_alert(build, failure).await,
             }
-            None => self.group_alert(build, failure).await,
         }
+        self.said(&key);
     }
 
     /// A build nobody asked for whose entry Launchpad answers 500 to: told once.
     async fn unreadable(&self, url: &str, oops_id: Option<&str>) {
-        if self.claim(&unreadable_key(url)) != Claim::New {
+        let key = unreadable_key(url);
+        if self.claim(&key, UNTRACKED) != Claim::New {
             return;
         }
         let web_link = self.web_link(url);
-        if self.muted(
-            image_of(url),
-            url,
-            format!(
-                "• {web_link}: cannot be read ({})",
-                oops_id.unwrap_or("no OOPS id")
-            ),
-        ) {
-            return;
+        let line = format!(
+            "• {web_link}: cannot be read ({})",
+            oops_id.unwrap_or("no OOPS id")
+        );
+        if !self.muted(image_of(url), url, line) {
+            match self.inner.settings.channel.clone() {
+                Some(channel) => {
+                    crate::metrics::alert_sent("unreadable_untracked");
+                    let text = say::untracked_unreadable(&web_link, oops_id);
+                    self.send(&channel, Outgoing::new(Kind::Alert, text)).await;
+                }
+                None => tracing::warn!(
+                    build = url,
+                    "a build cannot be read, but no alerts channel is configured"
+                ),
+            }
         }
-        let Some(channel) = self.inner.settings.channel.clone() else {
-            tracing::warn!(
-                build = url,
-                "a build cannot be read, but no alerts channel is configured"
-            );
-            return;
+        self.said(&key);
+    }
+
+    /// After a restart: alerts of builds no job follows that were claimed and never said (a
+    /// crash came between) are said now, from a fresh read.
+    fn resume_unsaid(&self) {
+        let keys = match self.inner.store.unsaid_alerts(UNTRACKED) {
+            Ok(keys) => keys,
+            Err(error) => return tracing::error!(%error, "reading the alert ledger failed"),
         };
-        crate::metrics::alert_sent("unreadable_untracked");
-        let text = say::untracked_unreadable(&web_link, oops_id);
-        self.send(&channel, Outgoing::new(Kind::Alert, text)).await;
+        for key in keys {
+            let Some((link, which)) = key.rsplit_once('#') else {
+                continue;
+            };
+            let (link, failure) = match which.parse::<u32>() {
+                Ok(failure) => (link.to_string(), Some(failure)),
+                Err(_) if which == "unreadable" => (link.to_string(), None),
+                // A retry's outcome: the follow of the retry says it again.
+                Err(_) => continue,
+            };
+            let alerts = self.clone();
+            tokio::spawn(async move {
+                match (alerts.inner.client.build(&link, None).await, failure) {
+                    (Ok(Conditional::Modified(build)), Some(failure))
+                        if build.registry_upload_status == UploadStatus::FailedToUpload =>
+                    {
+                        alerts.failed(&build, failure, None).await
+                    }
+                    (
+                        Err(LaunchpadError::Server {
+                            status: 500,
+                            oops_id,
+                            ..
+                        }),
+                        None,
+                    ) => alerts.unreadable(&link, oops_id.as_deref()).await,
+                    // Not failed any more: nothing to say now.
+                    (Ok(_), _) => alerts.said(&key),
+                    (Err(error), _) => {
+                        tracing::warn!(%error, build = link, "reading an unsaid alert's build failed")
+                    }
+                }
+            });
+        }
     }
 
     /// The web page of a build, from its API URL.

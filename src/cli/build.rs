@@ -13,7 +13,7 @@ use super::follow::{configured_client, data_dir, exit_code, final_report, follow
 use super::{config_or_exit, ConfigArgs, USAGE_ERROR};
 use crate::chat::terminal::Terminal;
 use crate::command::parse_rebuild;
-use crate::jobs::model::{Job, Phase};
+use crate::jobs::model::Job;
 use crate::jobs::Engine;
 use crate::launchpad::sim::{SimSettings, Simulator};
 use crate::launchpad::Client;
@@ -181,20 +181,15 @@ pub async fn run(
     writeln!(
         out,
         "{}",
-        messages::jobs::accepted(id, &plan).replace(" The board below follows it.", "")
+        messages::jobs::accepted(id, &plan)
+            .replace(" The board follows once Launchpad has made the builds.", "")
     )?;
     let wait = args.wait || args.auto_retry_uploads;
     if !wait {
-        let job = requested(&engine, id).await?;
-        for target in &job.targets {
-            let line = match &target.phase {
-                Phase::Requested { request_url } | Phase::Following { request_url } => {
-                    format!("{}: {request_url}", messages::jobs::target_name(target))
-                }
-                other => format!("{}: {other:?}", messages::jobs::target_name(target)),
-            };
-            writeln!(out, "{line}")?;
-        }
+        // Not before every request is answered and every build not asked for is cancelled:
+        // leaving earlier would leave them to build and push.
+        let job = builds_known(&engine, id).await?;
+        writeln!(out, "{}", messages::jobs::requested_builds(&job))?;
         writeln!(out, "{}", messages::build_requested(id))?;
         return Ok(ExitCode::SUCCESS);
     }
@@ -234,18 +229,15 @@ async fn connect(
     }
 }
 
-/// Waits until every target's request has an answer (or failed).
-async fn requested(engine: &Engine<Terminal>, id: crate::target::JobId) -> anyhow::Result<Job> {
+/// Waits until every target's builds are known and those not asked for are cancelled (or the
+/// job ended), as the store says.
+async fn builds_known(engine: &Engine<Terminal>, id: crate::target::JobId) -> anyhow::Result<Job> {
     loop {
         let job = engine
             .store()
             .job(id)?
             .context("the job vanished from the store")?;
-        let waiting = job
-            .targets
-            .iter()
-            .any(|target| matches!(target.phase, Phase::ToRequest | Phase::Requesting { .. }));
-        if !waiting || job.is_finished() {
+        if job.builds_known() || job.is_finished() {
             return Ok(job);
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;

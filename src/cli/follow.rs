@@ -18,7 +18,8 @@ use crate::messages::jobs as say;
 use crate::store::Store;
 use crate::target::JobId;
 
-/// Exit code: a build failed, or a recipe could not be requested.
+/// Exit code: a build failed, a recipe could not be requested, an architecture asked for got
+/// no build, or one not asked for could not be cancelled.
 pub const BUILD_FAILED: u8 = 3;
 /// Exit code: everything built, but an upload failed.
 pub const UPLOAD_FAILED: u8 = 4;
@@ -34,6 +35,8 @@ pub fn exit_code(job: &Job) -> u8 {
         + tally.request_failed
         + tally.already_pending
         + tally.not_requested
+        + tally.not_built
+        + tally.unwanted_ran
         > 0
     {
         BUILD_FAILED
@@ -120,6 +123,7 @@ pub async fn follow(
 fn target_progress(target: &crate::jobs::model::Target) -> String {
     match &target.phase {
         Phase::ToRequest | Phase::Requesting { .. } => "requesting".into(),
+        Phase::InDoubt { .. } => "the request's answer was lost: waiting to hear of it".into(),
         Phase::Requested { .. } => "waiting for Launchpad to make the builds".into(),
         Phase::AlreadyPending => "already pending on Launchpad".into(),
         Phase::Failed { reason } => format!("request failed: {reason}"),

@@ -49,7 +49,12 @@ pub async fn run(args: &RunArgs, err: &mut impl Write) -> anyhow::Result<ExitCod
     let store = open_store(&data_dir(args.data_dir.as_ref(), &config))?;
     let api_base = config.discord.api_base.clone();
     let chat = Discord::new(Arc::new(discord::http(&token, api_base.as_deref())));
-    let mut settings = config.engine_settings(1.0);
+    // Deliveries reach this process where it listens for them.
+    let mut settings = if config.webhook.listen.is_some() {
+        config.engine_settings_with_webhooks(1.0)
+    } else {
+        config.engine_settings(1.0)
+    };
     settings.alerts_channel = config.discord.alerts_channel.map(|id| id.to_string());
     settings.board_max_age = Some(discord::BOARD_MAX_AGE);
     let engine = Engine::new(client, store, chat.clone(), settings);

@@ -126,7 +126,8 @@ pub async fn run(args: &SandboxArgs, err: &mut impl Write) -> anyhow::Result<Exi
     let mut client_settings = config.launchpad.client_settings(Some(sim.credentials()));
     client_settings.api_root = sim.api_root();
     let client = Client::new(client_settings)?;
-    let mut settings = config.engine_settings(args.speed);
+    // The sandbox listens for the simulator's deliveries.
+    let mut settings = config.engine_settings_with_webhooks(args.speed);
     // Alerts for builds nobody asked for go to the console too.
     settings.alerts_channel = Some(CHANNEL.to_string());
     settings.web_root = Some(sim.web_root());

@@ -4,7 +4,7 @@
 
 use super::machine::{Action, BuildCall, Observation};
 use super::model::{Job, Phase};
-use crate::launchpad::{Client, Conditional};
+use crate::launchpad::{Client, Conditional, LaunchpadError};
 
 /// A Launchpad call with everything it needs copied out of the job, so it can run on its own.
 pub(super) struct PreparedCall {
@@ -31,6 +31,10 @@ impl PreparedCall {
             }
             Action::Call { target, build, .. } => {
                 (job.targets[*target].builds[*build].url.clone(), None)
+            }
+            Action::ReadProcessors { target } => (job.targets[*target].recipe_url.clone(), None),
+            Action::ReadCandidateRequest { url, .. } | Action::ReadCandidateBuild { url, .. } => {
+                (url.clone(), None)
             }
         };
         PreparedCall { action, url, etag }
@@ -85,6 +89,31 @@ impl PreparedCall {
                     BuildCall::Retry => client.retry(url).await,
                     BuildCall::ScheduleUpload { .. } => client.schedule_registry_upload(url).await,
                 },
+            },
+            Action::ReadProcessors { target } => Observation::ProcessorsRead {
+                target,
+                result: client.processors(url).await,
+            },
+            Action::ReadCandidateRequest { target, url } => Observation::CandidateRequestRead {
+                target,
+                result: client
+                    .build_request(&url)
+                    .await
+                    .map(|request| request.date_requested),
+                url,
+            },
+            Action::ReadCandidateBuild { target, .. } => Observation::CandidateBuildRead {
+                target,
+                result: client
+                    .build(url, None)
+                    .await
+                    .and_then(|answer| match answer {
+                        Conditional::Modified(build) => Ok(build.into()),
+                        Conditional::NotModified => Err(LaunchpadError::Decode {
+                            url: url.to_string(),
+                            message: "304 to a read without an ETag".to_string(),
+                        }),
+                    }),
             },
         }
     }

@@ -16,7 +16,7 @@ use super::calls::PreparedCall;
 use super::engine::{controlled_count, Command, Inner};
 use super::machine::{self, next_due, observe, Notice, Observation, Step};
 use super::model::{Job, Phase};
-use crate::alerts::{failure_key, unreadable_key, Claim};
+use crate::alerts::{failure_key, job_owner, unreadable_key, Claim};
 use crate::chat::{Button, Chat, Kind, MessageId, Outgoing};
 use crate::messages::jobs as say;
 
@@ -45,17 +45,13 @@ impl<C: Chat> Driver<C> {
             Step::default()
         };
         seed_failures(&inner, &mut job);
-        let mut driver = Driver {
+        let driver = Driver {
             board: messages.board.clone().map(MessageId),
             inner,
             job,
             board_text: String::new(),
             board_edited: None,
         };
-        if driver.board.is_none() && !resumed {
-            // The board's first message, before any Launchpad call (forced: no interval yet).
-            driver.update_board(true).await;
-        }
         (driver, step)
     }
 
@@ -88,7 +84,7 @@ impl<C: Chat> Driver<C> {
                     pending
                 };
                 match pending {
-                    Some(Command::Poke { .. }) => {
+                    Some(Command::Poke { .. } | Command::Candidate { .. }) => {
                         step = Step::default();
                         continue;
                     }
@@ -136,6 +132,14 @@ impl<C: Chat> Driver<C> {
                         let _ = reply.send(controlled_count(&step));
                     }
                     Some(Command::Poke { build_url, request_url }) => self.poke(&build_url, request_url.as_deref()),
+                    Some(Command::Candidate { recipe_url, request_url, build_url }) => {
+                        let candidate = Observation::Candidate {
+                            recipe_url,
+                            request_url,
+                            build_url: Some(build_url),
+                        };
+                        step = observe(&mut self.job, candidate, Utc::now(), &rules);
+                    }
                     None => {}
                 }
             }
@@ -190,7 +194,8 @@ impl<C: Chat> Driver<C> {
     }
 
     /// Says what is in the outbox, taking each notice out (and storing) once it is said. A
-    /// failed-upload alert is claimed in the ledger first, so it is never said twice.
+    /// failed-upload alert is claimed in the ledger first, so it is never said twice (but a
+    /// crash between saying it and marking it said repeats it, rather than lose it).
     async fn announce(&mut self) {
         while let Some(notice) = self.job.outbox.first().cloned() {
             self.say(&notice).await;
@@ -211,20 +216,14 @@ impl<C: Chat> Driver<C> {
             } => {
                 let t = &job.targets[*target];
                 let track = &t.builds[*build];
-                let alerts = &self.inner.alerts;
-                if alerts.claim(&failure_key(&track.url, *epoch)) != Claim::New {
-                    return;
-                }
-                alerts.job_told_failure(&track.url, *epoch);
-                if alerts.muted(
-                    t.image.as_str(),
-                    &track.url,
-                    say::failure_line(job, t, track),
-                ) {
-                    return;
-                }
-                alert(say::upload_failed(job, t, track, *epoch))
-                    .map(|message| message.with_buttons(vec![Button::RetryUploads(job.id)]))
+                let key = failure_key(&track.url, *epoch);
+                let line = say::failure_line(job, t, track);
+                let message = Outgoing::new(Kind::Alert, say::upload_failed(job, t, track, *epoch))
+                    .with_buttons(vec![Button::RetryUploads(job.id)]);
+                self.tell(&key, t.image.as_str(), &track.url, line, message)
+                    .await;
+                self.inner.alerts.job_told_failure(&track.url, *epoch);
+                return;
             }
             Notice::BuildUnreadable {
                 target,
@@ -233,17 +232,13 @@ impl<C: Chat> Driver<C> {
             } => {
                 let t = &job.targets[*target];
                 let track = &t.builds[*build];
-                let alerts = &self.inner.alerts;
-                if alerts.claim(&unreadable_key(&track.url)) != Claim::New
-                    || alerts.muted(
-                        t.image.as_str(),
-                        &track.url,
-                        say::failure_line(job, t, track),
-                    )
-                {
-                    return;
-                }
-                alert(say::build_unreadable(job, t, track, oops_id.as_deref()))
+                let key = unreadable_key(&track.url);
+                let line = say::failure_line(job, t, track);
+                let text = say::build_unreadable(job, t, track, oops_id.as_deref());
+                let message = Outgoing::new(Kind::Alert, text);
+                self.tell(&key, t.image.as_str(), &track.url, line, message)
+                    .await;
+                return;
             }
             Notice::UploadRetrying { target, build, .. } => {
                 let t = &job.targets[*target];
@@ -275,31 +270,54 @@ impl<C: Chat> Driver<C> {
             Notice::AlreadyPending { target } => {
                 alert(say::already_pending(job, &job.targets[*target]))
             }
+            Notice::Refused { message } => alert(say::refused(job, message)),
             Notice::RequestFailed { target, reason } => {
                 alert(say::request_failed(job, &job.targets[*target], reason))
             }
             Notice::Controlled { .. } | Notice::Ended => None,
         };
         if let Some(message) = message {
-            let failed_upload = matches!(
-                notice,
-                Notice::UploadFailed { .. } | Notice::BuildUnreadable { .. }
-            );
-            if failed_upload {
-                crate::metrics::alert_sent("failed_upload");
-            }
-            if let Err(error) = self.inner.chat.send(&job.channel, message.clone()).await {
-                tracing::warn!(%error, ?notice, "announcing failed");
-            }
-            if failed_upload {
-                copy_to_alerts_channel(&self.inner, job, message).await;
-            }
+            self.send_alert(message, false).await;
+        }
+    }
+
+    /// Tells a failure the ledger keys as `key` (of a build of `image` at `link`) once: claimed
+    /// for this job, recorded instead if a mute covers it, said, and marked said.
+    async fn tell(&self, key: &str, image: &str, link: &str, line: String, message: Outgoing) {
+        let alerts = &self.inner.alerts;
+        if alerts.claim(key, &job_owner(self.job.id)) != Claim::New {
+            return;
+        }
+        if !alerts.muted(image, link, line) {
+            crate::metrics::alert_sent("failed_upload");
+            self.send_alert(message, true).await;
+        }
+        alerts.said(key);
+    }
+
+    /// Sends a notice to the job's channel; a failure is copied to the alerts channel too.
+    async fn send_alert(&self, message: Outgoing, failure: bool) {
+        if let Err(error) = self
+            .inner
+            .chat
+            .send(&self.job.channel, message.clone())
+            .await
+        {
+            tracing::warn!(%error, "announcing failed");
+        }
+        if failure {
+            copy_to_alerts_channel(&self.inner, &self.job, message).await;
         }
     }
 
     /// Edits the board if its text changed and the interval allows (or `force`); returns when
     /// a held-back edit is due.
     async fn update_board(&mut self, force: bool) -> Option<Instant> {
+        if self.board.is_none() && !self.job.builds_known() && !self.job.is_finished() {
+            // The board's first message comes once the builds are known (and the unwanted
+            // ones cancelled): it shows what was made, not what is being asked.
+            return None;
+        }
         let text = say::board(&self.job, Utc::now());
         if text == self.board_text {
             return None;

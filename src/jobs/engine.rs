@@ -88,6 +88,13 @@ pub(super) enum Command {
         build_url: String,
         request_url: Option<String>,
     },
+    /// A delivery names a build (and build request) of a recipe of the job that no job knows:
+    /// perhaps its lost request's, or a skipped architecture's queued build.
+    Candidate {
+        recipe_url: String,
+        request_url: Option<String>,
+        build_url: String,
+    },
 }
 
 /// The running jobs' drivers, by job.
@@ -261,13 +268,17 @@ impl<C: Chat> Engine<C> {
         Ok(count)
     }
 
-    /// Launchpad's webhook says this build (a canonical API URL) changed. A build of a running
-    /// job is read by that job at once (the board moves before the next poll); any other is
-    /// read by [`Alerts::build_changed`], which tells a new failure of its upload once.
+    /// Launchpad's webhook says this build (a canonical API URL) of `recipe_url` changed. A
+    /// build (or build request) of a running job is read by that job at once (the board moves
+    /// before the next poll). A build of a recipe whose job waits for word of its lost request,
+    /// or of a skipped architecture's queued build, is offered to that job. Any build no job
+    /// follows is read by [`Alerts::build_changed`], which tells a new failure of its upload
+    /// once.
     pub async fn webhook(
         &self,
         build_url: String,
         request_url: Option<String>,
+        recipe_url: Option<String>,
         hint: Option<Hint>,
     ) {
         let store = &self.inner.store;
@@ -295,6 +306,22 @@ impl<C: Chat> Engine<C> {
                 return;
             }
         }
+        if let Some(recipe_url) = recipe_url {
+            match store.job_awaiting(&recipe_url) {
+                Ok(Some(id)) => {
+                    if let Some(driver) = lock(&self.inner.drivers).get(&id) {
+                        let _ = driver.send(Command::Candidate {
+                            recipe_url,
+                            request_url,
+                            build_url: build_url.clone(),
+                        });
+                    }
+                }
+                Ok(None) => {}
+                Err(error) => tracing::error!(%error, "looking up a recipe's job failed"),
+            }
+        }
+        // Also read as a build no job follows: if the job takes it, the read hands it over.
         self.inner.alerts.deliver(build_url, hint);
     }
 

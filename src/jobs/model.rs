@@ -74,6 +74,43 @@ pub struct Target {
     pub builds: Vec<BuildTrack>,
     /// When to look at the build request next (or to ask again after a transient failure).
     pub poll: Poll,
+    /// Architectures asked for that the request made no build of, and why.
+    #[serde(default)]
+    pub missing: Vec<Missing>,
+    /// `requestBuilds` was sent again after an answer that never came: a later "already
+    /// pending" is most likely the first request's own builds.
+    #[serde(default)]
+    pub asked_again: bool,
+}
+
+/// An architecture asked for that a request made no build of.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Missing {
+    /// The architecture.
+    pub arch: Arch,
+    /// Why.
+    pub why: MissingWhy,
+}
+
+/// Why a request made no build of an architecture asked for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum MissingWhy {
+    /// Not known yet: the recipe's processors are to be read.
+    Unknown,
+    /// The recipe does not build it: it is not among its processors.
+    NotInProcessors {
+        /// The recipe's processors.
+        processors: Vec<String>,
+    },
+    /// The recipe builds it, and Launchpad skipped it: another request's build of it is
+    /// queued (or the series cannot build it now). A delivery naming that build until `until`
+    /// makes the job follow it.
+    Skipped {
+        /// When the request's builds were listed: the queued build is older.
+        seen_at: DateTime<Utc>,
+        /// Until when a delivery is waited for; `None` without webhooks.
+        until: Option<DateTime<Utc>>,
+    },
 }
 
 /// Where a target's build request is.
@@ -86,6 +123,20 @@ pub enum Phase {
     Requesting {
         /// Which attempt.
         attempt: u8,
+        /// When it was sent (a build request made then may be this one's).
+        #[serde(default)]
+        sent_at: Option<DateTime<Utc>>,
+    },
+    /// The answer to `requestBuilds` never came: until `until`, a webhook delivery naming a
+    /// build request of this recipe made when it was sent is taken for this one's; after, it
+    /// is sent again.
+    InDoubt {
+        /// Which attempt was lost.
+        attempt: u8,
+        /// When it was sent.
+        sent_at: Option<DateTime<Utc>>,
+        /// How long a delivery is waited for.
+        until: DateTime<Utc>,
     },
     /// Launchpad took the request; its builds are not made yet.
     Requested {
@@ -192,6 +243,11 @@ pub enum Progress {
 }
 
 impl BuildTrack {
+    /// Whether it is ours to cancel: not asked for, or its job is being cancelled.
+    pub fn to_cancel(&self, cancel_all: bool) -> bool {
+        !self.wanted || cancel_all
+    }
+
     /// A build as a request's builds collection lists it, before anything is known of it.
     pub fn new(url: String, web_link: String, arch: Arch, wanted: bool, poll: Poll) -> BuildTrack {
         BuildTrack {
@@ -273,15 +329,59 @@ impl Target {
         self.builds.iter().filter(|build| build.wanted)
     }
 
-    /// Whether the target will not change without someone asking.
-    pub fn is_settled(&self, auto_retry: bool, budget: u32) -> bool {
+    /// Whether the target will not change without someone asking (a wait for a delivery that
+    /// has passed its time counts as over: `now`).
+    pub fn is_settled(&self, auto_retry: bool, budget: u32, now: DateTime<Utc>) -> bool {
         match self.phase {
-            Phase::ToRequest | Phase::Requesting { .. } | Phase::Requested { .. } => false,
+            Phase::ToRequest
+            | Phase::Requesting { .. }
+            | Phase::InDoubt { .. }
+            | Phase::Requested { .. } => false,
             Phase::AlreadyPending | Phase::Failed { .. } | Phase::Cancelled => true,
-            Phase::Following { .. } => self
-                .builds
-                .iter()
-                .all(|build| build.is_settled(auto_retry, budget)),
+            Phase::Following { .. } => {
+                self.builds
+                    .iter()
+                    .all(|build| build.is_settled(auto_retry, budget))
+                    && self.missing.iter().all(|missing| match missing.why {
+                        MissingWhy::Unknown => false,
+                        MissingWhy::NotInProcessors { .. } => true,
+                        MissingWhy::Skipped { until, .. } => until.is_none_or(|until| until <= now),
+                    })
+            }
+        }
+    }
+
+    /// Whether the target waits for a webhook delivery: one naming its lost build request, or
+    /// the queued build of an architecture Launchpad skipped.
+    pub fn awaits_delivery(&self, now: DateTime<Utc>) -> bool {
+        matches!(self.phase, Phase::Requesting { .. } | Phase::InDoubt { .. })
+            || self.missing.iter().any(|missing| {
+                matches!(missing.why, MissingWhy::Skipped { until: Some(until), .. } if until > now)
+            })
+    }
+
+    /// Whether its builds are known and the unwanted ones cancelled (or ended): what
+    /// `build` without `--wait` waits for before it says where the builds are.
+    pub fn builds_known(&self) -> bool {
+        match self.phase {
+            Phase::ToRequest
+            | Phase::Requesting { .. }
+            | Phase::InDoubt { .. }
+            | Phase::Requested { .. } => false,
+            Phase::AlreadyPending | Phase::Failed { .. } | Phase::Cancelled => true,
+            Phase::Following { .. } => {
+                self.missing
+                    .iter()
+                    .all(|missing| missing.why != MissingWhy::Unknown)
+                    && self
+                        .builds
+                        .iter()
+                        .filter(|build| !build.wanted)
+                        .all(|build| {
+                            build.pending_calls.is_empty()
+                                && (build.cancel_sent || !build.can_be_cancelled)
+                        })
+            }
         }
     }
 }
@@ -307,6 +407,10 @@ pub struct Tally {
     pub request_failed: usize,
     /// Targets not requested yet (or cancelled before).
     pub not_requested: usize,
+    /// Architectures asked for that got no build.
+    pub not_built: usize,
+    /// Builds not asked for that could not be cancelled and ran.
+    pub unwanted_ran: usize,
 }
 
 impl Job {
@@ -339,6 +443,8 @@ impl Job {
                     due: now,
                     interval_ms: 0,
                 },
+                missing: Vec::new(),
+                asked_again: false,
             })
             .collect();
         Job {
@@ -363,6 +469,11 @@ impl Job {
         self.status != JobStatus::Running
     }
 
+    /// Whether every target's builds are known and the unwanted ones cancelled.
+    pub fn builds_known(&self) -> bool {
+        self.targets.iter().all(Target::builds_known)
+    }
+
     /// Counts the outcome so far.
     pub fn tally(&self) -> Tally {
         let mut tally = Tally::default();
@@ -371,10 +482,20 @@ impl Job {
                 Phase::AlreadyPending => tally.already_pending += 1,
                 Phase::Failed { .. } => tally.request_failed += 1,
                 Phase::ToRequest | Phase::Cancelled => tally.not_requested += 1,
-                Phase::Requesting { .. } | Phase::Requested { .. } => {
+                Phase::Requesting { .. } | Phase::InDoubt { .. } | Phase::Requested { .. } => {
                     tally.unfinished += target.arches.len()
                 }
                 Phase::Following { .. } => {
+                    tally.not_built += target.missing.len();
+                    tally.unwanted_ran += target
+                        .builds
+                        .iter()
+                        .filter(|build| {
+                            !build.wanted
+                                && build.state.is_final()
+                                && build.state != BuildState::CancelledBuild
+                        })
+                        .count();
                     for build in target.wanted() {
                         match build.progress() {
                             Progress::Done => tally.succeeded += 1,

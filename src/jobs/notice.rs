@@ -39,6 +39,12 @@ pub enum Notice {
         /// The target.
         target: usize,
     },
+    /// Launchpad refused the credentials for `requestBuilds` (not in the recipe's owning team,
+    /// or not valid): nothing more is requested for the job.
+    Refused {
+        /// Launchpad's message.
+        message: String,
+    },
     /// A target's request failed.
     RequestFailed {
         /// The target.

@@ -164,6 +164,16 @@ impl Client {
         location(&answer, recipe_url)
     }
 
+    /// The names of a recipe's processors: the architectures `requestBuilds` may build.
+    pub async fn processors(&self, recipe_url: &str) -> Result<Vec<String>, LaunchpadError> {
+        #[derive(serde::Deserialize)]
+        struct Processor {
+            name: String,
+        }
+        let processors: Vec<Processor> = self.list(&format!("{recipe_url}/processors")).await?;
+        Ok(processors.into_iter().map(|p| p.name).collect())
+    }
+
     /// A build request.
     pub async fn build_request(&self, url: &str) -> Result<BuildRequest, LaunchpadError> {
         self.get_entry(url).await

@@ -7,7 +7,9 @@ use std::fmt::Write;
 use chrono::{DateTime, Utc};
 
 use super::{count, plain_list};
-use crate::jobs::model::{BuildTrack, Job, JobStatus, Phase, Progress, Target};
+use crate::jobs::model::{
+    BuildTrack, Job, JobStatus, Missing, MissingWhy, Phase, Progress, Target,
+};
 use crate::jobs::notice::Control;
 use crate::plan::Plan;
 use crate::target::{Arch, JobId};
@@ -64,7 +66,7 @@ pub fn accepted(id: JobId, plan: &Plan) -> String {
             plain_list(&target.arches)
         );
     }
-    text.push_str(". The board below follows it.");
+    text.push_str(". The board follows once Launchpad has made the builds.");
     text
 }
 
@@ -126,7 +128,11 @@ pub fn board(job: &Job, now: DateTime<Utc>) -> String {
             Phase::AlreadyPending => text.push_str("  already pending"),
             Phase::Failed { .. } => text.push_str("  request failed"),
             Phase::Cancelled => text.push_str("  cancelled"),
+            Phase::InDoubt { .. } => text.push_str("  answer lost; listening for it"),
             _ => {}
+        }
+        for missing in &target.missing {
+            let _ = write!(text, "  {}: {}", missing.arch, missing_reason(missing));
         }
         text.push('\n');
     }
@@ -141,7 +147,10 @@ pub fn board(job: &Job, now: DateTime<Utc>) -> String {
         .filter(|t| {
             matches!(
                 t.phase,
-                Phase::ToRequest | Phase::Requesting { .. } | Phase::Requested { .. }
+                Phase::ToRequest
+                    | Phase::Requesting { .. }
+                    | Phase::InDoubt { .. }
+                    | Phase::Requested { .. }
             )
         })
         .map(|t| t.arches.len())
@@ -175,17 +184,61 @@ fn cell(target: &Target, arch: &Arch) -> String {
         return String::new();
     }
     match &target.phase {
-        Phase::ToRequest | Phase::Requesting { .. } | Phase::Requested { .. } => "…".into(),
+        Phase::ToRequest
+        | Phase::Requesting { .. }
+        | Phase::InDoubt { .. }
+        | Phase::Requested { .. } => "…".into(),
         Phase::AlreadyPending => "=".into(),
         Phase::Failed { .. } => "✗".into(),
         Phase::Cancelled => "⊘".into(),
-        Phase::Following { .. } => target
-            .builds
-            .iter()
-            .find(|build| build.wanted && &build.arch == arch)
-            .map(|build| symbol(build.progress()).to_string())
-            .unwrap_or_else(|| "-".into()),
+        Phase::Following { .. } => {
+            if let Some(build) = target
+                .builds
+                .iter()
+                .find(|build| build.wanted && &build.arch == arch)
+            {
+                return symbol(build.progress()).to_string();
+            }
+            match target.missing.iter().find(|missing| &missing.arch == arch) {
+                Some(Missing {
+                    why: MissingWhy::NotInProcessors { .. },
+                    ..
+                }) => "∅".into(),
+                Some(Missing {
+                    why: MissingWhy::Skipped { .. },
+                    ..
+                }) => "≡".into(),
+                _ => "…".into(),
+            }
+        }
     }
+}
+
+/// Why an architecture asked for got no build, for people.
+pub fn missing_reason(missing: &Missing) -> String {
+    match &missing.why {
+        MissingWhy::Unknown => "no build; finding out why".to_string(),
+        MissingWhy::NotInProcessors { processors } => format!(
+            "not built by this recipe (its processors: {})",
+            processors.join(", ")
+        ),
+        MissingWhy::Skipped { .. } => "already queued by another request".to_string(),
+    }
+}
+
+/// The web page of a Launchpad object, from its API URL: the API's host (`api.`) and version
+/// (`devel/`) are not in web links.
+pub fn web_link_of(api_url: &str) -> String {
+    let Some((scheme, rest)) = api_url.split_once("://") else {
+        return api_url.to_string();
+    };
+    let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
+    let host = host.strip_prefix("api.").unwrap_or(host);
+    let path = ["devel/", "1.0/", "beta/"]
+        .iter()
+        .find_map(|version| path.strip_prefix(version))
+        .unwrap_or(path);
+    format!("{scheme}://{host}/{path}")
 }
 
 /// The alert for a failed upload: `failure` says which of the build's failures it is (after a
@@ -294,11 +347,37 @@ pub fn upload_gave_up(
 
 /// Launchpad deduped the request.
 pub fn already_pending(job: &Job, target: &Target) -> String {
-    format!(
-        "{} (job {}): Launchpad says identical builds are already queued (by someone else, or by this job before a restart), so nothing new was requested and those builds are not followed here.",
-        target_name(target),
-        job.id
-    )
+    let recipe = web_link_of(&target.recipe_url);
+    if target.asked_again {
+        format!(
+            "{} (job {}): Launchpad says identical builds are already queued: most likely the ones this job's first request made, whose answer was lost. They are not followed here; look at them on the recipe's page: {recipe}",
+            target_name(target),
+            job.id
+        )
+    } else {
+        format!(
+            "{} (job {}): Launchpad says identical builds are already queued by another request, so nothing new was requested and those builds are not followed here. The recipe's page: {recipe}",
+            target_name(target),
+            job.id
+        )
+    }
+}
+
+/// Launchpad refused the credentials for `requestBuilds`: in plain words, once per job.
+pub fn refused(job: &Job, message: &str) -> String {
+    let not_owner = message
+        .strip_suffix('.')
+        .and_then(|text| text.split_once(" cannot create OCI image builds owned by "));
+    match not_owner {
+        Some((user, owner)) => format!(
+            "Job {}: Launchpad refused to build: these credentials belong to {user}, who is not in {owner}, the team that owns the recipes. Log in with `image-builder login` as a member of {owner} (or ask to join it). Nothing was requested.",
+            job.id
+        ),
+        None => format!(
+            "Job {}: Launchpad refused the credentials ({message}). Log in again with `image-builder login`. Nothing more was requested.",
+            job.id
+        ),
+    }
 }
 
 /// A target's request failed.
@@ -335,6 +414,11 @@ pub fn summary(job: &Job) -> String {
         (tally.upload_failed, "failed to upload"),
         (tally.cancelled, "cancelled"),
         (tally.unreadable, "could not be read"),
+        (tally.not_built, "not built"),
+        (
+            tally.unwanted_ran,
+            "not asked for but built (cancel failed)",
+        ),
         (tally.already_pending, "already pending"),
         (tally.request_failed, "not requested (error)"),
     ] {
@@ -412,6 +496,55 @@ pub fn summary(job: &Job) -> String {
             unreadable.join("\n")
         );
     }
+    let not_built: Vec<String> = job
+        .targets
+        .iter()
+        .flat_map(|t| t.missing.iter().map(move |missing| (t, missing)))
+        .map(|(t, missing)| {
+            let what_to_do = match missing.why {
+                MissingWhy::NotInProcessors { .. } => format!(
+                    "add {} to the recipe's processors on Launchpad, or drop it from the image's architectures in the config",
+                    missing.arch
+                ),
+                _ => "Launchpad builds it in that request; see the recipe's page".to_string(),
+            };
+            format!(
+                "• {} {}: {}: {what_to_do}: {}",
+                target_name(t),
+                missing.arch,
+                missing_reason(missing),
+                web_link_of(&t.recipe_url)
+            )
+        })
+        .collect();
+    if !not_built.is_empty() {
+        let _ = write!(
+            text,
+            "\nNot built (nothing here retries them):\n{}",
+            not_built.join("\n")
+        );
+    }
+    let unwanted: Vec<String> = job
+        .targets
+        .iter()
+        .flat_map(|t| {
+            t.builds
+                .iter()
+                .filter(|b| {
+                    !b.wanted
+                        && b.state.is_final()
+                        && b.state != crate::launchpad::models::BuildState::CancelledBuild
+                })
+                .map(move |b| format!("• {}: {} {}", build_name(t, b), b.state, b.web_link))
+        })
+        .collect();
+    if !unwanted.is_empty() {
+        let _ = write!(
+            text,
+            "\nNot asked for, and not cancelled in time (Launchpad built them; they may have pushed):\n{}",
+            unwanted.join("\n")
+        );
+    }
     for target in &job.targets {
         if let Phase::Failed { reason } = &target.phase {
             let _ = write!(text, "\n• {}: not requested: {reason}", target_name(target));
@@ -439,6 +572,39 @@ pub fn controlled(id: JobId, control: Control, count_done: usize) -> String {
             count(n, "failed build", "failed builds")
         ),
     }
+}
+
+/// What `build` without `--wait` prints once the builds are known: each build asked for with
+/// its page, and what became of each recipe that has none.
+pub fn requested_builds(job: &Job) -> String {
+    let mut lines = Vec::new();
+    for target in &job.targets {
+        match &target.phase {
+            Phase::Following { .. } => {
+                for build in target.wanted() {
+                    lines.push(format!("{}: {}", build_name(target, build), build.web_link));
+                }
+                for missing in &target.missing {
+                    lines.push(format!(
+                        "{} {}: {}",
+                        target_name(target),
+                        missing.arch,
+                        missing_reason(missing)
+                    ));
+                }
+            }
+            Phase::AlreadyPending => lines.push(format!(
+                "{}: already pending: {}",
+                target_name(target),
+                web_link_of(&target.recipe_url)
+            )),
+            Phase::Failed { reason } => {
+                lines.push(format!("{}: not requested: {reason}", target_name(target)))
+            }
+            _ => lines.push(format!("{}: not requested", target_name(target))),
+        }
+    }
+    lines.join("\n")
 }
 
 /// What an old board message says once the board moved to a new one.
@@ -491,6 +657,18 @@ pub fn internal_error(what: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn web_links_drop_the_apis_host_and_version() {
+        assert_eq!(
+            web_link_of("https://api.launchpad.net/devel/~team/p/+oci/x/+recipe/y"),
+            "https://launchpad.net/~team/p/+oci/x/+recipe/y"
+        );
+        assert_eq!(
+            web_link_of("http://127.0.0.1:8080/devel/~team/p"),
+            "http://127.0.0.1:8080/~team/p"
+        );
+    }
     use crate::command::{Images, Rebuild};
     use crate::config::Config;
 

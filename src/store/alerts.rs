@@ -37,6 +37,38 @@ pub struct UploadRecord {
     pub updated_at: Option<DateTime<Utc>>,
 }
 
+/// How a claim on the alert ledger went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Claimed {
+    /// Nobody had claimed it: say it.
+    New,
+    /// The same owner claimed it before and never said it (a crash in between): say it.
+    Unsaid,
+    /// Said already, or someone else's.
+    Said,
+}
+
+/// One entry of the ledger.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct LedgerEntry {
+    at: DateTime<Utc>,
+    owner: String,
+    said: bool,
+}
+
+impl LedgerEntry {
+    /// An entry; one written before owners were recorded (a bare timestamp) counts as said.
+    fn decode(bytes: &[u8]) -> LedgerEntry {
+        serde_json::from_slice(bytes).unwrap_or_else(|_| LedgerEntry {
+            at: DateTime::parse_from_rfc3339(&String::from_utf8_lossy(bytes))
+                .map(|at| at.with_timezone(&Utc))
+                .unwrap_or(DateTime::<Utc>::MIN_UTC),
+            owner: String::new(),
+            said: true,
+        })
+    }
+}
+
 /// A mute of failed-upload alerts.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MuteRecord {
@@ -75,19 +107,58 @@ fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
 }
 
 impl Store {
-    /// Claims the right to announce an alert: `true` the first time for `key`, `false` ever
-    /// after, across restarts. The claim is on disk before this returns.
-    pub fn claim_alert(&self, key: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
-        let claimed = self
-            .alerts
-            .compare_and_swap(
-                key.as_bytes(),
-                None as Option<&[u8]>,
-                Some(now.to_rfc3339().as_bytes()),
-            )?
-            .is_ok();
+    /// Claims the right to announce an alert for `owner` (a job, or alerting itself): the first
+    /// time for `key`, or again for the same owner while the alert is not marked said (a crash
+    /// came between the claim and the saying). The claim is on disk before this returns.
+    pub fn claim_alert(
+        &self,
+        key: &str,
+        owner: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Claimed, StoreError> {
+        let claim = LedgerEntry {
+            at: now,
+            owner: owner.to_string(),
+            said: false,
+        };
+        let swapped = self.alerts.compare_and_swap(
+            key.as_bytes(),
+            None as Option<&[u8]>,
+            Some(serde_json::to_vec(&claim)?),
+        )?;
         self.flush()?;
-        Ok(claimed)
+        Ok(match swapped {
+            Ok(()) => Claimed::New,
+            Err(existing) => match existing.current.as_deref().map(LedgerEntry::decode) {
+                Some(entry) if !entry.said && entry.owner == owner => Claimed::Unsaid,
+                _ => Claimed::Said,
+            },
+        })
+    }
+
+    /// Marks a claimed alert as said.
+    pub fn alert_said(&self, key: &str) -> Result<(), StoreError> {
+        if let Some(bytes) = self.alerts.get(key.as_bytes())? {
+            let mut entry = LedgerEntry::decode(&bytes);
+            entry.said = true;
+            self.alerts
+                .insert(key.as_bytes(), serde_json::to_vec(&entry)?)?;
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    /// The keys claimed by `owner` and never marked said.
+    pub fn unsaid_alerts(&self, owner: &str) -> Result<Vec<String>, StoreError> {
+        let mut keys = Vec::new();
+        for entry in self.alerts.iter() {
+            let (key, bytes) = entry?;
+            let entry = LedgerEntry::decode(&bytes);
+            if !entry.said && entry.owner == owner {
+                keys.push(String::from_utf8_lossy(&key).into_owned());
+            }
+        }
+        Ok(keys)
     }
 
     /// Whether `key` was claimed.
@@ -208,8 +279,7 @@ impl Store {
     pub(super) fn compact_alerts(&self, before: DateTime<Utc>) -> Result<(), StoreError> {
         for entry in self.alerts.iter() {
             let (key, bytes) = entry?;
-            let told = DateTime::parse_from_rfc3339(&String::from_utf8_lossy(&bytes)).ok();
-            if told.is_some_and(|told| told < before) {
+            if LedgerEntry::decode(&bytes).at < before {
                 self.alerts.remove(key)?;
             }
         }
@@ -241,12 +311,46 @@ mod tests {
     use super::*;
 
     #[test]
-    fn an_alert_is_claimed_once() {
+    fn an_alert_is_claimed_once_and_again_by_its_owner_only_until_said() {
         let store = Store::temporary().unwrap();
-        assert!(store.claim_alert("build#1", Utc::now()).unwrap());
-        assert!(!store.claim_alert("build#1", Utc::now()).unwrap());
-        assert!(store.claim_alert("build#2", Utc::now()).unwrap());
+        let now = Utc::now();
+        assert_eq!(
+            store.claim_alert("build#1", "job 1", now).unwrap(),
+            Claimed::New
+        );
+        assert_eq!(
+            store.claim_alert("build#1", "job 2", now).unwrap(),
+            Claimed::Said
+        );
+        assert_eq!(
+            store.claim_alert("build#1", "job 1", now).unwrap(),
+            Claimed::Unsaid
+        );
+        assert_eq!(store.unsaid_alerts("job 1").unwrap(), ["build#1"]);
+        store.alert_said("build#1").unwrap();
+        assert_eq!(
+            store.claim_alert("build#1", "job 1", now).unwrap(),
+            Claimed::Said
+        );
+        assert!(store.unsaid_alerts("job 1").unwrap().is_empty());
+        assert_eq!(
+            store.claim_alert("build#2", "job 1", now).unwrap(),
+            Claimed::New
+        );
         assert!(store.alert_claimed("build#1").unwrap());
+    }
+
+    #[test]
+    fn a_ledger_entry_of_the_first_format_counts_as_said() {
+        let store = Store::temporary().unwrap();
+        store
+            .alerts
+            .insert("old#1", Utc::now().to_rfc3339().as_bytes())
+            .unwrap();
+        assert_eq!(
+            store.claim_alert("old#1", "", Utc::now()).unwrap(),
+            Claimed::Said
+        );
     }
 
     #[test]
@@ -254,8 +358,8 @@ mod tests {
         let store = Store::temporary().unwrap();
         let old = Utc::now() - chrono::Duration::days(40);
         let cutoff = Utc::now() - chrono::Duration::days(30);
-        store.claim_alert("old#1", old).unwrap();
-        store.claim_alert("new#1", Utc::now()).unwrap();
+        store.claim_alert("old#1", "x", old).unwrap();
+        store.claim_alert("new#1", "x", Utc::now()).unwrap();
         let record = |retrying: bool| UploadRecord {
             failures: 1,
             last_status: Some("Failed to upload".into()),

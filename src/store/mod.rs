@@ -20,7 +20,7 @@ use crate::target::JobId;
 
 pub mod alerts;
 
-pub use alerts::{GroupRecord, MuteRecord, MutedFailure, UploadRecord};
+pub use alerts::{Claimed, GroupRecord, MuteRecord, MutedFailure, UploadRecord};
 
 /// The layout this code reads and writes. Bump it with a migration when the layout changes.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -56,6 +56,11 @@ pub struct JobMessages {
     /// When the board's message was sent (it moves to a new one before chats refuse edits).
     #[serde(default)]
     pub board_sent_at: Option<DateTime<Utc>>,
+}
+
+/// The `links` key under which a job waiting for word of a recipe's builds is found.
+fn awaiting_key(recipe_url: &str) -> String {
+    format!("awaiting:{recipe_url}")
 }
 
 /// The store. Cheap to clone.
@@ -158,8 +163,20 @@ impl Store {
                 self.links
                     .insert(build.url.as_bytes(), &job.id.0.to_be_bytes())?;
             }
+            // A target waiting for word of its recipe's builds is found by the recipe.
+            let key = awaiting_key(&target.recipe_url);
+            if !job.is_finished() && target.awaits_delivery(Utc::now()) {
+                self.links.insert(key.as_bytes(), &job.id.0.to_be_bytes())?;
+            } else if self.job_awaiting(&target.recipe_url)? == Some(job.id) {
+                self.links.remove(key.as_bytes())?;
+            }
         }
         self.flush()
+    }
+
+    /// The job waiting for word of a build request or build of `recipe_url`, if one is.
+    pub fn job_awaiting(&self, recipe_url: &str) -> Result<Option<JobId>, StoreError> {
+        self.job_for_link(&awaiting_key(recipe_url))
     }
 
     /// A job.
@@ -245,6 +262,10 @@ impl Store {
                     }
                     for build in &target.builds {
                         self.links.remove(build.url.as_bytes())?;
+                    }
+                    if self.job_awaiting(&target.recipe_url)? == Some(job.id) {
+                        self.links
+                            .remove(awaiting_key(&target.recipe_url).as_bytes())?;
                     }
                 }
                 self.jobs.remove(job.id.0.to_be_bytes())?;

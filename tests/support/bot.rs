@@ -25,6 +25,8 @@ pub fn quick_engine() -> EngineSettings {
             request_retry: Duration::from_millis(10),
             upload_retry_budget: 3,
             upload_retry_delay: Duration::from_millis(10),
+            request_grace: None,
+            queued_grace: None,
         },
         board_interval: Duration::from_millis(10),
         give_up_after: Duration::from_secs(600),

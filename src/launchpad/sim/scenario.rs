@@ -37,6 +37,13 @@
 //! failing_registries = ["https://public.ecr.aws"]   # which pushes fail (default: all)
 //! upload_error = "unreachable"   # "denied" (default), "manifest" or "unreachable"
 //!
+//! [[recipes]]           # a recipe whose processors are not the catalogue's architectures
+//! image = "redis"
+//! series = "20.04"      # every series of the image when left out
+//! processors = ["amd64", "arm64"]
+//!
+//! without_chroot = ["riscv64"]   # architectures the current series cannot build
+//!
 //! [[foreign_builds]]    # a build nobody asked the bot for: a request from Launchpad's web UI
 //! image = "postgres"
 //! series = "22.04"
@@ -76,6 +83,26 @@ pub struct Scenario {
     /// registries are the normal case for the team's images.
     #[serde(default = "default_registries")]
     pub registries: Vec<Registry>,
+    /// Recipes whose processors differ from the catalogue's architectures for the image.
+    #[serde(default)]
+    pub recipes: Vec<RecipeRule>,
+    /// Architectures the distribution's current series cannot build (no chroot): a request
+    /// skips them even where a recipe's processors name them.
+    #[serde(default)]
+    pub without_chroot: Vec<Arch>,
+}
+
+/// A recipe's processors, set on Launchpad apart from the catalogue.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecipeRule {
+    /// The image.
+    pub image: ImageName,
+    /// The series; every series of the image when absent.
+    #[serde(default)]
+    pub series: Option<Series>,
+    /// Its processors.
+    pub processors: Vec<Arch>,
 }
 
 /// A push rule: where a recipe's image is pushed.
@@ -139,6 +166,8 @@ impl Default for Scenario {
             faults: FaultRates::default(),
             foreign_builds: Vec::new(),
             registries: default_registries(),
+            recipes: Vec::new(),
+            without_chroot: Vec::new(),
         }
     }
 }

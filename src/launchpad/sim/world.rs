@@ -281,7 +281,15 @@ impl World {
                         series: track.series,
                         codename,
                         track: track.track.clone(),
-                        processors: image.arches.clone(),
+                        processors: scenario
+                            .recipes
+                            .iter()
+                            .find(|rule| {
+                                rule.image == image.name
+                                    && rule.series.is_none_or(|series| series == track.series)
+                            })
+                            .map(|rule| rule.processors.clone())
+                            .unwrap_or_else(|| image.arches.clone()),
                         push_rules,
                         date_created: now - chrono::Duration::days(400),
                     },
@@ -457,16 +465,25 @@ impl World {
             return Vec::new();
         };
         let recipe_path = request.recipe.clone();
+        // `getAllowedArchitectures()`: the recipe's processors that the current series can
+        // build (`lib/lp/oci/model/ocirecipe.py:515-525, 625-633`); the web UI's form narrows
+        // them to what it asked for.
         let asked = request.architectures.clone();
+        let without_chroot = &self.scenario.without_chroot;
         let mut processors: Vec<Arch> = self
             .recipes
             .get(&recipe_path)
             .map(|recipe| recipe.processors.clone())
             .unwrap_or_default()
             .into_iter()
+            .filter(|arch| !without_chroot.contains(arch))
             .filter(|arch| asked.as_ref().is_none_or(|asked| asked.contains(arch)))
             .collect();
         processors.sort();
+        // Each architecture with a queued build of the recipe is skipped; the request fails
+        // only when every allowed one was, and completes with no builds when none is allowed
+        // (`ocirecipe.py:642-657, 674-701`). Only queued builds count: a dispatched one does
+        // not stop a second request from building that architecture again.
         let mut created = Vec::new();
         for arch in &processors {
             let queued = self.builds.values().any(|build| {

@@ -3,11 +3,14 @@
 //! Launchpad calls to make and the notices to give. No IO: the engine executes what it returns,
 //! after storing the changed job.
 //!
-//! Rules it keeps:
+//! Rules it keeps (a build request's in [`request`], a build's in [`build`]):
 //! - `requestBuilds` is recorded as being sent before it is sent. Found in that state after a
-//!   restart, or answered "outcome unknown", it is sent once more and Launchpad's "already
-//!   pending" dedupes; a third time is never tried.
-//! - As soon as a request's builds are known, those of architectures not asked for are cancelled.
+//!   restart, or answered "outcome unknown", it is in doubt: the job waits a while for a
+//!   webhook delivery naming the build request it made, and only then sends it once more; a
+//!   third time is never tried.
+//! - As soon as a request's builds are known, those of architectures not asked for are
+//!   cancelled (again after a failure or a restart, until Launchpad answered), and every
+//!   architecture asked for that got no build is accounted for.
 //! - A build is polled on an interval that grows while nothing changes and starts again from the
 //!   shortest when it does.
 //! - A failed upload is alerted the first time it is seen, also when the build is first seen
@@ -22,10 +25,13 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use super::model::{BuildTrack, Job, JobStatus, Phase, Poll, Progress, Target};
+mod build;
+mod request;
+
+use super::model::{Job, JobStatus, MissingWhy, Phase, Poll, Progress};
 pub use super::notice::{BuildCall, Control, Notice};
 use crate::launchpad::models::{BuildState, RequestStatus, UploadStatus};
-use crate::launchpad::{LaunchpadError, Refusal};
+use crate::launchpad::LaunchpadError;
 
 /// Reads of a build answered 500 in a row (each after the client's own retries) before the
 /// build is called unreadable. Launchpad answers 500 for some builds whose upload failed to
@@ -53,6 +59,13 @@ pub struct Rules {
     pub upload_retry_budget: u32,
     /// The wait before the first auto-retry; it doubles with each.
     pub upload_retry_delay: Duration,
+    /// After a `requestBuilds` whose answer was lost, how long to wait for a webhook delivery
+    /// naming the build request it made before sending it again; `None` when no webhook
+    /// deliveries reach this process (then it is sent again at once).
+    pub request_grace: Option<Duration>,
+    /// How long to wait for a delivery naming the queued build (of another request) that made
+    /// Launchpad skip an architecture asked for; `None` without deliveries.
+    pub queued_grace: Option<Duration>,
 }
 
 impl Default for Rules {
@@ -65,6 +78,8 @@ impl Default for Rules {
             request_retry: Duration::from_secs(60),
             upload_retry_budget: 3,
             upload_retry_delay: Duration::from_secs(60),
+            request_grace: None,
+            queued_grace: None,
         }
     }
 }
@@ -90,6 +105,8 @@ pub struct BuildSnapshot {
     pub can_be_cancelled: bool,
     /// `http_etag`.
     pub etag: Option<String>,
+    /// `datecreated`.
+    pub created: Option<DateTime<Utc>>,
 }
 
 impl From<crate::launchpad::models::Build> for BuildSnapshot {
@@ -104,6 +121,7 @@ impl From<crate::launchpad::models::Build> for BuildSnapshot {
             can_be_retried: build.can_be_retried,
             can_be_cancelled: build.can_be_cancelled,
             etag: build.http_etag,
+            created: build.datecreated,
         }
     }
 }
@@ -154,6 +172,39 @@ pub enum Observation {
         /// Done, or the failure.
         result: Result<(), LaunchpadError>,
     },
+    /// A recipe's processors were read.
+    ProcessorsRead {
+        /// The target.
+        target: usize,
+        /// Their names, or the failure.
+        result: Result<Vec<String>, LaunchpadError>,
+    },
+    /// A webhook delivery names a build request, and a build, of a recipe of this job that no
+    /// job knows (its lost request's, or the queued build of a skipped architecture).
+    Candidate {
+        /// The recipe's API URL.
+        recipe_url: String,
+        /// The build request's.
+        request_url: Option<String>,
+        /// The build's.
+        build_url: Option<String>,
+    },
+    /// A candidate build request was read.
+    CandidateRequestRead {
+        /// The target.
+        target: usize,
+        /// The build request.
+        url: String,
+        /// Its `date_requested`, or the failure.
+        result: Result<Option<DateTime<Utc>>, LaunchpadError>,
+    },
+    /// A candidate build was read.
+    CandidateBuildRead {
+        /// The target.
+        target: usize,
+        /// What it looks like, or the failure.
+        result: Result<BuildSnapshot, LaunchpadError>,
+    },
     /// Someone asked.
     Control(Control),
 }
@@ -194,6 +245,25 @@ pub enum Action {
         /// What.
         call: BuildCall,
     },
+    /// List the processors of the target's recipe.
+    ReadProcessors {
+        /// The target.
+        target: usize,
+    },
+    /// Read a build request a delivery named.
+    ReadCandidateRequest {
+        /// The target.
+        target: usize,
+        /// The build request.
+        url: String,
+    },
+    /// Read a build a delivery named.
+    ReadCandidateBuild {
+        /// The target.
+        target: usize,
+        /// The build.
+        url: String,
+    },
 }
 
 /// What an observation leads to.
@@ -210,15 +280,10 @@ pub fn observe(job: &mut Job, observation: Observation, now: DateTime<Utc>, rule
     let mut step = Step::default();
     match observation {
         Observation::Tick => tick(job, now, rules, &mut step),
-        Observation::Requested { target, result } => requested(
-            &mut job.targets[target],
-            target,
-            result,
-            now,
-            rules,
-            &mut step,
-        ),
-        Observation::RequestRead { target, result } => request_read(
+        Observation::Requested { target, result } => {
+            request::requested(job, target, result, now, rules, &mut step)
+        }
+        Observation::RequestRead { target, result } => request::request_read(
             &mut job.targets[target],
             target,
             result,
@@ -229,7 +294,7 @@ pub fn observe(job: &mut Job, observation: Observation, now: DateTime<Utc>, rule
         Observation::BuildsListed { target, result } => {
             let cancel_all = job.cancel_requested;
             let auto = job.auto_retry_uploads && !cancel_all;
-            builds_listed(
+            request::builds_listed(
                 &mut job.targets[target],
                 target,
                 result,
@@ -250,7 +315,7 @@ pub fn observe(job: &mut Job, observation: Observation, now: DateTime<Utc>, rule
                 Ok(Some(snapshot)) => {
                     track.read_errors = 0;
                     track.unreadable = None;
-                    apply(
+                    build::apply(
                         track,
                         (target, build),
                         snapshot,
@@ -266,7 +331,7 @@ pub fn observe(job: &mut Job, observation: Observation, now: DateTime<Utc>, rule
                 }
                 Err(error) => {
                     tracing::warn!(job = %job.id, build = %track.url, %error, "reading a build failed");
-                    read_failed(track, (target, build), &error, now, rules, &mut step);
+                    build::read_failed(track, (target, build), &error, now, rules, &mut step);
                 }
             }
         }
@@ -280,7 +345,39 @@ pub fn observe(job: &mut Job, observation: Observation, now: DateTime<Utc>, rule
             if let Some(index) = track.pending_calls.iter().position(|c| *c == call) {
                 track.pending_calls.remove(index);
             }
-            build_call(track, (target, build), call, result, now, rules, &mut step)
+            build::build_call(track, (target, build), call, result, now, rules, &mut step)
+        }
+        Observation::ProcessorsRead { target, result } => {
+            request::processors_read(&mut job.targets[target], result, now, rules)
+        }
+        Observation::Candidate {
+            recipe_url,
+            request_url,
+            build_url,
+        } => request::candidate(
+            job,
+            &recipe_url,
+            request_url.as_deref(),
+            build_url.as_deref(),
+            now,
+            &mut step,
+        ),
+        Observation::CandidateRequestRead {
+            target,
+            url,
+            result,
+        } => request::candidate_request_read(&mut job.targets[target], url, result, now, rules),
+        Observation::CandidateBuildRead { target, result } => {
+            let auto = job.auto_retry_uploads && !job.cancel_requested;
+            request::candidate_build_read(
+                &mut job.targets[target],
+                target,
+                result,
+                auto,
+                now,
+                rules,
+                &mut step,
+            )
         }
         Observation::Control(control) => controlled(job, control, now, rules, &mut step),
     }
@@ -335,8 +432,19 @@ pub fn next_due(job: &Job) -> Option<DateTime<Utc>> {
     let mut due = vec![job.deadline];
     for target in &job.targets {
         match target.phase {
-            Phase::ToRequest | Phase::Requested { .. } => due.push(target.poll.due),
+            Phase::ToRequest | Phase::Requested { .. } | Phase::InDoubt { .. } => {
+                due.push(target.poll.due)
+            }
             Phase::Following { .. } => {
+                for missing in &target.missing {
+                    match missing.why {
+                        MissingWhy::Unknown => due.push(target.poll.due),
+                        MissingWhy::Skipped {
+                            until: Some(until), ..
+                        } => due.push(until),
+                        _ => {}
+                    }
+                }
                 for build in &target.builds {
                     if !build.is_settled(false, 0) {
                         due.push(build.poll.due);
@@ -352,6 +460,7 @@ pub fn next_due(job: &Job) -> Option<DateTime<Utc>> {
     due.into_iter().min()
 }
 
+/// `now` and `wait` after it; a wait too long to add saturates.
 fn later(now: DateTime<Utc>, wait: Duration) -> DateTime<Utc> {
     now + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::MAX)
 }
@@ -381,397 +490,47 @@ fn tick(job: &mut Job, now: DateTime<Utc>, rules: &Rules, step: &mut Step) {
         return;
     }
     let auto = job.auto_retry_uploads;
+    let cancel_all = job.cancel_requested;
     let mut requesting = 0;
     for (index, target) in job.targets.iter_mut().enumerate() {
         match target.phase {
             Phase::ToRequest if target.poll.due <= now && requesting < REQUESTS_AT_ONCE => {
                 requesting += 1;
-                target.phase = Phase::Requesting { attempt: 1 };
-                step.actions.push(Action::RequestBuilds { target: index });
+                request::send(target, index, 1, now, step);
             }
             // The rest wait for the next tick, which comes at once (they are due).
             Phase::ToRequest => {}
             // Found at a tick, a request being sent means the run that sent it stopped before
             // the answer came: whether Launchpad got it is unknown.
-            Phase::Requesting { attempt } => unknown_outcome(target, index, attempt, step),
+            Phase::Requesting { attempt, sent_at } => {
+                request::in_doubt(target, index, (attempt, sent_at), now, rules, step)
+            }
+            Phase::InDoubt { attempt, until, .. } if until <= now => {
+                request::ask_again(target, index, attempt, now, step)
+            }
             Phase::Requested { .. } if target.poll.due <= now => {
                 step.actions.push(Action::ReadRequest { target: index });
             }
             Phase::Following { .. } => {
+                let unknown = target
+                    .missing
+                    .iter()
+                    .any(|missing| missing.why == MissingWhy::Unknown);
+                if unknown && target.poll.due <= now {
+                    step.actions.push(Action::ReadProcessors { target: index });
+                }
                 for (build_index, build) in target.builds.iter_mut().enumerate() {
-                    due_build(build, (index, build_index), auto, now, rules, step);
+                    build::due_build(
+                        build,
+                        (index, build_index),
+                        (auto, cancel_all),
+                        now,
+                        rules,
+                        step,
+                    );
                 }
             }
             _ => {}
-        }
-    }
-}
-
-fn due_build(
-    build: &mut BuildTrack,
-    (target, index): (usize, usize),
-    auto: bool,
-    now: DateTime<Utc>,
-    rules: &Rules,
-    step: &mut Step,
-) {
-    if !build.pending_calls.is_empty() {
-        // Its state before the call could come back and pass for news.
-        return;
-    }
-    if !build.wanted && !build.cancel_sent && build.can_be_cancelled {
-        build.cancel_sent = true;
-        step.actions.push(Action::Call {
-            target,
-            build: index,
-            call: BuildCall::Cancel,
-        });
-        return;
-    }
-    if build.retry_due.is_some_and(|due| due <= now)
-        && build.auto_retry_pending(auto, rules.upload_retry_budget)
-    {
-        build.retry_due = None;
-        build.auto_retries += 1;
-        build.upload_by_auto_retry = true;
-        step.notices.push(Notice::UploadRetrying {
-            target,
-            build: index,
-            attempt: build.auto_retries,
-        });
-        step.actions.push(Action::Call {
-            target,
-            build: index,
-            call: BuildCall::ScheduleUpload { auto: true },
-        });
-        return;
-    }
-    if !build.is_settled(auto, rules.upload_retry_budget)
-        && build.progress() != Progress::UploadFailed
-        && build.poll.due <= now
-    {
-        step.actions.push(Action::ReadBuild {
-            target,
-            build: index,
-        });
-    }
-}
-
-fn unknown_outcome(target: &mut Target, index: usize, attempt: u8, step: &mut Step) {
-    if attempt < 2 {
-        target.phase = Phase::Requesting {
-            attempt: attempt + 1,
-        };
-        step.actions.push(Action::RequestBuilds { target: index });
-    } else {
-        let reason = "Launchpad did not confirm the build request twice; check the recipe's page";
-        fail_target(target, index, reason.to_string(), step);
-    }
-}
-
-fn requested(
-    target: &mut Target,
-    index: usize,
-    result: Result<String, LaunchpadError>,
-    now: DateTime<Utc>,
-    rules: &Rules,
-    step: &mut Step,
-) {
-    let Phase::Requesting { attempt } = target.phase else {
-        return;
-    };
-    match result {
-        Ok(request_url) => {
-            target.phase = Phase::Requested { request_url };
-            poll_soon(&mut target.poll, now, rules);
-        }
-        Err(LaunchpadError::OutcomeUnknown { .. }) => unknown_outcome(target, index, attempt, step),
-        Err(error) if error.is_transient() => {
-            // Nothing was requested (the client retries only what is safe): ask again later.
-            target.phase = Phase::ToRequest;
-            target.poll.due = later(now, rules.request_retry);
-        }
-        Err(error) => fail_target(target, index, error.to_string(), step),
-    }
-}
-
-fn fail_target(target: &mut Target, index: usize, reason: String, step: &mut Step) {
-    target.phase = Phase::Failed {
-        reason: reason.clone(),
-    };
-    step.notices.push(Notice::RequestFailed {
-        target: index,
-        reason,
-    });
-}
-
-fn request_read(
-    target: &mut Target,
-    index: usize,
-    result: Result<(RequestStatus, Option<String>, String), LaunchpadError>,
-    now: DateTime<Utc>,
-    rules: &Rules,
-    step: &mut Step,
-) {
-    match result {
-        Ok((RequestStatus::Completed, _, builds_url)) => {
-            step.actions.push(Action::ListBuilds {
-                target: index,
-                url: builds_url,
-            });
-        }
-        Ok((RequestStatus::Failed, message, _)) => {
-            let message = message.unwrap_or_else(|| "no reason given".to_string());
-            if Refusal::from_message(&message) == Some(Refusal::AlreadyPending) {
-                target.phase = Phase::AlreadyPending;
-                step.notices.push(Notice::AlreadyPending { target: index });
-            } else {
-                fail_target(target, index, message, step);
-            }
-        }
-        Ok(_) => back_off(&mut target.poll, now, rules),
-        Err(error) if error.is_transient() => back_off(&mut target.poll, now, rules),
-        Err(error) => fail_target(target, index, error.to_string(), step),
-    }
-}
-
-fn builds_listed(
-    target: &mut Target,
-    index: usize,
-    result: Result<Vec<BuildSnapshot>, LaunchpadError>,
-    (cancel_all, auto): (bool, bool),
-    now: DateTime<Utc>,
-    rules: &Rules,
-    step: &mut Step,
-) {
-    let request_url = match &target.phase {
-        Phase::Requested { request_url } => request_url.clone(),
-        _ => return,
-    };
-    let snapshots = match result {
-        Ok(snapshots) => snapshots,
-        Err(error) if error.is_transient() => return back_off(&mut target.poll, now, rules),
-        Err(error) => return fail_target(target, index, error.to_string(), step),
-    };
-    target.phase = Phase::Following { request_url };
-    target.builds.clear();
-    for snapshot in snapshots {
-        let wanted = !cancel_all
-            && target
-                .arches
-                .iter()
-                .any(|arch| arch.as_str() == snapshot.arch);
-        let arch = snapshot
-            .arch
-            .parse()
-            .unwrap_or_else(|_| "unknown".parse().expect("a valid name"));
-        let poll = Poll {
-            due: later(now, rules.poll_min),
-            interval_ms: rules.poll_min.as_millis() as u64,
-        };
-        let mut build = BuildTrack::new(
-            snapshot.url.clone(),
-            snapshot.web_link.clone(),
-            arch,
-            wanted,
-            poll,
-        );
-        // Taken in as a first read, so a build already failed (or already uploaded) when first
-        // seen is told like one seen failing.
-        let build_index = target.builds.len();
-        apply(
-            &mut build,
-            (index, build_index),
-            snapshot,
-            auto,
-            now,
-            rules,
-            step,
-        );
-        build.poll = poll;
-        target.builds.push(build);
-    }
-    for (build_index, build) in target.builds.iter_mut().enumerate() {
-        if !build.wanted && build.can_be_cancelled {
-            build.cancel_sent = true;
-            step.actions.push(Action::Call {
-                target: index,
-                build: build_index,
-                call: BuildCall::Cancel,
-            });
-        }
-    }
-}
-
-/// Takes in what Launchpad said of a build.
-fn apply(
-    build: &mut BuildTrack,
-    (target, index): (usize, usize),
-    snapshot: BuildSnapshot,
-    auto: bool,
-    now: DateTime<Utc>,
-    rules: &Rules,
-    step: &mut Step,
-) {
-    let was = build.progress();
-    let changed = build.state != snapshot.state || build.upload != snapshot.upload;
-    build.state = snapshot.state;
-    build.upload = snapshot.upload;
-    build.upload_error = snapshot.upload_error;
-    build.can_be_retried = snapshot.can_be_retried;
-    build.can_be_cancelled = snapshot.can_be_cancelled;
-    build.etag = snapshot.etag;
-    if changed {
-        poll_soon(&mut build.poll, now, rules);
-    } else {
-        back_off(&mut build.poll, now, rules);
-    }
-    let now_progress = build.progress();
-    if !build.wanted || was == now_progress {
-        return;
-    }
-    match now_progress {
-        Progress::UploadFailed => {
-            build.upload_failures += 1;
-            if build.upload_by_auto_retry {
-                if build.auto_retry_pending(auto, rules.upload_retry_budget) {
-                    schedule_auto_retry(build, now, rules);
-                } else {
-                    step.notices.push(Notice::UploadGaveUp {
-                        target,
-                        build: index,
-                        attempts: build.auto_retries,
-                        refusal: None,
-                    });
-                }
-            } else {
-                step.notices.push(Notice::UploadFailed {
-                    target,
-                    build: index,
-                    epoch: build.upload_failures,
-                });
-                if build.auto_retry_pending(auto, rules.upload_retry_budget) {
-                    schedule_auto_retry(build, now, rules);
-                }
-            }
-        }
-        Progress::Done if build.upload_by_auto_retry => {
-            build.upload_by_auto_retry = false;
-            step.notices.push(Notice::UploadRecovered {
-                target,
-                build: index,
-                attempts: build.auto_retries,
-            });
-        }
-        _ => {}
-    }
-}
-
-/// A read of a build failed. Network trouble and overload only delay the next look; Launchpad's
-/// internal error (500), [`UNREADABLE_AFTER`] times in a row, makes the build unreadable: told
-/// once, with the OOPS id, and no longer waited for.
-fn read_failed(
-    build: &mut BuildTrack,
-    (target, index): (usize, usize),
-    error: &LaunchpadError,
-    now: DateTime<Utc>,
-    rules: &Rules,
-    step: &mut Step,
-) {
-    back_off(&mut build.poll, now, rules);
-    let LaunchpadError::Server {
-        status: 500,
-        oops_id,
-        ..
-    } = error
-    else {
-        return;
-    };
-    build.read_errors += 1;
-    if build.read_errors < UNREADABLE_AFTER || build.unreadable.is_some() {
-        return;
-    }
-    build.unreadable = Some(oops_id.clone().unwrap_or_else(|| error.to_string()));
-    if build.wanted {
-        step.notices.push(Notice::BuildUnreadable {
-            target,
-            build: index,
-            oops_id: oops_id.clone(),
-        });
-    }
-}
-
-fn schedule_auto_retry(build: &mut BuildTrack, now: DateTime<Utc>, rules: &Rules) {
-    let delay = rules
-        .upload_retry_delay
-        .saturating_mul(1 << build.auto_retries.min(16));
-    build.retry_due = Some(later(now, delay));
-}
-
-fn build_call(
-    build: &mut BuildTrack,
-    (target, index): (usize, usize),
-    call: BuildCall,
-    result: Result<(), LaunchpadError>,
-    now: DateTime<Utc>,
-    rules: &Rules,
-    step: &mut Step,
-) {
-    poll_soon(&mut build.poll, now, rules);
-    if result.is_ok() {
-        // What is known locally now differs from the version the ETag names: the next read
-        // must be unconditional, or a 304 could hide a change back to the old state.
-        build.etag = None;
-    }
-    match (call, result) {
-        (BuildCall::ScheduleUpload { .. }, Ok(()))
-        | (
-            BuildCall::ScheduleUpload { .. },
-            Err(LaunchpadError::Rejected {
-                refusal: Some(Refusal::UploadInProgress),
-                ..
-            }),
-        ) => {
-            build.upload = UploadStatus::Pending;
-        }
-        (
-            BuildCall::ScheduleUpload { .. },
-            Err(LaunchpadError::Rejected {
-                refusal: Some(Refusal::AlreadyUploaded),
-                ..
-            }),
-        ) => {
-            build.upload = UploadStatus::Uploaded;
-        }
-        (BuildCall::ScheduleUpload { auto }, Err(error)) => {
-            if error.is_transient() && auto {
-                // Counts as an attempt: the budget bounds how long a broken Launchpad is tried.
-                if build.auto_retries < rules.upload_retry_budget {
-                    schedule_auto_retry(build, now, rules);
-                    return;
-                }
-            } else if !error.is_transient() {
-                build.upload_refusal = Some(error.to_string());
-            }
-            step.notices.push(Notice::UploadGaveUp {
-                target,
-                build: index,
-                attempts: build.auto_retries,
-                refusal: Some(error.to_string()),
-            });
-        }
-        (BuildCall::Retry, Ok(())) => {
-            build.state = BuildState::NeedsBuilding;
-            build.upload = UploadStatus::Unscheduled;
-            build.can_be_retried = false;
-        }
-        (BuildCall::Retry, Err(error)) => {
-            tracing::warn!(build = %build.url, %error, "retrying a build failed");
-        }
-        (BuildCall::Cancel, result) => {
-            if let Err(error) = result {
-                tracing::warn!(build = %build.url, %error, "cancelling a build failed");
-            }
         }
     }
 }
@@ -836,7 +595,6 @@ fn controlled(job: &mut Job, control: Control, now: DateTime<Utc>, rules: &Rules
                         }
                         _ => {
                             build.state = BuildState::NeedsBuilding;
-                            build.upload = UploadStatus::Unscheduled;
                             BuildCall::Retry
                         }
                     };
@@ -872,7 +630,7 @@ fn settle(job: &mut Job, now: DateTime<Utc>, rules: &Rules, step: &mut Step) {
     if job
         .targets
         .iter()
-        .all(|target| target.is_settled(auto, rules.upload_retry_budget))
+        .all(|target| target.is_settled(auto, rules.upload_retry_budget, now))
     {
         job.status = if job.cancel_requested {
             JobStatus::Cancelled

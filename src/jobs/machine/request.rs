@@ -1,0 +1,389 @@
+//! The state machine's rules for a target's build request: sending it, a lost answer, reading
+//! it, listing its builds, and accounting for every architecture asked for
+//! (`reference/launchpad-truths.md`, "Which architectures a request builds").
+//!
+//! - A lost answer never builds twice knowingly: with webhooks, the target waits
+//!   ([`Rules::request_grace`]) for a delivery naming a build request of its recipe made when
+//!   it was sent, and takes that request for its own; only then does it ask again. Launchpad
+//!   dedupes only against queued builds, so asking again is safe only while the first
+//!   request's builds are still queued; without webhooks it asks again at once, when they most
+//!   likely are.
+//! - An architecture asked for that the request did not build is accounted for: not among the
+//!   recipe's processors, or skipped because another request's build of it is queued (which a
+//!   delivery may name: then the job follows it).
+//! - Credentials Launchpad refuses stop the whole job: nothing more is requested.
+
+use chrono::{DateTime, Utc};
+
+use super::build::apply;
+use super::{back_off, later, poll_soon, Action, BuildSnapshot, Rules, Step};
+use crate::jobs::model::{BuildTrack, Job, Missing, MissingWhy, Phase, Poll, Target};
+use crate::jobs::notice::{BuildCall, Notice};
+use crate::launchpad::models::RequestStatus;
+use crate::launchpad::{LaunchpadError, Refusal};
+
+/// How far a build request's `date_requested` may be from when the lost request was sent for
+/// it to be taken for that one: the request's own time on the wire, and clocks that disagree
+/// a little.
+const SAME_REQUEST_WITHIN: chrono::TimeDelta = chrono::TimeDelta::minutes(2);
+
+/// Sends `requestBuilds` for a target (attempt `attempt`), recording it as being sent.
+pub(super) fn send(
+    target: &mut Target,
+    index: usize,
+    attempt: u8,
+    now: DateTime<Utc>,
+    step: &mut Step,
+) {
+    target.phase = Phase::Requesting {
+        attempt,
+        sent_at: Some(now),
+    };
+    step.actions.push(Action::RequestBuilds { target: index });
+}
+
+/// The answer to a target's `requestBuilds` never came (or the run that sent it stopped).
+pub(super) fn in_doubt(
+    target: &mut Target,
+    index: usize,
+    (attempt, sent_at): (u8, Option<DateTime<Utc>>),
+    now: DateTime<Utc>,
+    rules: &Rules,
+    step: &mut Step,
+) {
+    if attempt >= 2 {
+        let reason = "Launchpad did not confirm the build request twice; look at the recipe's page";
+        return fail_target(target, index, reason.to_string(), step);
+    }
+    match rules.request_grace {
+        Some(grace) => {
+            let until = later(now, grace);
+            target.phase = Phase::InDoubt {
+                attempt,
+                sent_at,
+                until,
+            };
+            target.poll.due = until;
+        }
+        None => ask_again(target, index, attempt, now, step),
+    }
+}
+
+/// Sends `requestBuilds` again after a lost answer.
+pub(super) fn ask_again(
+    target: &mut Target,
+    index: usize,
+    attempt: u8,
+    now: DateTime<Utc>,
+    step: &mut Step,
+) {
+    target.asked_again = true;
+    send(target, index, attempt + 1, now, step);
+}
+
+/// `requestBuilds` was answered. Credentials Launchpad refuses stop the job (see [`refused`]).
+pub(super) fn requested(
+    job: &mut Job,
+    index: usize,
+    result: Result<String, LaunchpadError>,
+    now: DateTime<Utc>,
+    rules: &Rules,
+    step: &mut Step,
+) {
+    let target = &mut job.targets[index];
+    let Phase::Requesting { attempt, sent_at } = target.phase else {
+        return;
+    };
+    match result {
+        Ok(request_url) => {
+            target.phase = Phase::Requested { request_url };
+            poll_soon(&mut target.poll, now, rules);
+        }
+        Err(LaunchpadError::OutcomeUnknown { .. }) => {
+            in_doubt(target, index, (attempt, sent_at), now, rules, step)
+        }
+        Err(error) if error.is_transient() => {
+            // Nothing was requested (the client retries only what is safe): ask again later.
+            target.phase = Phase::ToRequest;
+            target.poll.due = later(now, rules.request_retry);
+        }
+        Err(LaunchpadError::Unauthorized { message }) => refused(job, message, step),
+        Err(error) => fail_target(target, index, error.to_string(), step),
+    }
+}
+
+/// Launchpad refused the credentials (not in the recipe's owning team, or not valid): the same
+/// answer awaits every other recipe, so nothing more is requested, and it is said once.
+fn refused(job: &mut Job, message: String, step: &mut Step) {
+    for target in &mut job.targets {
+        if matches!(target.phase, Phase::ToRequest | Phase::Requesting { .. }) {
+            target.phase = Phase::Failed {
+                reason: message.clone(),
+            };
+        }
+    }
+    step.notices.push(Notice::Refused { message });
+}
+
+pub(super) fn fail_target(target: &mut Target, index: usize, reason: String, step: &mut Step) {
+    target.phase = Phase::Failed {
+        reason: reason.clone(),
+    };
+    step.notices.push(Notice::RequestFailed {
+        target: index,
+        reason,
+    });
+}
+
+pub(super) fn request_read(
+    target: &mut Target,
+    index: usize,
+    result: Result<(RequestStatus, Option<String>, String), LaunchpadError>,
+    now: DateTime<Utc>,
+    rules: &Rules,
+    step: &mut Step,
+) {
+    if !matches!(target.phase, Phase::Requested { .. }) {
+        return;
+    }
+    match result {
+        Ok((RequestStatus::Completed, _, builds_url)) => {
+            step.actions.push(Action::ListBuilds {
+                target: index,
+                url: builds_url,
+            });
+        }
+        Ok((RequestStatus::Failed, message, _)) => {
+            let message = message.unwrap_or_else(|| "no reason given".to_string());
+            if Refusal::from_message(&message) == Some(Refusal::AlreadyPending) {
+                target.phase = Phase::AlreadyPending;
+                step.notices.push(Notice::AlreadyPending { target: index });
+            } else {
+                fail_target(target, index, message, step);
+            }
+        }
+        Ok(_) => back_off(&mut target.poll, now, rules),
+        Err(error) if error.is_transient() => back_off(&mut target.poll, now, rules),
+        Err(error) => fail_target(target, index, error.to_string(), step),
+    }
+}
+
+/// A request's builds were listed: those of architectures not asked for are cancelled, and
+/// every architecture asked for without a build is accounted for (the recipe's processors
+/// are read to tell why).
+pub(super) fn builds_listed(
+    target: &mut Target,
+    index: usize,
+    result: Result<Vec<BuildSnapshot>, LaunchpadError>,
+    (cancel_all, auto): (bool, bool),
+    now: DateTime<Utc>,
+    rules: &Rules,
+    step: &mut Step,
+) {
+    let request_url = match &target.phase {
+        Phase::Requested { request_url } => request_url.clone(),
+        _ => return,
+    };
+    let snapshots = match result {
+        Ok(snapshots) => snapshots,
+        Err(error) if error.is_transient() => return back_off(&mut target.poll, now, rules),
+        Err(error) => return fail_target(target, index, error.to_string(), step),
+    };
+    target.phase = Phase::Following { request_url };
+    target.builds.clear();
+    for snapshot in snapshots {
+        let wanted = !cancel_all
+            && target
+                .arches
+                .iter()
+                .any(|arch| arch.as_str() == snapshot.arch);
+        track(target, index, snapshot, wanted, auto, now, rules, step);
+    }
+    for (build_index, build) in target.builds.iter_mut().enumerate() {
+        if build.to_cancel(cancel_all) && build.can_be_cancelled {
+            build.cancel_sent = true;
+            step.actions.push(Action::Call {
+                target: index,
+                build: build_index,
+                call: BuildCall::Cancel,
+            });
+        }
+    }
+    target.missing = target
+        .arches
+        .iter()
+        .filter(|arch| !target.builds.iter().any(|build| &build.arch == *arch))
+        .map(|arch| Missing {
+            arch: arch.clone(),
+            why: MissingWhy::Unknown,
+        })
+        .collect();
+    if !target.missing.is_empty() {
+        step.actions.push(Action::ReadProcessors { target: index });
+    }
+}
+
+/// Follows a build of the target: taken in as a first read, so a build already failed (or
+/// already uploaded) when first seen is told like one seen failing.
+#[allow(clippy::too_many_arguments)]
+fn track(
+    target: &mut Target,
+    index: usize,
+    snapshot: BuildSnapshot,
+    wanted: bool,
+    auto: bool,
+    now: DateTime<Utc>,
+    rules: &Rules,
+    step: &mut Step,
+) {
+    let arch = snapshot
+        .arch
+        .parse()
+        .unwrap_or_else(|_| "unknown".parse().expect("a valid name"));
+    let poll = Poll {
+        due: later(now, rules.poll_min),
+        interval_ms: rules.poll_min.as_millis() as u64,
+    };
+    let mut build = BuildTrack::new(
+        snapshot.url.clone(),
+        snapshot.web_link.clone(),
+        arch,
+        wanted,
+        poll,
+    );
+    let build_index = target.builds.len();
+    apply(
+        &mut build,
+        (index, build_index),
+        snapshot,
+        auto,
+        now,
+        rules,
+        step,
+    );
+    build.poll = poll;
+    target.builds.push(build);
+}
+
+/// The recipe's processors were read: each architecture asked for without a build is either
+/// not built by the recipe, or was skipped by Launchpad (a queued build of it from another
+/// request), which the job then waits a while to see named by a delivery.
+pub(super) fn processors_read(
+    target: &mut Target,
+    result: Result<Vec<String>, LaunchpadError>,
+    now: DateTime<Utc>,
+    rules: &Rules,
+) {
+    let processors = match result {
+        Ok(processors) => processors,
+        // Read again at the next look.
+        Err(_) => return back_off(&mut target.poll, now, rules),
+    };
+    for missing in &mut target.missing {
+        if missing.why != MissingWhy::Unknown {
+            continue;
+        }
+        missing.why = if processors.iter().any(|name| name == missing.arch.as_str()) {
+            MissingWhy::Skipped {
+                seen_at: now,
+                until: rules.queued_grace.map(|grace| later(now, grace)),
+            }
+        } else {
+            MissingWhy::NotInProcessors {
+                processors: processors.clone(),
+            }
+        };
+    }
+}
+
+/// A delivery names a build request (and a build) of a target's recipe that no job knows: if
+/// the target waits for its own lost request, or for a skipped architecture's queued build,
+/// read them to see.
+pub(super) fn candidate(
+    job: &Job,
+    recipe_url: &str,
+    request_url: Option<&str>,
+    build_url: Option<&str>,
+    now: DateTime<Utc>,
+    step: &mut Step,
+) {
+    for (index, target) in job.targets.iter().enumerate() {
+        if target.recipe_url != recipe_url || !target.awaits_delivery(now) {
+            continue;
+        }
+        match (&target.phase, request_url) {
+            (Phase::Requesting { .. } | Phase::InDoubt { .. }, Some(url)) => {
+                step.actions.push(Action::ReadCandidateRequest {
+                    target: index,
+                    url: url.to_string(),
+                });
+            }
+            (Phase::Following { .. }, _) => {
+                let known = |url: &str| target.builds.iter().any(|build| build.url == url);
+                if let Some(url) = build_url.filter(|url| !known(url)) {
+                    step.actions.push(Action::ReadCandidateBuild {
+                        target: index,
+                        url: url.to_string(),
+                    });
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// A candidate build request was read: made when the lost request was sent, it is taken for
+/// that one, and followed from here as if its answer had come.
+pub(super) fn candidate_request_read(
+    target: &mut Target,
+    url: String,
+    result: Result<Option<DateTime<Utc>>, LaunchpadError>,
+    now: DateTime<Utc>,
+    rules: &Rules,
+) {
+    let sent_at = match target.phase {
+        Phase::Requesting { sent_at, .. } | Phase::InDoubt { sent_at, .. } => sent_at,
+        _ => return,
+    };
+    let Ok(Some(requested_at)) = result else {
+        return;
+    };
+    // A request from before a restart that lost `sent_at` (an older store) is taken when it
+    // is recent: the grace is short.
+    let same = match sent_at {
+        Some(sent_at) => (requested_at - sent_at).abs() <= SAME_REQUEST_WITHIN,
+        None => (now - requested_at).abs() <= SAME_REQUEST_WITHIN,
+    };
+    if same {
+        target.phase = Phase::Requested { request_url: url };
+        poll_soon(&mut target.poll, now, rules);
+    }
+}
+
+/// A candidate build was read: the queued build of an architecture Launchpad skipped (made
+/// before this job's request was listed) is followed as the one asked for.
+pub(super) fn candidate_build_read(
+    target: &mut Target,
+    index: usize,
+    result: Result<BuildSnapshot, LaunchpadError>,
+    auto: bool,
+    now: DateTime<Utc>,
+    rules: &Rules,
+    step: &mut Step,
+) {
+    let Ok(snapshot) = result else {
+        return;
+    };
+    if target.builds.iter().any(|build| build.url == snapshot.url) {
+        return;
+    }
+    let Some(position) = target.missing.iter().position(|missing| {
+        missing.arch.as_str() == snapshot.arch
+            && matches!(missing.why, MissingWhy::Skipped { seen_at, .. }
+                if snapshot.created.is_none_or(|created| created <= seen_at))
+    }) else {
+        return;
+    };
+    target.missing.remove(position);
+    track(target, index, snapshot, true, auto, now, rules, step);
+}
