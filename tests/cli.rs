@@ -101,10 +101,15 @@ fn build_without_credentials_fails_before_requesting_anything() {
 
 /// `build --launchpad sim --wait` with a scenario, in a temporary directory.
 fn build_on_sim(scenario: &str, images: &[&str]) -> Output {
+    // Named for the call too: tests building the same images run at once.
     let dir = std::env::temp_dir().join(format!(
-        "ib-build-{}-{}",
+        "ib-build-{}-{}-{}",
         std::process::id(),
-        images.join("-")
+        images.join("-"),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
     ));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("scenario.toml");
@@ -341,4 +346,25 @@ fn the_sandboxs_default_scenario_alerts_a_foreign_builds_failure_to_two_registri
         "{alert}"
     );
     assert!(alert.contains(" for lts/postgres failed"), "{alert}");
+}
+
+#[test]
+fn an_architecture_the_recipe_does_not_build_is_named_and_fails_the_build() {
+    let scenario =
+        "[[recipes]]\nimage = \"redis\"\nseries = \"22.04\"\nprocessors = [\"amd64\", \"arm64\"]\n";
+    let output = build_on_sim(scenario, &["redis"]);
+    let text = stdout(&output);
+    assert_eq!(output.status.code(), Some(3), "{text}{}", stderr(&output));
+    assert!(
+        text.contains("ppc64el: not built by this recipe (its processors: amd64, arm64)"),
+        "the board says why: {text}"
+    );
+    assert!(
+        text.contains("Job #1 finished. 2 builds built and uploaded, 2 not built."),
+        "{text}"
+    );
+    assert!(
+        text.contains("• redis 6.2 on 22.04 s390x: not built by this recipe (its processors: amd64, arm64): add s390x to the recipe's processors on Launchpad, or drop it from the image's architectures in the config: http://127.0.0.1:"),
+        "the summary says what to do: {text}"
+    );
 }

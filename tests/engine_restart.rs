@@ -434,3 +434,204 @@ fn output_within(mut command: Command, limit: Duration) -> std::process::Output 
         }
     }
 }
+
+/// Every build the simulator at `web_root` holds: (arch, state, request).
+fn sim_builds(web_root: &str) -> Vec<(String, String, u64)> {
+    let builds: serde_json::Value =
+        serde_json::from_str(&http_get(&format!("{web_root}+sim/builds"))).unwrap();
+    builds
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|build| {
+            (
+                build["arch"].as_str().unwrap().to_string(),
+                build["state"].as_str().unwrap().to_string(),
+                build["request"].as_u64().unwrap_or(0),
+            )
+        })
+        .collect()
+}
+
+/// A request count of the simulator at `web_root`.
+fn sim_count(web_root: &str, operation: &str) -> u64 {
+    let counts: serde_json::Value =
+        serde_json::from_str(&http_get(&format!("{web_root}+sim/counts"))).unwrap();
+    counts[operation].as_u64().unwrap_or(0)
+}
+
+/// The simulator (playing `scenario`, at `speed`), a config for it, and the arguments every
+/// command needs.
+struct Setup {
+    _sim: Running,
+    web_root: String,
+    dir: TempDir,
+    config: std::path::PathBuf,
+    credentials: std::path::PathBuf,
+}
+
+impl Setup {
+    fn start(name: &str, scenario: &str, speed: &str) -> Setup {
+        let dir = TempDir::new(name);
+        let credentials = dir.0.join("credentials");
+        let scenario_path = dir.0.join("scenario.toml");
+        std::fs::write(&scenario_path, scenario).unwrap();
+        let mut sim = Running(
+            binary()
+                .args(["sim", "--speed", speed, "--credentials-out"])
+                .arg(&credentials)
+                .arg("--scenario")
+                .arg(&scenario_path)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
+        let banner = BufReader::new(sim.0.stdout.take().unwrap());
+        let (root_tx, root_rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in banner.lines().map_while(Result::ok) {
+                if let Some(root) = line.trim().strip_prefix("API root: ") {
+                    let _ = root_tx.send(root.to_string());
+                }
+            }
+        });
+        let api_root = root_rx.recv_timeout(Duration::from_secs(20)).unwrap();
+        let config = dir.0.join("config.toml");
+        let text = image_builder::config::BUILT_IN
+            .replace("https://api.launchpad.net/devel/", &api_root)
+            .replace("poll_min_seconds = 15", "poll_min_seconds = 1")
+            .replace("poll_max_seconds = 300", "poll_max_seconds = 1");
+        std::fs::write(&config, text).unwrap();
+        Setup {
+            _sim: sim,
+            web_root: api_root.trim_end_matches("devel/").to_string(),
+            dir,
+            config,
+            credentials,
+        }
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = binary();
+        command
+            .args(args)
+            .arg("--config")
+            .arg(&self.config)
+            .arg("--credentials")
+            .arg(&self.credentials)
+            .arg("--data-dir")
+            .arg(self.dir.0.join("data"));
+        command
+    }
+
+    /// Runs `build` until `kill_when` holds of the simulator, then kills it.
+    fn kill_build_when(&self, args: &[&str], images: &[&str], kill_when: impl Fn(&Setup) -> bool) {
+        let mut command = self.command(args);
+        command.arg("--").args(images);
+        let mut build = Running(
+            command
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
+        let started = Instant::now();
+        while !kill_when(self) {
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "never got there"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        build.0.kill().unwrap();
+        build.0.wait().unwrap();
+    }
+}
+
+/// A busy build farm: builds wait half an hour in the queue (six seconds at speed 300), so the
+/// builds not asked for are still there to cancel after a restart.
+const BUSY: &str = "[timing]\nqueue_seconds = [1800, 2100]\nbuild_seconds = [60, 120]\nupload_seconds = [30, 60]\n";
+
+#[test]
+fn a_build_killed_with_cancels_out_has_them_sent_again_by_wait() {
+    let setup = Setup::start(
+        "sigkill-cancels",
+        &format!("{BUSY}[faults]\nslow_operations = {{ \"POST cancel\" = 2000 }}\n"),
+        "300",
+    );
+    setup.kill_build_when(
+        &["build", "--wait", "--series", "20.04", "--arch", "arm64"],
+        &["apache2", "bind9", "memcached", "nginx", "squid"],
+        |setup| sim_count(&setup.web_root, "POST cancel") >= 1,
+    );
+    let output = output_within(setup.command(&["wait"]), Duration::from_secs(120));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{stdout}");
+    let builds = sim_builds(&setup.web_root);
+    assert_eq!(builds.len(), 20, "{builds:?}");
+    for (arch, state, _) in &builds {
+        let wanted = arch == "arm64";
+        assert_eq!(
+            state == "Cancelled build",
+            !wanted,
+            "{arch}: {state} (every build not asked for cancelled, the rest built)"
+        );
+    }
+}
+
+#[test]
+fn build_without_wait_leaves_no_build_it_did_not_ask_for() {
+    let setup = Setup::start("no-wait", BUSY, "300");
+    let output = output_within(
+        setup.command(&["build", "--arch", "arm64"]),
+        Duration::from_secs(120),
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{stdout}");
+    let builds = sim_builds(&setup.web_root);
+    let unwanted: Vec<_> = builds
+        .iter()
+        .filter(|(arch, _, _)| arch != "arm64")
+        .collect();
+    assert_eq!(unwanted.len(), 3 * 29, "{builds:?}");
+    assert!(
+        unwanted
+            .iter()
+            .all(|(_, state, _)| state == "Cancelled build"),
+        "when it exits, every build not asked for is cancelled: {unwanted:?}"
+    );
+    assert_eq!(
+        stdout.matches(" arm64: http://").count(),
+        29,
+        "each wanted build's page: {stdout}"
+    );
+    assert!(stdout.contains("image-builder wait 1"), "{stdout}");
+}
+
+#[test]
+fn without_webhooks_a_request_killed_in_flight_is_asked_again_and_deduped_never_built_twice() {
+    // Launchpad's pace (speed 3): ten seconds after the crash, the first request's builds are
+    // still queued.
+    let setup = Setup::start(
+        "sigkill-request",
+        "[faults]\nslow_operations = { \"POST requestBuilds\" = 3000 }\n",
+        "3",
+    );
+    setup.kill_build_when(
+        &["build", "--wait", "--series", "20.04", "--arch", "arm64"],
+        &["redis"],
+        |setup| sim_count(&setup.web_root, "POST requestBuilds") >= 1,
+    );
+    std::thread::sleep(Duration::from_secs(10));
+    let output = output_within(setup.command(&["wait"]), Duration::from_secs(120));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(3), "{stdout}");
+    assert!(
+        stdout.contains("1 already pending.\n• redis 5.0 on 20.04: already pending (most likely this job's own first request, whose answer was lost), not followed here: http://127.0.0.1:"),
+        "named honestly, with the recipe's page: {stdout}"
+    );
+    let builds = sim_builds(&setup.web_root);
+    assert_eq!(builds.len(), 4, "no build twice: {builds:?}");
+    assert_eq!(sim_count(&setup.web_root, "POST requestBuilds"), 2);
+}

@@ -69,7 +69,6 @@ fn snapshot(arch: &str, state: BuildState, upload: UploadStatus) -> BuildSnapsho
         upload,
         upload_error: None,
         etag: Some(format!("\"{arch}\"")),
-        created: Some(t0()),
     }
 }
 
@@ -258,28 +257,29 @@ fn with_webhooks_a_lost_answer_waits_for_its_request_to_be_named_before_asking_a
         step.actions,
         [Action::ReadCandidateRequest {
             target: 0,
-            url: "http://lp/devel/r/+build-request/9".into()
+            url: "http://lp/devel/r/+build-request/9".into(),
+            build: "http://lp/devel/r/+build/10".into(),
         }]
     );
-    // Someone else's, an hour older: not ours.
+    // Someone else's: not ours.
     observe(
         &mut job,
         Observation::CandidateRequestRead {
             target: 0,
             url: "http://lp/devel/r/+build-request/8".into(),
-            result: Ok(Some(t0() - chrono::Duration::hours(1))),
+            result: Ok(false),
         },
         t0(),
         &rules,
     );
     assert!(matches!(job.targets[0].phase, Phase::InDoubt { .. }));
-    // Made when ours was sent: taken for it, and followed as if its answer had come.
+    // Its builds were requested by us: taken for it, followed as if its answer had come.
     observe(
         &mut job,
         Observation::CandidateRequestRead {
             target: 0,
             url: "http://lp/devel/r/+build-request/9".into(),
-            result: Ok(Some(t0() + chrono::Duration::seconds(1))),
+            result: Ok(true),
         },
         t0(),
         &rules,
@@ -422,12 +422,11 @@ fn an_architecture_asked_for_without_a_build_is_accounted_for() {
         &with_webhooks(),
     );
     assert_eq!(step.actions.len(), 1);
-    let mut queued = snapshot(
+    let queued = snapshot(
         "arm64",
         BuildState::CurrentlyBuilding,
         UploadStatus::Unscheduled,
     );
-    queued.created = Some(t0() - chrono::Duration::minutes(5));
     observe(
         &mut job,
         Observation::CandidateBuildRead {

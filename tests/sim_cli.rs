@@ -115,7 +115,7 @@ async fn check_config_online_finds_every_recipe_and_names_a_missing_one() {
         String::from_utf8_lossy(&output.stderr)
     );
     assert!(
-        stdout.contains("All 29 recipes exist on Launchpad."),
+        stdout.contains("All 29 recipes exist on Launchpad and build what the config asks for."),
         "{stdout}"
     );
 
@@ -334,4 +334,63 @@ async fn webhooks_install_repairs_a_hook_with_a_stale_secret_and_ping_proves_it(
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test]
+async fn check_config_online_names_every_recipe_whose_processors_differ() {
+    use image_builder::launchpad::sim::scenario::{RecipeRule, Scenario};
+    let config = image_builder::config::Config::built_in().unwrap();
+    let mut settings = image_builder::launchpad::sim::SimSettings::new(config.catalogue);
+    settings.scenario = Scenario {
+        recipes: vec![
+            RecipeRule {
+                image: "redis".parse().unwrap(),
+                series: Some("20.04".parse().unwrap()),
+                processors: vec!["amd64".parse().unwrap(), "arm64".parse().unwrap()],
+            },
+            RecipeRule {
+                image: "squid".parse().unwrap(),
+                series: Some("24.04".parse().unwrap()),
+                processors: ["amd64", "arm64", "ppc64el", "s390x", "riscv64"]
+                    .iter()
+                    .map(|arch| arch.parse().unwrap())
+                    .collect(),
+            },
+        ],
+        ..Scenario::default()
+    };
+    let sim = image_builder::launchpad::sim::Simulator::start(settings)
+        .await
+        .unwrap();
+    let dir = std::env::temp_dir().join(format!("ib-processors-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let text = image_builder::config::BUILT_IN
+        .replace("https://api.launchpad.net/devel/", &sim.api_root());
+    std::fs::write(dir.join("config.toml"), text).unwrap();
+    let path = dir.join("config.toml");
+    let output = tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_image-builder"))
+            .args(["check-config", "--online", "--config"])
+            .arg(&path)
+            .arg("--credentials")
+            .arg("/nonexistent")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(
+            "redis 20.04: the recipe does not build ppc64el, s390x (the config asks for it"
+        ),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("squid 24.04: the recipe also builds riscv64 (not in the config"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.lines().count(), 2, "{stderr}");
 }

@@ -1,5 +1,6 @@
 //! `image-builder check-config`: the config offline, and with `--online` every recipe it names
-//! fetched from Launchpad, since the recipe names can only be verified there.
+//! fetched from Launchpad, since the recipe names can only be verified there, and its
+//! processors compared with the architectures the config asks of the image.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -49,11 +50,22 @@ pub async fn run(
     let client = Client::new(config.launchpad.client_settings(credentials))?;
     let mut checks = tokio::task::JoinSet::new();
     for image in &config.catalogue.images {
+        let arches: Vec<String> = image.arches.iter().map(ToString::to_string).collect();
         for track in &image.tracks {
             let client = client.clone();
             let url = client.recipe_url(&track.recipe);
             let label = format!("{} {}", image.name, track.series);
-            checks.spawn(async move { (label, url.clone(), client.recipe(&url).await) });
+            let arches = arches.clone();
+            checks.spawn(async move {
+                let checked = match client.recipe(&url).await {
+                    Ok(_) => client
+                        .processors(&url)
+                        .await
+                        .map(|processors| differences(&arches, &processors)),
+                    Err(error) => Err(error),
+                };
+                (label, url.clone(), checked)
+            });
         }
     }
     let mut results = Vec::new();
@@ -64,7 +76,19 @@ pub async fn run(
     let mut problems = 0;
     for (label, url, result) in &results {
         match result {
-            Ok(_) => {}
+            Ok((lacking, extra)) if lacking.is_empty() && extra.is_empty() => {}
+            Ok((lacking, extra)) => {
+                // A recipe that lacks an architecture the config asks for fails every rebuild
+                // of it; one that builds more only costs a cancel.
+                if !lacking.is_empty() {
+                    problems += 1;
+                }
+                writeln!(
+                    err,
+                    "{}",
+                    messages::processors_differ(label, lacking, extra)
+                )?;
+            }
             Err(LaunchpadError::NotFound { .. }) => {
                 problems += 1;
                 writeln!(err, "{}", messages::recipe_missing(label, url))?;
@@ -85,4 +109,20 @@ pub async fn run(
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// The architectures the config asks for that the recipe's processors lack, and those it
+/// builds besides.
+fn differences(wanted: &[String], processors: &[String]) -> (Vec<String>, Vec<String>) {
+    let lacking = wanted
+        .iter()
+        .filter(|arch| !processors.contains(arch))
+        .cloned()
+        .collect();
+    let extra = processors
+        .iter()
+        .filter(|name| !wanted.contains(name))
+        .cloned()
+        .collect();
+    (lacking, extra)
 }

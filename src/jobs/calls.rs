@@ -33,9 +33,8 @@ impl PreparedCall {
                 (job.targets[*target].builds[*build].url.clone(), None)
             }
             Action::ReadProcessors { target } => (job.targets[*target].recipe_url.clone(), None),
-            Action::ReadCandidateRequest { url, .. } | Action::ReadCandidateBuild { url, .. } => {
-                (url.clone(), None)
-            }
+            Action::ReadCandidateRequest { build: url, .. }
+            | Action::ReadCandidateBuild { url, .. } => (url.clone(), None),
         };
         PreparedCall { action, url, etag }
     }
@@ -94,14 +93,22 @@ impl PreparedCall {
                 target,
                 result: client.processors(url).await,
             },
-            Action::ReadCandidateRequest { target, url } => Observation::CandidateRequestRead {
-                target,
-                result: client
-                    .build_request(&url)
-                    .await
-                    .map(|request| request.date_requested),
-                url,
-            },
+            Action::ReadCandidateRequest { target, url, .. } => {
+                let ours = async {
+                    let me = client.me().await?;
+                    match client.build(self.url.as_str(), None).await? {
+                        Conditional::Modified(build) => {
+                            Ok(build.requester_link.as_deref() == Some(me.as_str()))
+                        }
+                        Conditional::NotModified => Ok(false),
+                    }
+                };
+                Observation::CandidateRequestRead {
+                    target,
+                    result: ours.await,
+                    url,
+                }
+            }
             Action::ReadCandidateBuild { target, .. } => Observation::CandidateBuildRead {
                 target,
                 result: client

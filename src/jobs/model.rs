@@ -106,8 +106,6 @@ pub enum MissingWhy {
     /// queued (or the series cannot build it now). A delivery naming that build until `until`
     /// makes the job follow it.
     Skipped {
-        /// When the request's builds were listed: the queued build is older.
-        seen_at: DateTime<Utc>,
         /// Until when a delivery is waited for; `None` without webhooks.
         until: Option<DateTime<Utc>>,
     },

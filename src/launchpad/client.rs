@@ -76,6 +76,8 @@ struct Inner {
     http: reqwest::Client,
     settings: ClientSettings,
     permits: Semaphore,
+    /// Who the credentials act for (`people/+me`), once asked.
+    me: tokio::sync::OnceCell<String>,
 }
 
 /// How a request may be repeated.
@@ -130,6 +132,7 @@ impl Client {
                 http,
                 settings,
                 permits,
+                me: tokio::sync::OnceCell::new(),
             }),
         })
     }
@@ -142,6 +145,24 @@ impl Client {
     /// The API URL of a recipe.
     pub fn recipe_url(&self, recipe: &RecipePath) -> String {
         format!("{}{recipe}", self.inner.settings.api_root)
+    }
+
+    /// The API URL of the person the credentials act for (`people/+me`), asked once.
+    pub async fn me(&self) -> Result<String, LaunchpadError> {
+        #[derive(serde::Deserialize)]
+        struct Person {
+            self_link: String,
+        }
+        let url = format!("{}people/+me", self.inner.settings.api_root);
+        self.inner
+            .me
+            .get_or_try_init(|| async {
+                self.get_entry::<Person>(&url)
+                    .await
+                    .map(|person| person.self_link)
+            })
+            .await
+            .cloned()
     }
 
     /// A recipe.

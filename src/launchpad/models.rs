@@ -364,6 +364,9 @@ pub struct Build {
     pub can_be_cancelled: bool,
     /// The recipe.
     pub recipe_link: String,
+    /// Who requested it.
+    #[serde(default)]
+    pub requester_link: Option<String>,
     /// `"<arch> build of <recipe path>"`.
     #[serde(default)]
     pub title: String,

@@ -363,6 +363,22 @@ pub fn already_pending(job: &Job, target: &Target) -> String {
     }
 }
 
+/// Why a target whose request's answer was lost long ago is not asked again.
+pub fn lost_long_ago(minutes: i64, recipe_url: &str) -> String {
+    format!(
+        "the answer to its build request was lost {minutes} min ago, too long ago to ask again without risking a second build of every architecture; look at the recipe's page, and rebuild it if nothing is building: {}",
+        web_link_of(recipe_url)
+    )
+}
+
+/// Why a target whose request's answer was lost twice is given up.
+pub fn lost_twice(recipe_url: &str) -> String {
+    format!(
+        "Launchpad did not confirm the build request twice; look at the recipe's page: {}",
+        web_link_of(recipe_url)
+    )
+}
+
 /// Launchpad refused the credentials for `requestBuilds`: in plain words, once per job.
 pub fn refused(job: &Job, message: &str) -> String {
     let not_owner = message
@@ -543,6 +559,23 @@ pub fn summary(job: &Job) -> String {
             text,
             "\nNot asked for, and not cancelled in time (Launchpad built them; they may have pushed):\n{}",
             unwanted.join("\n")
+        );
+    }
+    for target in job
+        .targets
+        .iter()
+        .filter(|t| t.phase == Phase::AlreadyPending)
+    {
+        let whose = if target.asked_again {
+            "most likely this job's own first request, whose answer was lost"
+        } else {
+            "another request's"
+        };
+        let _ = write!(
+            text,
+            "\n• {}: already pending ({whose}), not followed here: {}",
+            target_name(target),
+            web_link_of(&target.recipe_url)
         );
     }
     for target in &job.targets {

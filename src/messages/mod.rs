@@ -557,11 +557,31 @@ pub fn recipe_missing(label: &str, url: &str) -> String {
     format!("{label}: no recipe at {url}; fix its name in the config (recipe_name_template or recipe_names)")
 }
 
+/// `check-config --online`: a recipe whose processors are not the image's architectures.
+/// `lacking`: asked for by the config, not built by the recipe; `extra`: built, not asked for
+/// (cancelled after each request).
+pub fn processors_differ(label: &str, lacking: &[String], extra: &[String]) -> String {
+    let mut parts = Vec::new();
+    if !lacking.is_empty() {
+        parts.push(format!(
+            "the recipe does not build {} (the config asks for it: add it to the recipe's processors on Launchpad, or drop it from the image's architectures)",
+            lacking.join(", ")
+        ));
+    }
+    if !extra.is_empty() {
+        parts.push(format!(
+            "the recipe also builds {} (not in the config: each rebuild cancels it)",
+            extra.join(", ")
+        ));
+    }
+    format!("{label}: {}", parts.join("; "))
+}
+
 /// `check-config --online`: the tally.
 pub fn recipes_checked(checked: usize, problems: usize) -> String {
     match problems {
         0 => format!(
-            "All {} exist on Launchpad.",
+            "All {} exist on Launchpad and build what the config asks for.",
             count(checked, "recipe", "recipes")
         ),
         _ => format!(

@@ -125,8 +125,19 @@ pub fn wire_console(
     console: Console,
     settings: EngineSettings,
 ) -> Wired {
+    wire_client(dir, console, settings, sim, super::client_settings(sim))
+}
+
+/// [`wire`], with this console, these engine settings and these client settings.
+pub fn wire_client(
+    dir: &std::path::Path,
+    console: Console,
+    settings: EngineSettings,
+    sim: &Simulator,
+    client: image_builder::launchpad::ClientSettings,
+) -> Wired {
     let store = Store::open(dir).expect("the store opens");
-    let client = Client::new(super::client_settings(sim)).unwrap();
+    let client = Client::new(client).unwrap();
     let engine = Engine::new(client, store, console.clone(), settings);
     let bot = Bot::new(
         team_config(),
@@ -177,6 +188,22 @@ impl TestBot {
         let dir = TempDir::new("bot");
         let console = Console::with_first_id(std::io::sink(), 1).with_limit(limit);
         let wired = wire_console(&sim, &dir.0, console, settings);
+        TestBot { sim, wired, dir }
+    }
+
+    /// A bot against a fresh simulator playing `scenario`, its client's settings adjusted
+    /// first.
+    pub async fn start_client(
+        scenario: Scenario,
+        settings: EngineSettings,
+        adjust: impl FnOnce(&Simulator, &mut image_builder::launchpad::ClientSettings),
+    ) -> TestBot {
+        let sim = super::simulator_with(|sim| sim.scenario = scenario).await;
+        let dir = TempDir::new("bot");
+        let mut client = super::client_settings(&sim);
+        adjust(&sim, &mut client);
+        let console = Console::with_first_id(std::io::sink(), 1);
+        let wired = wire_client(&dir.0, console, settings, &sim, client);
         TestBot { sim, wired, dir }
     }
 

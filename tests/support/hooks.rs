@@ -16,7 +16,13 @@ pub const SECRET: &str = "webhook-s3cret";
 
 /// Serves the listener for `engine`; returns its delivery URL.
 pub async fn listen(sim: &Simulator, engine: Engine<Console>) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    listen_at(sim, engine, "127.0.0.1:0").await
+}
+
+/// [`listen`] at `address` (a port a test keeps across a restart, as a deployment keeps its
+/// URL).
+pub async fn listen_at(sim: &Simulator, engine: Engine<Console>, address: &str) -> String {
+    let listener = tokio::net::TcpListener::bind(address).await.unwrap();
     let url = format!("http://{}{}", listener.local_addr().unwrap(), webhook::PATH);
     tokio::spawn(webhook::serve(
         listener,

@@ -105,8 +105,6 @@ pub struct BuildSnapshot {
     pub can_be_cancelled: bool,
     /// `http_etag`.
     pub etag: Option<String>,
-    /// `datecreated`.
-    pub created: Option<DateTime<Utc>>,
 }
 
 impl From<crate::launchpad::models::Build> for BuildSnapshot {
@@ -121,7 +119,6 @@ impl From<crate::launchpad::models::Build> for BuildSnapshot {
             can_be_retried: build.can_be_retried,
             can_be_cancelled: build.can_be_cancelled,
             etag: build.http_etag,
-            created: build.datecreated,
         }
     }
 }
@@ -189,14 +186,15 @@ pub enum Observation {
         /// The build's.
         build_url: Option<String>,
     },
-    /// A candidate build request was read.
+    /// A build of a candidate build request was read.
     CandidateRequestRead {
         /// The target.
         target: usize,
         /// The build request.
         url: String,
-        /// Its `date_requested`, or the failure.
-        result: Result<Option<DateTime<Utc>>, LaunchpadError>,
+        /// Whether the build was requested by the person these credentials act for, or the
+        /// failure.
+        result: Result<bool, LaunchpadError>,
     },
     /// A candidate build was read.
     CandidateBuildRead {
@@ -250,12 +248,14 @@ pub enum Action {
         /// The target.
         target: usize,
     },
-    /// Read a build request a delivery named.
+    /// See whether a build request a delivery named (with one of its builds) is ours.
     ReadCandidateRequest {
         /// The target.
         target: usize,
         /// The build request.
         url: String,
+        /// A build it made.
+        build: String,
     },
     /// Read a build a delivery named.
     ReadCandidateBuild {

@@ -22,10 +22,12 @@ use crate::jobs::notice::{BuildCall, Notice};
 use crate::launchpad::models::RequestStatus;
 use crate::launchpad::{LaunchpadError, Refusal};
 
-/// How far a build request's `date_requested` may be from when the lost request was sent for
-/// it to be taken for that one: the request's own time on the wire, and clocks that disagree
-/// a little.
-const SAME_REQUEST_WITHIN: chrono::TimeDelta = chrono::TimeDelta::minutes(2);
+/// Without webhook deliveries, how recent a lost `requestBuilds` must be to be sent again: a
+/// queued build waits a minute or more for a builder, and while the first request's builds
+/// are queued Launchpad dedupes the second ("already pending"). Older (a restart long after a
+/// crash), its builds may be building already, and a second request would build every
+/// architecture again: the target says so and sends nothing.
+const ASK_AGAIN_WITHIN: chrono::TimeDelta = chrono::TimeDelta::seconds(60);
 
 /// Sends `requestBuilds` for a target (attempt `attempt`), recording it as being sent.
 pub(super) fn send(
@@ -52,8 +54,8 @@ pub(super) fn in_doubt(
     step: &mut Step,
 ) {
     if attempt >= 2 {
-        let reason = "Launchpad did not confirm the build request twice; look at the recipe's page";
-        return fail_target(target, index, reason.to_string(), step);
+        let reason = crate::messages::jobs::lost_twice(&target.recipe_url);
+        return fail_target(target, index, reason, step);
     }
     match rules.request_grace {
         Some(grace) => {
@@ -64,6 +66,11 @@ pub(super) fn in_doubt(
                 until,
             };
             target.poll.due = until;
+        }
+        None if sent_at.is_some_and(|sent_at| now - sent_at > ASK_AGAIN_WITHIN) => {
+            let minutes = sent_at.map_or(0, |sent_at| (now - sent_at).num_minutes().max(1));
+            let reason = crate::messages::jobs::lost_long_ago(minutes, &target.recipe_url);
+            fail_target(target, index, reason, step)
         }
         None => ask_again(target, index, attempt, now, step),
     }
@@ -285,7 +292,6 @@ pub(super) fn processors_read(
         }
         missing.why = if processors.iter().any(|name| name == missing.arch.as_str()) {
             MissingWhy::Skipped {
-                seen_at: now,
                 until: rules.queued_grace.map(|grace| later(now, grace)),
             }
         } else {
@@ -311,14 +317,15 @@ pub(super) fn candidate(
         if target.recipe_url != recipe_url || !target.awaits_delivery(now) {
             continue;
         }
-        match (&target.phase, request_url) {
-            (Phase::Requesting { .. } | Phase::InDoubt { .. }, Some(url)) => {
+        match (&target.phase, request_url, build_url) {
+            (Phase::Requesting { .. } | Phase::InDoubt { .. }, Some(url), Some(build)) => {
                 step.actions.push(Action::ReadCandidateRequest {
                     target: index,
                     url: url.to_string(),
+                    build: build.to_string(),
                 });
             }
-            (Phase::Following { .. }, _) => {
+            (Phase::Following { .. }, _, _) => {
                 let known = |url: &str| target.builds.iter().any(|build| build.url == url);
                 if let Some(url) = build_url.filter(|url| !known(url)) {
                     step.actions.push(Action::ReadCandidateBuild {
@@ -332,36 +339,30 @@ pub(super) fn candidate(
     }
 }
 
-/// A candidate build request was read: made when the lost request was sent, it is taken for
-/// that one, and followed from here as if its answer had come.
+/// A candidate build request was looked at: one whose builds were requested by the person
+/// these credentials act for, that no job knows (else the delivery would have gone to that
+/// job), is taken for the lost one and followed from here as if its answer had come.
 pub(super) fn candidate_request_read(
     target: &mut Target,
     url: String,
-    result: Result<Option<DateTime<Utc>>, LaunchpadError>,
+    result: Result<bool, LaunchpadError>,
     now: DateTime<Utc>,
     rules: &Rules,
 ) {
-    let sent_at = match target.phase {
-        Phase::Requesting { sent_at, .. } | Phase::InDoubt { sent_at, .. } => sent_at,
-        _ => return,
-    };
-    let Ok(Some(requested_at)) = result else {
+    if !matches!(
+        target.phase,
+        Phase::Requesting { .. } | Phase::InDoubt { .. }
+    ) {
         return;
-    };
-    // A request from before a restart that lost `sent_at` (an older store) is taken when it
-    // is recent: the grace is short.
-    let same = match sent_at {
-        Some(sent_at) => (requested_at - sent_at).abs() <= SAME_REQUEST_WITHIN,
-        None => (now - requested_at).abs() <= SAME_REQUEST_WITHIN,
-    };
-    if same {
+    }
+    if let Ok(true) = result {
         target.phase = Phase::Requested { request_url: url };
         poll_soon(&mut target.poll, now, rules);
     }
 }
 
-/// A candidate build was read: the queued build of an architecture Launchpad skipped (made
-/// before this job's request was listed) is followed as the one asked for.
+/// A candidate build was read: a build of an architecture Launchpad skipped (the queued build
+/// of another request that made it skip) is followed as the one asked for.
 pub(super) fn candidate_build_read(
     target: &mut Target,
     index: usize,
@@ -377,10 +378,10 @@ pub(super) fn candidate_build_read(
     if target.builds.iter().any(|build| build.url == snapshot.url) {
         return;
     }
+    // Any build of that architecture a delivery names while the job waits: Launchpad's clock
+    // and this one's cannot be compared, and a newer build of it serves as well.
     let Some(position) = target.missing.iter().position(|missing| {
-        missing.arch.as_str() == snapshot.arch
-            && matches!(missing.why, MissingWhy::Skipped { seen_at, .. }
-                if snapshot.created.is_none_or(|created| created <= seen_at))
+        missing.arch.as_str() == snapshot.arch && matches!(missing.why, MissingWhy::Skipped { .. })
     }) else {
         return;
     };

@@ -2,18 +2,15 @@
 //! (`reference/launchpad-api.md` §1.8): a POST to the webhook's URL with Python's JSON spacing,
 //! `X-Launchpad-Event-Type`, `X-Launchpad-Delivery`, and `X-Hub-Signature: sha1=HMAC` made
 //! with the webhook's secret at the time of each attempt. A non-2xx answer or no answer is
-//! tried again (Launchpad retries for a day; the simulator five times, quickly, in real time so
-//! that hand-stepped tests see it), and recorded on the delivery's entry.
+//! tried again on Launchpad's schedule, in simulated time ([`super::hooks`]), and recorded on
+//! the delivery's entry.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::Shared;
 use hmac::{Hmac, Mac};
 use sha1::Sha1;
-use tokio::time::Instant;
-
-use super::Shared;
 
 /// A delivery attempt the simulator made, as it went over the wire.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,21 +52,17 @@ pub(super) async fn run(shared: Arc<Shared>) {
     else {
         return;
     };
-    // When each delivery that failed may be tried again.
-    let mut retry_at: HashMap<u64, Instant> = HashMap::new();
     let mut tick = tokio::time::interval(Duration::from_millis(20));
     loop {
         tick.tick().await;
-        let now = Instant::now();
         let attempts: Vec<_> = {
             let mut state = shared.lock();
             state.catch_up();
             state.world.queue_deliveries();
             state
                 .world
-                .pending_deliveries()
+                .due_deliveries()
                 .into_iter()
-                .filter(|id| retry_at.get(id).is_none_or(|due| *due <= now))
                 .filter_map(|id| state.world.attempt(id))
                 .collect()
         };
@@ -100,17 +93,7 @@ pub(super) async fn run(shared: Arc<Shared>) {
                     signature: attempt.signature.clone(),
                     status: answer.as_ref().ok().copied(),
                 });
-            let mut state = shared.lock();
-            state.world.record_attempt(attempt.id, answer);
-            let tried = state
-                .world
-                .deliveries
-                .get(&attempt.id)
-                .map_or(0, |delivery| delivery.attempts);
-            retry_at.insert(
-                attempt.id,
-                Instant::now() + Duration::from_millis(100 << tried.min(6)),
-            );
+            shared.lock().world.record_attempt(attempt.id, answer);
         }
     }
 }

@@ -15,10 +15,6 @@ use crate::secret::Secret;
 /// The event type of a webhook's ping.
 pub const PING_EVENT: &str = "ping";
 
-/// Attempts at a delivery before Launchpad stops trying (it retries for up to a day; the
-/// simulator tries five times, quickly).
-pub const DELIVERY_ATTEMPTS: u32 = 5;
-
 /// A webhook on a recipe.
 #[derive(Debug, Clone)]
 pub struct SimWebhook {
@@ -59,6 +55,8 @@ pub struct SimDelivery {
     pub error_message: Option<String>,
     /// Attempts so far.
     pub attempts: u32,
+    /// When the next attempt is due, in simulated time.
+    pub next_attempt: DateTime<Utc>,
     /// When it was made.
     pub date_created: DateTime<Utc>,
     /// When it was first sent.
@@ -235,6 +233,7 @@ impl World {
                 successful: None,
                 error_message: None,
                 attempts: 0,
+                next_attempt: self.now,
                 date_created: self.now,
                 date_first_sent: None,
                 date_sent: None,
@@ -284,7 +283,10 @@ impl World {
     }
 
     /// Records how an attempt went: the status the receiver answered, or why none came.
-    /// Launchpad's texts: `Bad HTTP response: 401`, `Connection error: ...`.
+    /// Launchpad's texts: `Bad HTTP response: 401`, `Connection error: ...`. A failed delivery
+    /// is tried again every minute for ten minutes, every five up to an hour, then hourly; it
+    /// is given up after an hour of 4xx answers, or a day of 5xx or no connection
+    /// (`reference/launchpad-api.md` §1.8, `launchpad-truths.md` "Webhooks on recipes").
     pub fn record_attempt(&mut self, id: u64, answer: Result<u16, String>) {
         let now = self.now;
         let Some(delivery) = self.deliveries.get_mut(&id) else {
@@ -295,19 +297,34 @@ impl World {
         delivery.date_first_sent.get_or_insert(now);
         let worked = matches!(answer, Ok(status) if (200..300).contains(&status));
         delivery.successful = Some(worked);
+        let client_error = matches!(answer, Ok(status) if (400..500).contains(&status));
         delivery.error_message = match answer {
             Ok(_) if worked => None,
             Ok(status) => Some(format!("Bad HTTP response: {status}")),
             Err(why) => Some(format!("Connection error: {why}")),
         };
-        delivery.pending = !worked && delivery.attempts < DELIVERY_ATTEMPTS;
+        let age = now - delivery.date_created;
+        let give_up_after = if client_error {
+            chrono::Duration::hours(1)
+        } else {
+            chrono::Duration::days(1)
+        };
+        delivery.pending = !worked && age < give_up_after;
+        let wait = if age < chrono::Duration::minutes(10) {
+            chrono::Duration::minutes(1)
+        } else if age < chrono::Duration::hours(1) {
+            chrono::Duration::minutes(5)
+        } else {
+            chrono::Duration::hours(1)
+        };
+        delivery.next_attempt = now + wait;
     }
 
-    /// Every delivery still pending, oldest first.
-    pub fn pending_deliveries(&self) -> Vec<u64> {
+    /// Every delivery whose next attempt is due, oldest first.
+    pub fn due_deliveries(&self) -> Vec<u64> {
         self.deliveries
             .values()
-            .filter(|d| d.pending)
+            .filter(|d| d.pending && d.next_attempt <= self.now)
             .map(|d| d.id)
             .collect()
     }

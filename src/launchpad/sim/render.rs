@@ -193,12 +193,41 @@ pub fn build(roots: &Roots, world: &World, build: &SimBuild) -> (Value, String) 
         "registry_upload_error_summary": build.upload_error_summary,
         "registry_upload_errors": build.upload_errors,
         "registry_upload_status": build.upload.as_str(),
-        "requester_link": recipe.map(|r| format!("{}{}", roots.api, r.path.split('/').next().unwrap_or_default())),
+        "requester_link": requester_link(roots, world, build),
         "score": if build.can_be_rescored() { json!(2510) } else { Value::Null },
         "title": format!("{} build of /{}", build.arch, build.recipe),
         "upload_log_url": Value::Null,
     }));
     with_etag(entry, &[])
+}
+
+/// Who asked for a build: the requester of the build request that made it.
+fn requester_link(roots: &Roots, world: &World, build: &SimBuild) -> Value {
+    let requester = build
+        .request
+        .and_then(|request| world.requests.get(&request))
+        .map(|request| request.requester.clone());
+    match requester {
+        Some(person) => Value::String(person_link(roots, &person)),
+        None => Value::Null,
+    }
+}
+
+/// A person's API URL.
+pub fn person_link(roots: &Roots, person: &str) -> String {
+    format!("{}~{person}", roots.api)
+}
+
+/// The `person` entry `people/+me` answers with (the fields the bot uses, and a few more).
+pub fn person(roots: &Roots, name: &str) -> Value {
+    json!({
+        "self_link": person_link(roots, name),
+        "web_link": format!("{}~{name}", roots.web),
+        "resource_type_link": roots.resource_type("person"),
+        "name": name,
+        "display_name": name,
+        "is_team": false,
+    })
 }
 
 fn format_duration(duration: chrono::Duration) -> String {

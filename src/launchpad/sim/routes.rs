@@ -186,6 +186,7 @@ fn status_fault(code: u16, state: &mut State) -> Response {
 /// What a path below `/devel/` names.
 enum Resource {
     Root,
+    Me,
     Recipe(String),
     Processors(String),
     Webhooks(String),
@@ -205,6 +206,7 @@ impl Resource {
         let segments: Vec<&str> = rest.trim_end_matches('/').split('/').collect();
         match segments.as_slice() {
             [""] => "root",
+            ["people", "+me"] => "me",
             ["builders", "+ocirecipebuild", _] => "build",
             [_, _, "+oci", _, "+recipe", _] => "recipe",
             [_, _, "+oci", _, "+recipe", _, "processors"] => "processors",
@@ -232,6 +234,9 @@ impl Resource {
         }
         if segments == [""] {
             return Some(Resource::Root);
+        }
+        if segments == ["people", "+me"] {
+            return Some(Resource::Me);
         }
         if segments.len() < 6 || segments[2] != "+oci" || segments[4] != "+recipe" {
             return None;
@@ -292,7 +297,7 @@ fn respond(state: &mut State, roots: &Roots, incoming: &Incoming, rest: &str) ->
         return refusal;
     }
     match incoming.method {
-        Method::GET => get(state, roots, incoming, resource),
+        Method::GET => get(state, roots, incoming, resource, &caller),
         Method::POST => post(state, roots, incoming, resource, &caller),
         Method::PATCH => patch(state, roots, incoming, resource, &caller),
         _ => {
@@ -358,7 +363,13 @@ fn cannot_show(state: &mut State) -> Response {
     response
 }
 
-fn get(state: &mut State, roots: &Roots, incoming: &Incoming, resource: Resource) -> Response {
+fn get(
+    state: &mut State,
+    roots: &Roots,
+    incoming: &Incoming,
+    resource: Resource,
+    caller: &Caller,
+) -> Response {
     let unreadable = match &resource {
         Resource::Build(id) => state.world.builds[id].unreadable,
         Resource::RequestBuilds(id) => state.world.requests[id]
@@ -395,6 +406,13 @@ fn get(state: &mut State, roots: &Roots, incoming: &Incoming, resource: Resource
     };
     match resource {
         Resource::Root => json_response(StatusCode::OK, &render::service_root(roots)),
+        Resource::Me => match caller.person() {
+            Some(person) => json_response(StatusCode::OK, &render::person(roots, person)),
+            None => text(
+                StatusCode::UNAUTHORIZED,
+                "You need to be logged in to view this URL.",
+            ),
+        },
         Resource::Recipe(path) => {
             let owner = path
                 .trim_start_matches('~')
@@ -575,6 +593,7 @@ fn post(
         }
         (
             Resource::Root
+            | Resource::Me
             | Resource::Processors(_)
             | Resource::Webhooks(_)
             | Resource::PushRules(_)
@@ -739,6 +758,25 @@ fn web(shared: &Shared, incoming: &Incoming) -> Response {
         // run it as a separate process.
         (&Method::GET, "/+sim/counts") => {
             json_response(StatusCode::OK, &serde_json::json!(state.counts))
+        }
+        // And every build, for tests that check what a separate process left behind.
+        (&Method::GET, "/+sim/builds") => {
+            let builds: Vec<Value> = state
+                .world
+                .builds
+                .values()
+                .map(|build| {
+                    serde_json::json!({
+                        "id": build.id,
+                        "recipe": build.recipe,
+                        "arch": build.arch.as_str(),
+                        "request": build.request,
+                        "state": build.state.as_str(),
+                        "upload": build.upload.as_str(),
+                    })
+                })
+                .collect();
+            json_response(StatusCode::OK, &Value::Array(builds))
         }
         (&Method::GET, path) => match Resource::resolve(&state.world, path.trim_start_matches('/'))
         {

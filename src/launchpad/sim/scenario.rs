@@ -44,6 +44,11 @@
 //!
 //! without_chroot = ["riscv64"]   # architectures the current series cannot build
 //!
+//! [timing]              # seconds of simulated time, where not Launchpad's usual
+//! queue_seconds = [1800, 2400]   # a busy build farm
+//! build_seconds = [60, 120]
+//! upload_seconds = [30, 60]
+//!
 //! [[foreign_builds]]    # a build nobody asked the bot for: a request from Launchpad's web UI
 //! image = "postgres"
 //! series = "22.04"
@@ -90,6 +95,25 @@ pub struct Scenario {
     /// skips them even where a recipe's processors name them.
     #[serde(default)]
     pub without_chroot: Vec<Arch>,
+    /// How long things take, where not Launchpad's usual.
+    #[serde(default)]
+    pub timing: TimingRule,
+}
+
+/// Durations other than the defaults (`world::Timing`), each `[shortest, longest]` seconds of
+/// simulated time: a busy build farm queues longer, an idle one hardly at all.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TimingRule {
+    /// How long a build waits for a builder.
+    #[serde(default)]
+    pub queue_seconds: Option<[u64; 2]>,
+    /// How long a builder works on it.
+    #[serde(default)]
+    pub build_seconds: Option<[u64; 2]>,
+    /// One registry upload.
+    #[serde(default)]
+    pub upload_seconds: Option<[u64; 2]>,
 }
 
 /// A recipe's processors, set on Launchpad apart from the catalogue.
@@ -168,6 +192,7 @@ impl Default for Scenario {
             registries: default_registries(),
             recipes: Vec::new(),
             without_chroot: Vec::new(),
+            timing: TimingRule::default(),
         }
     }
 }

@@ -55,6 +55,23 @@ pub struct Timing {
 
 const MINUTE: Duration = Duration::from_secs(60);
 
+impl Timing {
+    /// These timings, with a scenario's overrides.
+    pub fn with(mut self, rule: &super::scenario::TimingRule) -> Timing {
+        let span = |[low, high]: [u64; 2]| (Duration::from_secs(low), Duration::from_secs(high));
+        if let Some(queue) = rule.queue_seconds {
+            self.queue = span(queue);
+        }
+        if let Some(build) = rule.build_seconds {
+            self.build = span(build);
+        }
+        if let Some(upload) = rule.upload_seconds {
+            self.registry_upload = span(upload);
+        }
+        self
+    }
+}
+
 impl Default for Timing {
     /// A queued build waits 1 to 5 minutes, builds 5 to 30 all told, uploads in 1 to 5.
     fn default() -> Timing {
@@ -312,7 +329,7 @@ impl World {
             webhooks: BTreeMap::new(),
             deliveries: BTreeMap::new(),
             teams,
-            timing: Timing::default(),
+            timing: Timing::default().with(&scenario.timing),
             foreign: scenario
                 .foreign_builds
                 .iter()
