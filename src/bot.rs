@@ -158,8 +158,36 @@ impl<C: Chat + Clone> Bot<C> {
         }
     }
 
-    /// The answer to a message, without sending it or starting anything.
+    /// The answer to a message, without sending it or starting anything. A panic while
+    /// answering (a bug) is caught: logged with the message's shape (never its text, which may
+    /// hold anything) and answered with a short line, so one message cannot stop the bot.
     pub async fn answer(&self, incoming: &Incoming) -> Answer {
+        use futures_util::FutureExt;
+        match std::panic::AssertUnwindSafe(self.answer_unguarded(incoming))
+            .catch_unwind()
+            .await
+        {
+            Ok(answer) => answer,
+            Err(panic) => {
+                let what = panic
+                    .downcast_ref::<&str>()
+                    .map(|text| text.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                tracing::error!(
+                    user = %incoming.user.id,
+                    chars = incoming.text.chars().count(),
+                    words = incoming.text.split_whitespace().count(),
+                    first_word = incoming.text.split_whitespace().next().unwrap_or_default().chars().take(16).collect::<String>(),
+                    panic = %what,
+                    "answering a command panicked"
+                );
+                Answer::private(messages::panicked())
+            }
+        }
+    }
+
+    async fn answer_unguarded(&self, incoming: &Incoming) -> Answer {
         let command = match parse(&incoming.text, &self.vocabulary) {
             Ok(command) => command,
             Err(error) => return Answer::private(messages::parse_error(&error, Front::Chat)),

@@ -67,7 +67,7 @@ fn a_job_survives_its_engine_being_dropped_at_several_points() {
     let mut printed: Vec<Printed> = Vec::new();
     for (round, (name, crash)) in crash_points.iter().enumerate() {
         let engine_runtime = tokio::runtime::Runtime::new().unwrap();
-        let (transcript, finished) = engine_runtime.block_on(async {
+        let (console, finished) = engine_runtime.block_on(async {
             let wired = wire(&sim, &dir.0, 1000 * (round as u64 + 1));
             wired.engine.resume().await.unwrap();
             if round == 0 {
@@ -93,8 +93,14 @@ fn a_job_survives_its_engine_being_dropped_at_several_points() {
                     .cloned()
                     .chain(transcript.iter().cloned())
                     .collect();
-                if crash(&sim, &seen) || (job.is_finished() && wired.engine.running() == 0) {
-                    return (transcript, job.is_finished());
+                // Ended of itself, with everything said: no more rounds.
+                if job.is_finished() && wired.engine.running() == 0 {
+                    return (wired.console.clone(), true);
+                }
+                // A crash, perhaps after the job ended and before its summary: the next
+                // round's start says what is left.
+                if crash(&sim, &seen) {
+                    return (wired.console.clone(), false);
                 }
                 assert!(
                     started.elapsed() < Duration::from_secs(30),
@@ -106,8 +112,8 @@ fn a_job_survives_its_engine_being_dropped_at_several_points() {
         });
         // Abrupt: every task of the engine is dropped wherever it is.
         drop(engine_runtime);
-
-        printed.extend(transcript);
+        // Read after the crash: what the engine said up to its last moment counts.
+        printed.extend(console.transcript());
         if finished {
             break;
         }
@@ -132,7 +138,24 @@ fn a_job_survives_its_engine_being_dropped_at_several_points() {
         .iter()
         .filter(|p| p.kind == Kind::Alert && p.text.starts_with("Upload failed"))
         .count();
-    assert_eq!(alerts, 1, "the one failed upload is alerted once");
+    // The failing recipe is followed (and its failure told once), unless the crash caught its
+    // request in flight: then, without webhooks, Launchpad deduped the request sent again,
+    // and the job names the recipe as already pending instead.
+    let nginx = job
+        .targets
+        .iter()
+        .find(|t| t.image.as_str() == "nginx" && t.series.to_string() == "22.04")
+        .unwrap();
+    let expected = usize::from(nginx.phase != image_builder::jobs::model::Phase::AlreadyPending);
+    assert_eq!(
+        alerts,
+        expected,
+        "the one failed upload is alerted once: {:#?}\n{job:#?}",
+        printed
+            .iter()
+            .filter(|p| p.kind != Kind::Board)
+            .collect::<Vec<_>>()
+    );
     let boards: Vec<&Printed> = printed.iter().filter(|p| p.kind == Kind::Board).collect();
     assert!(
         boards.iter().all(|p| p.id == boards[0].id),

@@ -421,3 +421,23 @@ fn mute_takes_an_image_or_all_and_a_duration() {
     );
     assert_eq!(mute(None, 2880).to_string(), "mute uploads all 2d");
 }
+
+#[test]
+fn a_duration_in_another_script_is_refused_not_a_panic() {
+    for given in ["1ч", "ч", "2時", "1h\u{301}", "é", "1é"] {
+        // Taken for the duration, or for what to mute: an answer either way, never a panic.
+        for text in [
+            format!("mute uploads {given}"),
+            format!("mute uploads redis {given}"),
+        ] {
+            assert!(
+                matches!(
+                    error(&text),
+                    ParseError::BadDuration { .. } | ParseError::BadMuteWhat { .. }
+                ),
+                "{text}: {:?}",
+                error(&text)
+            );
+        }
+    }
+}

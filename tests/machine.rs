@@ -200,8 +200,12 @@ fn an_unknown_outcome_is_requested_once_more_then_given_up() {
 fn a_request_found_mid_send_after_a_restart_counts_as_unknown() {
     let mut job = job("rebuild 20.04 arm64 redis", false);
     observe(&mut job, Observation::Tick, t0(), &rules());
-    // The run that sent it stopped; the next tick finds it still "being sent".
-    let step = observe(&mut job, Observation::Tick, t0(), &rules());
+    // While it is out, a tick leaves it alone.
+    assert!(observe(&mut job, Observation::Tick, t0(), &rules())
+        .actions
+        .is_empty());
+    // The run that sent it stopped; the next run finds it still "being sent".
+    let step = image_builder::jobs::machine::resume(&mut job, t0(), &rules());
     assert_eq!(step.actions, [Action::RequestBuilds { target: 0 }]);
     assert_eq!(
         job.targets[0].phase,
@@ -486,11 +490,13 @@ fn polling_backs_off_while_nothing_changes_and_resets_on_a_change() {
         .unwrap();
     let mut intervals = Vec::new();
     for _ in 0..6 {
+        let generation = job.targets[0].builds[arm64].generation;
         observe(
             &mut job,
             Observation::BuildRead {
                 target: 0,
                 build: arm64,
+                generation,
                 result: Ok(None),
             },
             t0(),
@@ -504,11 +510,13 @@ fn polling_backs_off_while_nothing_changes_and_resets_on_a_change() {
         BuildState::CurrentlyBuilding,
         UploadStatus::Unscheduled,
     );
+    let generation = job.targets[0].builds[arm64].generation;
     observe(
         &mut job,
         Observation::BuildRead {
             target: 0,
             build: arm64,
+            generation,
             result: Ok(Some(building)),
         },
         t0(),
@@ -534,11 +542,13 @@ fn a_failed_upload_alerts_once_then_auto_retries_with_backoff_up_to_the_budget()
         )
     };
     let read = |job: &mut Job, snapshot, at| {
+        let generation = job.targets[0].builds[arm64].generation;
         observe(
             job,
             Observation::BuildRead {
                 target: 0,
                 build: arm64,
+                generation,
                 result: Ok(Some(snapshot)),
             },
             at,
@@ -614,11 +624,13 @@ fn a_failed_upload_alerts_once_then_auto_retries_with_backoff_up_to_the_budget()
         if build != arm64 {
             let arch = job.targets[0].builds[build].arch.to_string();
             let cancelled = snapshot(&arch, BuildState::CancelledBuild, UploadStatus::Unscheduled);
+            let generation = job.targets[0].builds[build].generation;
             observe(
                 &mut job,
                 Observation::BuildRead {
                     target: 0,
                     build,
+                    generation,
                     result: Ok(Some(cancelled)),
                 },
                 second,
@@ -644,11 +656,13 @@ fn retry_uploads_reopens_a_finished_job_and_expects_the_upload() {
         } else {
             snapshot(&arch, BuildState::CancelledBuild, UploadStatus::Unscheduled)
         };
+        let generation = job.targets[0].builds[build].generation;
         observe(
             &mut job,
             Observation::BuildRead {
                 target: 0,
                 build,
+                generation,
                 result: Ok(Some(snapshot)),
             },
             t0(),
@@ -705,11 +719,13 @@ fn a_build_with_a_call_in_flight_is_not_read_and_keeps_the_job_open() {
         BuildState::FailedToBuild,
         UploadStatus::Unscheduled,
     );
+    let generation = job.targets[0].builds[arm64].generation;
     observe(
         &mut job,
         Observation::BuildRead {
             target: 0,
             build: arm64,
+            generation,
             result: Ok(Some(failed.clone())),
         },
         t0(),
@@ -719,11 +735,13 @@ fn a_build_with_a_call_in_flight_is_not_read_and_keeps_the_job_open() {
         if build != arm64 {
             let arch = job.targets[0].builds[build].arch.to_string();
             let cancelled = snapshot(&arch, BuildState::CancelledBuild, UploadStatus::Unscheduled);
+            let generation = job.targets[0].builds[build].generation;
             observe(
                 &mut job,
                 Observation::BuildRead {
                     target: 0,
                     build,
+                    generation,
                     result: Ok(Some(cancelled)),
                 },
                 t0(),
@@ -749,11 +767,13 @@ fn a_build_with_a_call_in_flight_is_not_read_and_keeps_the_job_open() {
         "{step:?}"
     );
     // ... and a late read of its old state cannot end the job.
+    let generation = job.targets[0].builds[arm64].generation;
     observe(
         &mut job,
         Observation::BuildRead {
             target: 0,
             build: arm64,
+            generation,
             result: Ok(Some(failed)),
         },
         later,
@@ -863,7 +883,7 @@ fn a_call_stored_as_pending_is_made_again_on_resume() {
         .map(|build| build.pending_calls.len())
         .sum();
     assert_eq!(pending, 3);
-    let resumed = image_builder::jobs::machine::resume(&mut job, t0());
+    let resumed = image_builder::jobs::machine::resume(&mut job, t0(), &rules());
     assert_eq!(resumed.actions.len(), 3, "{:?}", resumed.actions);
     assert!(resumed.actions.iter().all(|action| matches!(
         action,
@@ -898,11 +918,13 @@ fn three_reads_answered_500_make_a_build_unreadable_once_and_settled() {
     };
     let mut told = Vec::new();
     for _ in 0..5 {
+        let generation = job.targets[0].builds[1].generation;
         let step = observe(
             &mut job,
             Observation::BuildRead {
                 target: 0,
                 build: 1,
+                generation,
                 result: Err(error()),
             },
             t0(),
@@ -931,11 +953,13 @@ fn three_reads_answered_500_make_a_build_unreadable_once_and_settled() {
         false,
     );
     for _ in 0..5 {
+        let generation = job.targets[0].builds[1].generation;
         observe(
             &mut job,
             Observation::BuildRead {
                 target: 0,
                 build: 1,
+                generation,
                 result: Err(LaunchpadError::Server {
                     status: 503,
                     oops_id: None,

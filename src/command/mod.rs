@@ -92,12 +92,13 @@ impl FromStr for MuteDuration {
 
     fn from_str(text: &str) -> Result<MuteDuration, ()> {
         let text = text.to_ascii_lowercase();
-        let (number, unit) = text.split_at(text.len().saturating_sub(1));
-        let number: u64 = number.parse().map_err(|_| ())?;
+        // The unit is the last character, whatever its width (`1ч` is not a byte split).
+        let (at, unit) = text.char_indices().last().ok_or(())?;
+        let number: u64 = text[..at].parse().map_err(|_| ())?;
         let minutes = match unit {
-            "m" => number,
-            "h" => number.checked_mul(60).ok_or(())?,
-            "d" => number.checked_mul(24 * 60).ok_or(())?,
+            'm' => number,
+            'h' => number.checked_mul(60).ok_or(())?,
+            'd' => number.checked_mul(24 * 60).ok_or(())?,
             _ => return Err(()),
         };
         MuteDuration::minutes(minutes).ok_or(())

@@ -11,11 +11,16 @@ pub(super) struct PreparedCall {
     action: Action,
     url: String,
     etag: Option<String>,
+    generation: u32,
 }
 
 impl PreparedCall {
     /// The call for `action`, with what it needs copied out of `job`.
     pub(super) fn new(job: &Job, action: Action) -> PreparedCall {
+        let generation = match &action {
+            Action::ReadBuild { target, build } => job.targets[*target].builds[*build].generation,
+            _ => 0,
+        };
         let (url, etag) = match &action {
             Action::RequestBuilds { target } => (job.targets[*target].recipe_url.clone(), None),
             Action::ReadRequest { target } => match &job.targets[*target].phase {
@@ -36,7 +41,21 @@ impl PreparedCall {
             Action::ReadCandidateRequest { build: url, .. }
             | Action::ReadCandidateBuild { url, .. } => (url.clone(), None),
         };
-        PreparedCall { action, url, etag }
+        PreparedCall {
+            action,
+            url,
+            etag,
+            generation,
+        }
+    }
+
+    /// What a read is, for telling two of the same apart; `None` for `requestBuilds` and the
+    /// calls on builds, each of which the machine counts and must see answered.
+    pub(super) fn key(&self) -> Option<String> {
+        match self.action {
+            Action::RequestBuilds { .. } | Action::Call { .. } => None,
+            _ => Some(format!("{:?} {}", self.action, self.url)),
+        }
     }
 
     /// Makes the call; its answer, as the machine takes it.
@@ -67,6 +86,7 @@ impl PreparedCall {
             Action::ReadBuild { target, build } => Observation::BuildRead {
                 target,
                 build,
+                generation: self.generation,
                 result: client
                     .build(url, self.etag.as_deref())
                     .await

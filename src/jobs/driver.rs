@@ -24,6 +24,8 @@ use crate::messages::jobs as say;
 pub(super) struct Driver<C> {
     inner: Arc<Inner<C>>,
     job: Job,
+    /// Whether the last write of the job worked: a driver that cannot store stops.
+    stored: bool,
     board: Option<MessageId>,
     board_text: String,
     board_edited: Option<Instant>,
@@ -40,7 +42,7 @@ impl<C: Chat> Driver<C> {
     ) -> (Driver<C>, Step) {
         let messages = inner.store.messages(job.id).unwrap_or_default();
         let step = if resumed {
-            machine::resume(&mut job, Utc::now())
+            machine::resume(&mut job, Utc::now(), &inner.settings.rules)
         } else {
             Step::default()
         };
@@ -49,28 +51,38 @@ impl<C: Chat> Driver<C> {
             board: messages.board.clone().map(MessageId),
             inner,
             job,
+            stored: true,
             board_text: String::new(),
             board_edited: None,
         };
         (driver, step)
     }
 
-    /// Drives the job until it ends and has said everything.
+    /// Drives the job until it ends and has said everything. Calls to Launchpad run
+    /// concurrently, limited only by the client's requests in flight: each answer is taken in
+    /// (and stored) as it comes, and the calls it leads to start at once, so a slow call (one
+    /// waiting out a `Retry-After`) holds up nothing else.
     pub(super) async fn run(
         mut self,
         mut commands: mpsc::UnboundedReceiver<Command>,
         initial: Step,
     ) {
         let rules = self.inner.settings.rules;
+        let mut calls = Calls::default();
         let mut step = initial;
         loop {
             let tick = observe(&mut self.job, Observation::Tick, Utc::now(), &rules);
             step.actions.extend(tick.actions);
             step.notices.extend(tick.notices);
-            self.execute(step).await;
+            if !self.take(step, &mut calls) {
+                return self.stop_unstored().await;
+            }
             self.announce().await;
+            if !self.stored {
+                return self.stop_unstored().await;
+            }
             let board_due = self.update_board(self.job.is_finished()).await;
-            if self.job.is_finished() {
+            if self.job.is_finished() && calls.is_empty() {
                 // The summary goes out while the driver is still in the map: a `retry` that
                 // reopens the job meanwhile comes here, and its own summary follows.
                 send_summary(&self.inner, &self.job).await;
@@ -83,38 +95,14 @@ impl<C: Chat> Driver<C> {
                     }
                     pending
                 };
-                match pending {
-                    Some(Command::Poke { .. } | Command::Candidate { .. }) => {
-                        step = Step::default();
-                        continue;
-                    }
-                    Some(Command::Control { control, reply }) => {
-                        let was_finished = self.job.is_finished();
-                        seed_failures(&self.inner, &mut self.job);
-                        step = observe(
-                            &mut self.job,
-                            Observation::Control(control),
-                            Utc::now(),
-                            &rules,
-                        );
-                        let _ = reply.send(controlled_count(&step));
-                        if was_finished && !self.job.is_finished() {
-                            let mut messages =
-                                self.inner.store.messages(self.job.id).unwrap_or_default();
-                            messages.summary_sent = false;
-                            if let Err(error) =
-                                self.inner.store.put_messages(self.job.id, &messages)
-                            {
-                                tracing::error!(%error, "storing the messages failed");
-                            }
-                        }
-                        continue;
-                    }
+                step = match pending {
+                    Some(command) => self.command(command),
                     None => {
                         tracing::info!(status = ?self.job.status, "job ended");
                         return;
                     }
-                }
+                };
+                continue;
             }
             let now = Utc::now();
             let due = next_due(&self.job).map(|due| (due - now).to_std().unwrap_or_default());
@@ -125,55 +113,93 @@ impl<C: Chat> Driver<C> {
             step = Step::default();
             tokio::select! {
                 _ = tokio::time::sleep_until(wake) => {}
-                command = commands.recv() => match command {
-                    Some(Command::Control { control, reply }) => {
-                        seed_failures(&self.inner, &mut self.job);
-                        step = observe(&mut self.job, Observation::Control(control), Utc::now(), &rules);
-                        let _ = reply.send(controlled_count(&step));
+                Some(observation) = calls.next(), if !calls.is_empty() => {
+                    step = observe(&mut self.job, observation, Utc::now(), &rules);
+                }
+                command = commands.recv() => {
+                    if let Some(command) = command {
+                        step = self.command(command);
                     }
-                    Some(Command::Poke { build_url, request_url }) => self.poke(&build_url, request_url.as_deref()),
-                    Some(Command::Candidate { recipe_url, request_url, build_url }) => {
-                        let candidate = Observation::Candidate {
-                            recipe_url,
-                            request_url,
-                            build_url: Some(build_url),
-                        };
-                        step = observe(&mut self.job, candidate, Utc::now(), &rules);
-                    }
-                    None => {}
                 }
             }
         }
     }
 
-    /// Stores the job (its notices in the outbox), makes the step's calls concurrently, feeds
-    /// each answer back (storing after each), and repeats with the calls those answers cause.
-    async fn execute(&mut self, step: Step) {
+    /// Applies what someone asked of the job; returns what it leads to.
+    fn command(&mut self, command: Command) -> Step {
         let rules = self.inner.settings.rules;
-        let mut actions = step.actions;
-        self.queue(step.notices);
-        self.save();
-        while !actions.is_empty() {
-            let mut calls = tokio::task::JoinSet::new();
-            for action in actions.drain(..) {
-                let call = PreparedCall::new(&self.job, action);
-                let client = self.inner.client.clone();
-                calls.spawn(async move { call.run(&client).await });
-            }
-            while let Some(joined) = calls.join_next().await {
-                let observation = match joined {
-                    Ok(observation) => observation,
-                    Err(error) => {
-                        tracing::error!(%error, "a Launchpad call's task failed");
-                        continue;
+        match command {
+            Command::Control { control, reply } => {
+                let was_finished = self.job.is_finished();
+                seed_failures(&self.inner, &mut self.job);
+                let step = observe(
+                    &mut self.job,
+                    Observation::Control(control),
+                    Utc::now(),
+                    &rules,
+                );
+                let _ = reply.send(controlled_count(&step));
+                if was_finished && !self.job.is_finished() {
+                    // Reopened: it will end again, with a summary of its own.
+                    let mut messages = self.inner.store.messages(self.job.id).unwrap_or_default();
+                    messages.summary_sent = false;
+                    if let Err(error) = self.inner.store.put_messages(self.job.id, &messages) {
+                        tracing::error!(%error, "storing the messages failed");
                     }
+                }
+                step
+            }
+            Command::Poke {
+                build_url,
+                request_url,
+            } => {
+                self.poke(&build_url, request_url.as_deref());
+                Step::default()
+            }
+            Command::Candidate {
+                recipe_url,
+                request_url,
+                build_url,
+            } => {
+                let candidate = Observation::Candidate {
+                    recipe_url,
+                    request_url,
+                    build_url: Some(build_url),
                 };
-                let next = observe(&mut self.job, observation, Utc::now(), &rules);
-                self.queue(next.notices);
-                self.save();
-                actions.extend(next.actions);
+                observe(&mut self.job, candidate, Utc::now(), &rules)
             }
         }
+    }
+
+    /// Takes in a step: its notices go in the outbox and the job is stored, then (only if it
+    /// was) its calls start. Returns whether the job could be stored.
+    fn take(&mut self, step: Step, calls: &mut Calls) -> bool {
+        self.queue(step.notices);
+        if !self.save() {
+            return false;
+        }
+        for action in step.actions {
+            calls.start(PreparedCall::new(&self.job, action), &self.inner.client);
+        }
+        true
+    }
+
+    /// The store cannot be written: nothing more is sent to Launchpad (it could not be
+    /// recorded) and nothing more is said; the job stays as last stored, for `wait` or the
+    /// next start to pick up. Said once, in the job's channel.
+    async fn stop_unstored(&mut self) {
+        tracing::error!("the job store cannot be written; the job stops here until it can");
+        let text = say::store_failed(self.job.id);
+        if let Err(error) = self
+            .inner
+            .chat
+            .send(&self.job.channel, Outgoing::new(Kind::Alert, text))
+            .await
+        {
+            tracing::warn!(%error, "saying the store failed failed too");
+        }
+        let mut drivers = self.inner.drivers.lock().unwrap_or_else(|p| p.into_inner());
+        drivers.remove(&self.job.id);
     }
 
     /// Puts notices worth saying in the job's outbox (stored with the job by the next save).
@@ -185,11 +211,15 @@ impl<C: Chat> Driver<C> {
         );
     }
 
-    fn save(&self) {
-        // A job that cannot be stored is still driven: Launchpad is the truth for builds, and
-        // the next successful write catches up. The failure is loud in the log.
-        if let Err(error) = self.inner.store.put_job(&self.job) {
-            tracing::error!(%error, "storing the job failed");
+    /// Stores the job; `false` (and [`Driver::stored`] false) if the store failed.
+    fn save(&mut self) -> bool {
+        match self.inner.store.put_job(&self.job) {
+            Ok(()) => true,
+            Err(error) => {
+                tracing::error!(%error, "storing the job failed");
+                self.stored = false;
+                false
+            }
         }
     }
 
@@ -197,7 +227,10 @@ impl<C: Chat> Driver<C> {
     /// failed-upload alert is claimed in the ledger first, so it is never said twice (but a
     /// crash between saying it and marking it said repeats it, rather than lose it).
     async fn announce(&mut self) {
-        while let Some(notice) = self.job.outbox.first().cloned() {
+        while self.stored {
+            let Some(notice) = self.job.outbox.first().cloned() else {
+                return;
+            };
             self.say(&notice).await;
             self.job.outbox.remove(0);
             self.save();
@@ -474,5 +507,47 @@ async fn copy_to_alerts_channel<C: Chat>(inner: &Inner<C>, job: &Job, message: O
     }
     if let Err(error) = inner.chat.send(channel, message).await {
         tracing::warn!(%error, channel, "copying to the alerts channel failed");
+    }
+}
+
+/// A job's Launchpad calls in flight. An action already out (the same read of the same build)
+/// is not started twice.
+#[derive(Default)]
+struct Calls {
+    running: tokio::task::JoinSet<(Option<String>, Observation)>,
+    out: std::collections::HashSet<String>,
+}
+
+impl Calls {
+    fn is_empty(&self) -> bool {
+        self.running.is_empty()
+    }
+
+    fn start(&mut self, call: PreparedCall, client: &crate::launchpad::Client) {
+        let key = call.key();
+        if key
+            .as_ref()
+            .is_some_and(|key| !self.out.insert(key.clone()))
+        {
+            return;
+        }
+        let client = client.clone();
+        self.running
+            .spawn(async move { (key, call.run(&client).await) });
+    }
+
+    /// The next answer; `None` when nothing is out.
+    async fn next(&mut self) -> Option<Observation> {
+        loop {
+            match self.running.join_next().await? {
+                Ok((key, observation)) => {
+                    if let Some(key) = key {
+                        self.out.remove(&key);
+                    }
+                    return Some(observation);
+                }
+                Err(error) => tracing::error!(%error, "a Launchpad call's task failed"),
+            }
+        }
     }
 }

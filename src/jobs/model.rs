@@ -210,6 +210,10 @@ pub struct BuildTrack {
     /// sent again (each is safe to repeat: see [`crate::launchpad::Client`]).
     #[serde(default)]
     pub pending_calls: Vec<BuildCall>,
+    /// Counts the calls made on the build: a read started before a call and answered after it
+    /// may show the state before the call, and is not taken in.
+    #[serde(default)]
+    pub generation: u32,
     /// Reads in a row that Launchpad answered with an internal error (500).
     #[serde(default)]
     pub read_errors: u32,
@@ -267,6 +271,7 @@ impl BuildTrack {
             retry_due: None,
             upload_refusal: None,
             pending_calls: Vec::new(),
+            generation: 0,
             read_errors: 0,
             unreadable: None,
         }

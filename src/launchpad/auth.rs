@@ -40,6 +40,12 @@ pub enum CredentialsError {
         /// What went wrong.
         cause: std::io::Error,
     },
+    /// The path is a symlink: refused, rather than read or written through.
+    #[error("{path} is a symbolic link; give the credentials file's real path")]
+    Symlink {
+        /// The file.
+        path: String,
+    },
     /// The file is not in launchpadlib's format.
     #[error("{path}: {problem} (expected launchpadlib's format: a [1] section with consumer_key, consumer_secret, access_token, access_secret)")]
     Format {
@@ -68,9 +74,11 @@ impl Credentials {
             path: path.to_string(),
             problem,
         };
+        // Errors name the line and the key, never a value: the values are secrets.
         let mut section = None;
         let mut values = std::collections::BTreeMap::new();
-        for line in text.lines().map(str::trim) {
+        for (number, line) in text.lines().map(str::trim).enumerate() {
+            let number = number + 1;
             if line.is_empty() || line.starts_with('#') || line.starts_with(';') {
                 continue;
             }
@@ -84,8 +92,18 @@ impl Credentials {
             let (key, value) = line
                 .split_once('=')
                 .or_else(|| line.split_once(':'))
-                .ok_or_else(|| problem(format!("a line in [1] is not `key = value`: `{line}`")))?;
-            values.insert(key.trim().to_string(), value.trim().to_string());
+                .ok_or_else(|| {
+                    problem(format!(
+                        "line {number} in [1] is not `key = value` (its text is not shown: it may be a secret)"
+                    ))
+                })?;
+            let key = key.trim();
+            if key.is_empty() || !key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                return Err(problem(format!(
+                    "line {number} in [1] has no key before its `=` (its text is not shown: it may be a secret)"
+                )));
+            }
+            values.insert(key.to_string(), value.trim().to_string());
         }
         let mut take = |key: &str| {
             values
@@ -103,6 +121,13 @@ impl Credentials {
     /// Reads the file at `path`.
     pub fn load(path: &Path) -> Result<Credentials, CredentialsError> {
         let name = path.display().to_string();
+        let metadata = std::fs::symlink_metadata(path).map_err(|cause| CredentialsError::Io {
+            path: name.clone(),
+            cause,
+        })?;
+        if metadata.file_type().is_symlink() {
+            return Err(CredentialsError::Symlink { path: name });
+        }
         let text = std::fs::read_to_string(path).map_err(|cause| CredentialsError::Io {
             path: name.clone(),
             cause,
@@ -110,17 +135,35 @@ impl Credentials {
         Credentials::parse(&text, &name)
     }
 
-    /// Writes the file at `path` with mode 0600, creating its directory. The file is created
-    /// with that mode, so the secret is never readable by others, not even for a moment.
+    /// Writes the file at `path` with mode 0600, creating its directory (0700). The text goes
+    /// to a new temporary file beside it (created with that mode, so the secret is never
+    /// readable by others, not even for a moment), which then replaces the file in one rename:
+    /// a crash leaves the old file or the new one, never half of either. A symlink at `path`
+    /// is refused rather than followed.
     pub fn save(&self, path: &Path) -> Result<(), CredentialsError> {
         let io = |cause| CredentialsError::Io {
             path: path.display().to_string(),
             cause,
         };
-        if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(io)?;
+        if std::fs::symlink_metadata(path).is_ok_and(|meta| meta.file_type().is_symlink()) {
+            return Err(CredentialsError::Symlink {
+                path: path.display().to_string(),
+            });
         }
-        write_private(path, self.to_file_text().as_bytes()).map_err(io)
+        if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
+            create_private_dir(dir).map_err(io)?;
+        }
+        let name = path
+            .file_name()
+            .map(|name| name.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let temporary = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
+        let written = write_private(&temporary, self.to_file_text().as_bytes())
+            .and_then(|()| std::fs::rename(&temporary, path));
+        if written.is_err() {
+            let _ = std::fs::remove_file(&temporary);
+        }
+        written.map_err(io)
     }
 
     /// The `Authorization` header value for a request. `nonce` and `timestamp` are fixed only
@@ -214,17 +257,31 @@ pub fn percent_encode(text: &str) -> String {
 #[cfg(unix)]
 fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
-    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    use std::os::unix::fs::OpenOptionsExt;
+    // A new file only (`create_new` does not follow a symlink planted at the name).
     let mut file = std::fs::OpenOptions::new()
         .write(true)
-        .create(true)
-        .truncate(true)
+        .create_new(true)
         .mode(0o600)
         .open(path)?;
-    // An existing file keeps its mode on open; make sure it is 0600 too.
-    file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
     file.write_all(bytes)?;
     file.sync_all()
+}
+
+/// Creates a directory (and its parents) readable by its owner only.
+#[cfg(unix)]
+pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+}
+
+/// Creates a directory (and its parents).
+#[cfg(not(unix))]
+pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)
 }
 
 #[cfg(not(unix))]
@@ -337,6 +394,55 @@ mod tests {
             assert_eq!(mode & 0o777, 0o600);
         }
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn saving_replaces_the_file_whole_and_keeps_the_directory_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("ib-creds-replace-{}", std::process::id()));
+        let path = dir.join("private/credentials");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("other"), "x").unwrap();
+        credentials().save(&path).unwrap();
+        credentials().save(&path).unwrap();
+        assert_eq!(Credentials::load(&path).unwrap(), credentials());
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&dir.join("private")), 0o700);
+        assert_eq!(mode(&path), 0o600);
+        let left: Vec<_> = std::fs::read_dir(dir.join("private")).unwrap().collect();
+        assert_eq!(left.len(), 1, "no temporary file left behind");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_symlinked_credentials_path_is_refused_both_ways() {
+        let dir = std::env::temp_dir().join(format!("ib-creds-link-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let target = dir.join("elsewhere");
+        std::fs::write(&target, "not yours").unwrap();
+        let link = dir.join("credentials");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        let saved = credentials().save(&link).unwrap_err();
+        assert!(matches!(saved, CredentialsError::Symlink { .. }), "{saved}");
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "not yours");
+        let loaded = Credentials::load(&link).unwrap_err();
+        assert!(
+            loaded.to_string().contains("is a symbolic link"),
+            "{loaded}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_malformed_line_is_named_by_number_and_its_value_never_shown() {
+        let text = "[1]\nconsumer_key = a\nsuper-secret-token-value\naccess_secret = b\n";
+        let error = Credentials::parse(text, "f").unwrap_err().to_string();
+        assert!(error.contains("line 3 in [1]"), "{error}");
+        assert!(!error.contains("super-secret"), "{error}");
+        let text = "[1]\n= orphan-secret-value\n";
+        let error = Credentials::parse(text, "f").unwrap_err().to_string();
+        assert!(error.contains("line 2"), "{error}");
+        assert!(!error.contains("orphan-secret"), "{error}");
     }
 
     #[test]

@@ -363,6 +363,13 @@ pub fn already_pending(job: &Job, target: &Target) -> String {
     }
 }
 
+/// A job stopped because the job store could not be written.
+pub fn store_failed(id: JobId) -> String {
+    format!(
+        "Job {id} stopped: the job store cannot be written (disk full?), so nothing more is sent to Launchpad until it can be recorded. Free the space, then resume it (`image-builder wait`, or restart the bot)."
+    )
+}
+
 /// Why a target whose request's answer was lost long ago is not asked again.
 pub fn lost_long_ago(minutes: i64, recipe_url: &str) -> String {
     format!(

@@ -557,6 +557,11 @@ pub fn recipe_missing(label: &str, url: &str) -> String {
     format!("{label}: no recipe at {url}; fix its name in the config (recipe_name_template or recipe_names)")
 }
 
+/// A command whose handling failed in a way the bot did not foresee (a panic, caught).
+pub fn panicked() -> String {
+    "Something went wrong on my side while answering that; the details are in my log.".to_string()
+}
+
 /// `check-config --online`: a recipe whose processors are not the image's architectures.
 /// `lacking`: asked for by the config, not built by the recipe; `extra`: built, not asked for
 /// (cancelled after each request).

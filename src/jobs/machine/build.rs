@@ -55,6 +55,8 @@ pub(super) fn due_build(
         && build.progress() != Progress::UploadFailed
         && build.poll.due <= now
     {
+        // The next look is set by the answer; until then, not again.
+        build.poll.due = later(now, rules.poll_max);
         step.actions.push(Action::ReadBuild {
             target,
             build: index,

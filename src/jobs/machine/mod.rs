@@ -155,6 +155,8 @@ pub enum Observation {
         target: usize,
         /// The build.
         build: usize,
+        /// The build's [`crate::jobs::model::BuildTrack::generation`] when the read was made.
+        generation: u32,
         /// What it looks like, or the failure.
         result: Result<Option<BuildSnapshot>, LaunchpadError>,
     },
@@ -307,10 +309,16 @@ pub fn observe(job: &mut Job, observation: Observation, now: DateTime<Utc>, rule
         Observation::BuildRead {
             target,
             build,
+            generation,
             result,
         } => {
             let auto = job.auto_retry_uploads;
             let track = &mut job.targets[target].builds[build];
+            if generation != track.generation || !track.pending_calls.is_empty() {
+                // Made before a call on the build, or while one is out: it may show the state
+                // before the call. Look again once the call is answered.
+                return finish(job, step, now, rules);
+            }
             match result {
                 Ok(Some(snapshot)) => {
                     track.read_errors = 0;
@@ -381,12 +389,18 @@ pub fn observe(job: &mut Job, observation: Observation, now: DateTime<Utc>, rule
         }
         Observation::Control(control) => controlled(job, control, now, rules, &mut step),
     }
+    finish(job, step, now, rules)
+}
+
+/// What every observation ends with: calls recorded, and the job ended if nothing is left.
+fn finish(job: &mut Job, mut step: Step, now: DateTime<Utc>, rules: &Rules) -> Step {
     record_calls(job, &step);
     settle(job, now, rules, &mut step);
     step
 }
 
-/// Marks the step's calls on builds as pending, so they are stored before they go out.
+/// Marks the step's calls on builds as pending, so they are stored before they go out, and
+/// starts a new generation of the build, so a read already out is not taken for news.
 fn record_calls(job: &mut Job, step: &Step) {
     for action in &step.actions {
         if let Action::Call {
@@ -395,9 +409,9 @@ fn record_calls(job: &mut Job, step: &Step) {
             call,
         } = action
         {
-            job.targets[*target].builds[*build]
-                .pending_calls
-                .push(*call);
+            let track = &mut job.targets[*target].builds[*build];
+            track.pending_calls.push(*call);
+            track.generation += 1;
         }
     }
 }
@@ -405,10 +419,14 @@ fn record_calls(job: &mut Job, step: &Step) {
 /// Picks a job up after a restart: everything is looked at again before anything is said, and
 /// the calls the last run made without hearing the answer are made again (Launchpad's answer
 /// to a repeat tells whether the first went through: see [`build_call`]).
-pub fn resume(job: &mut Job, now: DateTime<Utc>) -> Step {
+pub fn resume(job: &mut Job, now: DateTime<Utc>, rules: &Rules) -> Step {
     let mut step = Step::default();
     for (index, target) in job.targets.iter_mut().enumerate() {
         target.poll.due = now;
+        // A request found being sent: the run that sent it stopped before the answer came.
+        if let Phase::Requesting { attempt, sent_at } = target.phase {
+            request::in_doubt(target, index, (attempt, sent_at), now, rules, &mut step);
+        }
         for (build_index, build) in target.builds.iter_mut().enumerate() {
             build.poll.due = now;
             for call in std::mem::take(&mut build.pending_calls) {
@@ -500,15 +518,12 @@ fn tick(job: &mut Job, now: DateTime<Utc>, rules: &Rules, step: &mut Step) {
             }
             // The rest wait for the next tick, which comes at once (they are due).
             Phase::ToRequest => {}
-            // Found at a tick, a request being sent means the run that sent it stopped before
-            // the answer came: whether Launchpad got it is unknown.
-            Phase::Requesting { attempt, sent_at } => {
-                request::in_doubt(target, index, (attempt, sent_at), now, rules, step)
-            }
             Phase::InDoubt { attempt, until, .. } if until <= now => {
                 request::ask_again(target, index, attempt, now, step)
             }
             Phase::Requested { .. } if target.poll.due <= now => {
+                // The next look is set by the answer; until then, not again.
+                target.poll.due = later(now, rules.poll_max);
                 step.actions.push(Action::ReadRequest { target: index });
             }
             Phase::Following { .. } => {
@@ -517,6 +532,7 @@ fn tick(job: &mut Job, now: DateTime<Utc>, rules: &Rules, step: &mut Step) {
                     .iter()
                     .any(|missing| missing.why == MissingWhy::Unknown);
                 if unknown && target.poll.due <= now {
+                    target.poll.due = later(now, rules.poll_max);
                     step.actions.push(Action::ReadProcessors { target: index });
                 }
                 for (build_index, build) in target.builds.iter_mut().enumerate() {
