@@ -110,52 +110,14 @@ impl<C: Chat + Clone> Bot<C> {
         }
     }
 
-    /// A button clicked by `incoming.user` (whose `text` is ignored): checked and carried out
-    /// exactly as the command it stands for.
+    /// A button clicked by `incoming.user` (whose `text` is ignored): the command it stands
+    /// for, typed by them, so one permission path checks typed text and clicks alike.
     pub async fn click(&self, incoming: &Incoming, button: &Button) -> Answer {
-        if let Some(text) = button.command() {
-            let typed = Incoming {
-                text,
-                ..incoming.clone()
-            };
-            return self.answer(&typed).await;
-        }
-        if let Button::RetryBuildUpload(_) | Button::RetryGroup(_) = button {
-            // Checked as `retry uploads` would be: it changes builds on Launchpad.
-            if let Err(denied) = may(&self.config.permissions, &incoming.user, Permission::Build) {
-                let name = crate::command::CommandName::Retry;
-                return Answer::private(messages::denied(&denied, name));
-            }
-            let alerts = self.engine.alerts();
-            let text = match button {
-                Button::RetryGroup(group) => alerts.retry_group(*group, &incoming.channel).await,
-                Button::RetryBuildUpload(build) => {
-                    alerts.retry_build(*build, &incoming.channel).await
-                }
-                _ => unreachable!("matched above"),
-            };
-            return text.into();
-        }
-        let Button::Abort(code) = button else {
-            return Answer::private(messages::parse_error(
-                &crate::command::ParseError::Empty,
-                Front::Chat,
-            ));
+        let typed = Incoming {
+            text: button.command(),
+            ..incoming.clone()
         };
-        let Ok(code) = code.parse() else {
-            let given = Some(code.clone());
-            let error = crate::command::ParseError::BadConfirmCode { given };
-            return Answer::private(messages::parse_error(&error, Front::Chat));
-        };
-        let dropped = self
-            .confirmations
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take(&incoming.user.id, &code, std::time::SystemTime::now());
-        match dropped {
-            Ok(_) => messages::aborted(&code).into(),
-            Err(error) => Answer::private(messages::confirm_error(error, &code)),
-        }
+        self.answer(&typed).await
     }
 
     /// The answer to a message, without sending it or starting anything. A panic while
@@ -203,6 +165,23 @@ impl<C: Chat + Clone> Bot<C> {
         }
         match command {
             Command::Rebuild(rebuild) => self.rebuild(incoming, rebuild),
+            Command::Abort { code } => {
+                let dropped = self
+                    .confirmations
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .take(&user.id, &code, std::time::SystemTime::now());
+                match dropped {
+                    Ok(_) => messages::aborted(&code).into(),
+                    Err(error) => Answer::private(messages::confirm_error(error, &code)),
+                }
+            }
+            Command::RetryAlert { alert } => self
+                .engine
+                .alerts()
+                .retry_group(alert, &incoming.channel)
+                .await
+                .into(),
             Command::Confirm { code } => {
                 let taken = self
                     .confirmations
@@ -294,7 +273,11 @@ impl<C: Chat + Clone> Bot<C> {
         if rebuild.dry_run {
             return messages::dry_run(&plan, plan.approval(limits, false), limits).into();
         }
-        match plan.approval(limits, false) {
+        let running = match self.going(&incoming.user, &plan) {
+            Ok(running) => running,
+            Err(answer) => return *answer,
+        };
+        match plan.approval_with(limits, running) {
             Approval::Proceed => self.start(incoming, &rebuild, &plan),
             approval => {
                 if let Some(denied) = self.mass_rebuild_denied(&incoming.user, approval) {
@@ -311,8 +294,8 @@ impl<C: Chat + Clone> Bot<C> {
                         Duration::from_secs(limits.code_valid_minutes * 60),
                         random_bits,
                     );
-                let text =
-                    messages::needs_confirmation(&plan, approval, &code, limits.code_valid_minutes);
+                let minutes = limits.code_valid_minutes;
+                let text = messages::needs_confirmation(&plan, approval, &code, minutes, running);
                 Answer {
                     buttons: vec![
                         Button::Confirm(code.to_string()),
@@ -322,6 +305,26 @@ impl<C: Chat + Clone> Bot<C> {
                 }
             }
         }
+    }
+
+    /// The builds `user` has running, or the answer if `plan` would take them over their
+    /// hourly limit (or the store cannot say).
+    fn going(&self, user: &User, plan: &Plan) -> Result<usize, Box<Answer>> {
+        let jobs = self.engine.store().jobs().map_err(|error| {
+            tracing::error!(%error, "reading the store failed");
+            Box::new(Answer::from(say::internal_error(
+                "reading the job store; nothing was requested",
+            )))
+        })?;
+        let limit = self.config.confirmation.builds_per_user_per_hour;
+        let builds = plan.builds();
+        if let Err(over) = crate::quota::hourly(&jobs, &user.id, builds, limit, Utc::now()) {
+            tracing::info!(user = %user.id, builds, started = over.started, "over the hourly limit");
+            return Err(Box::new(Answer::private(messages::over_hourly_limit(
+                builds, &over,
+            ))));
+        }
+        Ok(crate::quota::running_builds(&jobs, &user.id))
     }
 
     fn mass_rebuild_denied(&self, user: &User, approval: Approval) -> Option<Answer> {
@@ -338,17 +341,19 @@ impl<C: Chat + Clone> Bot<C> {
             })
     }
 
-    /// A confirmed rebuild: planned again (the catalogue is the same, but the check is cheap)
-    /// and the mass-rebuild permission checked again, then started.
+    /// A confirmed rebuild: planned again (the catalogue is the same, but the check is cheap),
+    /// the hourly limit and the mass-rebuild permission checked again, then started.
     fn confirmed(&self, incoming: &Incoming, rebuild: Rebuild) -> Answer {
         let plan = match plan(&rebuild, &self.config.catalogue) {
             Ok(plan) => plan,
             Err(error) => return Answer::private(messages::plan_error(&error, Front::Chat)),
         };
-        if let Some(denied) = self.mass_rebuild_denied(
-            &incoming.user,
-            plan.approval(&self.config.confirmation, false),
-        ) {
+        let running = match self.going(&incoming.user, &plan) {
+            Ok(running) => running,
+            Err(answer) => return *answer,
+        };
+        let approval = plan.approval_with(&self.config.confirmation, running);
+        if let Some(denied) = self.mass_rebuild_denied(&incoming.user, approval) {
             return denied;
         }
         self.start(incoming, &rebuild, &plan)
@@ -358,8 +363,7 @@ impl<C: Chat + Clone> Bot<C> {
     fn start(&self, incoming: &Incoming, rebuild: &Rebuild, plan: &Plan) -> Answer {
         let store = self.engine.store();
         let now = Utc::now();
-        let give_up = chrono::Duration::from_std(self.engine.settings().give_up_after)
-            .unwrap_or(chrono::Duration::MAX);
+        let deadline = crate::jobs::machine::later(now, self.engine.settings().give_up_after);
         let stored = store.next_job_id().and_then(|id| {
             let job = Job::new(
                 id,
@@ -371,7 +375,7 @@ impl<C: Chat + Clone> Bot<C> {
                 rebuild.auto_retry_uploads || self.config.engine.auto_retry_uploads,
                 rebuild.reason.clone(),
                 now,
-                now + give_up,
+                deadline,
             );
             store.put_job(&job).map(|()| job)
         });

@@ -41,6 +41,30 @@ pub struct Config {
     pub discord: DiscordConfig,
     /// The webhook listener.
     pub webhook: WebhookConfig,
+    /// Health and metrics.
+    pub metrics: MetricsConfig,
+}
+
+/// Where `run` serves `GET /healthz` and `GET /metrics` (`[metrics]`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// The address; loopback by default, since these say how the bot is doing to whoever may
+    /// know. `run` warns and goes on without them if it cannot listen there.
+    #[serde(default = "default_metrics_listen")]
+    pub listen: std::net::SocketAddr,
+}
+
+fn default_metrics_listen() -> std::net::SocketAddr {
+    std::net::SocketAddr::from(([127, 0, 0, 1], 9091))
+}
+
+impl Default for MetricsConfig {
+    fn default() -> MetricsConfig {
+        MetricsConfig {
+            listen: default_metrics_listen(),
+        }
+    }
 }
 
 /// The webhook listener (`[webhook]`). Its secret is not here: it comes from `WEBHOOK_SECRET`.
@@ -337,6 +361,14 @@ pub struct Confirmation {
     /// How long a confirmation code stays valid, in minutes.
     #[serde(default = "default_code_valid_minutes")]
     pub code_valid_minutes: u64,
+    /// The most builds one user may start in any hour, from chat. Generous: a runaway script
+    /// or a careless loop stops here, the team's real work does not.
+    #[serde(default = "default_builds_per_user_per_hour")]
+    pub builds_per_user_per_hour: usize,
+}
+
+fn default_builds_per_user_per_hour() -> usize {
+    500
 }
 
 fn default_confirm_above() -> usize {
@@ -355,6 +387,7 @@ impl Default for Confirmation {
             above_builds: default_confirm_above(),
             mass_rebuild_above_builds: default_mass_rebuild_above(),
             code_valid_minutes: default_code_valid_minutes(),
+            builds_per_user_per_hour: default_builds_per_user_per_hour(),
         }
     }
 }
@@ -378,6 +411,8 @@ struct ConfigFile {
     discord: DiscordConfig,
     #[serde(default)]
     webhook: WebhookConfig,
+    #[serde(default)]
+    metrics: MetricsConfig,
 }
 
 #[derive(Debug, Deserialize)]
@@ -501,6 +536,12 @@ impl ConfigFile {
                 "must be at least 1",
             ));
         }
+        if confirmation.builds_per_user_per_hour == 0 {
+            return Err(problem(
+                "confirmation.builds_per_user_per_hour",
+                "must be at least 1: nobody could build",
+            ));
+        }
         let permissions = Policy {
             read: self.permissions.read,
             build: self.permissions.build,
@@ -521,6 +562,60 @@ impl ConfigFile {
                 "must not be below engine.poll_min_seconds",
             ));
         }
+        // Durations have upper bounds a team could mean: beyond them, a typo (and arithmetic
+        // on instants that could overflow).
+        const DAY: u64 = 24 * 3600;
+        for (key, value, most) in [
+            ("engine.poll_min_seconds", engine.poll_min_seconds, DAY),
+            ("engine.poll_max_seconds", engine.poll_max_seconds, DAY),
+            (
+                "engine.board_edit_interval_seconds",
+                engine.board_edit_interval_seconds,
+                3600,
+            ),
+            (
+                "engine.give_up_after_hours",
+                engine.give_up_after_hours,
+                30 * 24,
+            ),
+            (
+                "engine.upload_retry_budget",
+                u64::from(engine.upload_retry_budget),
+                100,
+            ),
+            (
+                "engine.upload_retry_delay_seconds",
+                engine.upload_retry_delay_seconds,
+                DAY,
+            ),
+            (
+                "engine.alert_group_minutes",
+                engine.alert_group_minutes,
+                24 * 60,
+            ),
+            (
+                "engine.keep_finished_jobs_days",
+                engine.keep_finished_jobs_days,
+                10 * 365,
+            ),
+            (
+                "engine.request_grace_seconds",
+                engine.request_grace_seconds,
+                3600,
+            ),
+            (
+                "engine.queued_grace_minutes",
+                engine.queued_grace_minutes,
+                24 * 60,
+            ),
+            (
+                "confirmation.code_valid_minutes",
+                confirmation.code_valid_minutes,
+                24 * 60,
+            ),
+        ] {
+            at_most(key, value, most)?;
+        }
         Ok(Config {
             launchpad,
             catalogue,
@@ -530,6 +625,7 @@ impl ConfigFile {
             console: self.console,
             discord: self.discord,
             webhook: self.webhook,
+            metrics: self.metrics,
         })
     }
 }
@@ -554,6 +650,14 @@ fn validate_launchpad(mut launchpad: Launchpad) -> Result<Launchpad, Problem> {
     ] {
         if !(url.starts_with("https://") || url.starts_with("http://")) {
             return Err(problem(key, format!("`{url}` is not an http(s) URL")));
+        }
+        // OAuth PLAINTEXT sends the token secret in every request: only over TLS, or to
+        // this machine (the simulator, a local proxy).
+        if url.starts_with("http://") && !is_loopback_url(url) {
+            return Err(problem(
+                key,
+                format!("`{url}` is plain http: credentials would cross the network in clear; use https (http only for 127.0.0.1, ::1 or localhost)"),
+            ));
         }
         // Recipe paths are joined onto the roots, so each root ends in exactly one slash.
         if !url.ends_with('/') {
@@ -582,9 +686,58 @@ fn validate_launchpad(mut launchpad: Launchpad) -> Result<Launchpad, Problem> {
             return Err(problem(key, "must be at least 1"));
         }
     }
+    for (key, value, most) in [
+        (
+            "launchpad.max_concurrent_requests",
+            launchpad.max_concurrent_requests as u64,
+            256,
+        ),
+        (
+            "launchpad.request_timeout_seconds",
+            launchpad.request_timeout_seconds,
+            600,
+        ),
+        (
+            "launchpad.retry_attempts",
+            u64::from(launchpad.retry_attempts),
+            100,
+        ),
+        (
+            "launchpad.retry_total_seconds",
+            launchpad.retry_total_seconds,
+            3600,
+        ),
+    ] {
+        at_most(key, value, most)?;
+    }
     check_name("launchpad.owner", &launchpad.owner)?;
     check_name("launchpad.pillar", &launchpad.pillar)?;
     Ok(launchpad)
+}
+
+/// A value above its upper bound is refused, naming the bound.
+fn at_most(key: &str, value: u64, most: u64) -> Result<(), Problem> {
+    if value > most {
+        return Err(problem(
+            key,
+            format!("{value} is more than {most}, the most it may be"),
+        ));
+    }
+    Ok(())
+}
+
+/// Whether an http(s) URL's host is this machine.
+fn is_loopback_url(url: &str) -> bool {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let authority = rest.split('/').next().unwrap_or_default();
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => authority.split(':').next().unwrap_or_default(),
+    };
+    host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 fn validate_catalogue(

@@ -93,7 +93,9 @@ pub fn required(command: &Command) -> Permission {
         Command::Rebuild(_)
         | Command::Cancel { .. }
         | Command::Retry { .. }
+        | Command::RetryAlert { .. }
         | Command::Confirm { .. }
+        | Command::Abort { .. }
         | Command::Mute { .. }
         | Command::Unmute => Permission::Build,
         Command::Status { .. } | Command::Jobs { .. } | Command::Help { .. } | Command::Whoami => {

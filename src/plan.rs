@@ -82,8 +82,19 @@ impl Plan {
 
     /// What it takes to start the plan. A dry run needs nothing: it builds nothing.
     pub fn approval(&self, limits: &Confirmation, dry_run: bool) -> Approval {
-        let builds = self.builds();
-        if dry_run || builds <= limits.above_builds {
+        if dry_run {
+            Approval::Proceed
+        } else {
+            self.approval_with(limits, 0)
+        }
+    }
+
+    /// What it takes to start the plan for someone who has `running` builds going already:
+    /// the thresholds count those too, so a large rebuild split into small commands asks as
+    /// the whole would.
+    pub fn approval_with(&self, limits: &Confirmation, running: usize) -> Approval {
+        let builds = self.builds().saturating_add(running);
+        if builds <= limits.above_builds {
             Approval::Proceed
         } else if builds <= limits.mass_rebuild_above_builds {
             Approval::Confirm

@@ -5,17 +5,20 @@
 //! A rejected delivery (bad signature, bad JSON, too large, wrong event) is answered with its
 //! status and changes nothing.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::post;
 use axum::Router;
 use hmac::{Hmac, Mac};
 use sha1::Sha1;
 use tokio::sync::mpsc;
+
+use crate::serve::{read_body, Limits};
 
 use crate::launchpad::models::OCI_BUILD_EVENT;
 use crate::secret::Secret;
@@ -47,55 +50,23 @@ pub struct Delivery {
 struct Listener {
     secret: Secret,
     deliveries: mpsc::UnboundedSender<Delivery>,
-    store: Option<crate::store::Store>,
-    chat_alive: Option<Arc<std::sync::atomic::AtomicBool>>,
+    limits: Limits,
 }
 
-/// What the listener reports on besides deliveries.
-#[derive(Clone, Default)]
-pub struct Watch {
-    /// The store, counted for the jobs and builds gauges.
-    pub store: Option<crate::store::Store>,
-    /// Whether the chat connection is up (the Discord adapter keeps it); `None`: no chat to watch.
-    pub chat_alive: Option<Arc<std::sync::atomic::AtomicBool>>,
-}
-
-/// The listener's routes: `POST /launchpad/webhook`, `GET /healthz`, `GET /metrics`.
-pub fn router(secret: Secret, deliveries: mpsc::UnboundedSender<Delivery>, watch: Watch) -> Router {
+/// The listener's route: `POST /launchpad/webhook`. (Health and metrics are on their own
+/// address: [`crate::metrics::router`].)
+pub fn router(
+    secret: Secret,
+    deliveries: mpsc::UnboundedSender<Delivery>,
+    limits: Limits,
+) -> Router {
     Router::new()
         .route(PATH, post(deliver))
-        .route("/healthz", get(health))
-        .route("/metrics", get(metrics))
         .with_state(Arc::new(Listener {
             secret,
             deliveries,
-            store: watch.store,
-            chat_alive: watch.chat_alive,
+            limits,
         }))
-}
-
-/// 200 while the engine takes deliveries and the chat connection is up; 503 otherwise.
-async fn health(State(listener): State<Arc<Listener>>) -> Response {
-    let chat_down = listener
-        .chat_alive
-        .as_ref()
-        .is_some_and(|alive| !alive.load(std::sync::atomic::Ordering::SeqCst));
-    if listener.deliveries.is_closed() {
-        (StatusCode::SERVICE_UNAVAILABLE, "the engine stopped").into_response()
-    } else if chat_down {
-        (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "the chat connection is down",
-        )
-            .into_response()
-    } else {
-        (StatusCode::OK, "ok").into_response()
-    }
-}
-
-async fn metrics(State(listener): State<Arc<Listener>>) -> Response {
-    let text = crate::metrics::global().render(listener.store.as_ref());
-    ([("content-type", "text/plain; version=0.0.4")], text).into_response()
 }
 
 /// Whether `header` (`sha1=HEX`) is the HMAC-SHA1 of `body` under `secret`, compared in
@@ -124,31 +95,52 @@ fn decode_hex(hex: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
-fn refuse(status: StatusCode, why: &'static str) -> Response {
-    tracing::warn!(%status, why, "webhook delivery rejected");
-    crate::metrics::webhook_delivery("rejected");
+/// Refuses a delivery: counted by `reason`, logged at most once a minute per reason (anyone can
+/// send these), answered with `status` and `why`.
+fn refuse(status: StatusCode, reason: &'static str, why: &'static str) -> Response {
+    crate::metrics::webhook_delivery("rejected", reason);
+    crate::metrics::rejected(reason, why);
     (status, why).into_response()
 }
 
 async fn deliver(State(listener): State<Arc<Listener>>, request: Request<Body>) -> Response {
     let (parts, body) = request.into_parts();
-    let Ok(body) = axum::body::to_bytes(body, MAX_BODY).await else {
-        return refuse(StatusCode::PAYLOAD_TOO_LARGE, "delivery too large");
+    let timeout = listener.limits.body_timeout;
+    let body = match read_body(&parts.headers, body, MAX_BODY, timeout).await {
+        Ok(body) => body,
+        Err(error) => {
+            let why = match error {
+                crate::serve::BodyError::TooLarge => "delivery too large",
+                crate::serve::BodyError::TooSlow => "delivery body too slow",
+                crate::serve::BodyError::Malformed => "malformed delivery body",
+            };
+            return refuse(error.status(), error.kind(), why);
+        }
     };
     let headers: &HeaderMap = &parts.headers;
     let signature = headers.get("x-hub-signature").and_then(|v| v.to_str().ok());
     match signature {
-        None => return refuse(StatusCode::UNAUTHORIZED, "missing X-Hub-Signature"),
+        None => {
+            return refuse(
+                StatusCode::UNAUTHORIZED,
+                "unsigned",
+                "missing X-Hub-Signature",
+            )
+        }
         Some(signature) if !signature_matches(&listener.secret, &body, signature) => {
-            return refuse(StatusCode::UNAUTHORIZED, "wrong X-Hub-Signature")
+            return refuse(
+                StatusCode::UNAUTHORIZED,
+                "signature",
+                "wrong X-Hub-Signature",
+            )
         }
         Some(_) => {}
     }
     let Ok(payload) = serde_json::from_slice::<serde_json::Value>(&body) else {
-        return refuse(StatusCode::BAD_REQUEST, "not JSON");
+        return refuse(StatusCode::BAD_REQUEST, "not_json", "not JSON");
     };
     if payload.get("ping") == Some(&serde_json::Value::Bool(true)) {
-        crate::metrics::webhook_delivery("ping");
+        crate::metrics::webhook_delivery("ping", "");
         return (StatusCode::OK, "pong").into_response();
     }
     let event = headers
@@ -157,6 +149,7 @@ async fn deliver(State(listener): State<Arc<Listener>>, request: Request<Body>) 
     if event != Some(OCI_BUILD_EVENT) {
         return refuse(
             StatusCode::BAD_REQUEST,
+            "event_type",
             "not an oci-recipe:build:0.1 delivery",
         );
     }
@@ -164,7 +157,11 @@ async fn deliver(State(listener): State<Arc<Listener>>, request: Request<Body>) 
         .as_str()
         .and_then(|path| canonical_path(path, "+build"))
     else {
-        return refuse(StatusCode::BAD_REQUEST, "no recipe_build in the payload");
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            "no_build",
+            "no recipe_build in the payload",
+        );
     };
     let delivery = Delivery {
         build: build.clone(),
@@ -185,9 +182,13 @@ async fn deliver(State(listener): State<Arc<Listener>>, request: Request<Body>) 
     };
     tracing::debug!(build = %delivery.build, action = %delivery.action, "webhook delivery");
     if listener.deliveries.send(delivery).is_err() {
-        return refuse(StatusCode::SERVICE_UNAVAILABLE, "the engine is not running");
+        return refuse(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "engine_stopped",
+            "the engine is not running",
+        );
     }
-    crate::metrics::webhook_delivery("accepted");
+    crate::metrics::webhook_delivery("accepted", "");
     (StatusCode::OK, "ok").into_response()
 }
 
@@ -237,21 +238,19 @@ fn percent_decode(text: &str) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
-/// Serves the listener on `listener` and hands each delivery to `engine`, whose Launchpad is at
-/// `api_root`, until the task is aborted; `/healthz` also watches `chat_alive`, if given.
+/// Serves the listener on `listener` within `limits` and hands each delivery to `engine`, whose
+/// Launchpad is at `api_root`, until the task is aborted. `taken` says whether deliveries are
+/// still taken (for `/healthz`).
 pub async fn serve<C: crate::chat::Chat>(
     listener: tokio::net::TcpListener,
     secret: Secret,
     engine: crate::jobs::Engine<C>,
     api_root: String,
-    chat_alive: Option<Arc<std::sync::atomic::AtomicBool>>,
+    limits: Limits,
+    taken: Arc<AtomicBool>,
 ) {
     let (sender, mut deliveries) = mpsc::unbounded_channel();
-    let watch = Watch {
-        store: Some(engine.store().clone()),
-        chat_alive,
-    };
-    let server = axum::serve(listener, router(secret, sender, watch));
+    let server = crate::serve::serve(listener, router(secret, sender, limits), limits);
     let handler = async move {
         while let Some(delivery) = deliveries.recv().await {
             let build = format!("{api_root}{}", delivery.build);
@@ -270,37 +269,15 @@ pub async fn serve<C: crate::chat::Chat>(
         }
     };
     tokio::select! {
-        result = server => if let Err(error) = result { tracing::error!(%error, "the webhook listener stopped") },
+        () = server => {}
         () = handler => {}
     }
+    taken.store(false, Ordering::SeqCst);
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[tokio::test]
-    async fn health_is_503_once_the_chat_connection_or_the_engine_is_gone() {
-        use tower_service::Service;
-        let alive = Arc::new(std::sync::atomic::AtomicBool::new(true));
-        let (sender, receiver) = mpsc::unbounded_channel();
-        let watch = Watch {
-            store: None,
-            chat_alive: Some(alive.clone()),
-        };
-        let mut app = router(Secret::new("s"), sender, watch);
-        let mut status = || {
-            let request = Request::get("/healthz").body(Body::empty()).unwrap();
-            let future = app.call(request);
-            async move { future.await.unwrap().status().as_u16() }
-        };
-        assert_eq!(status().await, 200);
-        alive.store(false, std::sync::atomic::Ordering::SeqCst);
-        assert_eq!(status().await, 503);
-        alive.store(true, std::sync::atomic::Ordering::SeqCst);
-        drop(receiver);
-        assert_eq!(status().await, 503);
-    }
 
     #[test]
     fn spellings_of_one_build_come_to_one_path() {

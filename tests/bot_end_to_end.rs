@@ -427,6 +427,14 @@ async fn abort_drops_a_large_plan_and_only_its_asker_may() {
         channel: "team".into(),
         text: String::new(),
     };
+    // Carol may not build: she may not abort either, by click or typed.
+    let denied = bot.wired.bot.click(&click("carol"), &abort).await;
+    assert!(
+        denied.private && denied.text.starts_with("You may not `abort`"),
+        "{}",
+        denied.text
+    );
+    assert_eq!(bot.say("carol", &abort.command()).await, denied.text);
     let refused = bot.wired.bot.click(&click("bob"), &abort).await;
     assert!(
         refused.private && refused.text.contains("someone else's"),
@@ -445,4 +453,61 @@ async fn abort_drops_a_large_plan_and_only_its_asker_may() {
         bot.wired.engine.store().jobs().unwrap().is_empty(),
         "nothing was started"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn thirteen_builds_split_over_two_commands_ask_for_confirmation() {
+    let bot = TestBot::start(vec![]).await;
+    // Twelve builds: three images on 20.04, every architecture.
+    let first = bot.say("alice", "rebuild 20.04 redis postgres mysql").await;
+    assert!(first.starts_with("Job #1 accepted"), "{first}");
+    let second = bot.say("alice", "rebuild 22.04 arm64 redis").await;
+    assert!(
+        second.starts_with("To start this rebuild, say `confirm "),
+        "one more build makes thirteen: {second}"
+    );
+    assert!(
+        second.contains("With the 12 builds you have running, it makes 13 builds."),
+        "{second}"
+    );
+    assert_eq!(bot.wired.engine.store().jobs().unwrap().len(), 1);
+    // Someone else's builds are theirs: bob's one build goes ahead.
+    let bob = bot.say("bob", "rebuild 22.04 arm64 postgres").await;
+    assert!(bob.starts_with("Job #2 accepted"), "{bob}");
+    // Once alice's builds have ended, the same command goes ahead too.
+    bot.run_until("job 1 ends", finished(1)).await;
+    let again = bot.say("alice", "rebuild 22.04 arm64 redis").await;
+    assert!(again.starts_with("Job #3 accepted"), "{again}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn past_the_hourly_limit_a_rebuild_is_refused_saying_when_it_fits() {
+    let mut config = support::bot::team_config();
+    config.confirmation.builds_per_user_per_hour = 16;
+    let bot = TestBot::start_config(config).await;
+    let first = bot.say("alice", "rebuild 20.04 redis postgres mysql").await;
+    assert!(first.starts_with("Job #1 accepted"), "{first}");
+    bot.run_until("job 1 ends", finished(1)).await;
+    let second = bot.say("alice", "rebuild 22.04 redis").await;
+    assert!(
+        second.starts_with("Job #2 accepted"),
+        "sixteen fit: {second}"
+    );
+    let third = bot.say("alice", "rebuild 22.04 arm64 postgres").await;
+    // It fits once job 1's twelve builds are an hour old.
+    let fits = (bot.job(1).created_at + chrono::Duration::hours(1)).format("%H:%M");
+    assert!(
+        third.starts_with(
+            "You have started 16 builds in the last hour, and the limit is 16 an hour"
+        ) && third.contains(&format!("This rebuild fits from {fits} UTC")),
+        "{third}"
+    );
+    assert_eq!(
+        bot.wired.engine.store().jobs().unwrap().len(),
+        2,
+        "nothing stored"
+    );
+    // Another user has an hour of their own.
+    let bob = bot.say("bob", "rebuild 22.04 arm64 postgres").await;
+    assert!(bob.starts_with("Job #3 accepted"), "{bob}");
 }

@@ -196,3 +196,50 @@ fn the_readmes_scenario_example_is_a_valid_scenario() {
     assert_eq!(scenario.outcomes.len(), 2);
     assert_eq!(scenario.faults.outage_minutes, 5);
 }
+
+#[test]
+fn a_plain_http_root_is_refused_unless_it_is_this_machine() {
+    let text = problem(&edited(
+        "api_root = \"https://api.launchpad.net/devel/\"",
+        "api_root = \"http://api.launchpad.net/devel/\"",
+    ));
+    assert!(
+        text.starts_with(
+            "test.toml: `launchpad.api_root`: `http://api.launchpad.net/devel/` is plain http"
+        ),
+        "{text}"
+    );
+    for local in [
+        "http://127.0.0.1:8080/devel/",
+        "http://localhost/devel/",
+        "http://[::1]:8080/devel/",
+    ] {
+        let text = edited(
+            "api_root = \"https://api.launchpad.net/devel/\"",
+            &format!("api_root = \"{local}\""),
+        );
+        assert!(Config::parse(&text, "t").is_ok(), "{local}");
+    }
+    let sneaky = problem(&edited(
+        "api_root = \"https://api.launchpad.net/devel/\"",
+        "api_root = \"http://127.0.0.1.evil.example/devel/\"",
+    ));
+    assert!(sneaky.contains("plain http"), "{sneaky}");
+}
+
+#[test]
+fn durations_beyond_their_bounds_are_refused_naming_the_bound() {
+    let text = problem(&edited(
+        "give_up_after_hours = 12",
+        "give_up_after_hours = 99999999999",
+    ));
+    assert_eq!(
+        text,
+        "test.toml: `engine.give_up_after_hours`: 99999999999 is more than 720, the most it may be"
+    );
+    let text = problem(&edited(
+        "keep_finished_jobs_days = 30",
+        "keep_finished_jobs_days = 9223372036854775807",
+    ));
+    assert!(text.contains("`engine.keep_finished_jobs_days`"), "{text}");
+}

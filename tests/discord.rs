@@ -1,6 +1,6 @@
 //! The bot on Discord: the real serenity client against the fake Discord in `tests/support`, the
-//! engine against the simulator. Text commands only so far (slash commands, buttons, threads and
-//! rate limits are the rest of the Discord issue).
+//! engine against the simulator: text and slash commands, buttons, rate limits, a dropped
+//! gateway. What a flaky Discord and a hostile guild do is in `discord_faults.rs`.
 
 mod support;
 
@@ -11,85 +11,11 @@ use image_builder::bot::Bot;
 use image_builder::chat::discord::{self, Discord, Handler, ServeError};
 use image_builder::jobs::Engine;
 use image_builder::launchpad::Client;
-use image_builder::permissions::Rule;
 use image_builder::secret::Secret;
 use image_builder::store::Store;
 use support::bot::{quick_engine, TempDir};
 use support::discord::{FakeDiscord, CHANNEL};
-
-const ALICE: &str = "5000";
-
-/// The bot wired to `sim` and `fake`, serving in a task; alice may build.
-struct Running {
-    serving: tokio::task::JoinHandle<Result<(), ServeError>>,
-    _dir: TempDir,
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        self.serving.abort();
-    }
-}
-
-fn start_bot(sim: &image_builder::launchpad::sim::Simulator, fake: &FakeDiscord) -> Running {
-    let dir = TempDir::new("discord");
-    let mut config = support::config();
-    config.permissions.build = Rule {
-        users: [ALICE.to_string()].into(),
-        ..Rule::default()
-    };
-    config.permissions.mass_rebuild = Rule {
-        users: [ALICE.to_string()].into(),
-        ..Rule::default()
-    };
-    let token = Secret::new("fake-token");
-    let api_base = fake.api_base();
-    let chat = Discord::new(Arc::new(discord::http(&token, Some(&api_base))));
-    let client = Client::new(support::client_settings(sim)).unwrap();
-    let engine = Engine::new(
-        client,
-        Store::open(&dir.0).unwrap(),
-        chat.clone(),
-        quick_engine(),
-    );
-    let bot = Arc::new(Bot::new(config, sim.api_root(), engine, chat));
-    let serving = tokio::spawn(async move {
-        discord::serve(
-            &token,
-            Some(&api_base),
-            Handler::new(bot, "!".into(), Some(2000)),
-        )
-        .await
-    });
-    Running { serving, _dir: dir }
-}
-
-/// Steps the simulator until a message containing `needle` is posted.
-async fn run_until_posted(
-    sim: &image_builder::launchpad::sim::Simulator,
-    fake: &FakeDiscord,
-    needle: &str,
-) -> support::discord::Call {
-    let started = std::time::Instant::now();
-    loop {
-        let found = fake.calls().into_iter().find(|c| {
-            c.method == "POST"
-                && c.body["content"]
-                    .as_str()
-                    .is_some_and(|t| t.contains(needle))
-        });
-        if let Some(call) = found {
-            return call;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "never posted {needle:?}: {:#?}",
-            fake.calls()
-        );
-        sim.advance(Duration::from_secs(20));
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-}
+use support::discord_bot::{run_until_posted, start_bot, ALICE};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_text_command_is_acknowledged_followed_on_one_board_and_summarised_to_the_requester() {

@@ -548,6 +548,18 @@ impl Setup {
         command
     }
 
+    /// A command that only reads the store (`status`, `jobs`: no credentials).
+    fn reader(&self, args: &[&str]) -> Command {
+        let mut command = binary();
+        command
+            .args(args)
+            .arg("--config")
+            .arg(&self.config)
+            .arg("--data-dir")
+            .arg(self.dir.0.join("data"));
+        command
+    }
+
     /// Runs `build` until `kill_when` holds of the simulator, then kills it.
     fn kill_build_when(&self, args: &[&str], images: &[&str], kill_when: impl Fn(&Setup) -> bool) {
         let mut command = self.command(args);
@@ -657,4 +669,153 @@ fn without_webhooks_a_request_killed_in_flight_is_asked_again_and_deduped_never_
     let builds = sim_builds(&setup.web_root);
     assert_eq!(builds.len(), 4, "no build twice: {builds:?}");
     assert_eq!(sim_count(&setup.web_root, "POST requestBuilds"), 2);
+}
+
+#[test]
+fn status_and_jobs_answer_while_build_wait_holds_the_store_and_wait_names_the_holder() {
+    let setup = Setup::start("held", BUSY, "300");
+    let mut build = setup.command(&["build", "--wait", "--series", "20.04", "--arch", "arm64"]);
+    build.args(["--", "redis"]);
+    let _build = Running(
+        build
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let started = Instant::now();
+    while sim_count(&setup.web_root, "POST cancel") == 0 {
+        assert!(started.elapsed() < Duration::from_secs(30));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    for command in [vec!["status"], vec!["status", "1"], vec!["jobs"]] {
+        let output = output_within(setup.reader(&command), Duration::from_secs(30));
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{command:?}: {stdout}{stderr}"
+        );
+        assert!(stdout.contains("#1"), "{command:?}: {stdout}");
+        assert!(
+            stderr.contains("The job store is in use by process "),
+            "{command:?}: {stderr}"
+        );
+    }
+    let output = output_within(setup.command(&["wait"]), Duration::from_secs(30));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("is in use by process ") && stderr.contains("image-builder build"),
+        "names the holder: {stderr}"
+    );
+}
+
+#[test]
+fn credentials_launchpad_refuses_end_build_with_exit_1_before_any_job_is_stored() {
+    let setup = Setup::start("refused", "", "300");
+    std::fs::write(
+        &setup.credentials,
+        "[1]\nconsumer_key = image-builder\nconsumer_secret = \naccess_token = nosuchtoken\naccess_secret = nosuchsecret\n",
+    )
+    .unwrap();
+    let mut build = setup.command(&["build", "--wait", "--arch", "arm64"]);
+    build.args(["--", "redis"]);
+    let output = output_within(build, Duration::from_secs(60));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr
+            .starts_with("Launchpad refused the credentials (Unknown access token ([redacted]).)"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("nosuchtoken"),
+        "the token stays out of it: {stderr}"
+    );
+    assert_eq!(sim_count(&setup.web_root, "POST requestBuilds"), 0);
+    let jobs = output_within(setup.reader(&["jobs"]), Duration::from_secs(30));
+    assert_eq!(
+        String::from_utf8_lossy(&jobs.stdout).trim(),
+        "No jobs yet. Try `rebuild 20.04 arm64 redis`.",
+        "no job stored"
+    );
+}
+
+/// Unmounts a test's filesystem when the test ends, however it ends.
+struct Mounted(std::path::PathBuf);
+
+impl Drop for Mounted {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn a_full_disk_ends_build_with_a_clear_error_and_a_later_wait_finishes_without_duplicates() {
+    let setup = Setup::start("full-disk", BUSY, "300");
+    let data = setup.dir.0.join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    // A small filesystem of the store's own: a tmpfs, which only root may mount (CI runs as
+    // root; elsewhere the test says it could not run).
+    let mounted = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=16m", "tmpfs"])
+        .arg(&data)
+        .stderr(Stdio::null())
+        .status();
+    if !mounted.is_ok_and(|status| status.success()) {
+        eprintln!("NOT RUN: mounting a tmpfs needs root");
+        return;
+    }
+    let _mounted = Mounted(data.clone());
+    let mut build = setup.command(&["build", "--wait", "--series", "20.04", "--arch", "arm64"]);
+    build.args(["--", "apache2", "bind9", "memcached", "nginx", "squid"]);
+    let build = build
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while sim_count(&setup.web_root, "POST cancel") == 0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the build never got going"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // The disk fills up.
+    let filler = data.join("filler");
+    {
+        use std::io::Write;
+        let mut file = std::fs::File::create(&filler).unwrap();
+        let chunk = vec![0u8; 1 << 16];
+        while file.write_all(&chunk).is_ok() {}
+    }
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = done_tx.send(build.wait_with_output());
+    });
+    let output = done_rx
+        .recv_timeout(Duration::from_secs(60))
+        .expect("build ends when it cannot store")
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("Job #1 stopped: the job store cannot be written (disk full?)"),
+        "{stderr}"
+    );
+    // Space is freed; `wait` finishes the job, requesting nothing twice.
+    std::fs::remove_file(&filler).unwrap();
+    let output = output_within(setup.command(&["wait"]), Duration::from_secs(120));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(sim_count(&setup.web_root, "POST requestBuilds"), 5);
+    assert_eq!(sim_builds(&setup.web_root).len(), 20, "no build twice");
 }

@@ -279,7 +279,34 @@ fn bad_rebuilds_are_errors_with_data() {
                 given: Some("#4".into()),
             },
         ),
-        ("confirm", ParseError::BadConfirmCode { given: None }),
+        (
+            "confirm",
+            ParseError::BadConfirmCode {
+                command: CommandName::Confirm,
+                given: None,
+            },
+        ),
+        (
+            "abort K7TQ2",
+            ParseError::BadConfirmCode {
+                command: CommandName::Abort,
+                given: Some("K7TQ2".into()),
+            },
+        ),
+        ("retry alert", ParseError::BadAlertNumber { given: None }),
+        (
+            "retry alert x1",
+            ParseError::BadAlertNumber {
+                given: Some("x1".into()),
+            },
+        ),
+        (
+            "retry alert 3 4",
+            ParseError::UnexpectedWord {
+                command: CommandName::Retry,
+                given: "4".into(),
+            },
+        ),
         (
             "whoami now",
             ParseError::UnexpectedWord {

@@ -127,6 +127,10 @@ fn command() -> impl Strategy<Value = Command> {
         any::<u64>().prop_map(|bits| Command::Confirm {
             code: ConfirmCode::from_bits(bits)
         }),
+        any::<u64>().prop_map(|bits| Command::Abort {
+            code: ConfirmCode::from_bits(bits)
+        }),
+        any::<u64>().prop_map(|alert| Command::RetryAlert { alert }),
         prop::option::of(select(CommandName::ALL.to_vec()))
             .prop_map(|topic| Command::Help { topic }),
         Just(Command::Whoami),

@@ -221,9 +221,13 @@ async fn webhooks_install_repairs_a_hook_with_a_stale_secret_and_ping_proves_it(
     let router = image_builder::webhook::router(
         Secret::new("new-secret"),
         sender,
-        image_builder::webhook::Watch::default(),
+        image_builder::serve::Limits::default(),
     );
-    tokio::spawn(async move { axum::serve(listener, router).await });
+    tokio::spawn(image_builder::serve::serve(
+        listener,
+        router,
+        image_builder::serve::Limits::default(),
+    ));
     // Hooks to the bot's URL left with another secret; one also inactive.
     let client = Client::new({
         let mut settings = ClientSettings::new(sim.api_root());

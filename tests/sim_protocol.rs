@@ -450,3 +450,29 @@ async fn build_requests_and_webhooks_are_the_owning_teams() {
     assert!(member.request_builds(&recipe_url).await.is_ok());
     assert!(member.webhooks(&recipe_url).await.unwrap().is_empty());
 }
+
+/// An outage's `Retry-After` is in real seconds, whatever the simulator's speed: a client
+/// honouring it waits as long as the outage really lasts, not a hundred times longer.
+#[tokio::test]
+async fn an_outages_retry_after_is_in_real_seconds() {
+    let sim = support::simulator_with(|settings| settings.speed = Some(100.0)).await;
+    sim.outage(Duration::from_secs(600));
+    let answer = reqwest::Client::builder()
+        .user_agent("retry-after-test")
+        .build()
+        .unwrap()
+        .get(sim.api_root())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 503);
+    let seconds: u64 = answer.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        (5..=6).contains(&seconds),
+        "ten simulated minutes at 100x: {seconds}"
+    );
+}

@@ -9,6 +9,7 @@ use std::time::Duration;
 use image_builder::chat::Kind;
 use image_builder::jobs::Engine;
 use image_builder::launchpad::sim::scenario::Failures;
+use image_builder::metrics::{self, Watch};
 use image_builder::webhook;
 use support::bot::{quick_engine, TestBot};
 use support::hooks::{alerting_bot, alerts, click, first_alert, install, listen, post, SECRET};
@@ -157,9 +158,20 @@ fn sample(text: &str, series: &str) -> u64 {
 async fn metrics_parse_as_prometheus_text_and_their_counters_move() {
     let bot = TestBot::start(vec![]).await;
     let url = listen(&bot.sim, bot.wired.engine.clone()).await;
-    let base = url.trim_end_matches(webhook::PATH).to_string();
+    // Health and metrics on their own address, as `run` serves them on `metrics.listen`.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let store = bot.wired.engine.store().clone();
+    tokio::spawn(metrics::serve(
+        listener,
+        Watch::new(Some(store), None, None),
+    ));
     let health = reqwest::get(format!("{base}/healthz")).await.unwrap();
     assert_eq!(health.status(), 200);
+    let on_webhook_port = reqwest::get(url.replace(webhook::PATH, "/metrics"))
+        .await
+        .unwrap();
+    assert_eq!(on_webhook_port.status(), 404, "not on the public port");
     let scrape = || async {
         reqwest::get(format!("{base}/metrics"))
             .await
@@ -168,8 +180,9 @@ async fn metrics_parse_as_prometheus_text_and_their_counters_move() {
             .await
             .unwrap()
     };
-    let accepted = "image_builder_webhook_deliveries_total{result=\"accepted\"}";
-    let before = sample(&scrape().await, accepted);
+    let accepted = "image_builder_webhook_deliveries_total{result=\"accepted\",reason=\"\"}";
+    // The counters before, without a scrape (which would count the gauges now, for 30 s).
+    let before = sample(&metrics::global().render(), accepted);
 
     install(&bot.sim, &url).await;
     bot.say("alice", "rebuild 20.04 arm64 redis").await;
@@ -332,6 +345,11 @@ async fn an_untracked_failures_retry_button_works_for_builders_only_and_its_retr
         "{}",
         refused.text
     );
+    // The button is the command it says, checked the same way when typed.
+    let typed = alert.buttons[0].command();
+    assert!(typed.starts_with("retry alert "), "{typed}");
+    let refused_typed = bot.say("carol", &typed).await;
+    assert_eq!(refused_typed, refused.text);
     assert_eq!(bot.sim.requests("POST scheduleRegistryUpload"), 0);
     let answer = bot
         .wired

@@ -330,8 +330,8 @@ impl<C: Chat> Alerts<C> {
             match again_in {
                 Some(channel) => {
                     let mut message = Outgoing::new(Kind::Alert, say::upload_failed_again(build));
-                    if let Some(number) = self.remember_number(link) {
-                        message = message.with_buttons(vec![Button::RetryBuildUpload(number)]);
+                    if let Some(number) = self.alert_of_one(&channel, link) {
+                        message = message.with_buttons(vec![Button::RetryGroup(number)]);
                     }
                     self.send(&channel, message).await;
                 }
@@ -423,13 +423,18 @@ impl<C: Chat> Alerts<C> {
         }
     }
 
-    /// Remembers a build's URL under its Launchpad number, for a button that names it.
-    pub(super) fn remember_number(&self, link: &str) -> Option<u64> {
-        let number = link.rsplit('/').next()?.parse::<u64>().ok()?;
-        match self.inner.store.put_untracked(number, link) {
-            Ok(()) => Some(number),
+    /// Stores an alert naming one build, for its Retry button (`retry alert N`); `None` (no
+    /// button) if the store cannot be written.
+    fn alert_of_one(&self, channel: &str, link: &str) -> Option<u64> {
+        let record = crate::store::GroupRecord {
+            channel: channel.to_string(),
+            builds: vec![link.to_string()],
+            started_at: chrono::Utc::now(),
+        };
+        match self.inner.store.add_group(&record) {
+            Ok(number) => Some(number),
             Err(error) => {
-                tracing::error!(%error, "remembering an untracked build failed");
+                tracing::error!(%error, "storing an alert failed; it goes without its button");
                 None
             }
         }

@@ -12,26 +12,8 @@ use crate::launchpad::Refusal;
 use crate::messages::alerts as say;
 
 impl<C: Chat> Alerts<C> {
-    /// Retries the upload of the build Launchpad numbers `number` (an alert's button), and
-    /// follows it; the answer is for the clicker.
-    pub async fn retry_build(&self, number: u64, channel: &str) -> String {
-        match self.inner.store.untracked(number) {
-            Ok(Some(link)) => self.retry_all(&[link], channel).await,
-            Ok(None) => say::retrying_untracked(
-                0,
-                &[say::not_retried(
-                    &number.to_string(),
-                    "I don't know this build",
-                )],
-            ),
-            Err(error) => {
-                tracing::error!(%error, "reading the store failed");
-                crate::messages::jobs::internal_error("reading the job store")
-            }
-        }
-    }
-
-    /// Retries every failed upload of grouped alert `number` (its button), each followed.
+    /// Retries every failed upload of alert `number` (its button, `retry alert N`), each
+    /// followed; the answer is for the one who asked.
     pub async fn retry_group(&self, number: u64, channel: &str) -> String {
         match self.inner.store.group(number) {
             Ok(Some(group)) => self.retry_all(&group.builds, channel).await,

@@ -85,7 +85,7 @@ impl Console {
             let mut out = self.out.lock().unwrap_or_else(|p| p.into_inner());
             writeln!(out, "{heading}{mention}{}", printed.text)
                 .and_then(|()| out.flush())
-                .map_err(|error| ChatError(error.to_string()))?;
+                .map_err(|error| ChatError::new(error.to_string()))?;
         }
         self.transcript
             .lock()

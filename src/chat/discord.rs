@@ -1,7 +1,15 @@
 //! The Discord adapter, on serenity 0.12: text commands addressed to the bot (a mention, or the
-//! configured prefix) become [`Incoming`] messages; the bot's messages and edits go out through
-//! Discord's REST API with mentions limited to the requester, so build output can never ping
-//! `@everyone`. Slash commands, buttons, threads and rate-limit retries come next (issue 5).
+//! configured prefix), slash commands and button clicks become [`Incoming`] messages; the bot's
+//! messages and edits go out through Discord's REST API with mentions limited to the requester,
+//! so build output can never ping `@everyone`.
+//!
+//! - Every call (send, edit, interaction answer, follow-up) is tried again on 429 and 5xx.
+//! - An edit carries the message's buttons; an edit without buttons removes them (Discord
+//!   keeps the components an edit omits). An edit of a message that is gone (404) says so
+//!   ([`ChatError::is_gone`]), so the engine posts the board again instead of editing a hole.
+//! - An answer longer than one message continues in follow-ups, its buttons under the last.
+//! - With `discord.guild_id` set, only that guild is served: messages and interactions from
+//!   other guilds, and direct messages, are ignored.
 //!
 //! `discord.api_base` points it at a Discord-compatible server (the tests' fake Discord): the
 //! REST base is rewritten and serenity's rate limiter, which would ignore the rewrite, is off.
@@ -65,7 +73,7 @@ fn channel(id: &str) -> Result<ChannelId, ChatError> {
         .ok()
         .filter(|id| *id != 0)
         .map(ChannelId::new)
-        .ok_or_else(|| ChatError(format!("`{id}` is not a Discord channel id")))
+        .ok_or_else(|| ChatError::new(format!("`{id}` is not a Discord channel id")))
 }
 
 /// A message's text with its mention, cut into pieces Discord accepts: at line ends where it
@@ -105,10 +113,9 @@ fn components(buttons: &[Button], disabled: bool) -> Vec<CreateActionRow> {
         .iter()
         .map(|button| {
             let style = match button {
-                Button::Confirm(_)
-                | Button::RetryUploads(_)
-                | Button::RetryBuildUpload(_)
-                | Button::RetryGroup(_) => ButtonStyle::Primary,
+                Button::Confirm(_) | Button::RetryUploads(_) | Button::RetryGroup(_) => {
+                    ButtonStyle::Primary
+                }
                 Button::Abort(_) => ButtonStyle::Secondary,
                 Button::Cancel(_) => ButtonStyle::Danger,
             };
@@ -131,30 +138,50 @@ fn allowed_mentions(message: &Outgoing) -> CreateAllowedMentions {
     CreateAllowedMentions::new().users(users)
 }
 
-/// How many times a call Discord answered 429 is tried in all.
-const ATTEMPTS_ON_429: u32 = 5;
+/// How many times a call Discord answered 429 or 5xx is tried in all.
+const ATTEMPTS: u32 = 5;
 
-/// Runs `call` again while Discord answers 429 (Too Many Requests), waiting 0.5, 1, 2, 4 s.
-/// serenity's own rate limiter waits out 429s in production; it is off against a test server,
-/// and a 429 without `Retry-After` passes it anyway, so the adapter does not rely on it.
+/// Whether Discord's answer is worth trying again: rate limited, or Discord's own trouble.
+fn transient(status: u16) -> bool {
+    matches!(status, 429 | 500 | 502 | 503 | 504)
+}
+
+/// Runs `call` again while Discord answers 429 (Too Many Requests) or 5xx, waiting 0.5, 1, 2,
+/// 4 s. serenity's own rate limiter waits out 429s in production; it is off against a test
+/// server, and a 429 without `Retry-After` passes it anyway, so the adapter does not rely on it.
+/// A 404 is [`ChatError::gone`].
 async fn with_retries<T, F, Fut>(what: &str, mut call: F) -> Result<T, ChatError>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<T, serenity::Error>>,
 {
+    use serenity::http::HttpError;
     let mut attempt = 0;
     loop {
         attempt += 1;
         match call().await {
             Ok(value) => return Ok(value),
-            Err(serenity::Error::Http(serenity::http::HttpError::UnsuccessfulRequest(
-                response,
-            ))) if response.status_code.as_u16() == 429 && attempt < ATTEMPTS_ON_429 => {
+            Err(serenity::Error::Http(HttpError::UnsuccessfulRequest(response)))
+                if transient(response.status_code.as_u16()) && attempt < ATTEMPTS =>
+            {
                 let wait = std::time::Duration::from_millis(500 << (attempt - 1));
-                tracing::warn!(what, attempt, ?wait, "Discord answered 429; waiting");
+                let status = response.status_code.as_u16();
+                tracing::warn!(
+                    what,
+                    attempt,
+                    status,
+                    ?wait,
+                    "Discord answered an error worth trying again; waiting"
+                );
                 tokio::time::sleep(wait).await;
             }
-            Err(error) => return Err(ChatError(format!("{what}: {error}"))),
+            Err(serenity::Error::Http(HttpError::UnsuccessfulRequest(response)))
+                if response.status_code.as_u16() == 404 =>
+            {
+                let message = &response.error.message;
+                return Err(ChatError::gone(format!("{what}: {message} (404)")));
+            }
+            Err(error) => return Err(ChatError::new(format!("{what}: {error}"))),
         }
     }
 }
@@ -204,23 +231,23 @@ impl Chat for Discord {
                 .ok()
                 .filter(|id| *id != 0)
                 .map(DiscordMessageId::new)
-                .ok_or_else(|| ChatError(format!("`{}` is not a Discord message id", id.0)))?;
+                .ok_or_else(|| ChatError::new(format!("`{}` is not a Discord message id", id.0)))?;
         // An edited message cannot grow into two: a board over the limit is cut, saying so.
         let mut text = pieces(&message).remove(0);
         if text.chars().count() >= MESSAGE_LIMIT {
             text = text.chars().take(MESSAGE_LIMIT - 20).collect::<String>() + "\n… (cut to fit)";
         }
-        channel
-            .edit_message(
-                &self.http,
-                message_id,
-                EditMessage::new()
-                    .content(text)
-                    .allowed_mentions(allowed_mentions(&message)),
-            )
-            .await
-            .map(drop)
-            .map_err(|error| ChatError(error.to_string()))
+        // The buttons always go with it: Discord keeps the components an edit omits, so an
+        // edit without them would leave a finished job's Cancel button under its board.
+        let edit = EditMessage::new()
+            .content(text)
+            .components(components(&message.buttons, false))
+            .allowed_mentions(allowed_mentions(&message));
+        with_retries("editing a message", || {
+            channel.edit_message(&self.http, message_id, edit.clone())
+        })
+        .await
+        .map(drop)
     }
 }
 
@@ -261,6 +288,12 @@ impl Handler {
         self.alive.clone()
     }
 
+    /// Whether an event from `guild` (`None`: a direct message) is for this bot: with a
+    /// configured guild, only that guild's are.
+    fn serves(&self, guild: Option<GuildId>) -> bool {
+        self.guild.is_none_or(|mine| guild == Some(mine))
+    }
+
     async fn command(&self, context: &Context, command: CommandInteraction) {
         let incoming = Incoming {
             user: user(&command.user, command.member.as_deref()),
@@ -268,17 +301,15 @@ impl Handler {
             text: slash::as_text(&command.data.name, &command.data.options),
         };
         let answer = self.bot.answer(&incoming).await;
-        let mut reply = CreateInteractionResponseMessage::new()
-            .content(first_piece(&answer.text))
-            .components(components(&answer.buttons, false))
-            .allowed_mentions(CreateAllowedMentions::new());
-        if answer.private {
-            reply = reply.ephemeral(true);
-        }
-        if let Err(error) = command
-            .create_response(&context.http, CreateInteractionResponse::Message(reply))
-            .await
-        {
+        let reply = Reply {
+            text: answer.text.clone(),
+            buttons: answer.buttons.clone(),
+            private: answer.private,
+        };
+        let answered = reply
+            .send(&context.http, command.id, &command.token, None)
+            .await;
+        if let Err(error) = answered {
             tracing::warn!(%error, "answering a slash command failed");
         }
         self.bot.launch(answer);
@@ -287,6 +318,17 @@ impl Handler {
     async fn click(&self, context: &Context, click: ComponentInteraction) {
         let Some(button) = Button::parse(&click.data.custom_id) else {
             tracing::warn!(id = %click.data.custom_id, "a button this bot does not know");
+            let reply = Reply {
+                text: crate::messages::unknown_button(),
+                buttons: Vec::new(),
+                private: true,
+            };
+            if let Err(error) = reply
+                .send(&context.http, click.id, &click.token, None)
+                .await
+            {
+                tracing::warn!(%error, "answering a click failed");
+            }
             return;
         };
         let incoming = Incoming {
@@ -295,15 +337,14 @@ impl Handler {
             text: String::new(),
         };
         let answer = self.bot.click(&incoming, &button).await;
-        let response = if answer.private {
-            // Refused: said to the clicker alone; the button stays for someone who may.
-            CreateInteractionResponse::Message(
-                CreateInteractionResponseMessage::new()
-                    .content(first_piece(&answer.text))
-                    .ephemeral(true),
-            )
-        } else {
-            // Used: the message says what the click did, and its buttons are disabled.
+        let reply = Reply {
+            text: answer.text.clone(),
+            buttons: Vec::new(),
+            private: answer.private,
+        };
+        // Used: the message says what the click did, and its buttons are disabled. Refused
+        // (private): said to the clicker alone; the button stays for someone who may.
+        let update = (!answer.private).then(|| {
             let original = &click.message;
             let buttons: Vec<Button> = original
                 .components
@@ -319,18 +360,12 @@ impl Handler {
                     _ => None,
                 })
                 .collect();
-            let text = format!(
-                "{}\n\n<@{}>: {}",
-                original.content, click.user.id, answer.text
-            );
-            CreateInteractionResponse::UpdateMessage(
-                CreateInteractionResponseMessage::new()
-                    .content(first_piece(&text))
-                    .components(components(&buttons, true))
-                    .allowed_mentions(CreateAllowedMentions::new()),
-            )
-        };
-        if let Err(error) = click.create_response(&context.http, response).await {
+            (original.content.clone(), click.user.id, buttons)
+        });
+        if let Err(error) = reply
+            .send(&context.http, click.id, &click.token, update)
+            .await
+        {
             tracing::warn!(%error, "answering a click failed");
         }
         self.bot.launch(answer);
@@ -352,9 +387,73 @@ impl Handler {
     }
 }
 
-/// The first piece of a text that fits one message.
-fn first_piece(text: &str) -> String {
-    pieces(&Outgoing::new(super::Kind::Reply, text)).remove(0)
+/// An answer to an interaction: in its response, continued in follow-ups when it is longer
+/// than one message, its buttons under the last piece.
+struct Reply {
+    text: String,
+    buttons: Vec<Button>,
+    private: bool,
+}
+
+impl Reply {
+    /// Answers interaction `id`. With `update` (the clicked message's text, the clicker and
+    /// its buttons), the clicked message is updated in place to say what the click did, with
+    /// its buttons disabled; if the answer does not fit there, it follows it.
+    async fn send(
+        self,
+        http: &Http,
+        id: serenity::all::InteractionId,
+        token: &str,
+        update: Option<(String, UserId, Vec<Button>)>,
+    ) -> Result<(), ChatError> {
+        let mut pieces = pieces(&Outgoing::new(super::Kind::Reply, self.text));
+        let message = |content: String, buttons: &[Button], disabled: bool| {
+            CreateInteractionResponseMessage::new()
+                .content(content)
+                .components(components(buttons, disabled))
+                .allowed_mentions(CreateAllowedMentions::new())
+        };
+        let last = pieces.len() - 1;
+        let first = match update {
+            Some((original, clicker, buttons)) => {
+                let said = format!("{original}\n\n<@{clicker}>: {}", pieces[0]);
+                let content = if pieces.len() == 1 && said.chars().count() <= MESSAGE_LIMIT {
+                    pieces.clear();
+                    said
+                } else {
+                    original
+                };
+                CreateInteractionResponse::UpdateMessage(message(content, &buttons, true))
+            }
+            None => {
+                let buttons = if last == 0 { &self.buttons[..] } else { &[] };
+                let first = message(pieces.remove(0), buttons, false).ephemeral(self.private);
+                CreateInteractionResponse::Message(first)
+            }
+        };
+        with_retries("answering an interaction", || {
+            http.create_interaction_response(id, token, &first, Vec::new())
+        })
+        .await?;
+        let count = pieces.len();
+        for (index, piece) in pieces.into_iter().enumerate() {
+            let buttons = if index + 1 == count {
+                components(&self.buttons, false)
+            } else {
+                Vec::new()
+            };
+            let followup = serenity::all::CreateInteractionResponseFollowup::new()
+                .content(piece)
+                .components(buttons)
+                .ephemeral(self.private)
+                .allowed_mentions(CreateAllowedMentions::new());
+            with_retries("continuing an answer", || {
+                http.create_followup_message(token, &followup, Vec::new())
+            })
+            .await?;
+        }
+        Ok(())
+    }
 }
 
 #[async_trait]
@@ -394,6 +493,15 @@ impl EventHandler for Handler {
     }
 
     async fn interaction_create(&self, context: Context, interaction: Interaction) {
+        let guild = match &interaction {
+            Interaction::Command(command) | Interaction::Autocomplete(command) => command.guild_id,
+            Interaction::Component(click) => click.guild_id,
+            _ => None,
+        };
+        if !self.serves(guild) {
+            tracing::debug!(?guild, "an interaction from another guild; ignored");
+            return;
+        }
         match interaction {
             Interaction::Command(command) => self.command(&context, command).await,
             Interaction::Component(click) => self.click(&context, click).await,
@@ -417,7 +525,7 @@ impl EventHandler for Handler {
     }
 
     async fn message(&self, _context: Context, message: Message) {
-        if message.author.bot {
+        if message.author.bot || !self.serves(message.guild_id) {
             return;
         }
         let Some(text) = self.addressed(&message.content) else {

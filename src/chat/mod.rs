@@ -82,9 +82,8 @@ pub enum Button {
     RetryUploads(crate::target::JobId),
     /// Cancel a job.
     Cancel(crate::target::JobId),
-    /// Retry the upload of a build nobody asked the bot for, by its Launchpad number.
-    RetryBuildUpload(u64),
-    /// Retry every failed upload of a grouped alert, by the group's number.
+    /// Retry every failed upload of an alert about builds nobody asked the bot for, by the
+    /// alert's number (`retry alert N`).
     RetryGroup(u64),
 }
 
@@ -96,7 +95,6 @@ impl Button {
             Button::Abort(code) => format!("ib:abort:{code}"),
             Button::RetryUploads(job) => format!("ib:retry-uploads:{}", job.0),
             Button::Cancel(job) => format!("ib:cancel:{}", job.0),
-            Button::RetryBuildUpload(build) => format!("ib:retry-build-upload:{build}"),
             Button::RetryGroup(group) => format!("ib:retry-group:{group}"),
         }
     }
@@ -110,7 +108,6 @@ impl Button {
             "abort" => Some(Button::Abort(argument.to_string())),
             "retry-uploads" => job().map(Button::RetryUploads),
             "cancel" => job().map(Button::Cancel),
-            "retry-build-upload" => argument.parse().ok().map(Button::RetryBuildUpload),
             "retry-group" => argument.parse().ok().map(Button::RetryGroup),
             _ => None,
         }
@@ -121,27 +118,55 @@ impl Button {
         match self {
             Button::Confirm(_) => "Confirm",
             Button::Abort(_) => "Abort",
-            Button::RetryUploads(_) | Button::RetryBuildUpload(_) => "Retry upload",
+            Button::RetryUploads(_) => "Retry upload",
             Button::RetryGroup(_) => "Retry uploads",
             Button::Cancel(_) => "Cancel job",
         }
     }
 
-    /// The command a click stands for; `None` for the buttons no command spells.
-    pub fn command(&self) -> Option<String> {
+    /// The command a click stands for: a click is that command, typed by the one who clicked,
+    /// and checked the same way.
+    pub fn command(&self) -> String {
         match self {
-            Button::Confirm(code) => Some(format!("confirm {code}")),
-            Button::Abort(_) | Button::RetryBuildUpload(_) | Button::RetryGroup(_) => None,
-            Button::RetryUploads(job) => Some(format!("retry uploads {job}")),
-            Button::Cancel(job) => Some(format!("cancel {job}")),
+            Button::Confirm(code) => format!("confirm {code}"),
+            Button::Abort(code) => format!("abort {code}"),
+            Button::RetryGroup(alert) => format!("retry alert {alert}"),
+            Button::RetryUploads(job) => format!("retry uploads {job}"),
+            Button::Cancel(job) => format!("cancel {job}"),
         }
     }
 }
 
 /// A failed send or edit.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("chat: {0}")]
-pub struct ChatError(pub String);
+#[error("chat: {message}")]
+pub struct ChatError {
+    message: String,
+    gone: bool,
+}
+
+impl ChatError {
+    /// A failure, saying what failed.
+    pub fn new(message: impl Into<String>) -> ChatError {
+        ChatError {
+            message: message.into(),
+            gone: false,
+        }
+    }
+
+    /// The message to edit is gone (deleted by someone): editing it again cannot work.
+    pub fn gone(message: impl Into<String>) -> ChatError {
+        ChatError {
+            message: message.into(),
+            gone: true,
+        }
+    }
+
+    /// Whether the message to edit is gone.
+    pub fn is_gone(&self) -> bool {
+        self.gone
+    }
+}
 
 /// What every chat adapter does.
 pub trait Chat: Send + Sync + 'static {
@@ -159,7 +184,8 @@ pub trait Chat: Send + Sync + 'static {
         message: Outgoing,
     ) -> impl Future<Output = Result<MessageId, ChatError>> + Send;
 
-    /// Replaces the text of a message sent before.
+    /// Replaces a message sent before: its text and its buttons (none if `message` has none).
+    /// [`ChatError::is_gone`] says the message no longer exists.
     fn edit(
         &self,
         channel: &str,

@@ -154,13 +154,17 @@ pub async fn run(
             return Ok(ExitCode::FAILURE);
         }
     };
+    // Credentials Launchpad refuses, or a Launchpad nobody answers at, stop here: before a
+    // job is stored, so nothing is left to resume.
+    if let Err(error) = client.me().await {
+        writeln!(err, "{}", messages::launchpad_refused(&api_root, &error))?;
+        return Ok(ExitCode::FAILURE);
+    }
     let now = chrono::Utc::now();
     let mut settings = config.engine_settings(speed);
     if let Some(sim) = &sim {
         settings.web_root = Some(sim.web_root());
     }
-    let give_up =
-        chrono::Duration::from_std(settings.give_up_after).unwrap_or(chrono::Duration::MAX);
     let id = store.next_job_id()?;
     let job = Job::new(
         id,
@@ -172,7 +176,7 @@ pub async fn run(
         rebuild.auto_retry_uploads || config.engine.auto_retry_uploads,
         rebuild.reason.clone(),
         now,
-        now + give_up,
+        crate::jobs::machine::later(now, settings.give_up_after),
     );
     store.put_job(&job)?;
     let bars = MultiProgress::new();

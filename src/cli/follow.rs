@@ -75,9 +75,34 @@ pub fn configured_client(config: &Config, credentials: Option<&PathBuf>) -> anyh
     )?)
 }
 
-/// Opens the store, saying where on failure.
+/// Opens the store, saying where on failure (and who holds it, if another process does).
 pub fn open_store(dir: &std::path::Path) -> anyhow::Result<Store> {
-    Store::open(dir).with_context(|| format!("opening the job store at {}", dir.display()))
+    match Store::open(dir) {
+        Ok(store) => Ok(store),
+        Err(busy @ crate::store::StoreError::Busy { .. }) => Err(busy.into()),
+        Err(error) => {
+            Err(error).with_context(|| format!("opening the job store at {}", dir.display()))
+        }
+    }
+}
+
+/// Opens the store to read it: a copy of it as it is now when another process holds it (said
+/// on `err`), so `status` and `jobs` work while `build --wait` or the bot runs.
+pub fn open_store_to_read(
+    dir: &std::path::Path,
+    err: &mut impl std::io::Write,
+) -> anyhow::Result<Store> {
+    match Store::open(dir) {
+        Ok(store) => Ok(store),
+        Err(crate::store::StoreError::Busy { holder, .. }) => {
+            let _ = writeln!(err, "{}", crate::messages::store_snapshot(&holder));
+            Store::open_snapshot(dir)
+                .with_context(|| format!("copying the job store at {}", dir.display()))
+        }
+        Err(error) => {
+            Err(error).with_context(|| format!("opening the job store at {}", dir.display()))
+        }
+    }
 }
 
 /// One progress bar per target, updated from the store until the job ends and the engine has
@@ -109,11 +134,16 @@ pub async fn follow(
             bar.set_position(settled as u64);
             bar.set_message(target_progress(target));
         }
-        if job.is_finished() && engine.running() == 0 {
+        if engine.running() == 0 {
             for bar in &shown {
                 bar.finish();
             }
             bars.clear().ok();
+            if !job.is_finished() {
+                // No driver left and the job unfinished: it stopped, because the store could
+                // not be written. The job is as last stored; `wait` resumes it.
+                anyhow::bail!(say::store_failed(id));
+            }
             return Ok(job);
         }
         tokio::time::sleep(Duration::from_millis(100)).await;

@@ -7,7 +7,9 @@ use std::process::ExitCode;
 use clap::Args;
 use indicatif::MultiProgress;
 
-use super::follow::{configured_client, data_dir, exit_code, final_report, follow, open_store};
+use super::follow::{
+    configured_client, data_dir, exit_code, final_report, follow, open_store, open_store_to_read,
+};
 use super::{config_or_exit, ConfigArgs};
 use crate::chat::terminal::Terminal;
 use crate::jobs::Engine;
@@ -32,7 +34,8 @@ impl StoreArgs {
             Ok(config) => config,
             Err(code) => return Ok(Err(code)),
         };
-        Ok(Ok(open_store(&data_dir(self.data_dir.as_ref(), &config))?))
+        let dir = data_dir(self.data_dir.as_ref(), &config);
+        Ok(Ok(open_store_to_read(&dir, err)?))
     }
 }
 

@@ -4,6 +4,7 @@
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use clap::Args;
@@ -13,7 +14,9 @@ use super::{config_or_exit, ConfigArgs};
 use crate::bot::Bot;
 use crate::chat::discord::{self, Discord, Handler};
 use crate::jobs::Engine;
+use crate::metrics::Watch;
 use crate::secret::Secret;
+use crate::serve::Limits;
 
 /// The environment variable with the bot's token.
 pub const TOKEN_ENV: &str = "DISCORD_TOKEN";
@@ -59,13 +62,29 @@ pub async fn run(args: &RunArgs, err: &mut impl Write) -> anyhow::Result<ExitCod
     settings.board_max_age = Some(discord::BOARD_MAX_AGE);
     let engine = Engine::new(client, store, chat.clone(), settings);
     let config_listen = config.webhook.listen;
+    let metrics_listen = config.metrics.listen;
     let webhook_api_root = config.launchpad.api_root.clone();
     let prefix = config.discord.prefix.clone();
     let guild = config.discord.guild_id;
     let api_root = config.launchpad.api_root.clone();
     let bot = Arc::new(Bot::new(config, api_root, engine.clone(), chat));
     let handler = Handler::new(bot, prefix, guild);
-    if let Some(address) = config_listen {
+    let deliveries_taken = config_listen.map(|_| Arc::new(AtomicBool::new(true)));
+    let watch = Watch::new(
+        Some(engine.store().clone()),
+        Some(handler.alive()),
+        deliveries_taken.clone(),
+    );
+    match tokio::net::TcpListener::bind(metrics_listen).await {
+        Ok(listener) => {
+            tracing::info!(address = %metrics_listen, "serving /healthz and /metrics");
+            tokio::spawn(crate::metrics::serve(listener, watch));
+        }
+        Err(error) => {
+            tracing::warn!(address = %metrics_listen, %error, "cannot serve /healthz and /metrics (metrics.listen); going on without them");
+        }
+    }
+    if let (Some(address), Some(taken)) = (config_listen, deliveries_taken) {
         let Some(secret) = std::env::var(super::webhooks::SECRET_ENV)
             .ok()
             .filter(|s| !s.trim().is_empty())
@@ -80,7 +99,8 @@ pub async fn run(args: &RunArgs, err: &mut impl Write) -> anyhow::Result<ExitCod
             Secret::new(secret.trim()),
             engine.clone(),
             webhook_api_root,
-            Some(handler.alive()),
+            Limits::default(),
+            taken,
         ));
     }
     let resumed = engine.resume().await?;

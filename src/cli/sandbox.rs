@@ -141,7 +141,8 @@ pub async fn run(args: &SandboxArgs, err: &mut impl Write) -> anyhow::Result<Exi
         secret.clone(),
         engine.clone(),
         sim.api_root(),
-        None,
+        crate::serve::Limits::default(),
+        std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true)),
     ));
     for image in &config.catalogue.images {
         for track in &image.tracks {

@@ -43,8 +43,18 @@ pub enum Command {
         /// The job.
         job: JobId,
     },
+    /// Retry every failed upload an alert names (its Retry button), by the alert's number.
+    RetryAlert {
+        /// The alert's number, as its button carries it.
+        alert: u64,
+    },
     /// Go ahead with a large plan.
     Confirm {
+        /// The code the plan was announced with.
+        code: ConfirmCode,
+    },
+    /// Drop a large plan waiting for `confirm`.
+    Abort {
         /// The code the plan was announced with.
         code: ConfirmCode,
     },
@@ -177,6 +187,8 @@ pub enum CommandName {
     Retry,
     /// `confirm`
     Confirm,
+    /// `abort`
+    Abort,
     /// `help`
     Help,
     /// `whoami`
@@ -189,13 +201,14 @@ pub enum CommandName {
 
 impl CommandName {
     /// Every command, in the order help lists them.
-    pub const ALL: [CommandName; 10] = [
+    pub const ALL: [CommandName; 11] = [
         CommandName::Rebuild,
         CommandName::Status,
         CommandName::Jobs,
         CommandName::Cancel,
         CommandName::Retry,
         CommandName::Confirm,
+        CommandName::Abort,
         CommandName::Help,
         CommandName::Whoami,
         CommandName::Mute,
@@ -211,6 +224,7 @@ impl CommandName {
             CommandName::Cancel => "cancel",
             CommandName::Retry => "retry",
             CommandName::Confirm => "confirm",
+            CommandName::Abort => "abort",
             CommandName::Help => "help",
             CommandName::Whoami => "whoami",
             CommandName::Mute => "mute",
@@ -244,8 +258,9 @@ impl Command {
             Command::Status { .. } => CommandName::Status,
             Command::Jobs { .. } => CommandName::Jobs,
             Command::Cancel { .. } => CommandName::Cancel,
-            Command::Retry { .. } => CommandName::Retry,
+            Command::Retry { .. } | Command::RetryAlert { .. } => CommandName::Retry,
             Command::Confirm { .. } => CommandName::Confirm,
+            Command::Abort { .. } => CommandName::Abort,
             Command::Help { .. } => CommandName::Help,
             Command::Whoami => CommandName::Whoami,
             Command::Mute { .. } => CommandName::Mute,
@@ -348,7 +363,9 @@ impl fmt::Display for Command {
                 what: RetryWhat::Builds,
                 job,
             } => write!(f, "retry builds {job}"),
+            Command::RetryAlert { alert } => write!(f, "retry alert {alert}"),
             Command::Confirm { code } => write!(f, "confirm {code}"),
+            Command::Abort { code } => write!(f, "abort {code}"),
             Command::Help { topic: None } => f.write_str("help"),
             Command::Help { topic: Some(topic) } => write!(f, "help {topic}"),
             Command::Whoami => f.write_str("whoami"),

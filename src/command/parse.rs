@@ -91,13 +91,21 @@ pub enum ParseError {
         /// The word.
         given: String,
     },
-    /// `retry` without `uploads` or `builds` (`given` is what stood there instead, if anything).
+    /// `retry` without `uploads`, `builds` or `alert` (`given` is what stood there instead,
+    /// if anything).
     BadRetryWhat {
         /// The word, if any.
         given: Option<String>,
     },
-    /// `confirm` without a well-formed code.
+    /// `retry alert` without an alert's number.
+    BadAlertNumber {
+        /// The word, if any.
+        given: Option<String>,
+    },
+    /// `confirm` or `abort` without a well-formed code.
     BadConfirmCode {
+        /// `confirm` or `abort`.
+        command: CommandName,
         /// The word, if any.
         given: Option<String>,
     },
@@ -216,6 +224,14 @@ pub fn parse(text: &str, vocabulary: &Vocabulary) -> Result<Command, ParseError>
             let what = match args.next().map(str::to_lowercase).as_deref() {
                 Some("uploads" | "upload") => RetryWhat::Uploads,
                 Some("builds" | "build") => RetryWhat::Builds,
+                Some("alert") => {
+                    let word = args.next();
+                    let alert = word.and_then(|word| word.trim_start_matches('#').parse().ok());
+                    let alert = alert.ok_or_else(|| ParseError::BadAlertNumber {
+                        given: word.map(str::to_string),
+                    })?;
+                    return finish(name, Command::RetryAlert { alert }, args);
+                }
                 other => {
                     return Err(ParseError::BadRetryWhat {
                         given: other.map(|_| rest[0].text.clone()),
@@ -227,13 +243,17 @@ pub fn parse(text: &str, vocabulary: &Vocabulary) -> Result<Command, ParseError>
                 job: required_job_id(name, args.next())?,
             }
         }
-        CommandName::Confirm => {
+        CommandName::Confirm | CommandName::Abort => {
             let word = args.next();
             let code = word.and_then(|word| word.parse().ok());
-            Command::Confirm {
-                code: code.ok_or_else(|| ParseError::BadConfirmCode {
-                    given: word.map(str::to_string),
-                })?,
+            let code = code.ok_or_else(|| ParseError::BadConfirmCode {
+                command: name,
+                given: word.map(str::to_string),
+            })?;
+            if name == CommandName::Confirm {
+                Command::Confirm { code }
+            } else {
+                Command::Abort { code }
             }
         }
         CommandName::Help => Command::Help {
@@ -278,6 +298,15 @@ pub fn parse(text: &str, vocabulary: &Vocabulary) -> Result<Command, ParseError>
             Command::Mute { image, duration }
         }
     };
+    finish(name, command, args)
+}
+
+/// `command`, if no word is left after it.
+fn finish<'a>(
+    name: CommandName,
+    command: Command,
+    mut args: impl Iterator<Item = &'a str>,
+) -> Result<Command, ParseError> {
     match args.next() {
         Some(extra) => Err(ParseError::UnexpectedWord {
             command: name,

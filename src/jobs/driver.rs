@@ -29,6 +29,11 @@ pub(super) struct Driver<C> {
     board: Option<MessageId>,
     board_text: String,
     board_edited: Option<Instant>,
+    /// The board's message was deleted (by a moderator) and posted again; once more, and the
+    /// job goes on without a board rather than posting it in a loop.
+    board_reposted: bool,
+    /// No board any more: deleted twice.
+    board_dropped: bool,
 }
 
 impl<C: Chat> Driver<C> {
@@ -54,6 +59,8 @@ impl<C: Chat> Driver<C> {
             stored: true,
             board_text: String::new(),
             board_edited: None,
+            board_reposted: false,
+            board_dropped: false,
         };
         (driver, step)
     }
@@ -83,6 +90,9 @@ impl<C: Chat> Driver<C> {
             }
             let board_due = self.update_board(self.job.is_finished()).await;
             if self.job.is_finished() && calls.is_empty() {
+                if board_due.is_some() {
+                    self.final_board().await;
+                }
                 // The summary goes out while the driver is still in the map: a `retry` that
                 // reopens the job meanwhile comes here, and its own summary follows.
                 send_summary(&self.inner, &self.job).await;
@@ -304,6 +314,8 @@ impl<C: Chat> Driver<C> {
                 alert(say::already_pending(job, &job.targets[*target]))
             }
             Notice::Refused { message } => alert(say::refused(job, message)),
+            Notice::Unreachable { cause } => alert(say::unreachable(job, cause)),
+            Notice::Reachable => alert(say::reachable(job)),
             Notice::RequestFailed { target, reason } => {
                 alert(say::request_failed(job, &job.targets[*target], reason))
             }
@@ -343,9 +355,28 @@ impl<C: Chat> Driver<C> {
         }
     }
 
+    /// The ended job's board could not be edited: its last state is what people will look at,
+    /// so the edit is tried again, 1, 2, 4 ... up to 64 s apart (the chat adapter has already
+    /// retried its 429s and 5xx), before the summary goes out.
+    async fn final_board(&mut self) {
+        let mut wait = Duration::from_secs(1);
+        while wait <= Duration::from_secs(64) {
+            tokio::time::sleep(wait).await;
+            if self.update_board(true).await.is_none() {
+                return;
+            }
+            wait *= 2;
+        }
+        tracing::error!("the ended job's board could not be edited; `status` shows the job");
+    }
+
     /// Edits the board if its text changed and the interval allows (or `force`); returns when
-    /// a held-back edit is due.
+    /// a held-back or failed edit is due again. A board whose message is gone is posted again,
+    /// once.
     async fn update_board(&mut self, force: bool) -> Option<Instant> {
+        if self.board_dropped {
+            return None;
+        }
         if self.board.is_none() && !self.job.builds_known() && !self.job.is_finished() {
             // The board's first message comes once the builds are known (and the unwanted
             // ones cancelled): it shows what was made, not what is being asked.
@@ -369,26 +400,19 @@ impl<C: Chat> Driver<C> {
         };
         let message = Outgoing::new(Kind::Board, text.clone()).with_buttons(buttons);
         self.move_board_if_old().await;
-        let result = match &self.board {
-            Some(id) => self.inner.chat.edit(&self.job.channel, id, message).await,
-            None => self
-                .inner
-                .chat
-                .send(&self.job.channel, message)
-                .await
-                .map(|id| {
-                    // Remembered with when it was sent, so edits find it after a restart and it
-                    // moves before the chat stops accepting edits.
-                    let mut messages = self.inner.store.messages(self.job.id).unwrap_or_default();
-                    messages.channel = self.job.channel.clone();
-                    messages.board = Some(id.0.clone());
-                    messages.board_sent_at = Some(Utc::now());
-                    if let Err(error) = self.inner.store.put_messages(self.job.id, &messages) {
-                        tracing::error!(%error, "storing the board's message id failed");
-                    }
-                    self.board = Some(id);
-                }),
-        };
+        let mut result = self.show_board(message.clone()).await;
+        if result.as_ref().is_err_and(|error| error.is_gone()) && self.board.is_some() {
+            // Deleted by someone: forgotten, and posted again, once.
+            self.remember_board(None);
+            if self.board_reposted {
+                tracing::warn!("the board's message was deleted again; the job goes on without a board (`status` shows it)");
+                self.board_dropped = true;
+                return None;
+            }
+            tracing::warn!("the board's message is gone; posting the board again");
+            self.board_reposted = true;
+            result = self.show_board(message).await;
+        }
         match result {
             Ok(()) => {
                 self.board_text = text;
@@ -404,6 +428,31 @@ impl<C: Chat> Driver<C> {
 }
 
 impl<C: Chat> Driver<C> {
+    /// Edits the board's message, or sends the board as a new one.
+    async fn show_board(&mut self, message: Outgoing) -> Result<(), crate::chat::ChatError> {
+        match &self.board {
+            Some(id) => self.inner.chat.edit(&self.job.channel, id, message).await,
+            None => {
+                let id = self.inner.chat.send(&self.job.channel, message).await?;
+                self.remember_board(Some(id));
+                Ok(())
+            }
+        }
+    }
+
+    /// Remembers the board's message (`None`: there is none) with when it was sent, so edits
+    /// find it after a restart and it moves before the chat stops accepting edits.
+    fn remember_board(&mut self, id: Option<MessageId>) {
+        let mut messages = self.inner.store.messages(self.job.id).unwrap_or_default();
+        messages.channel = self.job.channel.clone();
+        messages.board = id.as_ref().map(|id| id.0.clone());
+        messages.board_sent_at = id.as_ref().map(|_| Utc::now());
+        if let Err(error) = self.inner.store.put_messages(self.job.id, &messages) {
+            tracing::error!(%error, "storing the board's message id failed");
+        }
+        self.board = id;
+    }
+
     /// Makes a build of this job, or its build request, due for a read now.
     fn poke(&mut self, build_url: &str, request_url: Option<&str>) {
         let now = Utc::now();

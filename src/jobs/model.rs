@@ -40,6 +40,10 @@ pub struct Job {
     /// Notices stored with the change that caused them and not yet said.
     #[serde(default)]
     pub outbox: Vec<Notice>,
+    /// Since Launchpad last could not be reached at all (a timeout or no connection, after
+    /// the client's own retries): why. Cleared by the next answer.
+    #[serde(default)]
+    pub unreachable: Option<String>,
 }
 
 /// Where a job stands.
@@ -464,6 +468,7 @@ impl Job {
             cancel_requested: false,
             targets,
             outbox: Vec::new(),
+            unreachable: None,
         }
     }
 

@@ -100,6 +100,14 @@ pub enum Notice {
         /// Launchpad's OOPS id, to quote to its admins.
         oops_id: Option<String>,
     },
+    /// Launchpad cannot be reached (no connection, or no answer in time, after the client's
+    /// retries): said once, when it starts; the job keeps trying.
+    Unreachable {
+        /// What the network said.
+        cause: String,
+    },
+    /// Launchpad answers again after being unreachable.
+    Reachable,
     /// What a control did: how many builds it touched.
     Controlled {
         /// The control.

@@ -363,6 +363,19 @@ pub fn already_pending(job: &Job, target: &Target) -> String {
     }
 }
 
+/// Launchpad cannot be reached.
+pub fn unreachable(job: &Job, cause: &str) -> String {
+    format!(
+        "Job {}: Launchpad cannot be reached ({cause}). I keep trying, waiting longer each time; nothing is lost meanwhile.",
+        job.id
+    )
+}
+
+/// Launchpad answers again.
+pub fn reachable(job: &Job) -> String {
+    format!("Job {}: Launchpad answers again; carrying on.", job.id)
+}
+
 /// A job stopped because the job store could not be written.
 pub fn store_failed(id: JobId) -> String {
     format!(

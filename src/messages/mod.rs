@@ -57,14 +57,20 @@ pub fn help_entry(name: CommandName) -> HelpEntry {
             examples: &["cancel #42"],
         },
         CommandName::Retry => HelpEntry {
-            usage: "retry uploads|builds #JOB",
-            summary: "Retry a job's failed registry uploads, or its failed builds.",
-            examples: &["retry uploads #42", "retry builds #42"],
+            usage: "retry uploads|builds #JOB | retry alert N",
+            summary: "Retry a job's failed registry uploads, or its failed builds; or every failed \
+                      upload an alert names (what its Retry button says).",
+            examples: &["retry uploads #42", "retry builds #42", "retry alert 3"],
         },
         CommandName::Confirm => HelpEntry {
             usage: "confirm CODE",
             summary: "Start a large rebuild you asked for; the code comes with the plan and works for you only.",
             examples: &["confirm K7TQ2M"],
+        },
+        CommandName::Abort => HelpEntry {
+            usage: "abort CODE",
+            summary: "Drop a large rebuild waiting for `confirm` (what its Abort button says).",
+            examples: &["abort K7TQ2M"],
         },
         CommandName::Help => HelpEntry {
             usage: "help [COMMAND]",
@@ -294,17 +300,27 @@ pub fn parse_error(error: &ParseError, front: Front) -> String {
                 Some(CommandName::Retry),
             )
         }
-        E::BadConfirmCode { given } => {
+        E::BadAlertNumber { given } => {
+            let start = match given {
+                Some(given) => format!("`{given}` is not an alert's number."),
+                None => "`retry alert` needs the alert's number.".to_string(),
+            };
+            (
+                format!("{start} An alert's Retry button says it for you, as in `retry alert 3`."),
+                Some(CommandName::Retry),
+            )
+        }
+        E::BadConfirmCode { command, given } => {
             let start = match given {
                 Some(given) => format!("`{given}` is not a confirmation code."),
-                None => "`confirm` needs the code that came with the plan.".to_string(),
+                None => format!("`{command}` needs the code that came with the plan."),
             };
             (
                 format!(
-                    "{start} Codes are {} letters and digits, as in `confirm K7TQ2M`.",
+                    "{start} Codes are {} letters and digits, as in `{command} K7TQ2M`.",
                     ConfirmCode::LEN
                 ),
-                Some(CommandName::Confirm),
+                Some(*command),
             )
         }
         E::UnknownHelpTopic {
@@ -487,22 +503,52 @@ pub fn dry_run(plan: &Plan, approval: Approval, limits: &crate::config::Confirma
     text
 }
 
-/// Asks for confirmation of a large plan.
+/// Asks for confirmation of a large plan; `running`: the asker's builds going already, which
+/// the thresholds count.
 pub fn needs_confirmation(
     plan: &Plan,
     approval: Approval,
     code: &ConfirmCode,
     minutes: u64,
+    running: usize,
 ) -> String {
     let mass = if approval == Approval::ConfirmMassRebuild {
         " It is a mass rebuild, so it needs the `mass-rebuild` permission too."
     } else {
         ""
     };
+    let counted = if running > 0 {
+        format!(
+            " With the {} you have running, it makes {}.",
+            count(running, "build", "builds"),
+            count(running + plan.builds(), "build", "builds")
+        )
+    } else {
+        String::new()
+    };
     format!(
-        "To start this rebuild, say `confirm {code}` within {minutes} minutes.{mass}\n{}",
+        "To start this rebuild, say `confirm {code}` within {minutes} minutes.{counted}{mass}\n{}",
         PlanText(plan)
     )
+}
+
+/// A rebuild over the asker's hourly limit of builds.
+pub fn over_hourly_limit(builds: usize, over: &crate::quota::OverLimit) -> String {
+    let start = format!(
+        "You have started {} in the last hour, and the limit is {} an hour (`confirmation.builds_per_user_per_hour`).",
+        count(over.started, "build", "builds"),
+        over.limit
+    );
+    match over.from {
+        Some(from) => format!(
+            "{start} This rebuild fits from {} UTC; nothing was requested.",
+            from.format("%H:%M")
+        ),
+        None => format!(
+            "{start} {} never fit in one hour: split the rebuild. Nothing was requested.",
+            count(builds, "build", "builds")
+        ),
+    }
 }
 
 /// What `check-config` says of a good config.
@@ -557,7 +603,34 @@ pub fn recipe_missing(label: &str, url: &str) -> String {
     format!("{label}: no recipe at {url}; fix its name in the config (recipe_name_template or recipe_names)")
 }
 
-/// A command whose handling failed in a way the bot did not foresee (a panic, caught).
+/// `build` stopped before storing a job: Launchpad refused the credentials, or could not be
+/// reached.
+pub fn launchpad_refused(api_root: &str, error: &crate::launchpad::LaunchpadError) -> String {
+    use crate::launchpad::LaunchpadError;
+    match error {
+        LaunchpadError::Unauthorized { message } => format!(
+            "Launchpad refused the credentials ({message}). Run `image-builder login` again. Nothing was requested."
+        ),
+        LaunchpadError::Transport { .. } | LaunchpadError::Timeout { .. } => format!(
+            "Launchpad cannot be reached at {api_root} ({error}). Is launchpad.api_root right, and the network up? Nothing was requested."
+        ),
+        other => format!("Launchpad did not say who the credentials are for ({other}). Nothing was requested."),
+    }
+}
+
+/// `status` or `jobs` while another process holds the store.
+pub fn store_snapshot(holder: &str) -> String {
+    format!("(The job store is in use by {holder}: showing it as it is now.)")
+}
+
+/// A click on a button whose id this bot does not read.
+pub fn unknown_button() -> String {
+    "I don't know this button (it may be from an older version of me). Type the command instead; \
+     `help` lists them."
+        .to_string()
+}
+
+/// A panic caught while answering.
 pub fn panicked() -> String {
     "Something went wrong on my side while answering that; the details are in my log.".to_string()
 }

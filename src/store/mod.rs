@@ -4,7 +4,7 @@
 //! returns, so a state change is on disk before anything it causes is sent or said.
 //!
 //! Trees: `meta` (schema version, last job and group ids), `jobs` (id → job JSON), `links`
-//! (build and build request URL → job id; `untracked:N` → a build's URL by number), `messages`
+//! (build and build request URL → job id), `messages`
 //! (job id → its board message and whether its summary went out), and those of [`alerts`].
 //!
 //! This module stores; it never decides. The records are plain data whose meaning belongs to
@@ -34,6 +34,22 @@ pub enum StoreError {
     /// A record did not decode.
     #[error("the job store holds a record this version cannot read ({0})")]
     Decode(#[from] serde_json::Error),
+    /// Another process holds the store (sled locks it).
+    #[error("the job store at {path} is in use by {holder}: wait for it to end (`image-builder status` and `jobs` can still look)")]
+    Busy {
+        /// Where the store is.
+        path: String,
+        /// Who holds it, as it wrote itself down (`process 1234: image-builder build ...`).
+        holder: String,
+    },
+    /// The store's directory could not be made or copied.
+    #[error("the job store at {path}: {cause}")]
+    Io {
+        /// Where the store is.
+        path: String,
+        /// What went wrong.
+        cause: std::io::Error,
+    },
     /// The store was written by another layout.
     #[error("the job store at {path} has schema version {found}; this image-builder reads version {SCHEMA_VERSION}")]
     Schema {
@@ -58,6 +74,25 @@ pub struct JobMessages {
     pub board_sent_at: Option<DateTime<Utc>>,
 }
 
+/// The file in the store's directory naming the process that holds it.
+const HOLDER: &str = "holder";
+
+/// Copies a directory's files (sled's `conf`, `db`, snapshots, blobs) into a new one, made
+/// private like the store.
+fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
+    crate::launchpad::auth::create_private_dir(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            copy_dir(&entry.path(), &target)?;
+        } else if entry.file_name() != HOLDER {
+            std::fs::copy(entry.path(), target)?;
+        }
+    }
+    Ok(())
+}
+
 /// The `links` key under which a job waiting for word of a recipe's builds is found.
 fn awaiting_key(recipe_url: &str) -> String {
     format!("awaiting:{recipe_url}")
@@ -79,13 +114,57 @@ pub struct Store {
 }
 
 impl Store {
-    /// Opens (or creates) the store in `dir`.
+    /// Opens (or creates) the store in `dir`, which is made readable by its owner only. Only
+    /// one process at a time can hold it: another gets [`StoreError::Busy`], naming the holder.
     pub fn open(dir: &Path) -> Result<Store, StoreError> {
+        let path = dir.display().to_string();
+        let io = |cause| StoreError::Io {
+            path: path.clone(),
+            cause,
+        };
+        crate::launchpad::auth::create_private_dir(dir).map_err(io)?;
         // Every write is flushed before it returns, so sled's background flusher is redundant;
         // without it the store's lock is released as soon as the last handle is dropped, and a
         // restarted engine (or the next process) can open it at once.
-        let db = sled::Config::new().path(dir).flush_every_ms(None).open()?;
-        Store::with_db(db, &dir.display().to_string())
+        let db = match sled::Config::new().path(dir).flush_every_ms(None).open() {
+            Ok(db) => db,
+            Err(sled::Error::Io(error)) if error.to_string().contains("could not acquire lock") => {
+                let holder = std::fs::read_to_string(dir.join(HOLDER))
+                    .map(|text| text.trim().to_string())
+                    .unwrap_or_else(|_| "another process".to_string());
+                return Err(StoreError::Busy { path, holder });
+            }
+            Err(error) => return Err(error.into()),
+        };
+        let holder = format!(
+            "process {}: {}",
+            std::process::id(),
+            std::env::args().take(3).collect::<Vec<_>>().join(" ")
+        );
+        std::fs::write(dir.join(HOLDER), holder).map_err(io)?;
+        Store::with_db(db, &path)
+    }
+
+    /// A copy of the store in `dir` as it is now, for reading while another process holds
+    /// it: every write is flushed, so the copy is what a crash at this instant would leave,
+    /// which sled recovers. The copy disappears when dropped.
+    pub fn open_snapshot(dir: &Path) -> Result<Store, StoreError> {
+        let path = dir.display().to_string();
+        let copy = std::env::temp_dir().join(format!(
+            "image-builder-snapshot-{}-{}",
+            std::process::id(),
+            Utc::now().timestamp_nanos_opt().unwrap_or_default()
+        ));
+        copy_dir(dir, &copy).map_err(|cause| StoreError::Io {
+            path: path.clone(),
+            cause,
+        })?;
+        let db = sled::Config::new()
+            .path(&copy)
+            .temporary(true)
+            .flush_every_ms(None)
+            .open()?;
+        Store::with_db(db, &path)
     }
 
     /// A store that disappears when dropped (the sandbox's default).
@@ -217,22 +296,6 @@ impl Store {
             .map(|bytes| JobId(u64::from_be_bytes(bytes))))
     }
 
-    /// Remembers the URL of a build nobody asked the bot for, by its Launchpad number (for its
-    /// alert's Retry button).
-    pub fn put_untracked(&self, number: u64, url: &str) -> Result<(), StoreError> {
-        self.links
-            .insert(format!("untracked:{number}").as_bytes(), url.as_bytes())?;
-        self.flush()
-    }
-
-    /// The URL of an untracked build, by number.
-    pub fn untracked(&self, number: u64) -> Result<Option<String>, StoreError> {
-        Ok(self
-            .links
-            .get(format!("untracked:{number}").as_bytes())?
-            .map(|bytes| String::from_utf8_lossy(&bytes).into_owned()))
-    }
-
     /// The messages a job owns.
     pub fn messages(&self, id: JobId) -> Result<JobMessages, StoreError> {
         match self.messages.get(id.0.to_be_bytes())? {
@@ -333,6 +396,25 @@ mod tests {
         assert_eq!(removed, 1);
         let left: Vec<u64> = store.jobs().unwrap().iter().map(|job| job.id.0).collect();
         assert_eq!(left, [3, 2]);
+    }
+
+    #[test]
+    fn a_store_is_private_and_can_be_read_from_a_copy_while_held() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("ib-held-{}", std::process::id()));
+        let held = Store::open(&dir).unwrap();
+        let mode = std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700, "the store is its owner's only");
+        held.put_job(&job(7, None)).unwrap();
+        // (Refusing a second holder is sled's lock, across processes: tests/cli.rs.)
+        let copy = Store::open_snapshot(&dir).unwrap();
+        assert_eq!(
+            copy.job(JobId(7)).unwrap().map(|job| job.id),
+            Some(JobId(7))
+        );
+        drop(copy);
+        drop(held);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -125,26 +125,33 @@ pub fn wire_console(
     console: Console,
     settings: EngineSettings,
 ) -> Wired {
-    wire_client(dir, console, settings, sim, super::client_settings(sim))
+    wire_client(dir, console, settings, super::client_settings(sim))
 }
 
-/// [`wire`], with this console, these engine settings and these client settings.
+/// [`wire`], with this console, these engine settings and these client settings (whose API
+/// root the bot's jobs use).
 pub fn wire_client(
     dir: &std::path::Path,
     console: Console,
     settings: EngineSettings,
-    sim: &Simulator,
     client: image_builder::launchpad::ClientSettings,
 ) -> Wired {
+    wire_config(dir, console, settings, client, team_config())
+}
+
+/// [`wire_client`], with this config.
+pub fn wire_config(
+    dir: &std::path::Path,
+    console: Console,
+    settings: EngineSettings,
+    client: image_builder::launchpad::ClientSettings,
+    config: Config,
+) -> Wired {
     let store = Store::open(dir).expect("the store opens");
+    let api_root = client.api_root.clone();
     let client = Client::new(client).unwrap();
     let engine = Engine::new(client, store, console.clone(), settings);
-    let bot = Bot::new(
-        team_config(),
-        sim.api_root(),
-        engine.clone(),
-        console.clone(),
-    );
+    let bot = Bot::new(config, api_root, engine.clone(), console.clone());
     Wired {
         bot,
         engine,
@@ -203,7 +210,17 @@ impl TestBot {
         let mut client = super::client_settings(&sim);
         adjust(&sim, &mut client);
         let console = Console::with_first_id(std::io::sink(), 1);
-        let wired = wire_client(&dir.0, console, settings, &sim, client);
+        let wired = wire_client(&dir.0, console, settings, client);
+        TestBot { sim, wired, dir }
+    }
+
+    /// A bot against a fresh simulator, with this config.
+    pub async fn start_config(config: Config) -> TestBot {
+        let sim = super::simulator().await;
+        let dir = TempDir::new("bot");
+        let console = Console::with_first_id(std::io::sink(), 1);
+        let client = super::client_settings(&sim);
+        let wired = wire_config(&dir.0, console, quick_engine(), client, config);
         TestBot { sim, wired, dir }
     }
 

@@ -3,6 +3,9 @@
 //! records every REST call, validates every event it dispatches against serenity's own types
 //! (a payload serenity cannot read would otherwise be dropped silently), enforces Discord's
 //! 2000-character limit, and answers 404 (recorded as unexpected) to any route it does not know.
+//! As Discord does, an edit changes only the fields it carries (an edit without `components`
+//! keeps the buttons), and an edit of a message that does not exist is a 404 with code 10008
+//! (recorded as unexpected, failing the test, unless the test deleted the message).
 //! Facts: `reference/discord-fake.md`.
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -44,8 +47,11 @@ pub struct Call {
 
 #[derive(Default)]
 struct Shared {
-    /// Statuses to answer the next calls of a method with, instead of serving them.
-    failures: Mutex<Vec<(String, u16)>>,
+    /// Statuses to answer the next calls of a method with, instead of serving them; with a
+    /// needle, only calls whose content contains it.
+    failures: Mutex<Vec<(String, Option<String>, u16)>>,
+    /// Messages deleted (by a moderator, as a test says).
+    deleted: Mutex<std::collections::HashSet<String>>,
     /// Pulled to drop the current gateway connection without a close frame.
     drop_gateway: tokio::sync::Notify,
     /// Resume (op 6) frames received.
@@ -116,8 +122,28 @@ impl FakeDiscord {
     pub fn fail_next(&self, method: &str, status: u16, times: usize) {
         let mut failures = self.shared.failures.lock().unwrap();
         for _ in 0..times {
-            failures.push((method.to_string(), status));
+            failures.push((method.to_string(), None, status));
         }
+    }
+
+    /// The next `times` calls of `method` whose content contains `needle` are answered
+    /// `status`.
+    pub fn fail_next_containing(&self, method: &str, needle: &str, status: u16, times: usize) {
+        let mut failures = self.shared.failures.lock().unwrap();
+        for _ in 0..times {
+            failures.push((method.to_string(), Some(needle.to_string()), status));
+        }
+    }
+
+    /// Deletes one of the bot's messages, as a moderator would.
+    pub fn delete_message(&self, id: &str) {
+        self.shared.messages.lock().unwrap().remove(id);
+        self.shared.deleted.lock().unwrap().insert(id.to_string());
+    }
+
+    /// A message of the bot as it stands now (after its edits), if it exists.
+    pub fn message(&self, id: &str) -> Option<Value> {
+        self.shared.messages.lock().unwrap().get(id).cloned()
     }
 
     /// Drops the gateway connection as a network failure would.
@@ -172,11 +198,16 @@ impl FakeDiscord {
 
     /// A user's message in the team channel, as MESSAGE_CREATE.
     pub fn say(&self, user_id: &str, name: &str, roles: &[&str], content: &str) {
+        self.say_in(GUILD, user_id, name, roles, content);
+    }
+
+    /// A user's message in a channel of `guild`, as MESSAGE_CREATE.
+    pub fn say_in(&self, guild: &str, user_id: &str, name: &str, roles: &[&str], content: &str) {
         let id = self.shared.next_id.fetch_add(1, Ordering::SeqCst);
         self.dispatch(
             "MESSAGE_CREATE",
             json!({
-                "id": id.to_string(), "channel_id": CHANNEL, "guild_id": GUILD,
+                "id": id.to_string(), "channel_id": CHANNEL, "guild_id": guild,
                 "author": {"id": user_id, "username": name},
                 "member": {"roles": roles},
                 "content": content, "timestamp": "2026-01-05T09:00:00Z",
@@ -189,13 +220,18 @@ impl FakeDiscord {
     /// A slash command from a guild member; `options` as Discord sends them
     /// (`[{"name":"images","type":3,"value":"redis"}]`).
     pub fn slash(&self, user_id: &str, name: &str, command: &str, options: Value) {
+        self.slash_in(GUILD, user_id, name, command, options);
+    }
+
+    /// [`FakeDiscord::slash`] from a member of `guild`.
+    pub fn slash_in(&self, guild: &str, user_id: &str, name: &str, command: &str, options: Value) {
         let id = self.shared.next_id.fetch_add(1, Ordering::SeqCst);
         self.dispatch(
             "INTERACTION_CREATE",
             json!({
                 "id": id.to_string(), "application_id": BOT_USER, "type": 2, "token": format!("token{id}"), "version": 1,
                 "data": {"id": "7000", "name": command, "type": 1, "options": options},
-                "guild_id": GUILD, "channel_id": CHANNEL, "member": member(user_id, name, &[]),
+                "guild_id": guild, "channel_id": CHANNEL, "member": member(user_id, name, &[]),
                 "locale": "en-US", "entitlements": [], "attachment_size_limit": 8388608,
             }),
         );
@@ -328,8 +364,13 @@ async fn rest_call(
         .to_string();
     let failure = {
         let mut failures = shared.failures.lock().unwrap();
-        let index = failures.iter().position(|(m, _)| *m == method.as_str());
-        index.map(|index| failures.remove(index).1)
+        let index = failures.iter().position(|(m, needle, _)| {
+            *m == method.as_str()
+                && needle
+                    .as_ref()
+                    .is_none_or(|needle| content.contains(needle.as_str()))
+        });
+        index.map(|index| failures.remove(index).2)
     };
     if let Some(status) = failure {
         shared.calls.lock().unwrap().push(Call {
@@ -361,14 +402,36 @@ async fn rest_call(
             shared.messages.lock().unwrap().insert(id, sent.clone());
             (true, axum::Json(sent).into_response())
         }
-        ("PATCH", ["channels", channel, "messages", id]) => {
-            let edited = message(id, channel, &content, &body["components"]);
-            shared
-                .messages
-                .lock()
-                .unwrap()
-                .insert(id.to_string(), edited.clone());
-            (true, axum::Json(edited).into_response())
+        ("PATCH", ["channels", _, "messages", id]) => {
+            let mut messages = shared.messages.lock().unwrap();
+            match messages.get_mut(*id) {
+                Some(stored) => {
+                    // Only what the edit carries changes: Discord keeps omitted fields.
+                    for field in ["content", "components"] {
+                        if let Some(value) = body.get(field) {
+                            stored[field] = value.clone();
+                        }
+                    }
+                    (true, axum::Json(stored.clone()).into_response())
+                }
+                None => {
+                    // An edit of a message a test deleted is the bot's to handle; of one that
+                    // never existed, a bug.
+                    let deleted = shared.deleted.lock().unwrap().contains(*id);
+                    let gone = json!({"code": 10008, "message": "Unknown Message"});
+                    (
+                        deleted,
+                        (StatusCode::NOT_FOUND, axum::Json(gone)).into_response(),
+                    )
+                }
+            }
+        }
+        ("POST", ["webhooks", _, _]) if content.chars().count() <= 2000 => {
+            // A follow-up of an interaction answer: a new message in the channel.
+            let id = shared.next_id.fetch_add(1, Ordering::SeqCst).to_string();
+            let sent = message(&id, CHANNEL, &content, &body["components"]);
+            shared.messages.lock().unwrap().insert(id, sent.clone());
+            (true, axum::Json(sent).into_response())
         }
         ("PUT", ["applications", _, "guilds", _, "commands"]) => {
             (true, axum::Json(json!([])).into_response())
@@ -376,8 +439,14 @@ async fn rest_call(
         ("POST", ["interactions", _, token, "callback"]) if content.chars().count() <= 2000 => {
             let clicked = shared.clicked.lock().unwrap().get(*token).cloned();
             if let (Some(id), Some(7)) = (clicked, body["type"].as_u64()) {
-                let edited = message(&id, CHANNEL, &content, &body["data"]["components"]);
-                shared.messages.lock().unwrap().insert(id, edited);
+                let mut messages = shared.messages.lock().unwrap();
+                if let Some(stored) = messages.get_mut(&id) {
+                    for field in ["content", "components"] {
+                        if let Some(value) = body["data"].get(field) {
+                            stored[field] = value.clone();
+                        }
+                    }
+                }
             }
             (true, StatusCode::NO_CONTENT.into_response())
         }

@@ -29,7 +29,8 @@ pub async fn listen_at(sim: &Simulator, engine: Engine<Console>, address: &str) 
         Secret::new(SECRET),
         engine,
         sim.api_root(),
-        None,
+        image_builder::serve::Limits::default(),
+        std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true)),
     ));
     url
 }

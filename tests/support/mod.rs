@@ -4,6 +4,7 @@
 
 pub mod bot;
 pub mod discord;
+pub mod discord_bot;
 pub mod hooks;
 
 use image_builder::command::{parse, Command, ParseError, Vocabulary};

@@ -280,6 +280,7 @@ pub struct Step {
 /// Applies `observation` to `job` at `now`.
 pub fn observe(job: &mut Job, observation: Observation, now: DateTime<Utc>, rules: &Rules) -> Step {
     let mut step = Step::default();
+    reachability(job, &observation, &mut step);
     match observation {
         Observation::Tick => tick(job, now, rules, &mut step),
         Observation::Requested { target, result } => {
@@ -392,6 +393,41 @@ pub fn observe(job: &mut Job, observation: Observation, now: DateTime<Utc>, rule
     finish(job, step, now, rules)
 }
 
+/// Whether Launchpad could be reached, from an answer: the first answer that is a timeout or
+/// no connection (after the client's own retries) is said, and so is the next real answer.
+fn reachability(job: &mut Job, observation: &Observation, step: &mut Step) {
+    let error = match observation {
+        Observation::Requested { result, .. } => result.as_ref().err(),
+        Observation::RequestRead { result, .. } => result.as_ref().err(),
+        Observation::BuildsListed { result, .. } => result.as_ref().err(),
+        Observation::BuildRead { result, .. } => result.as_ref().err(),
+        Observation::BuildCall { result, .. } => result.as_ref().err(),
+        Observation::ProcessorsRead { result, .. } => result.as_ref().err(),
+        Observation::CandidateRequestRead { result, .. } => result.as_ref().err(),
+        Observation::CandidateBuildRead { result, .. } => result.as_ref().err(),
+        Observation::Tick | Observation::Candidate { .. } | Observation::Control(_) => return,
+    };
+    let unreachable = error.filter(|error| {
+        matches!(
+            error,
+            LaunchpadError::Transport { .. } | LaunchpadError::Timeout { .. }
+        )
+    });
+    match (unreachable, &job.unreachable) {
+        (Some(error), None) => {
+            job.unreachable = Some(error.to_string());
+            step.notices.push(Notice::Unreachable {
+                cause: error.to_string(),
+            });
+        }
+        (None, Some(_)) => {
+            job.unreachable = None;
+            step.notices.push(Notice::Reachable);
+        }
+        _ => {}
+    }
+}
+
 /// What every observation ends with: calls recorded, and the job ended if nothing is left.
 fn finish(job: &mut Job, mut step: Step, now: DateTime<Utc>, rules: &Rules) -> Step {
     record_calls(job, &step);
@@ -478,9 +514,13 @@ pub fn next_due(job: &Job) -> Option<DateTime<Utc>> {
     due.into_iter().min()
 }
 
-/// `now` and `wait` after it; a wait too long to add saturates.
-fn later(now: DateTime<Utc>, wait: Duration) -> DateTime<Utc> {
-    now + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::MAX)
+/// `now` and `wait` after it; a wait too long to add saturates at the end of time rather
+/// than overflow.
+pub fn later(now: DateTime<Utc>, wait: Duration) -> DateTime<Utc> {
+    chrono::Duration::from_std(wait)
+        .ok()
+        .and_then(|wait| now.checked_add_signed(wait))
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
 }
 
 /// Looks again soon: a change happened.

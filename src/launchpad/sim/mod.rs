@@ -114,6 +114,16 @@ impl State {
             .map(|(_, until)| until - now)
     }
 
+    /// How many real seconds `simulated` seconds take at the clock's speed (at least one); a
+    /// hand-stepped clock has no real pace, so its seconds are taken as they are.
+    fn real_seconds(&self, simulated: f64) -> u64 {
+        let real = match self.clock {
+            Clock::Manual => simulated,
+            Clock::Scaled { speed, .. } => simulated / speed,
+        };
+        real.ceil().max(1.0) as u64
+    }
+
     /// Brings the world up to the clock's time.
     fn catch_up(&mut self) {
         if let Clock::Scaled {

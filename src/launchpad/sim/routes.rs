@@ -127,11 +127,9 @@ async fn api(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "Launchpad is down for maintenance.",
             );
-            insert(
-                &mut response,
-                "Retry-After",
-                &left.num_seconds().max(1).to_string(),
-            );
+            // Retry-After is in the client's seconds: real ones, however fast the world runs.
+            let real = state.real_seconds(left.num_seconds().max(1) as f64);
+            insert(&mut response, "Retry-After", &real.to_string());
             (response, None, latency)
         } else {
             match state.fault_for(&operation) {
