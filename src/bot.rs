@@ -9,7 +9,7 @@ use std::time::Duration;
 use chrono::Utc;
 
 use crate::chat::{Button, Chat, Incoming, Kind, Outgoing};
-use crate::command::{parse, Command, JobsScope, Rebuild, RetryWhat, Vocabulary};
+use crate::command::{parse, Command, CommandName, JobsScope, Rebuild, RetryWhat, Vocabulary};
 use crate::config::Config;
 use crate::confirm::Confirmations;
 use crate::jobs::{Control, Engine, EngineError, Job};
@@ -173,7 +173,9 @@ impl<C: Chat + Clone> Bot<C> {
                     .take(&user.id, &code, std::time::SystemTime::now());
                 match dropped {
                     Ok(_) => messages::aborted(&code).into(),
-                    Err(error) => Answer::private(messages::confirm_error(error, &code)),
+                    Err(error) => {
+                        Answer::private(messages::confirm_error(error, &code, CommandName::Abort))
+                    }
                 }
             }
             Command::RetryAlert { alert } => self
@@ -190,7 +192,9 @@ impl<C: Chat + Clone> Bot<C> {
                     .take(&user.id, &code, std::time::SystemTime::now());
                 match taken {
                     Ok(rebuild) => self.confirmed(incoming, rebuild),
-                    Err(error) => Answer::private(messages::confirm_error(error, &code)),
+                    Err(error) => {
+                        Answer::private(messages::confirm_error(error, &code, CommandName::Confirm))
+                    }
                 }
             }
             Command::Status { job: Some(id) } => self.read(|store| {
@@ -333,12 +337,7 @@ impl<C: Chat + Clone> Bot<C> {
         }
         may(&self.config.permissions, user, Permission::MassRebuild)
             .err()
-            .map(|denied| {
-                Answer::private(messages::denied(
-                    &denied,
-                    crate::command::CommandName::Rebuild,
-                ))
-            })
+            .map(|denied| Answer::private(messages::denied(&denied, CommandName::Rebuild)))
     }
 
     /// A confirmed rebuild: planned again (the catalogue is the same, but the check is cheap),

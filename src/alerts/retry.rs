@@ -20,8 +20,8 @@ impl<C: Chat> Alerts<C> {
             Ok(None) => say::retrying_untracked(
                 0,
                 &[say::not_retried(
-                    &format!("group {number}"),
-                    "this alert is too old; retry on Launchpad",
+                    &format!("alert {number}"),
+                    "I know no such alert (or it is too old); retry on Launchpad",
                 )],
             ),
             Err(error) => {

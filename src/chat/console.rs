@@ -81,9 +81,19 @@ impl Console {
             .as_ref()
             .map(|user| format!("@{user} "))
             .unwrap_or_default();
+        // A terminal has no buttons: an answer's or alert's are shown as the commands they are
+        // (a board's Cancel would repeat with every edit).
+        let buttons: String = match printed.kind {
+            Kind::Board => String::new(),
+            _ => printed
+                .buttons
+                .iter()
+                .map(|button| format!("\n  [{}] = `{}`", button.label(), button.command()))
+                .collect(),
+        };
         {
             let mut out = self.out.lock().unwrap_or_else(|p| p.into_inner());
-            writeln!(out, "{heading}{mention}{}", printed.text)
+            writeln!(out, "{heading}{mention}{}{buttons}", printed.text)
                 .and_then(|()| out.flush())
                 .map_err(|error| ChatError::new(error.to_string()))?;
         }

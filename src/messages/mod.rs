@@ -430,8 +430,8 @@ pub fn aborted(code: &ConfirmCode) -> String {
     format!("Aborted: the plan under `{code}` is dropped and nothing was requested.")
 }
 
-/// Why a `confirm` did not start anything.
-pub fn confirm_error(error: ConfirmError, code: &ConfirmCode) -> String {
+/// Why a `confirm` (or `abort`: `command`) did nothing.
+pub fn confirm_error(error: ConfirmError, code: &ConfirmCode, command: CommandName) -> String {
     let text = match error {
         ConfirmError::Unknown => {
             format!("No plan waits for `{code}`; it may have been used already.")
@@ -440,13 +440,10 @@ pub fn confirm_error(error: ConfirmError, code: &ConfirmCode) -> String {
             format!("The code `{code}` has expired. Ask for the rebuild again.")
         }
         ConfirmError::NotYours => {
-            format!("The plan under `{code}` is someone else's; only they can confirm it.")
+            format!("The plan under `{code}` is someone else's; only they can {command} it.")
         }
     };
-    format!(
-        "{text} {}",
-        help_hint(Front::Chat, Some(CommandName::Confirm))
-    )
+    format!("{text} {}", help_hint(Front::Chat, Some(command)))
 }
 
 /// A plan: each recipe with its architectures, and the counts.
