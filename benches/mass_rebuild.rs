@@ -1,10 +1,18 @@
-//! A 60-recipe mass rebuild against the simulator with 100 ms of latency on every Launchpad
-//! request, at in-flight limits 1 and 8: wall time, and Launchpad requests per job against the
-//! least the job could cost. Run with `cargo bench --bench mass_rebuild`; the README has figures.
+//! A 60-recipe mass rebuild (`arm64` of 60 recipes: 60 builds followed, 180 cancelled) against
+//! the simulator with 100 ms of latency on every Launchpad answer, at 1 request in flight (a
+//! sequential client, as a launchpadlib script is), 8 and 32, without and with webhooks, in one
+//! run. Run with `cargo bench --bench mass_rebuild`; the README has the figures.
 //!
-//! The simulator's clock runs at about 100x (1 simulated second every 10 ms), so a build takes
-//! 3 to 18 s and the engine must request, cancel and follow 60 of them while every answer takes
-//! 100 ms: at one request in flight that pipeline, not the builds, sets the pace.
+//! For each: the time until every build is requested (the last `requestBuilds` answered)
+//! against the least possible, ⌈60 / in flight⌉ × 100 ms; Launchpad requests per recipe over
+//! the whole job against the least, 7 (1 `requestBuilds`, 1 read of the request, 1 of its
+//! builds, 3 cancels, 1 read of the finished build); the engine's CPU time per request; and the
+//! wall time, which is mostly the simulated builds.
+//!
+//! The simulator runs on its own runtime (threads named `sim`), its clock 100 times faster
+//! than real time, so Launchpad's default timings (builds of 5 to 40 minutes) take 3 to 24 s;
+//! the engine's rules are Launchpad's defaults at the same scale. The engine's CPU time is the
+//! process's minus the simulator threads' (Linux `/proc`).
 
 use std::time::{Duration, Instant};
 
@@ -12,12 +20,22 @@ use image_builder::chat::console::Console;
 use image_builder::command::{Images, Rebuild};
 use image_builder::config::Config;
 use image_builder::jobs::{Engine, EngineSettings, Job, Rules};
+use image_builder::launchpad::models::OCI_BUILD_EVENT;
 use image_builder::launchpad::sim::scenario::{FaultRates, Scenario};
 use image_builder::launchpad::sim::{SimSettings, Simulator};
 use image_builder::launchpad::{Client, ClientSettings};
 use image_builder::plan::plan;
+use image_builder::secret::Secret;
 use image_builder::store::Store;
 use image_builder::target::JobId;
+
+/// How much faster than real time the simulator's clock runs.
+const SPEED: f64 = 100.0;
+/// Added to every Launchpad answer.
+const LATENCY: Duration = Duration::from_millis(100);
+const RECIPES: usize = 60;
+/// The least requests a recipe's job can cost.
+const LEAST_PER_RECIPE: f64 = 7.0;
 
 /// 15 images × 4 series = 60 recipes.
 fn catalogue_config() -> Config {
@@ -34,118 +52,240 @@ fn catalogue_config() -> Config {
     Config::parse(&text, "bench").expect("the bench catalogue is valid")
 }
 
-struct Run {
-    wall: Duration,
-    requests: u64,
-    counts: std::collections::BTreeMap<String, u64>,
+/// The engine's rules: Launchpad's defaults, at the simulator's speed.
+fn scaled_rules(webhooks: bool) -> Rules {
+    let defaults = Rules::default();
+    let scale = |duration: Duration| duration.div_f64(SPEED);
+    Rules {
+        poll_min: scale(defaults.poll_min),
+        poll_max: scale(defaults.poll_max),
+        request_retry: scale(defaults.request_retry),
+        upload_retry_budget: defaults.upload_retry_budget,
+        upload_retry_delay: scale(defaults.upload_retry_delay),
+        request_grace: webhooks.then(|| scale(Duration::from_secs(120))),
+        queued_grace: webhooks.then(|| scale(Duration::from_secs(30 * 60))),
+        pushed: webhooks,
+        typical: defaults.typical.scaled(SPEED, Duration::ZERO),
+    }
 }
 
-async fn run(limit: usize) -> Run {
+/// CPU time (user and system) of this process and of its simulator threads, in seconds.
+fn cpu_seconds() -> (f64, f64) {
+    // Fields 14 and 15 of `stat` (after the command's parenthesised name), in clock ticks
+    // (100 a second on Linux).
+    let ticks = |stat: &str| -> f64 {
+        let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+        let fields: Vec<&str> = after.split_whitespace().collect();
+        let field = |n: usize| {
+            fields
+                .get(n)
+                .and_then(|f| f.parse::<f64>().ok())
+                .unwrap_or(0.0)
+        };
+        (field(11) + field(12)) / 100.0
+    };
+    let process = std::fs::read_to_string("/proc/self/stat")
+        .map(|stat| ticks(&stat))
+        .unwrap_or(0.0);
+    let mut sim = 0.0;
+    if let Ok(tasks) = std::fs::read_dir("/proc/self/task") {
+        for task in tasks.flatten() {
+            let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
+            if comm.starts_with("sim") {
+                sim += std::fs::read_to_string(task.path().join("stat"))
+                    .map(|stat| ticks(&stat))
+                    .unwrap_or(0.0);
+            }
+        }
+    }
+    (process, sim)
+}
+
+struct Run {
+    requested: Duration,
+    wall: Duration,
+    requests: u64,
+    cpu: f64,
+    counts: std::collections::BTreeMap<String, u64>,
+    deliveries: usize,
+}
+
+fn run(sim_runtime: &tokio::runtime::Runtime, limit: usize, webhooks: bool) -> Run {
     let config = catalogue_config();
-    let mut settings = SimSettings::new(config.catalogue.clone());
-    settings.scenario = Scenario {
+    let mut sim_settings = SimSettings::new(config.catalogue.clone());
+    sim_settings.speed = Some(SPEED);
+    sim_settings.scenario = Scenario {
         faults: FaultRates {
-            latency_ms: 100,
+            latency_ms: LATENCY.as_millis() as u64,
             ..FaultRates::default()
         },
         ..Scenario::default()
     };
-    let sim = Simulator::start(settings).await.unwrap();
-    let mut client_settings = ClientSettings::new(sim.api_root());
-    client_settings.credentials = Some(sim.credentials());
-    client_settings.max_concurrent_requests = limit;
-    let client = Client::new(client_settings).unwrap();
-    let store = Store::temporary().unwrap();
-    let engine = Engine::new(
-        client,
-        store.clone(),
-        Console::new(std::io::sink()),
-        EngineSettings {
-            rules: Rules {
-                poll_min: Duration::from_millis(200),
-                poll_max: Duration::from_secs(2),
-                request_retry: Duration::from_millis(200),
-                upload_retry_budget: 3,
-                upload_retry_delay: Duration::from_millis(200),
-                request_grace: None,
-                queued_grace: None,
-            },
+    let sim = sim_runtime
+        .block_on(Simulator::start(sim_settings))
+        .expect("the simulator starts");
+    let engine_runtime = tokio::runtime::Builder::new_multi_thread()
+        .thread_name("engine")
+        .enable_all()
+        .build()
+        .unwrap();
+    let result = engine_runtime.block_on(async {
+        let mut client_settings = ClientSettings::new(sim.api_root());
+        client_settings.credentials = Some(sim.credentials());
+        client_settings.max_concurrent_requests = limit;
+        let client = Client::new(client_settings).unwrap();
+        let store = Store::temporary().unwrap();
+        let settings = EngineSettings {
+            rules: scaled_rules(webhooks),
+            // Chat rate limits are real: not scaled (as `EngineConfig::settings` does).
             board_interval: Duration::from_secs(2),
             give_up_after: Duration::from_secs(3600),
-            keep_finished: Duration::from_secs(3600),
-            alerts_channel: None,
-            board_max_age: None,
-            alert_group_window: Duration::from_secs(600),
-            web_root: None,
-        },
-    );
-    // `rebuild arm64 all`: 60 recipes, one build each; the other three arches are cancelled.
-    let rebuild = Rebuild {
-        series: vec![],
-        arches: vec!["arm64".parse().unwrap()],
-        images: Images::All,
-        auto_retry_uploads: false,
-        wait: false,
-        dry_run: false,
-        reason: None,
-    };
-    let plan = plan(&rebuild, &config.catalogue).unwrap();
-    assert_eq!(plan.targets.len(), 60);
-    let now = chrono::Utc::now();
-    let job = Job::new(
-        JobId(1),
-        "bench",
-        "bench",
-        &rebuild.to_string(),
-        &plan,
-        &sim.api_root(),
-        false,
-        None,
-        now,
-        now + chrono::Duration::hours(1),
-    );
-    store.put_job(&job).unwrap();
-    let started = Instant::now();
-    engine.start(job);
-    loop {
-        let job = store.job(JobId(1)).unwrap().unwrap();
-        if job.is_finished() && engine.running() == 0 {
-            assert_eq!(job.tally().succeeded, 60, "{:?}", job.tally());
-            break;
+            ..EngineSettings::default()
+        };
+        let engine = Engine::new(
+            client.clone(),
+            store.clone(),
+            Console::new(std::io::sink()),
+            settings,
+        );
+        if webhooks {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let url = format!(
+                "http://{}{}",
+                listener.local_addr().unwrap(),
+                image_builder::webhook::PATH
+            );
+            let secret = Secret::new("bench");
+            tokio::spawn(image_builder::webhook::serve(
+                listener,
+                secret.clone(),
+                engine.clone(),
+                sim.api_root(),
+                image_builder::serve::Limits::default(),
+                std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true)),
+            ));
+            for image in &config.catalogue.images {
+                for track in &image.tracks {
+                    client
+                        .new_webhook(
+                            &client.recipe_url(&track.recipe),
+                            &url,
+                            &[OCI_BUILD_EVENT],
+                            Some(&secret),
+                        )
+                        .await
+                        .unwrap();
+                }
+            }
         }
-        sim.advance(Duration::from_secs(1));
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    let wall = started.elapsed();
-    let counts = sim.request_counts();
-    Run {
-        wall,
-        requests: counts.values().sum(),
-        counts,
-    }
+        // `rebuild arm64 all`: 60 recipes, one build each; the other three arches are cancelled.
+        let rebuild = Rebuild {
+            series: vec![],
+            arches: vec!["arm64".parse().unwrap()],
+            images: Images::All,
+            auto_retry_uploads: false,
+            wait: false,
+            dry_run: false,
+            reason: None,
+        };
+        let plan = plan(&rebuild, &config.catalogue).unwrap();
+        assert_eq!(plan.targets.len(), RECIPES);
+        let now = chrono::Utc::now();
+        let job = Job::new(
+            JobId(1),
+            "bench",
+            "bench",
+            &rebuild.to_string(),
+            &plan,
+            &sim.api_root(),
+            false,
+            None,
+            now,
+            now + chrono::Duration::hours(1),
+        );
+        store.put_job(&job).unwrap();
+        let before = sim.request_counts();
+        let (cpu_before, sim_before) = cpu_seconds();
+        let started = Instant::now();
+        engine.start(job);
+        engine.wait_idle().await;
+        let wall = started.elapsed();
+        let (cpu_after, sim_after) = cpu_seconds();
+        let job = store.job(JobId(1)).unwrap().unwrap();
+        assert_eq!(job.tally().succeeded, RECIPES, "{:?}", job.tally());
+        let mut counts = sim.request_counts();
+        for (operation, count) in before {
+            *counts.entry(operation).or_default() -= count;
+        }
+        counts.retain(|_, count| *count > 0);
+        let requested = sim
+            .last_answered("POST requestBuilds")
+            .expect("builds were requested")
+            .duration_since(started);
+        Run {
+            requested,
+            wall,
+            requests: counts.values().sum(),
+            cpu: (cpu_after - cpu_before) - (sim_after - sim_before),
+            counts,
+            deliveries: sim.deliveries().len(),
+        }
+    });
+    drop(engine_runtime);
+    drop(sim);
+    result
 }
 
 fn main() {
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    // Per recipe at the least: 1 POST requestBuilds, 1 GET of the request once completed, 1 GET
-    // of its builds, 3 POST cancel (the arches not asked for, while they can be), and 1 GET per
-    // state of the wanted build that the engine sees: at least 1 (only the end), at most 5
-    // (queued, building, gathering, processing, uploading, uploaded: one GET per change).
-    let minimum = "7-11";
-    println!("60-recipe mass rebuild (arm64 of 60 recipes), 100 ms per Launchpad request");
+    let sim_runtime = tokio::runtime::Builder::new_multi_thread()
+        .thread_name("sim")
+        .enable_all()
+        .build()
+        .unwrap();
     println!(
-        "{:>9} {:>10} {:>10} {:>13} {:>10}",
-        "in flight", "wall (s)", "requests", "per recipe", "minimum"
+        "{RECIPES}-recipe mass rebuild (arm64 of each), {} ms per Launchpad answer, simulator at {SPEED}x",
+        LATENCY.as_millis()
     );
-    for limit in [1, 8] {
-        let run = runtime.block_on(run(limit));
-        println!(
-            "{limit:>9} {:>10.1} {:>10} {:>13.1} {:>10}",
-            run.wall.as_secs_f64(),
-            run.requests,
-            run.requests as f64 / 60.0,
-            minimum,
-        );
-        eprintln!("  requests by operation at {limit}: {:?}", run.counts);
+    println!(
+        "{:>9} {:>8} | {:>9} {:>9} {:>6} | {:>10} {:>6} {:>6} | {:>10} | {:>8}",
+        "in flight",
+        "webhooks",
+        "requested",
+        "least",
+        "ratio",
+        "per recipe",
+        "least",
+        "ratio",
+        "CPU/req",
+        "wall"
+    );
+    // `IB_BENCH_ONLY=8/no` runs one row (for a profiler).
+    let only = std::env::var("IB_BENCH_ONLY").ok();
+    for webhooks in [false, true] {
+        for limit in [1, 8, 32] {
+            let row = format!("{limit}/{}", if webhooks { "yes" } else { "no" });
+            if only.as_ref().is_some_and(|only| *only != row) {
+                continue;
+            }
+            let run = run(&sim_runtime, limit, webhooks);
+            let least = LATENCY.as_secs_f64() * RECIPES.div_ceil(limit) as f64;
+            let per_recipe = run.requests as f64 / RECIPES as f64;
+            println!(
+                "{limit:>9} {:>8} | {:>8.2}s {:>8.2}s {:>6.2} | {:>10.1} {:>6.1} {:>6.2} | {:>8.2}ms | {:>7.1}s",
+                if webhooks { "yes" } else { "no" },
+                run.requested.as_secs_f64(),
+                least,
+                run.requested.as_secs_f64() / least,
+                per_recipe,
+                LEAST_PER_RECIPE,
+                per_recipe / LEAST_PER_RECIPE,
+                run.cpu * 1000.0 / run.requests as f64,
+                run.wall.as_secs_f64(),
+            );
+            eprintln!(
+                "  requests by operation: {:?}; webhook deliveries taken: {}",
+                run.counts, run.deliveries
+            );
+        }
     }
 }

@@ -232,12 +232,14 @@ impl<C: Chat + Clone> Bot<C> {
                 }
             },
             Command::Jobs { scope } => self.read(|store| {
-                let jobs: Vec<Job> = store
-                    .jobs()?
-                    .into_iter()
-                    .filter(|job| scope == JobsScope::All || job.requester == user.id)
-                    .take(JOBS_LISTED)
-                    .collect();
+                let mut listed = 0;
+                let mut jobs: Vec<Job> = store.jobs_while(|job| {
+                    if scope == JobsScope::All || job.requester == user.id {
+                        listed += 1;
+                    }
+                    listed <= JOBS_LISTED
+                })?;
+                jobs.retain(|job| scope == JobsScope::All || job.requester == user.id);
                 Ok(say::job_list(&jobs, Utc::now(), say::NO_JOBS))
             }),
             Command::Cancel { job } => self.control(job, Control::Cancel).await,
@@ -314,12 +316,23 @@ impl<C: Chat + Clone> Bot<C> {
     /// The builds `user` has running, or the answer if `plan` would take them over their
     /// hourly limit (or the store cannot say).
     fn going(&self, user: &User, plan: &Plan) -> Result<usize, Box<Answer>> {
-        let jobs = self.engine.store().jobs().map_err(|error| {
-            tracing::error!(%error, "reading the store failed");
-            Box::new(Answer::from(say::internal_error(
-                "reading the job store; nothing was requested",
-            )))
-        })?;
+        // The user's unfinished jobs and every job of the last hour: all the limits count.
+        let store = self.engine.store();
+        let since = Utc::now() - crate::quota::WINDOW;
+        let jobs = store
+            .unfinished()
+            .and_then(|mut jobs| {
+                let recent = store.jobs_since(since)?;
+                jobs.retain(|job| job.created_at < since);
+                jobs.extend(recent);
+                Ok(jobs)
+            })
+            .map_err(|error| {
+                tracing::error!(%error, "reading the store failed");
+                Box::new(Answer::from(say::internal_error(
+                    "reading the job store; nothing was requested",
+                )))
+            })?;
         let limit = self.config.confirmation.builds_per_user_per_hour;
         let builds = plan.builds();
         if let Err(over) = crate::quota::hourly(&jobs, &user.id, builds, limit, Utc::now()) {

@@ -160,6 +160,20 @@ pub struct EngineConfig {
     /// minutes (a queued build waits minutes for a builder).
     #[serde(default = "default_queued_grace")]
     pub queued_grace_minutes: u64,
+    /// How long a build request typically takes to make its builds, in seconds: without
+    /// webhooks it is read this long after it was sent.
+    #[serde(default = "default_typical_request")]
+    pub typical_request_seconds: u64,
+    /// How long a build typically waits for a builder, in seconds: without webhooks a queued
+    /// build is read when this is over, then every quarter of it while it overruns.
+    #[serde(default = "default_typical_queue")]
+    pub typical_queue_seconds: u64,
+    /// How long a build typically builds, in seconds (the same way).
+    #[serde(default = "default_typical_build")]
+    pub typical_build_seconds: u64,
+    /// How long a registry upload typically takes, in seconds (the same way).
+    #[serde(default = "default_typical_upload")]
+    pub typical_upload_seconds: u64,
     /// Where the job store lives. Default: `$XDG_STATE_HOME/image-builder`, else
     /// `~/.local/state/image-builder`.
     #[serde(default)]
@@ -196,6 +210,18 @@ fn default_request_grace() -> u64 {
 fn default_queued_grace() -> u64 {
     30
 }
+fn default_typical_request() -> u64 {
+    30
+}
+fn default_typical_queue() -> u64 {
+    300
+}
+fn default_typical_build() -> u64 {
+    1200
+}
+fn default_typical_upload() -> u64 {
+    300
+}
 
 impl Default for EngineConfig {
     fn default() -> EngineConfig {
@@ -220,9 +246,19 @@ impl EngineConfig {
                 request_retry: scaled(60),
                 upload_retry_budget: self.upload_retry_budget,
                 upload_retry_delay: scaled(self.upload_retry_delay_seconds),
-                // Set where a webhook listener runs ([`crate::jobs::EngineSettings::with_webhooks`]).
+                // Set where a webhook listener runs ([`EngineConfig::settings_with_webhooks`]).
                 request_grace: None,
                 queued_grace: None,
+                pushed: false,
+                typical: crate::jobs::Typical {
+                    request: scaled(self.typical_request_seconds),
+                    queue: scaled(self.typical_queue_seconds),
+                    build: scaled(self.typical_build_seconds),
+                    upload: scaled(self.typical_upload_seconds),
+                    shortest_build: scaled(
+                        crate::jobs::Typical::default().shortest_build.as_secs(),
+                    ),
+                },
             },
             board_interval: std::time::Duration::from_secs(self.board_edit_interval_seconds),
             give_up_after: scaled(self.give_up_after_hours * 3600),
@@ -246,6 +282,7 @@ impl EngineConfig {
         let mut settings = self.settings(speed);
         settings.rules.request_grace = Some(scaled(self.request_grace_seconds));
         settings.rules.queued_grace = Some(scaled(self.queued_grace_minutes * 60));
+        settings.rules.pushed = true;
         settings
     }
 }
@@ -551,6 +588,16 @@ impl ConfigFile {
         for (key, value) in [
             ("engine.poll_min_seconds", engine.poll_min_seconds),
             ("engine.give_up_after_hours", engine.give_up_after_hours),
+            (
+                "engine.typical_request_seconds",
+                engine.typical_request_seconds,
+            ),
+            ("engine.typical_queue_seconds", engine.typical_queue_seconds),
+            ("engine.typical_build_seconds", engine.typical_build_seconds),
+            (
+                "engine.typical_upload_seconds",
+                engine.typical_upload_seconds,
+            ),
         ] {
             if value == 0 {
                 return Err(problem(key, "must be at least 1"));
@@ -607,6 +654,26 @@ impl ConfigFile {
                 "engine.queued_grace_minutes",
                 engine.queued_grace_minutes,
                 24 * 60,
+            ),
+            (
+                "engine.typical_request_seconds",
+                engine.typical_request_seconds,
+                DAY,
+            ),
+            (
+                "engine.typical_queue_seconds",
+                engine.typical_queue_seconds,
+                DAY,
+            ),
+            (
+                "engine.typical_build_seconds",
+                engine.typical_build_seconds,
+                DAY,
+            ),
+            (
+                "engine.typical_upload_seconds",
+                engine.typical_upload_seconds,
+                DAY,
             ),
             (
                 "confirmation.code_valid_minutes",

@@ -109,13 +109,10 @@ impl Metrics {
 fn count_gauges(store: &Store) -> String {
     let mut text = String::new();
     {
-        if let Ok(jobs) = store.jobs() {
-            let mut by_state: BTreeMap<String, u64> = BTreeMap::new();
+        // Every job's own record for the counts by state; only the unfinished jobs' builds.
+        if let (Ok(by_state), Ok(jobs)) = (store.job_counts(), store.unfinished()) {
             let mut builds: BTreeMap<String, u64> = BTreeMap::new();
             for job in &jobs {
-                *by_state
-                    .entry(format!("{:?}", job.status).to_lowercase())
-                    .or_insert(0) += 1;
                 for build in job.targets.iter().flat_map(|t| t.wanted()) {
                     *builds
                         .entry(format!("{:?}", build.progress()).to_lowercase())
@@ -130,7 +127,7 @@ fn count_gauges(store: &Store) -> String {
                     labels(&[("state", &state)])
                 );
             }
-            let _ = writeln!(text, "# HELP image_builder_builds Builds of stored jobs by state.\n# TYPE image_builder_builds gauge");
+            let _ = writeln!(text, "# HELP image_builder_builds Builds of unfinished jobs by state.\n# TYPE image_builder_builds gauge");
             for (state, count) in builds {
                 let _ = writeln!(
                     text,

@@ -20,7 +20,7 @@ use tokio::sync::mpsc;
 
 use crate::serve::{read_body, Limits};
 
-use crate::launchpad::models::OCI_BUILD_EVENT;
+use crate::launchpad::models::{BuildState, UploadStatus, OCI_BUILD_EVENT};
 use crate::secret::Secret;
 
 /// The largest delivery accepted. Launchpad's are a few hundred bytes.
@@ -45,6 +45,8 @@ pub struct Delivery {
     pub id: Option<String>,
     /// The payload's `registry_upload_status`.
     pub upload_status: Option<String>,
+    /// The payload's `status` (the build's `buildstate`).
+    pub status: Option<String>,
 }
 
 struct Listener {
@@ -179,6 +181,9 @@ async fn deliver(State(listener): State<Arc<Listener>>, request: Request<Body>) 
         upload_status: payload["registry_upload_status"]
             .as_str()
             .map(|status| status.chars().take(64).collect()),
+        status: payload["status"]
+            .as_str()
+            .map(|status| status.chars().take(64).collect()),
     };
     tracing::debug!(build = %delivery.build, action = %delivery.action, "webhook delivery");
     if listener.deliveries.send(delivery).is_err() {
@@ -257,6 +262,16 @@ pub async fn serve<C: crate::chat::Chat>(
             let request = delivery
                 .build_request
                 .map(|path| format!("{api_root}{path}"));
+            // What the build was when the delivery was made; a state this bot does not know
+            // is no news it can take in (the job reads the build instead).
+            let reported = delivery
+                .status
+                .map(BuildState::from)
+                .zip(delivery.upload_status.clone().map(UploadStatus::from))
+                .filter(|(state, upload)| {
+                    !matches!(state, BuildState::Unknown(_))
+                        && !matches!(upload, UploadStatus::Unknown(_))
+                });
             let hint = delivery
                 .id
                 .zip(delivery.upload_status)
@@ -265,7 +280,7 @@ pub async fn serve<C: crate::chat::Chat>(
                     upload_status,
                 });
             let recipe = delivery.recipe.map(|path| format!("{api_root}{path}"));
-            engine.webhook(build, request, recipe, hint).await;
+            engine.webhook(build, request, recipe, reported, hint).await;
         }
     };
     tokio::select! {

@@ -8,7 +8,6 @@ use std::time::Duration;
 use chrono::{DateTime, TimeZone, Utc};
 use image_builder::jobs::machine::{
     next_due, observe, Action, BuildCall, BuildSnapshot, Control, Notice, Observation, Rules,
-    REQUESTS_AT_ONCE,
 };
 use image_builder::jobs::model::{Phase, Progress};
 use image_builder::jobs::{Job, JobStatus};
@@ -30,6 +29,7 @@ fn rules() -> Rules {
         upload_retry_delay: Duration::from_secs(60),
         request_grace: None,
         queued_grace: None,
+        ..Rules::default()
     }
 }
 
@@ -139,21 +139,17 @@ fn following() -> Job {
 }
 
 #[test]
-fn a_new_job_requests_a_few_recipes_at_a_time_and_stores_them_as_being_sent() {
+fn a_new_job_requests_every_recipe_at_once_and_stores_them_as_being_sent() {
     let mut job = job("rebuild 22.04 all", false);
     let step = observe(&mut job, Observation::Tick, t0(), &rules());
-    assert_eq!(step.actions.len(), REQUESTS_AT_ONCE);
-    let requesting = job
+    assert_eq!(step.actions.len(), job.targets.len());
+    assert!(job
         .targets
         .iter()
-        .filter(|t| matches!(t.phase, Phase::Requesting { attempt: 1, .. }))
-        .count();
-    assert_eq!(requesting, REQUESTS_AT_ONCE);
+        .all(|t| matches!(t.phase, Phase::Requesting { attempt: 1, .. })));
+    // None again while they are out.
     let step = observe(&mut job, Observation::Tick, t0(), &rules());
-    assert!(step
-        .actions
-        .iter()
-        .all(|a| matches!(a, Action::RequestBuilds { .. } | Action::Call { .. })));
+    assert!(step.actions.is_empty(), "{:?}", step.actions);
 }
 
 #[test]
@@ -221,6 +217,7 @@ fn with_webhooks() -> Rules {
     Rules {
         request_grace: Some(Duration::from_secs(120)),
         queued_grace: Some(Duration::from_secs(1800)),
+        pushed: true,
         ..rules()
     }
 }
@@ -480,50 +477,142 @@ fn already_pending_is_an_outcome_not_a_failure() {
     assert_eq!(job.status, JobStatus::Finished);
 }
 
+/// Reads `arm64` of `job` at `at`: `None` is "not modified".
+fn read_at(
+    job: &mut Job,
+    arm64: usize,
+    result: Option<BuildSnapshot>,
+    at: DateTime<Utc>,
+    rules: &Rules,
+) {
+    let generation = job.targets[0].builds[arm64].generation;
+    observe(
+        job,
+        Observation::BuildRead {
+            target: 0,
+            build: arm64,
+            generation,
+            result: Ok(result),
+        },
+        at,
+        rules,
+    );
+}
+
 #[test]
-fn polling_backs_off_while_nothing_changes_and_resets_on_a_change() {
+fn without_deliveries_a_build_is_read_when_its_stage_should_be_over_then_every_quarter_of_it() {
     let mut job = following();
+    let rules = rules();
+    let typical = rules.typical;
+    let minutes = |duration: std::time::Duration| chrono::Duration::from_std(duration).unwrap();
     let arm64 = job.targets[0]
         .builds
         .iter()
         .position(|b| b.arch.as_str() == "arm64")
         .unwrap();
-    let mut intervals = Vec::new();
-    for _ in 0..6 {
-        let generation = job.targets[0].builds[arm64].generation;
-        observe(
-            &mut job,
-            Observation::BuildRead {
-                target: 0,
-                build: arm64,
-                generation,
-                result: Ok(None),
-            },
-            t0(),
-            &rules(),
-        );
-        intervals.push(job.targets[0].builds[arm64].poll.interval_ms);
-    }
-    assert_eq!(intervals, [15_000, 22_500, 33_750, 50_625, 60_000, 60_000]);
+    let due = |job: &Job| job.targets[0].builds[arm64].poll.due;
+    // Listed queued at t0: read when a queue's typical wait is over.
+    assert_eq!(due(&job), t0() + minutes(typical.queue));
+    // Still queued then: every quarter of it (within poll_min and poll_max) while it overruns.
+    let at = t0() + minutes(typical.queue);
+    read_at(&mut job, arm64, None, at, &rules);
+    let quarter = minutes((typical.queue / 4).clamp(rules.poll_min, rules.poll_max));
+    assert_eq!(due(&job), at + quarter);
+    // Building: read when a build's typical time is over.
+    let at = at + quarter;
     let building = snapshot(
         "arm64",
         BuildState::CurrentlyBuilding,
         UploadStatus::Unscheduled,
     );
-    let generation = job.targets[0].builds[arm64].generation;
-    observe(
-        &mut job,
-        Observation::BuildRead {
-            target: 0,
-            build: arm64,
-            generation,
-            result: Ok(Some(building)),
-        },
-        t0(),
-        &rules(),
+    read_at(&mut job, arm64, Some(building.clone()), at, &rules);
+    assert_eq!(due(&job), at + minutes(typical.build));
+    // An early look (a restart) changes nothing of that.
+    read_at(&mut job, arm64, Some(building), at + quarter, &rules);
+    assert_eq!(due(&job), at + minutes(typical.build));
+    // Uploading: the upload's typical time.
+    let at = at + minutes(typical.build);
+    let uploading = snapshot(
+        "arm64",
+        BuildState::SuccessfullyBuilt,
+        UploadStatus::Pending,
     );
-    assert_eq!(job.targets[0].builds[arm64].poll.interval_ms, 10_000);
-    assert!(next_due(&job).unwrap() <= t0() + chrono::Duration::seconds(10));
+    read_at(&mut job, arm64, Some(uploading), at, &rules);
+    assert_eq!(due(&job), at + minutes(typical.upload));
+    assert!(next_due(&job).unwrap() <= at + minutes(typical.upload));
+}
+
+#[test]
+fn with_deliveries_a_build_moving_on_is_not_read_and_its_end_is_read_at_once() {
+    let mut job = following();
+    let rules = with_webhooks();
+    let arm64 = job.targets[0]
+        .builds
+        .iter()
+        .position(|b| b.arch.as_str() == "arm64")
+        .unwrap();
+    let url = job.targets[0].builds[arm64].url.clone();
+    let deliver = |job: &mut Job, state: BuildState, upload: UploadStatus, at| {
+        observe(
+            job,
+            Observation::Delivered {
+                build_url: url.clone(),
+                request_url: None,
+                reported: Some((state, upload)),
+            },
+            at,
+            &rules,
+        )
+    };
+    let at = t0() + chrono::Duration::minutes(3);
+    let step = deliver(
+        &mut job,
+        BuildState::CurrentlyBuilding,
+        UploadStatus::Unscheduled,
+        at,
+    );
+    assert!(step.actions.is_empty(), "{step:?}");
+    let build = &job.targets[0].builds[arm64];
+    assert_eq!(build.progress(), Progress::Building);
+    // The next read only as a safety net: twice a build's typical time, and poll_max.
+    let net = rules.typical.build * 2 + rules.poll_max;
+    assert_eq!(
+        build.poll.due,
+        at + chrono::Duration::from_std(net).unwrap()
+    );
+    // An old delivery (queued) arriving late moves nothing back, and is no reason to read.
+    deliver(
+        &mut job,
+        BuildState::NeedsBuilding,
+        UploadStatus::Unscheduled,
+        at,
+    );
+    let build = &job.targets[0].builds[arm64];
+    assert_eq!(build.progress(), Progress::Building);
+    assert!(build.poll.due > at);
+    // Its upload failed: that is read (and told from the read), at once.
+    let at = at + chrono::Duration::minutes(20);
+    deliver(
+        &mut job,
+        BuildState::SuccessfullyBuilt,
+        UploadStatus::FailedToUpload,
+        at,
+    );
+    let build = &job.targets[0].builds[arm64];
+    assert_eq!(
+        build.progress(),
+        Progress::Building,
+        "a delivery is not what is told"
+    );
+    assert_eq!(build.poll.due, at);
+    let step = observe(&mut job, Observation::Tick, at, &rules);
+    assert!(
+        step.actions.contains(&Action::ReadBuild {
+            target: 0,
+            build: arm64
+        }),
+        "{step:?}"
+    );
 }
 
 #[test]
@@ -791,19 +880,21 @@ fn a_build_with_a_call_in_flight_is_not_read_and_keeps_the_job_open() {
         later,
         &rules(),
     );
+    // Queued again: read when a queue's typical wait is over, not before.
+    let read = Action::ReadBuild {
+        target: 0,
+        build: arm64,
+    };
     let step = observe(
         &mut job,
         Observation::Tick,
         later + chrono::Duration::minutes(1),
         &rules(),
     );
-    assert!(
-        step.actions.contains(&Action::ReadBuild {
-            target: 0,
-            build: arm64
-        }),
-        "{step:?}"
-    );
+    assert!(!step.actions.contains(&read), "{step:?}");
+    let queue = chrono::Duration::from_std(rules().typical.queue).unwrap();
+    let step = observe(&mut job, Observation::Tick, later + queue, &rules());
+    assert!(step.actions.contains(&read), "{step:?}");
 }
 
 /// A job for redis 20.04 arm64 whose request is answered and whose builds are listed as
@@ -971,4 +1062,119 @@ fn three_reads_answered_500_make_a_build_unreadable_once_and_settled() {
         );
     }
     assert_eq!(job.targets[0].builds[1].unreadable, None);
+}
+
+#[test]
+fn a_queued_build_cancelled_is_known_cancelled_without_a_read_and_a_building_one_is_read() {
+    // `following` lists four queued builds at t0 and answers the three cancels at once.
+    let job = following();
+    for build in job.targets[0].builds.iter().filter(|b| !b.wanted) {
+        assert_eq!(build.state, BuildState::CancelledBuild, "{}", build.arch);
+        assert!(build.is_settled(true, 2));
+    }
+    // One last seen building may still be cancelling: its outcome is read.
+    let mut job = job_listed_as(BuildState::CurrentlyBuilding);
+    let (index, _) = cancel_answered(&mut job, t0());
+    let build = &job.targets[0].builds[index];
+    assert_eq!(build.state, BuildState::CurrentlyBuilding);
+    assert!(!build.is_settled(true, 2));
+    assert!(build.poll.due <= t0() + chrono::Duration::from_std(rules().poll_min).unwrap());
+    // One seen queued long ago may have been built since: read too.
+    let mut job = job_listed_as(BuildState::NeedsBuilding);
+    let late = t0() + chrono::Duration::from_std(rules().typical.shortest_build).unwrap();
+    let (index, _) = cancel_answered(&mut job, late);
+    assert_eq!(
+        job.targets[0].builds[index].state,
+        BuildState::NeedsBuilding
+    );
+}
+
+/// redis 20.04 arm64 with its builds listed at t0 as `state`, no cancel answered yet.
+fn job_listed_as(state: BuildState) -> Job {
+    let mut job = job("rebuild 20.04 arm64 redis", false);
+    observe(&mut job, Observation::Tick, t0(), &rules());
+    observe(
+        &mut job,
+        Observation::Requested {
+            target: 0,
+            result: Ok("http://lp/devel/r/+build-request/1".into()),
+        },
+        t0(),
+        &rules(),
+    );
+    observe(
+        &mut job,
+        Observation::BuildsListed {
+            target: 0,
+            result: Ok(["amd64", "arm64"]
+                .into_iter()
+                .map(|arch| snapshot(arch, state.clone(), UploadStatus::Unscheduled))
+                .collect()),
+        },
+        t0(),
+        &rules(),
+    );
+    job
+}
+
+/// Answers the cancel of `amd64` (not asked for) at `at`; returns its index and the step.
+fn cancel_answered(
+    job: &mut Job,
+    at: DateTime<Utc>,
+) -> (usize, image_builder::jobs::machine::Step) {
+    let index = job.targets[0]
+        .builds
+        .iter()
+        .position(|b| b.arch.as_str() == "amd64")
+        .unwrap();
+    let step = observe(
+        job,
+        Observation::BuildCall {
+            target: 0,
+            build: index,
+            call: BuildCall::Cancel,
+            result: Ok(()),
+        },
+        at,
+        &rules(),
+    );
+    (index, step)
+}
+
+#[test]
+fn a_delivery_naming_a_build_of_the_request_lists_its_builds_without_reading_the_request() {
+    let mut job = job("rebuild 20.04 arm64 redis", false);
+    let rules = with_webhooks();
+    observe(&mut job, Observation::Tick, t0(), &rules);
+    let request = "http://lp/devel/r/+build-request/1";
+    observe(
+        &mut job,
+        Observation::Requested {
+            target: 0,
+            result: Ok(request.into()),
+        },
+        t0(),
+        &rules,
+    );
+    // Without a delivery, the request is read only as a safety net.
+    let typical = rules.typical.request;
+    let net = chrono::Duration::from_std(typical * 2 + rules.poll_max).unwrap();
+    assert_eq!(job.targets[0].poll.due, t0() + net);
+    let step = observe(
+        &mut job,
+        Observation::Delivered {
+            build_url: "http://lp/devel/r/+build/7".into(),
+            request_url: Some(request.into()),
+            reported: Some((BuildState::NeedsBuilding, UploadStatus::Unscheduled)),
+        },
+        t0(),
+        &rules,
+    );
+    assert_eq!(
+        step.actions,
+        vec![Action::ListBuilds {
+            target: 0,
+            url: format!("{request}/builds")
+        }]
+    );
 }

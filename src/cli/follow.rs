@@ -105,8 +105,9 @@ pub fn open_store_to_read(
     }
 }
 
-/// One progress bar per target, updated from the store until the job ends and the engine has
-/// said all it will; returns the job as it ended.
+/// One progress bar per target, updated from the engine's memory ([`Engine::follow`]) until
+/// the job ends and the engine has said all it will; returns the job as it ended (read from
+/// the store).
 pub async fn follow(
     engine: &Engine<Terminal>,
     bars: &MultiProgress,
@@ -116,11 +117,9 @@ pub async fn follow(
         .expect("a valid template")
         .progress_chars("=> ");
     let mut shown: Vec<ProgressBar> = Vec::new();
+    let mut changes = engine.follow(id)?;
     loop {
-        let job = engine
-            .store()
-            .job(id)?
-            .with_context(|| format!("job {id} is not in the store"))?;
+        let job = changes.borrow_and_update().clone();
         if shown.is_empty() {
             for target in &job.targets {
                 let bar = bars.add(ProgressBar::new(target.arches.len() as u64));
@@ -139,6 +138,10 @@ pub async fn follow(
                 bar.finish();
             }
             bars.clear().ok();
+            let job = engine
+                .store()
+                .job(id)?
+                .with_context(|| format!("job {id} is not in the store"))?;
             if !job.is_finished() {
                 // No driver left and the job unfinished: it stopped, because the store could
                 // not be written. The job is as last stored; `wait` resumes it.
@@ -146,7 +149,11 @@ pub async fn follow(
             }
             return Ok(job);
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        // A change, or (for the engine's end) a look every 100 ms.
+        tokio::select! {
+            _ = changes.changed() => {}
+            () = tokio::time::sleep(Duration::from_millis(100)) => {}
+        }
     }
 }
 

@@ -148,7 +148,7 @@ pub fn list(
         Ok(store) => store,
         Err(code) => return Ok(code),
     };
-    let jobs: Vec<_> = store.jobs()?.into_iter().take(args.last).collect();
+    let jobs = store.recent_jobs(args.last)?;
     writeln!(
         out,
         "{}",

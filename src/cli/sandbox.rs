@@ -121,7 +121,7 @@ pub async fn run(args: &SandboxArgs, err: &mut impl Write) -> anyhow::Result<Exi
         None => Store::temporary()?,
     };
     // The console's message ids continue after those a kept store remembers.
-    let first_id = 1 + 1000 * store.jobs()?.len() as u64;
+    let first_id = 1 + 1000 * store.last_job_id()?;
     let console = Console::with_first_id(std::io::stdout(), first_id);
     let mut client_settings = config.launchpad.client_settings(Some(sim.credentials()));
     client_settings.api_root = sim.api_root();

@@ -13,9 +13,9 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::calls::PreparedCall;
-use super::engine::{controlled_count, Command, Inner};
+use super::engine::{controlled_count, Command, Inner, PUBLISH_EVERY};
 use super::machine::{self, next_due, observe, Notice, Observation, Step};
-use super::model::{Job, Phase};
+use super::model::Job;
 use crate::alerts::{failure_key, job_owner, unreadable_key, Claim};
 use crate::chat::{Button, Chat, Kind, MessageId, Outgoing};
 use crate::messages::jobs as say;
@@ -26,14 +26,21 @@ pub(super) struct Driver<C> {
     job: Job,
     /// Whether the last write of the job worked: a driver that cannot store stops.
     stored: bool,
+    /// What of the job is on disk: a save writes only what changed since.
+    written: crate::store::Written,
+    /// Counts the saves that changed something: the board is rendered again only after one.
+    version: u64,
     board: Option<MessageId>,
     board_text: String,
-    board_edited: Option<Instant>,
+    /// When the board was last rendered, and the [`Driver::version`] it showed.
+    board_rendered: Option<(Instant, u64)>,
     /// The board's message was deleted (by a moderator) and posted again; once more, and the
     /// job goes on without a board rather than posting it in a loop.
     board_reposted: bool,
     /// No board any more: deleted twice.
     board_dropped: bool,
+    /// When the job was last published to those following it, and whether it changed since.
+    published: (Option<Instant>, bool),
 }
 
 impl<C: Chat> Driver<C> {
@@ -57,10 +64,13 @@ impl<C: Chat> Driver<C> {
             inner,
             job,
             stored: true,
+            written: crate::store::Written::default(),
+            version: 0,
             board_text: String::new(),
-            board_edited: None,
+            board_rendered: None,
             board_reposted: false,
             board_dropped: false,
+            published: (None, false),
         };
         (driver, step)
     }
@@ -81,7 +91,7 @@ impl<C: Chat> Driver<C> {
             let tick = observe(&mut self.job, Observation::Tick, Utc::now(), &rules);
             step.actions.extend(tick.actions);
             step.notices.extend(tick.notices);
-            if !self.take(step, &mut calls) {
+            if !self.take(step, &mut calls).await {
                 return self.stop_unstored().await;
             }
             self.announce().await;
@@ -89,6 +99,7 @@ impl<C: Chat> Driver<C> {
                 return self.stop_unstored().await;
             }
             let board_due = self.update_board(self.job.is_finished()).await;
+            let publish_due = self.publish();
             if self.job.is_finished() && calls.is_empty() {
                 if board_due.is_some() {
                     self.final_board().await;
@@ -101,6 +112,9 @@ impl<C: Chat> Driver<C> {
                     let mut drivers = self.inner.drivers.lock().unwrap_or_else(|p| p.into_inner());
                     let pending = commands.try_recv().ok();
                     if pending.is_none() {
+                        // Under the lock: a `retry` that reopens the job from the store comes
+                        // after, and opens it again.
+                        self.close_if_said();
                         drivers.remove(&self.job.id);
                     }
                     pending
@@ -117,8 +131,8 @@ impl<C: Chat> Driver<C> {
             let now = Utc::now();
             let due = next_due(&self.job).map(|due| (due - now).to_std().unwrap_or_default());
             let mut wake = Instant::now() + due.unwrap_or(Duration::from_secs(3600));
-            if let Some(board_due) = board_due {
-                wake = wake.min(board_due);
+            for due in [board_due, publish_due].into_iter().flatten() {
+                wake = wake.min(due);
             }
             step = Step::default();
             tokio::select! {
@@ -133,6 +147,32 @@ impl<C: Chat> Driver<C> {
                 }
             }
         }
+    }
+
+    /// Publishes the job to those following it ([`super::Engine::follow`]) if it changed,
+    /// at most every [`PUBLISH_EVERY`] (an ended job at once); returns when a held-back
+    /// change is due.
+    fn publish(&mut self) -> Option<Instant> {
+        let followed = self
+            .inner
+            .followed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        let sender = followed.get(&self.job.id)?;
+        let (last, changed) = &mut self.published;
+        *changed |= sender.borrow().as_ref() != &self.job;
+        if !*changed {
+            return None;
+        }
+        if let Some(last) = *last {
+            if last.elapsed() < PUBLISH_EVERY && !self.job.is_finished() {
+                return Some(last + PUBLISH_EVERY);
+            }
+        }
+        sender.send_replace(Arc::new(self.job.clone()));
+        *last = Some(Instant::now());
+        *changed = false;
+        None
     }
 
     /// Applies what someone asked of the job; returns what it leads to.
@@ -162,9 +202,14 @@ impl<C: Chat> Driver<C> {
             Command::Poke {
                 build_url,
                 request_url,
+                reported,
             } => {
-                self.poke(&build_url, request_url.as_deref());
-                Step::default()
+                let delivered = Observation::Delivered {
+                    build_url,
+                    request_url,
+                    reported,
+                };
+                observe(&mut self.job, delivered, Utc::now(), &rules)
             }
             Command::Candidate {
                 recipe_url,
@@ -183,9 +228,16 @@ impl<C: Chat> Driver<C> {
 
     /// Takes in a step: its notices go in the outbox and the job is stored, then (only if it
     /// was) its calls start. Returns whether the job could be stored.
-    fn take(&mut self, step: Step, calls: &mut Calls) -> bool {
+    async fn take(&mut self, step: Step, calls: &mut Calls) -> bool {
         self.queue(step.notices);
-        if !self.save() {
+        // A call that changes something on Launchpad goes out only once it is on disk.
+        let durable = step.actions.iter().any(|action| {
+            matches!(
+                action,
+                machine::Action::RequestBuilds { .. } | machine::Action::Call { .. }
+            )
+        });
+        if !self.save(durable).await {
             return false;
         }
         for action in step.actions {
@@ -212,6 +264,22 @@ impl<C: Chat> Driver<C> {
         drivers.remove(&self.job.id);
     }
 
+    /// The job ended: once everything about it is said (its summary too), it leaves the index
+    /// of open jobs, so a restart does not read it again.
+    fn close_if_said(&self) {
+        let said = self.job.outbox.is_empty()
+            && self
+                .inner
+                .store
+                .messages(self.job.id)
+                .is_ok_and(|messages| messages.summary_sent);
+        if said {
+            if let Err(error) = self.inner.store.close_job(self.job.id) {
+                tracing::warn!(%error, "closing the ended job in the store failed; a restart looks at it again");
+            }
+        }
+    }
+
     /// Puts notices worth saying in the job's outbox (stored with the job by the next save).
     fn queue(&mut self, notices: Vec<Notice>) {
         self.job.outbox.extend(
@@ -221,10 +289,19 @@ impl<C: Chat> Driver<C> {
         );
     }
 
-    /// Stores the job; `false` (and [`Driver::stored`] false) if the store failed.
-    fn save(&mut self) -> bool {
-        match self.inner.store.put_job(&self.job) {
-            Ok(()) => true,
+    /// Stores what changed of the job; `false` (and [`Driver::stored`] false) if the store
+    /// failed.
+    async fn save(&mut self, durable: bool) -> bool {
+        match self
+            .inner
+            .store
+            .save_job(&mut self.written, &self.job, durable)
+            .await
+        {
+            Ok(changed) => {
+                self.version += u64::from(changed);
+                true
+            }
             Err(error) => {
                 tracing::error!(%error, "storing the job failed");
                 self.stored = false;
@@ -243,7 +320,7 @@ impl<C: Chat> Driver<C> {
             };
             self.say(&notice).await;
             self.job.outbox.remove(0);
-            self.save();
+            self.save(true).await;
         }
     }
 
@@ -382,15 +459,22 @@ impl<C: Chat> Driver<C> {
             // ones cancelled): it shows what was made, not what is being asked.
             return None;
         }
+        // Rendered at most once an interval, and only after a change: a mass rebuild's
+        // answers come many times an interval.
+        let interval = self.inner.settings.board_interval;
+        if let Some((rendered, shown)) = self.board_rendered {
+            if !force && shown == self.version {
+                return None;
+            }
+            if !force && rendered.elapsed() < interval {
+                return Some(rendered + interval);
+            }
+        }
+        let version = self.version;
         let text = say::board(&self.job, Utc::now());
         if text == self.board_text {
+            self.board_rendered = Some((Instant::now(), version));
             return None;
-        }
-        let interval = self.inner.settings.board_interval;
-        if let Some(edited) = self.board_edited {
-            if !force && edited.elapsed() < interval {
-                return Some(edited + interval);
-            }
         }
         // A running job's board carries its Cancel button; an ended one's edit removes it.
         let buttons = if self.job.is_finished() {
@@ -416,7 +500,7 @@ impl<C: Chat> Driver<C> {
         match result {
             Ok(()) => {
                 self.board_text = text;
-                self.board_edited = Some(Instant::now());
+                self.board_rendered = Some((Instant::now(), version));
                 None
             }
             Err(error) => {
@@ -451,23 +535,6 @@ impl<C: Chat> Driver<C> {
             tracing::error!(%error, "storing the board's message id failed");
         }
         self.board = id;
-    }
-
-    /// Makes a build of this job, or its build request, due for a read now.
-    fn poke(&mut self, build_url: &str, request_url: Option<&str>) {
-        let now = Utc::now();
-        for target in &mut self.job.targets {
-            if let Phase::Requested { request_url: mine } = &target.phase {
-                if Some(mine.as_str()) == request_url {
-                    target.poll.due = now;
-                }
-            }
-            for build in &mut target.builds {
-                if build.url == build_url {
-                    build.poll.due = now;
-                }
-            }
-        }
     }
 
     /// Before the chat would refuse to edit the board's message, leaves a pointer in it and

@@ -15,6 +15,7 @@ use super::machine::{observe, Control, Notice, Observation, Rules, Step};
 use super::model::Job;
 use crate::alerts::{AlertSettings, Alerts, Hint};
 use crate::chat::Chat;
+use crate::launchpad::models::{BuildState, UploadStatus};
 use crate::launchpad::Client;
 use crate::store::{Store, StoreError};
 use crate::target::{ImageName, JobId};
@@ -82,11 +83,12 @@ pub(super) enum Command {
         control: Control,
         reply: oneshot::Sender<usize>,
     },
-    /// Launchpad said this build (of this build request) changed: read them now rather than
-    /// at the next poll.
+    /// Launchpad said this build (of this build request) changed, and perhaps to what: the
+    /// machine decides whether to read it ([`Observation::Delivered`]).
     Poke {
         build_url: String,
         request_url: Option<String>,
+        reported: Option<(BuildState, UploadStatus)>,
     },
     /// A delivery names a build (and build request) of a recipe of the job that no job knows:
     /// perhaps its lost request's, or a skipped architecture's queued build.
@@ -115,7 +117,13 @@ pub(super) struct Inner<C> {
     pub(super) alerts: Alerts<C>,
     pub(super) drivers: Drivers,
     running: watch::Sender<usize>,
+    /// Jobs someone follows ([`Engine::follow`]): their drivers publish them here as they
+    /// change, at most every [`PUBLISH_EVERY`].
+    pub(super) followed: Mutex<HashMap<JobId, watch::Sender<Arc<Job>>>>,
 }
+
+/// How often a followed job is published at most: progress bars need no more.
+pub(super) const PUBLISH_EVERY: Duration = Duration::from_millis(100);
 
 /// The engine. Cheap to clone.
 pub struct Engine<C> {
@@ -141,6 +149,7 @@ impl<C: Chat + Clone> Engine<C> {
                     .send(Command::Poke {
                         build_url: build.to_string(),
                         request_url: None,
+                        reported: None,
                     })
                     .is_ok()
             })
@@ -168,6 +177,7 @@ impl<C: Chat + Clone> Engine<C> {
                 alerts,
                 drivers,
                 running: watch::channel(0).0,
+                followed: Mutex::new(HashMap::new()),
             }),
         }
     }
@@ -177,6 +187,27 @@ impl<C: Chat> Engine<C> {
     /// The store.
     pub fn store(&self) -> &Store {
         &self.inner.store
+    }
+
+    /// The job as its driver has it, from memory, as it changes (at most every 100 ms): what
+    /// progress bars show, without reading the store. Starts from the stored job.
+    pub fn follow(&self, id: JobId) -> Result<watch::Receiver<Arc<Job>>, EngineError> {
+        let mut followed = self
+            .inner
+            .followed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if let Some(sender) = followed.get(&id) {
+            return Ok(sender.subscribe());
+        }
+        let job = self
+            .inner
+            .store
+            .job(id)?
+            .ok_or(EngineError::NoSuchJob(id))?;
+        let (sender, receiver) = watch::channel(Arc::new(job));
+        followed.insert(id, sender);
+        Ok(receiver)
     }
 
     /// The settings.
@@ -204,9 +235,10 @@ impl<C: Chat> Engine<C> {
             }
         }
         let mut resumed = 0;
-        for job in self.inner.store.jobs()?.into_iter().rev() {
+        for job in self.inner.store.open_jobs()? {
             let unsaid = !job.outbox.is_empty() || !self.inner.store.messages(job.id)?.summary_sent;
             if job.is_finished() && !unsaid {
+                self.inner.store.close_job(job.id)?;
                 continue;
             }
             if !job.is_finished() {
@@ -268,9 +300,10 @@ impl<C: Chat> Engine<C> {
         Ok(count)
     }
 
-    /// Launchpad's webhook says this build (a canonical API URL) of `recipe_url` changed. A
-    /// build (or build request) of a running job is read by that job at once (the board moves
-    /// before the next poll). A build of a recipe whose job waits for word of its lost request,
+    /// Launchpad's webhook says this build (a canonical API URL) of `recipe_url` changed, to
+    /// `reported` (its `status` and `registry_upload_status`) if the delivery said. A build
+    /// (or build request) of a running job goes to that job, which reads it if that is news
+    /// ([`Observation::Delivered`]). A build of a recipe whose job waits for word of its lost request,
     /// or of a skipped architecture's queued build, is offered to that job. Any build no job
     /// follows is read by [`Alerts::build_changed`], which tells a new failure of its upload
     /// once.
@@ -279,6 +312,7 @@ impl<C: Chat> Engine<C> {
         build_url: String,
         request_url: Option<String>,
         recipe_url: Option<String>,
+        reported: Option<(BuildState, UploadStatus)>,
         hint: Option<Hint>,
     ) {
         let store = &self.inner.store;
@@ -302,6 +336,7 @@ impl<C: Chat> Engine<C> {
                 let _ = driver.send(Command::Poke {
                     build_url,
                     request_url,
+                    reported,
                 });
                 return;
             }

@@ -16,6 +16,6 @@ pub mod model;
 pub mod notice;
 
 pub use engine::{Engine, EngineError, EngineSettings};
-pub use machine::Rules;
+pub use machine::{Rules, Typical};
 pub use model::{Job, JobStatus};
 pub use notice::{Control, Notice};

@@ -35,7 +35,9 @@ pub struct Job {
     pub status: JobStatus,
     /// Whether `cancel` was asked for.
     pub cancel_requested: bool,
-    /// One per recipe.
+    /// One per recipe. Stored apart from the job, each on its own ([`crate::store`]), so that
+    /// a change to one is written without the rest.
+    #[serde(skip)]
     pub targets: Vec<Target>,
     /// Notices stored with the change that caused them and not yet said.
     #[serde(default)]
@@ -74,7 +76,8 @@ pub struct Target {
     pub arches: Vec<Arch>,
     /// Where the build request is.
     pub phase: Phase,
-    /// The request's builds, once known.
+    /// The request's builds, once known. Stored apart from the target, each on its own.
+    #[serde(skip)]
     pub builds: Vec<BuildTrack>,
     /// When to look at the build request next (or to ask again after a transient failure).
     pub poll: Poll,
@@ -225,6 +228,13 @@ pub struct BuildTrack {
     /// id (or the error, without one). The build counts as ended, and says so.
     #[serde(default)]
     pub unreadable: Option<String>,
+    /// When it was first seen in its current stage (queued, building, uploading): what paces
+    /// its reads ([`crate::jobs::machine::Typical`]).
+    #[serde(default)]
+    pub stage_since: Option<DateTime<Utc>>,
+    /// When Launchpad last showed it (a read, a listing, a delivery).
+    #[serde(default)]
+    pub seen_at: Option<DateTime<Utc>>,
 }
 
 /// What a build looks like to a person: one symbol on the board.
@@ -278,6 +288,8 @@ impl BuildTrack {
             generation: 0,
             read_errors: 0,
             unreadable: None,
+            stage_since: None,
+            seen_at: None,
         }
     }
 

@@ -3,9 +3,10 @@
 //! grouped alerts), and a schema version checked at start. Every write is flushed before it
 //! returns, so a state change is on disk before anything it causes is sent or said.
 //!
-//! Trees: `meta` (schema version, last job and group ids), `jobs` (id → job JSON), `links`
-//! (build and build request URL → job id), `messages`
-//! (job id → its board message and whether its summary went out), and those of [`alerts`].
+//! Trees: `meta` (schema version, last job and group ids), `job_records` (each job in pieces,
+//! and the index of open jobs: [`jobs`]), `links` (build and build request URL → job id),
+//! `messages` (job id → its board message and whether its summary went out), and those of
+//! [`alerts`].
 //!
 //! This module stores; it never decides. The records are plain data whose meaning belongs to
 //! the modules that write them.
@@ -15,15 +16,18 @@ use std::path::Path;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::jobs::model::{Job, Phase};
 use crate::target::JobId;
 
 pub mod alerts;
+mod jobs;
 
 pub use alerts::{Claimed, GroupRecord, MuteRecord, MutedFailure, UploadRecord};
+pub use jobs::{decode_v1, Written};
 
 /// The layout this code reads and writes. Bump it with a migration when the layout changes.
-pub const SCHEMA_VERSION: u32 = 1;
+/// Version 1 kept each job whole in one record (rewritten on every change); version 2 keeps
+/// it in pieces ([`jobs`]). A version 1 store is migrated when opened.
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// A store that cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -103,7 +107,7 @@ fn awaiting_key(recipe_url: &str) -> String {
 pub struct Store {
     db: sled::Db,
     meta: sled::Tree,
-    jobs: sled::Tree,
+    records: sled::Tree,
     links: sled::Tree,
     alerts: sled::Tree,
     messages: sled::Tree,
@@ -175,20 +179,22 @@ impl Store {
 
     fn with_db(db: sled::Db, path: &str) -> Result<Store, StoreError> {
         let meta = db.open_tree("meta")?;
-        match meta.get("schema")? {
-            None => {
-                meta.insert("schema", SCHEMA_VERSION.to_string().as_bytes())?;
-            }
-            Some(found) if found.as_ref() == SCHEMA_VERSION.to_string().as_bytes() => {}
-            Some(found) => {
+        let found = meta.get("schema")?;
+        let found = found.map(|found| String::from_utf8_lossy(&found).into_owned());
+        let current = SCHEMA_VERSION.to_string();
+        let migrate = match found.as_deref() {
+            None => false,
+            Some("1") => true,
+            Some(version) if version == current => false,
+            Some(version) => {
                 return Err(StoreError::Schema {
                     path: path.to_string(),
-                    found: String::from_utf8_lossy(&found).into_owned(),
+                    found: version.to_string(),
                 })
             }
-        }
+        };
         let store = Store {
-            jobs: db.open_tree("jobs")?,
+            records: db.open_tree("job_records")?,
             links: db.open_tree("links")?,
             alerts: db.open_tree("alerts")?,
             messages: db.open_tree("messages")?,
@@ -199,8 +205,30 @@ impl Store {
             meta,
             db,
         };
+        if migrate {
+            // Crash-safe: the version says 1 until every job is moved, and moving one again
+            // writes it whole again.
+            let old = store.db.open_tree("jobs")?;
+            let moved = store.migrate_v1_jobs(&old)?;
+            store.meta.insert("schema", current.as_bytes())?;
+            store.db.flush()?;
+            store.db.drop_tree("jobs")?;
+            tracing::info!(path, moved, "migrated the job store from version 1");
+        } else if found.is_none() {
+            store.meta.insert("schema", current.as_bytes())?;
+        }
         store.db.flush()?;
         Ok(store)
+    }
+
+    /// The last job number given, 0 if none.
+    pub fn last_job_id(&self) -> Result<u64, StoreError> {
+        Ok(self
+            .meta
+            .get("last_job")?
+            .and_then(|bytes| <[u8; 8]>::try_from(bytes.as_ref()).ok())
+            .map(u64::from_be_bytes)
+            .unwrap_or(0))
     }
 
     pub(crate) fn flush(&self) -> Result<(), StoreError> {
@@ -227,64 +255,9 @@ impl Store {
         Ok(bytes.map(u64::from_be_bytes).unwrap_or(1))
     }
 
-    /// Writes a job and indexes its links; flushed.
-    pub fn put_job(&self, job: &Job) -> Result<(), StoreError> {
-        self.jobs
-            .insert(job.id.0.to_be_bytes(), serde_json::to_vec(job)?)?;
-        for target in &job.targets {
-            if let Phase::Requested { request_url } | Phase::Following { request_url } =
-                &target.phase
-            {
-                self.links
-                    .insert(request_url.as_bytes(), &job.id.0.to_be_bytes())?;
-            }
-            for build in &target.builds {
-                self.links
-                    .insert(build.url.as_bytes(), &job.id.0.to_be_bytes())?;
-            }
-            // A target waiting for word of its recipe's builds is found by the recipe.
-            let key = awaiting_key(&target.recipe_url);
-            if !job.is_finished() && target.awaits_delivery(Utc::now()) {
-                self.links.insert(key.as_bytes(), &job.id.0.to_be_bytes())?;
-            } else if self.job_awaiting(&target.recipe_url)? == Some(job.id) {
-                self.links.remove(key.as_bytes())?;
-            }
-        }
-        self.flush()
-    }
-
     /// The job waiting for word of a build request or build of `recipe_url`, if one is.
     pub fn job_awaiting(&self, recipe_url: &str) -> Result<Option<JobId>, StoreError> {
         self.job_for_link(&awaiting_key(recipe_url))
-    }
-
-    /// A job.
-    pub fn job(&self, id: JobId) -> Result<Option<Job>, StoreError> {
-        match self.jobs.get(id.0.to_be_bytes())? {
-            Some(bytes) => Ok(Some(serde_json::from_slice(&bytes)?)),
-            None => Ok(None),
-        }
-    }
-
-    /// Every job, newest first.
-    pub fn jobs(&self) -> Result<Vec<Job>, StoreError> {
-        let mut jobs = Vec::new();
-        for entry in self.jobs.iter().rev() {
-            let (_, bytes) = entry?;
-            jobs.push(serde_json::from_slice(&bytes)?);
-        }
-        Ok(jobs)
-    }
-
-    /// Every job not yet ended, oldest first.
-    pub fn unfinished(&self) -> Result<Vec<Job>, StoreError> {
-        let mut jobs: Vec<Job> = self
-            .jobs()?
-            .into_iter()
-            .filter(|job| !job.is_finished())
-            .collect();
-        jobs.reverse();
-        Ok(jobs)
     }
 
     /// The job that owns a build or build request link.
@@ -310,42 +283,12 @@ impl Store {
             .insert(id.0.to_be_bytes(), serde_json::to_vec(messages)?)?;
         self.flush()
     }
-
-    /// Deletes jobs that ended before `before`, with their links and messages, and the alerting
-    /// records last touched before then ([`Store::compact_alerts`]); returns how many jobs.
-    pub fn compact(&self, before: DateTime<Utc>) -> Result<usize, StoreError> {
-        let mut removed = 0;
-        for job in self.jobs()? {
-            if job.finished_at.is_some_and(|at| at < before) {
-                for target in &job.targets {
-                    if let Phase::Requested { request_url } | Phase::Following { request_url } =
-                        &target.phase
-                    {
-                        self.links.remove(request_url.as_bytes())?;
-                    }
-                    for build in &target.builds {
-                        self.links.remove(build.url.as_bytes())?;
-                    }
-                    if self.job_awaiting(&target.recipe_url)? == Some(job.id) {
-                        self.links
-                            .remove(awaiting_key(&target.recipe_url).as_bytes())?;
-                    }
-                }
-                self.jobs.remove(job.id.0.to_be_bytes())?;
-                self.messages.remove(job.id.0.to_be_bytes())?;
-                removed += 1;
-            }
-        }
-        self.compact_alerts(before)?;
-        self.flush()?;
-        Ok(removed)
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::jobs::model::JobStatus;
+    use crate::jobs::model::{Job, JobStatus};
     use crate::plan::Plan;
 
     fn job(id: u64, finished_at: Option<DateTime<Utc>>) -> Job {

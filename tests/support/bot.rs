@@ -8,7 +8,7 @@ use image_builder::bot::Bot;
 use image_builder::chat::console::{Console, Printed};
 use image_builder::chat::{Incoming, Kind};
 use image_builder::config::Config;
-use image_builder::jobs::{Engine, EngineSettings, Job, Rules};
+use image_builder::jobs::{Engine, EngineSettings, Job, Rules, Typical};
 use image_builder::launchpad::sim::scenario::{Outcome, Scenario};
 use image_builder::launchpad::sim::Simulator;
 use image_builder::launchpad::Client;
@@ -27,6 +27,14 @@ pub fn quick_engine() -> EngineSettings {
             upload_retry_delay: Duration::from_millis(10),
             request_grace: None,
             queued_grace: None,
+            pushed: false,
+            typical: Typical {
+                request: Duration::from_millis(5),
+                queue: Duration::from_millis(10),
+                build: Duration::from_millis(10),
+                upload: Duration::from_millis(10),
+                shortest_build: Duration::from_millis(20),
+            },
         },
         board_interval: Duration::from_millis(10),
         give_up_after: Duration::from_secs(600),

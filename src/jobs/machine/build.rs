@@ -82,11 +82,8 @@ pub(super) fn apply(
     build.can_be_retried = snapshot.can_be_retried;
     build.can_be_cancelled = snapshot.can_be_cancelled;
     build.etag = snapshot.etag;
-    if changed {
-        poll_soon(&mut build.poll, now, rules);
-    } else {
-        back_off(&mut build.poll, now, rules);
-    }
+    build.seen_at = Some(now);
+    schedule(build, was, changed, now, rules);
     let now_progress = build.progress();
     if !build.wanted || was == now_progress {
         return;
@@ -126,6 +123,107 @@ pub(super) fn apply(
         }
         _ => {}
     }
+}
+
+/// The typical length of the stage a build is in, for those that pace its reads.
+fn typical_stage(progress: Progress, rules: &Rules) -> Option<std::time::Duration> {
+    match progress {
+        Progress::Queued => Some(rules.typical.queue),
+        Progress::Building => Some(rules.typical.build),
+        Progress::Uploading => Some(rules.typical.upload),
+        _ => None,
+    }
+}
+
+/// Sets when a build is next read, after Launchpad showed it at `now` (it was in stage `was`
+/// before; `changed`: its state or upload status moved).
+///
+/// In a stage with a typical length, the read comes when the stage should be over: without
+/// deliveries at `stage_since + typical`, then every quarter of `typical` (within `poll_min`
+/// and `poll_max`) while it overruns; with deliveries (which say when it moves) only as a
+/// safety net, at `stage_since + 2 × typical + poll_max`, then every `poll_max`. Anything else
+/// (a cancel under way, a failed upload waiting for its retry) is looked at soon after a change
+/// and less often while nothing changes.
+pub(super) fn schedule(
+    build: &mut BuildTrack,
+    was: Progress,
+    changed: bool,
+    now: DateTime<Utc>,
+    rules: &Rules,
+) {
+    let progress = build.progress();
+    let Some(typical) = typical_stage(progress, rules) else {
+        build.stage_since = None;
+        return if changed {
+            poll_soon(&mut build.poll, now, rules)
+        } else {
+            back_off(&mut build.poll, now, rules)
+        };
+    };
+    if progress != was || build.stage_since.is_none() {
+        build.stage_since = Some(now);
+    }
+    let since = build.stage_since.unwrap_or(now);
+    let (expected, overrun) = if rules.pushed {
+        (
+            later(
+                since,
+                typical.saturating_mul(2).saturating_add(rules.poll_max),
+            ),
+            rules.poll_max,
+        )
+    } else {
+        (
+            later(since, typical),
+            (typical / 4).clamp(rules.poll_min, rules.poll_max.max(rules.poll_min)),
+        )
+    };
+    build.poll.interval_ms = overrun.as_millis() as u64;
+    build.poll.due = expected.max(later(now, overrun));
+}
+
+/// What a webhook delivery said of a build (its `status` and `registry_upload_status`).
+/// Deliveries are only hints, and may come late or out of order: a move to a later stage
+/// (queued → building → uploading) is taken in without a read, and paces the next; a cancel the
+/// job made, seen done, is taken in too. Any other end (built, failed, an upload failed) makes
+/// the build due for a read now, and the read is what is told.
+pub(super) fn delivered(
+    build: &mut BuildTrack,
+    (state, upload): (BuildState, UploadStatus),
+    settled: bool,
+    now: DateTime<Utc>,
+    rules: &Rules,
+) {
+    if settled || !build.pending_calls.is_empty() {
+        // Nothing more to learn; or a call's answer sets the next look.
+        return;
+    }
+    let was = build.progress();
+    let rank = |progress: Progress| match progress {
+        Progress::Queued => Some(0),
+        Progress::Building => Some(1),
+        Progress::Uploading => Some(2),
+        _ => None,
+    };
+    let hinted = BuildTrack {
+        state: state.clone(),
+        upload: upload.clone(),
+        ..build.clone()
+    }
+    .progress();
+    let forward = matches!((rank(was), rank(hinted)), (Some(was), Some(hinted)) if hinted > was);
+    let cancelled = build.cancel_sent && state == BuildState::CancelledBuild;
+    if forward || cancelled {
+        build.state = state;
+        build.upload = upload;
+        build.seen_at = Some(now);
+        schedule(build, was, true, now, rules);
+    } else if rank(hinted).is_none() && hinted != was {
+        // An end, or a failure: what is told comes from a read.
+        build.poll.due = now;
+    }
+    // A move back (a late delivery, or a builder's failure putting the build back in the
+    // queue) is left to the next read.
 }
 
 /// A read of a build failed. Network trouble and overload only delay the next look; Launchpad's
@@ -178,6 +276,7 @@ pub(super) fn build_call(
     rules: &Rules,
     step: &mut Step,
 ) {
+    let was = build.progress();
     poll_soon(&mut build.poll, now, rules);
     if result.is_ok() {
         // What is known locally now differs from the version the ETag names: the next read
@@ -194,6 +293,7 @@ pub(super) fn build_call(
             }),
         ) => {
             build.upload = UploadStatus::Pending;
+            schedule(build, was, true, now, rules);
         }
         (
             BuildCall::ScheduleUpload { .. },
@@ -226,11 +326,28 @@ pub(super) fn build_call(
             // (`launchpad-truths.md`, "Registry uploads").
             build.state = BuildState::NeedsBuilding;
             build.can_be_retried = false;
+            schedule(build, was, true, now, rules);
         }
         (BuildCall::Retry, Err(error)) => {
             tracing::warn!(build = %build.url, %error, "retrying a build failed");
         }
-        (BuildCall::Cancel, Ok(())) => {}
+        (BuildCall::Cancel, Ok(())) => {
+            // Queued when last seen, too recently to have been built since: Launchpad
+            // cancelled it at once (or, had a builder just taken it, is cancelling it), so its
+            // outcome is known without a read (`launchpad-api.md`, `cancel`).
+            let recent = build
+                .seen_at
+                .is_some_and(|seen| now < later(seen, rules.typical.shortest_build));
+            if build.state == BuildState::NeedsBuilding && recent {
+                build.state = BuildState::CancelledBuild;
+                build.can_be_cancelled = false;
+                build.can_be_retried = true;
+                build.stage_since = None;
+            } else if rules.pushed {
+                // The delivery of its end says; a read only should it be lost.
+                build.poll.due = later(now, rules.poll_max);
+            }
+        }
         (BuildCall::Cancel, Err(error)) => {
             tracing::warn!(build = %build.url, %error, "cancelling a build failed");
             if error.is_transient() {

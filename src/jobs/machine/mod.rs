@@ -40,12 +40,6 @@ use crate::launchpad::LaunchpadError;
 /// a passing fault.
 pub const UNREADABLE_AFTER: u32 = 3;
 
-/// `requestBuilds` calls one job has out at once. Each is stored as "being sent" before it goes;
-/// a crash leaves those in doubt, and a doubtful one is re-requested and, if it had gone
-/// through, deduped by Launchpad as "already pending", whose builds are then not followed. A
-/// small number bounds that loss without slowing a mass rebuild much.
-pub const REQUESTS_AT_ONCE: usize = 4;
-
 /// The timings and budgets the machine works with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Rules {
@@ -66,6 +60,65 @@ pub struct Rules {
     /// How long to wait for a delivery naming the queued build (of another request) that made
     /// Launchpad skip an architecture asked for; `None` without deliveries.
     pub queued_grace: Option<Duration>,
+    /// Whether webhook deliveries reach this process: then they decide when a build is read,
+    /// and polls are only a safety net for a lost delivery ([`schedule`]).
+    pub pushed: bool,
+    /// How long each stage of a build typically lasts, which paces the reads without
+    /// deliveries: [`Typical`].
+    pub typical: Typical,
+}
+
+/// How long things typically take on Launchpad. Without deliveries, a build is read when its
+/// stage should be over (`queue` after it was seen queued, ...), then every quarter of that
+/// (within `poll_min` and `poll_max`) while it overruns: a handful of reads per build instead
+/// of one every `poll_min`. With deliveries, a build is read only when a delivery says it
+/// ended, and at twice its stage's typical time plus `poll_max` should the delivery be lost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Typical {
+    /// From `requestBuilds` to its builds existing (Launchpad's build-request job).
+    pub request: Duration,
+    /// A build waiting for a builder.
+    pub queue: Duration,
+    /// A builder working on it, and Launchpad taking its files in.
+    pub build: Duration,
+    /// The registry upload.
+    pub upload: Duration,
+    /// Less than a build takes from the queue to its end (a builder is dispatched and reset,
+    /// the image built, its files gathered): a build seen queued less than this ago whose
+    /// cancel is answered is known cancelled without a read. Launchpad cancels a queued build
+    /// at once and a building one within moments (`Cancelling build`, then `Cancelled build`);
+    /// only a build that already ended ignores a cancel. (One that failed at once could end
+    /// sooner: the board then shows it cancelled, which is what was asked.)
+    pub shortest_build: Duration,
+}
+
+impl Default for Typical {
+    /// An OCI build on Launchpad: its builds exist within half a minute, queue a few minutes,
+    /// build in ten to thirty, upload in a few.
+    fn default() -> Typical {
+        Typical {
+            request: Duration::from_secs(30),
+            queue: Duration::from_secs(5 * 60),
+            build: Duration::from_secs(20 * 60),
+            upload: Duration::from_secs(5 * 60),
+            shortest_build: Duration::from_secs(5 * 60),
+        }
+    }
+}
+
+impl Typical {
+    /// Every duration divided by `speed` (a simulator's clock running faster), none below
+    /// `floor`.
+    pub fn scaled(self, speed: f64, floor: Duration) -> Typical {
+        let scale = |duration: Duration| duration.div_f64(speed.max(1.0)).max(floor);
+        Typical {
+            request: scale(self.request),
+            queue: scale(self.queue),
+            build: scale(self.build),
+            upload: scale(self.upload),
+            shortest_build: scale(self.shortest_build),
+        }
+    }
 }
 
 impl Default for Rules {
@@ -80,6 +133,8 @@ impl Default for Rules {
             upload_retry_delay: Duration::from_secs(60),
             request_grace: None,
             queued_grace: None,
+            pushed: false,
+            typical: Typical::default(),
         }
     }
 }
@@ -204,6 +259,16 @@ pub enum Observation {
         target: usize,
         /// What it looks like, or the failure.
         result: Result<BuildSnapshot, LaunchpadError>,
+    },
+    /// A webhook delivery named a build of the job, or the build request that made it (a
+    /// build not listed yet).
+    Delivered {
+        /// The build's API URL.
+        build_url: String,
+        /// Its build request's, if the delivery named one.
+        request_url: Option<String>,
+        /// Its `status` and `registry_upload_status` as the delivery gave them.
+        reported: Option<(BuildState, UploadStatus)>,
     },
     /// Someone asked.
     Control(Control),
@@ -388,6 +453,19 @@ pub fn observe(job: &mut Job, observation: Observation, now: DateTime<Utc>, rule
                 &mut step,
             )
         }
+        Observation::Delivered {
+            build_url,
+            request_url,
+            reported,
+        } => delivered(
+            job,
+            &build_url,
+            request_url.as_deref(),
+            reported,
+            now,
+            rules,
+            &mut step,
+        ),
         Observation::Control(control) => controlled(job, control, now, rules, &mut step),
     }
     finish(job, step, now, rules)
@@ -405,7 +483,10 @@ fn reachability(job: &mut Job, observation: &Observation, step: &mut Step) {
         Observation::ProcessorsRead { result, .. } => result.as_ref().err(),
         Observation::CandidateRequestRead { result, .. } => result.as_ref().err(),
         Observation::CandidateBuildRead { result, .. } => result.as_ref().err(),
-        Observation::Tick | Observation::Candidate { .. } | Observation::Control(_) => return,
+        Observation::Tick
+        | Observation::Candidate { .. }
+        | Observation::Delivered { .. }
+        | Observation::Control(_) => return,
     };
     let unreachable = error.filter(|error| {
         matches!(
@@ -478,7 +559,8 @@ pub fn resume(job: &mut Job, now: DateTime<Utc>, rules: &Rules) -> Step {
     step
 }
 
-/// When the job next needs a [`Observation::Tick`], if ever.
+/// When the job next needs a [`Observation::Tick`], if ever. A build with a call out is not
+/// due: the call's answer comes as an observation of its own.
 pub fn next_due(job: &Job) -> Option<DateTime<Utc>> {
     if job.is_finished() {
         return None;
@@ -500,7 +582,11 @@ pub fn next_due(job: &Job) -> Option<DateTime<Utc>> {
                     }
                 }
                 for build in &target.builds {
-                    if !build.is_settled(false, 0) {
+                    // A failed upload is not read again: only its retry is due.
+                    let read = !build.is_settled(false, 0)
+                        && build.pending_calls.is_empty()
+                        && build.progress() != Progress::UploadFailed;
+                    if read {
                         due.push(build.poll.due);
                     }
                     if let Some(retry) = build.retry_due {
@@ -549,15 +635,14 @@ fn tick(job: &mut Job, now: DateTime<Utc>, rules: &Rules, step: &mut Step) {
     }
     let auto = job.auto_retry_uploads;
     let cancel_all = job.cancel_requested;
-    let mut requesting = 0;
     for (index, target) in job.targets.iter_mut().enumerate() {
         match target.phase {
-            Phase::ToRequest if target.poll.due <= now && requesting < REQUESTS_AT_ONCE => {
-                requesting += 1;
-                request::send(target, index, 1, now, step);
+            // Every recipe at once: the client's queue (first come, first served) sends them
+            // as fast as its requests in flight allow, ahead of the calls their answers lead
+            // to.
+            Phase::ToRequest if target.poll.due <= now => {
+                request::send(target, index, 1, now, step)
             }
-            // The rest wait for the next tick, which comes at once (they are due).
-            Phase::ToRequest => {}
             Phase::InDoubt { attempt, until, .. } if until <= now => {
                 request::ask_again(target, index, attempt, now, step)
             }
@@ -587,6 +672,45 @@ fn tick(job: &mut Job, now: DateTime<Utc>, rules: &Rules, step: &mut Step) {
                 }
             }
             _ => {}
+        }
+    }
+}
+
+/// A delivery named a build of the job. A build request still to be read has made its builds
+/// (Launchpad delivers a build's creation after its request completed), so they are listed at
+/// once, at the request's `builds_collection_link` (its URL and `/builds`:
+/// `reference/launchpad-api.md`, "Build requests"), without reading the request. A build
+/// followed takes in what the delivery says ([`build::delivered`]).
+fn delivered(
+    job: &mut Job,
+    build_url: &str,
+    request_url: Option<&str>,
+    reported: Option<(BuildState, UploadStatus)>,
+    now: DateTime<Utc>,
+    rules: &Rules,
+    step: &mut Step,
+) {
+    let auto = job.auto_retry_uploads && !job.cancel_requested;
+    for (index, target) in job.targets.iter_mut().enumerate() {
+        if let Phase::Requested { request_url: mine } = &target.phase {
+            if Some(mine.as_str()) == request_url {
+                step.actions.push(Action::ListBuilds {
+                    target: index,
+                    url: format!("{mine}/builds"),
+                });
+            }
+        }
+        for build in &mut target.builds {
+            if build.url != build_url {
+                continue;
+            }
+            match &reported {
+                Some(reported) => {
+                    let settled = build.is_settled(auto, rules.upload_retry_budget);
+                    build::delivered(build, reported.clone(), settled, now, rules);
+                }
+                None => build.poll.due = now,
+            }
         }
     }
 }

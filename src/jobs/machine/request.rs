@@ -104,7 +104,18 @@ pub(super) fn requested(
     match result {
         Ok(request_url) => {
             target.phase = Phase::Requested { request_url };
-            poll_soon(&mut target.poll, now, rules);
+            // Read when its builds should exist; with deliveries, the first names them, and
+            // this read is only the safety net should it be lost.
+            let typical = rules.typical.request;
+            let wait = if rules.pushed {
+                typical.saturating_mul(2).saturating_add(rules.poll_max)
+            } else {
+                typical
+            };
+            target.poll = Poll {
+                due: later(now, wait),
+                interval_ms: rules.poll_min.as_millis() as u64,
+            };
         }
         Err(LaunchpadError::OutcomeUnknown { .. }) => {
             in_doubt(target, index, (attempt, sent_at), now, rules, step)
@@ -268,7 +279,6 @@ fn track(
         rules,
         step,
     );
-    build.poll = poll;
     target.builds.push(build);
 }
 

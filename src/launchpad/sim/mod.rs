@@ -173,6 +173,8 @@ struct Shared {
     roots: Roots,
     in_flight: AtomicUsize,
     max_in_flight: AtomicUsize,
+    /// When the last answer of each operation left (after its latency), for benchmarks.
+    last_answered: Mutex<BTreeMap<String, Instant>>,
 }
 
 impl Shared {
@@ -259,6 +261,7 @@ impl Simulator {
             delivered: Mutex::new(Vec::new()),
             in_flight: AtomicUsize::new(0),
             max_in_flight: AtomicUsize::new(0),
+            last_answered: Mutex::new(BTreeMap::new()),
         });
         let router = routes::router(shared.clone());
         let mut tasks = vec![
@@ -381,6 +384,16 @@ impl Simulator {
     /// Every operation's request count.
     pub fn request_counts(&self) -> BTreeMap<String, u64> {
         self.shared.lock().counts.clone()
+    }
+
+    /// When the last answer to `operation` left the simulator (after its latency), if any.
+    pub fn last_answered(&self, operation: &str) -> Option<Instant> {
+        let answered = self
+            .shared
+            .last_answered
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        answered.get(operation).copied()
     }
 
     /// The most API requests that were being handled at once.

@@ -146,6 +146,11 @@ async fn api(
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
     }
+    shared
+        .last_answered
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(operation, std::time::Instant::now());
     match fault {
         Some(Fault::Delay(delay)) => tokio::time::sleep(delay).await,
         Some(Fault::Drop) => {
