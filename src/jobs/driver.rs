@@ -1,9 +1,11 @@
 //! One job's task: do what is due, store, call Launchpad, feed the answers back to the state
 //! machine, store again, announce, update the board (at most once per `board_interval`, and
 //! only if its text changed), then sleep until something is due or someone asks. Every change
-//! is stored (flushed) before the calls it causes are made and before anything about it is
-//! said. A failed call is an observation like any other; nothing here gives up on a job but
-//! its deadline.
+//! is stored (flushed) before the calls it causes are made and before any notice about it is
+//! said; only a read's answer that causes neither may wait up to a second for the next write
+//! ([`crate::store::Store::save_job`]), so the board can show it first: after a crash the
+//! build is read again before anything is said. A failed call is an observation like any
+//! other; nothing here gives up on a job but its deadline.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -131,7 +133,10 @@ impl<C: Chat> Driver<C> {
             let now = Utc::now();
             let due = next_due(&self.job).map(|due| (due - now).to_std().unwrap_or_default());
             let mut wake = Instant::now() + due.unwrap_or(Duration::from_secs(3600));
-            for due in [board_due, publish_due].into_iter().flatten() {
+            for due in [board_due, publish_due, self.written.due()]
+                .into_iter()
+                .flatten()
+            {
                 wake = wake.min(due);
             }
             step = Step::default();

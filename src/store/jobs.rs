@@ -12,7 +12,7 @@
 use chrono::{DateTime, Utc};
 
 use super::{awaiting_key, Store, StoreError};
-use crate::jobs::model::{Job, Phase, Target};
+use crate::jobs::model::{BuildTrack, Job, Phase, Target};
 use crate::target::JobId;
 
 const JOB: u8 = b'j';
@@ -88,7 +88,9 @@ fn bare(target: &Target) -> Target {
     }
 }
 
-/// Whether two targets' records are the same (their builds aside).
+/// Whether two targets' records are the same (their builds aside), as far as a restart cares:
+/// when to look next is not (a restart looks at everything at once), so a look that changed
+/// nothing else writes nothing.
 fn same_record(a: &Target, b: &Target) -> bool {
     let Target {
         image,
@@ -98,7 +100,7 @@ fn same_record(a: &Target, b: &Target) -> bool {
         arches,
         phase,
         builds: _,
-        poll,
+        poll: _,
         missing,
         asked_again,
     } = a;
@@ -108,9 +110,60 @@ fn same_record(a: &Target, b: &Target) -> bool {
         && *recipe_url == b.recipe_url
         && *arches == b.arches
         && *phase == b.phase
-        && *poll == b.poll
         && *missing == b.missing
         && *asked_again == b.asked_again
+}
+
+/// Whether two builds' records are the same as far as a restart cares: not when to look next,
+/// nor when it was last seen or entered its stage, nor the ETag of the last answer (a restart
+/// reads every build again, and an older ETag only costs a 200 instead of a 304). So a read
+/// that found nothing new writes nothing.
+fn same_build(a: &BuildTrack, b: &BuildTrack) -> bool {
+    let BuildTrack {
+        url,
+        web_link,
+        arch,
+        wanted,
+        state,
+        upload,
+        upload_error,
+        can_be_retried,
+        can_be_cancelled,
+        etag: _,
+        poll: _,
+        cancel_sent,
+        upload_failures,
+        auto_retries,
+        upload_by_auto_retry,
+        retry_due,
+        upload_refusal,
+        pending_calls,
+        generation,
+        read_errors,
+        unreadable,
+        stage_since: _,
+        seen_at: _,
+    } = a;
+    // What changes most often first.
+    *state == b.state
+        && *upload == b.upload
+        && *pending_calls == b.pending_calls
+        && *generation == b.generation
+        && *read_errors == b.read_errors
+        && *cancel_sent == b.cancel_sent
+        && *can_be_retried == b.can_be_retried
+        && *can_be_cancelled == b.can_be_cancelled
+        && *upload_failures == b.upload_failures
+        && *auto_retries == b.auto_retries
+        && *upload_by_auto_retry == b.upload_by_auto_retry
+        && *retry_due == b.retry_due
+        && *upload_error == b.upload_error
+        && *upload_refusal == b.upload_refusal
+        && *unreadable == b.unreadable
+        && *wanted == b.wanted
+        && *arch == b.arch
+        && *url == b.url
+        && *web_link == b.web_link
 }
 
 /// What of a job is in the store, so that the next write can leave out what did not change.
@@ -120,13 +173,25 @@ pub struct Written {
     /// The job's own record (its targets left out).
     head: Option<Job>,
     targets: Vec<Target>,
-    /// When the job's writes were last flushed to disk.
+    /// When the job was last written.
     flushed_at: Option<std::time::Instant>,
+    /// Changes to builds wait for the next write.
+    deferred: bool,
 }
 
-/// Writes that need not be on disk at once (a build's read) are flushed at least this often,
-/// so a copy of the store read by `status` is never older.
-const FLUSH_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+impl Written {
+    /// When changes waiting for a write are due to be written, if any wait.
+    pub fn due(&self) -> Option<tokio::time::Instant> {
+        let at = self.flushed_at?;
+        self.deferred
+            .then(|| tokio::time::Instant::from_std(at + FLUSH_EVERY))
+    }
+}
+
+/// Changes that need not be on disk at once (a build's read) wait at most this long for the
+/// next write, so the store (and a copy of it read by `status`) is never older; a crash loses
+/// no more than the reads of that second, which a restart makes again.
+pub const FLUSH_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// A job's own record: the job without its targets.
 fn head_of(job: &Job) -> Job {
@@ -218,47 +283,71 @@ impl Store {
     }
 
     /// Writes what changed of `job` since `written` says (everything, the first time) in one
-    /// atomic batch; `written` then says what is stored. Returns whether anything changed.
+    /// atomic batch, and flushes it to disk, on a blocking thread; `written` then says what is
+    /// stored. Returns whether anything changed.
     ///
-    /// What must survive a crash is flushed to disk before this returns, on a blocking thread:
-    /// the job's own record (its status, what it has still to say), a target's (a request
-    /// being sent, or its answer), and everything when `durable` (a call on a build about to
-    /// go out). A build's new state alone (a read, which a restart makes again) is left in
-    /// sled's log, written inline, and flushed with the next flush (at least every second).
+    /// What must survive a crash is written at once: the job's own record (its status, what it
+    /// has still to say), a target's (a request being sent, or its answer), and everything when
+    /// `durable` (a call on a build about to go out). A build's new state alone (a read, which
+    /// a restart makes again) waits, with any others, for the next write, at most
+    /// [`FLUSH_EVERY`]: [`Written::due`] says when, and the job's driver saves then.
     pub async fn save_job(
         &self,
         written: &mut Written,
         job: &Job,
         durable: bool,
     ) -> Result<bool, StoreError> {
-        let mut changes = self.changes(written, job, written.head.is_none())?;
-        if changes.head.is_none() && changes.targets.is_empty() && changes.builds.is_empty() {
-            return Ok(false);
-        }
-        let flush = durable
-            || changes.head.is_some()
-            || !changes.targets.is_empty()
+        let now = written.head.is_none()
+            || durable
             || written
                 .flushed_at
-                .is_none_or(|at| at.elapsed() >= FLUSH_EVERY);
+                .is_none_or(|at| at.elapsed() >= FLUSH_EVERY)
+            || written
+                .head
+                .as_ref()
+                .is_some_and(|head| !same_head(head, job))
+            || written.targets.len() != job.targets.len()
+            || written
+                .targets
+                .iter()
+                .zip(&job.targets)
+                .any(|(kept, target)| !same_record(kept, target));
+        if !now {
+            let builds_changed = written
+                .targets
+                .iter()
+                .zip(&job.targets)
+                .any(|(kept, target)| {
+                    kept.builds.len() != target.builds.len()
+                        || kept
+                            .builds
+                            .iter()
+                            .zip(&target.builds)
+                            .any(|(old, new)| !same_build(old, new))
+                });
+            written.deferred |= builds_changed;
+            return Ok(builds_changed);
+        }
+        let mut changes = self.changes(written, job, written.head.is_none())?;
+        if changes.head.is_none() && changes.targets.is_empty() && changes.builds.is_empty() {
+            written.deferred = false;
+            return Ok(false);
+        }
         let head = changes.head.take();
         let targets = std::mem::take(&mut changes.targets);
         let builds = std::mem::take(&mut changes.builds);
-        if flush {
-            let store = self.clone();
-            tokio::task::spawn_blocking(move || {
-                store.apply(changes)?;
-                store.flush()
-            })
-            .await
-            .map_err(|error| StoreError::Io {
-                path: "(the job store's writer)".to_string(),
-                cause: std::io::Error::other(error.to_string()),
-            })??;
-            written.flushed_at = Some(std::time::Instant::now());
-        } else {
-            self.apply(changes)?;
-        }
+        let store = self.clone();
+        tokio::task::spawn_blocking(move || {
+            store.apply(changes)?;
+            store.flush()
+        })
+        .await
+        .map_err(|error| StoreError::Io {
+            path: "(the job store's writer)".to_string(),
+            cause: std::io::Error::other(error.to_string()),
+        })??;
+        written.flushed_at = Some(std::time::Instant::now());
+        written.deferred = false;
         if let Some(head) = head {
             written.head = Some(head);
         }
@@ -345,7 +434,7 @@ impl Store {
             let kept = before.map_or(&[][..], |before| &before.builds[..]);
             for (build_index, build) in target.builds.iter().enumerate() {
                 let old = kept.get(build_index);
-                if old == Some(build) {
+                if old.is_some_and(|old| same_build(old, build)) {
                     continue;
                 }
                 changes.batch.insert(
@@ -636,13 +725,24 @@ mod tests {
         })
         .await;
         assert_eq!(none, 0);
-        // One build read: its record alone.
+        // One build read: it waits for the next write (at most a second)...
         job.targets[1].builds[2].state = BuildState::CurrentlyBuilding;
+        assert!(written.due().is_none());
+        let waiting = writes_during(&store, id, async {
+            assert!(store.save_job(&mut written, &job, false).await.unwrap());
+        })
+        .await;
+        assert_eq!(waiting, 0);
+        let due = written.due().expect("a write is due");
+        assert!(due <= tokio::time::Instant::now() + FLUSH_EVERY);
+        // ... which writes its record alone.
+        tokio::time::sleep_until(due).await;
         let one = writes_during(&store, id, async {
             assert!(store.save_job(&mut written, &job, false).await.unwrap());
         })
         .await;
         assert_eq!(one, 1);
+        assert!(written.due().is_none());
         assert_eq!(store.job(id).unwrap().as_ref(), Some(&job));
         // The job ends: its own record, and it stays open until everything is said.
         job.status = JobStatus::Finished;
@@ -668,8 +768,7 @@ mod tests {
             let store = Store::open(&dir).unwrap();
             let mut written = Written::default();
             store.save_job(&mut written, &job, false).await.unwrap();
-            // A read left unflushed by the save is flushed by the next one within a second,
-            // and at the latest by the next that must be durable.
+            // A read waiting for the next write is written by one that must be durable.
             job.targets[0].builds[0].state = BuildState::CurrentlyBuilding;
             store.save_job(&mut written, &job, true).await.unwrap();
         }
