@@ -119,11 +119,11 @@ impl Default for DiscordConfig {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EngineConfig {
-    /// The shortest wait between two looks at one build or build request, in seconds. Builds
-    /// take minutes; fifteen seconds notices a change soon enough.
+    /// The shortest wait between two looks at one build or build request, in seconds (the
+    /// looks themselves follow the typical durations below).
     #[serde(default = "default_poll_min")]
     pub poll_min_seconds: u64,
-    /// The longest, in seconds: the interval grows to this while nothing changes.
+    /// The longest, in seconds; with webhooks, also the safety net's margin.
     #[serde(default = "default_poll_max")]
     pub poll_max_seconds: u64,
     /// The least time between two edits of one status board, in seconds (chat services

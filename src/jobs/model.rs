@@ -169,7 +169,8 @@ pub enum Phase {
 pub struct Poll {
     /// Not before.
     pub due: DateTime<Utc>,
-    /// The current interval, which grows while nothing changes.
+    /// The current interval: the step while a stage overruns, or the wait that grows while
+    /// nothing changes (a cancel under way).
     pub interval_ms: u64,
 }
 

@@ -11,8 +11,10 @@
 //! - As soon as a request's builds are known, those of architectures not asked for are
 //!   cancelled (again after a failure or a restart, until Launchpad answered), and every
 //!   architecture asked for that got no build is accounted for.
-//! - A build is polled on an interval that grows while nothing changes and starts again from the
-//!   shortest when it does.
+//! - A build is read when what it is doing (queued, building, uploading) should be over, then
+//!   more often while it overruns ([`Typical`]); where webhook deliveries arrive, when one says
+//!   it ended, and otherwise only as a safety net. A cancel's outcome is read only when it could
+//!   not be known from the answer.
 //! - A failed upload is alerted the first time it is seen, also when the build is first seen
 //!   already failed; with auto-retry, further failures are reported as attempts, with backoff,
 //!   up to the budget, stopping on a refusal no retry fixes.
