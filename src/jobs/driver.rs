@@ -272,13 +272,7 @@ impl<C: Chat> Driver<C> {
     /// The job ended: once everything about it is said (its summary too), it leaves the index
     /// of open jobs, so a restart does not read it again.
     fn close_if_said(&self) {
-        let said = self.job.outbox.is_empty()
-            && self
-                .inner
-                .store
-                .messages(self.job.id)
-                .is_ok_and(|messages| messages.summary_sent);
-        if said {
+        if self.inner.store.said_all(&self.job).unwrap_or(false) {
             if let Err(error) = self.inner.store.close_job(self.job.id) {
                 tracing::warn!(%error, "closing the ended job in the store failed; a restart looks at it again");
             }

@@ -236,8 +236,7 @@ impl<C: Chat> Engine<C> {
         }
         let mut resumed = 0;
         for job in self.inner.store.open_jobs()? {
-            let unsaid = !job.outbox.is_empty() || !self.inner.store.messages(job.id)?.summary_sent;
-            if job.is_finished() && !unsaid {
+            if self.inner.store.said_all(&job)? {
                 self.inner.store.close_job(job.id)?;
                 continue;
             }

@@ -578,6 +578,12 @@ impl Store {
         Ok(jobs)
     }
 
+    /// Whether `job` ended and said all it had to (its notices and its summary): then it is
+    /// no longer open.
+    pub fn said_all(&self, job: &Job) -> Result<bool, StoreError> {
+        Ok(job.is_finished() && job.outbox.is_empty() && self.messages(job.id)?.summary_sent)
+    }
+
     /// The job ended and said all it had to: it leaves the index of open jobs.
     pub fn close_job(&self, id: JobId) -> Result<(), StoreError> {
         self.records.remove(open_key(id))?;
@@ -647,8 +653,7 @@ impl Store {
             let (_, bytes) = entry?;
             let job = decode_v1(&bytes)?;
             self.put_job(&job)?;
-            let unsaid = !job.outbox.is_empty() || !self.messages(job.id)?.summary_sent;
-            if job.is_finished() && !unsaid {
+            if self.said_all(&job)? {
                 self.records.remove(open_key(job.id))?;
             } else {
                 self.records.insert(open_key(job.id), &[][..])?;
