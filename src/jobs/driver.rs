@@ -30,7 +30,8 @@ pub(super) struct Driver<C> {
     stored: bool,
     /// What of the job is on disk: a save writes only what changed since.
     written: crate::store::Written,
-    /// Counts the saves that changed something: the board is rendered again only after one.
+    /// Counts the saves that changed something: the board is rendered, and the job published
+    /// to those following it, again only after one.
     version: u64,
     board: Option<MessageId>,
     board_text: String,
@@ -41,8 +42,9 @@ pub(super) struct Driver<C> {
     board_reposted: bool,
     /// No board any more: deleted twice.
     board_dropped: bool,
-    /// When the job was last published to those following it, and whether it changed since.
-    published: (Option<Instant>, bool),
+    /// When the job was last published to those following it, and the
+    /// [`Driver::version`] it showed.
+    published: Option<(Instant, u64)>,
 }
 
 impl<C: Chat> Driver<C> {
@@ -72,7 +74,7 @@ impl<C: Chat> Driver<C> {
             board_rendered: None,
             board_reposted: false,
             board_dropped: false,
-            published: (None, false),
+            published: None,
         };
         (driver, step)
     }
@@ -164,19 +166,16 @@ impl<C: Chat> Driver<C> {
             .lock()
             .unwrap_or_else(|p| p.into_inner());
         let sender = followed.get(&self.job.id)?;
-        let (last, changed) = &mut self.published;
-        *changed |= sender.borrow().as_ref() != &self.job;
-        if !*changed {
-            return None;
-        }
-        if let Some(last) = *last {
+        if let Some((last, shown)) = self.published {
+            if shown == self.version {
+                return None;
+            }
             if last.elapsed() < PUBLISH_EVERY && !self.job.is_finished() {
                 return Some(last + PUBLISH_EVERY);
             }
         }
         sender.send_replace(Arc::new(self.job.clone()));
-        *last = Some(Instant::now());
-        *changed = false;
+        self.published = Some((Instant::now(), self.version));
         None
     }
 
