@@ -229,16 +229,20 @@ impl Default for EngineConfig {
     }
 }
 
+/// No wait of the engine shrinks below this, however fast a simulator's clock runs.
+const SHORTEST_WAIT: std::time::Duration = std::time::Duration::from_millis(20);
+
+/// `wait` at a simulator's `speed` (1 for Launchpad), no shorter than [`SHORTEST_WAIT`].
+fn scaled(wait: std::time::Duration, speed: f64) -> std::time::Duration {
+    wait.div_f64(speed.max(1.0)).max(SHORTEST_WAIT)
+}
+
 impl EngineConfig {
     /// The engine's settings, with simulated time running `speed` times faster than real time
     /// (1 for Launchpad). Waits shrink with the speed; board edits do not, since chat rate
     /// limits are real. No wait shrinks below 20 ms.
     pub fn settings(&self, speed: f64) -> crate::jobs::EngineSettings {
-        let scaled = |seconds: u64| {
-            std::time::Duration::from_secs(seconds)
-                .div_f64(speed.max(1.0))
-                .max(std::time::Duration::from_millis(20))
-        };
+        let scaled = |seconds: u64| scaled(std::time::Duration::from_secs(seconds), speed);
         crate::jobs::EngineSettings {
             rules: crate::jobs::Rules {
                 poll_min: scaled(self.poll_min_seconds),
@@ -251,14 +255,13 @@ impl EngineConfig {
                 queued_grace: None,
                 pushed: false,
                 typical: crate::jobs::Typical {
-                    request: scaled(self.typical_request_seconds),
-                    queue: scaled(self.typical_queue_seconds),
-                    build: scaled(self.typical_build_seconds),
-                    upload: scaled(self.typical_upload_seconds),
-                    shortest_build: scaled(
-                        crate::jobs::Typical::default().shortest_build.as_secs(),
-                    ),
-                },
+                    request: std::time::Duration::from_secs(self.typical_request_seconds),
+                    queue: std::time::Duration::from_secs(self.typical_queue_seconds),
+                    build: std::time::Duration::from_secs(self.typical_build_seconds),
+                    upload: std::time::Duration::from_secs(self.typical_upload_seconds),
+                    ..crate::jobs::Typical::default()
+                }
+                .scaled(speed, SHORTEST_WAIT),
             },
             board_interval: std::time::Duration::from_secs(self.board_edit_interval_seconds),
             give_up_after: scaled(self.give_up_after_hours * 3600),
@@ -274,11 +277,7 @@ impl EngineConfig {
     /// [`EngineConfig::settings`] for a process that webhook deliveries reach: a lost request
     /// and a skipped architecture wait for word of their builds.
     pub fn settings_with_webhooks(&self, speed: f64) -> crate::jobs::EngineSettings {
-        let scaled = |seconds: u64| {
-            std::time::Duration::from_secs(seconds)
-                .div_f64(speed.max(1.0))
-                .max(std::time::Duration::from_millis(20))
-        };
+        let scaled = |seconds: u64| scaled(std::time::Duration::from_secs(seconds), speed);
         let mut settings = self.settings(speed);
         settings.rules.request_grace = Some(scaled(self.request_grace_seconds));
         settings.rules.queued_grace = Some(scaled(self.queued_grace_minutes * 60));
