@@ -72,19 +72,28 @@ fn snapshot(arch: &str, state: BuildState, upload: UploadStatus) -> BuildSnapsho
     }
 }
 
-/// A job for redis 20.04 arm64 whose four builds are listed and queued.
-fn following() -> Job {
-    let mut job = job("rebuild 20.04 arm64 redis", true);
-    observe(&mut job, Observation::Tick, t0(), &rules());
+/// The build request every job of these tests gets.
+const REQUEST: &str = "http://lp/devel/r/+build-request/1";
+
+/// A job for redis 20.04 arm64 whose request was sent and answered at t0 under `rules`.
+fn requested(auto_retry: bool, rules: &Rules) -> Job {
+    let mut job = job("rebuild 20.04 arm64 redis", auto_retry);
+    observe(&mut job, Observation::Tick, t0(), rules);
     observe(
         &mut job,
         Observation::Requested {
             target: 0,
-            result: Ok("http://lp/devel/r/+build-request/1".into()),
+            result: Ok(REQUEST.into()),
         },
         t0(),
-        &rules(),
+        rules,
     );
+    job
+}
+
+/// A job for redis 20.04 arm64 whose four builds are listed and queued.
+fn following() -> Job {
+    let mut job = requested(true, &rules());
     let step = observe(
         &mut job,
         Observation::BuildsListed {
@@ -903,17 +912,7 @@ fn listed_with(
     arm64: BuildSnapshot,
     auto_retry: bool,
 ) -> (Job, image_builder::jobs::machine::Step) {
-    let mut job = job("rebuild 20.04 arm64 redis", auto_retry);
-    observe(&mut job, Observation::Tick, t0(), &rules());
-    observe(
-        &mut job,
-        Observation::Requested {
-            target: 0,
-            result: Ok("http://lp/devel/r/+build-request/1".into()),
-        },
-        t0(),
-        &rules(),
-    );
+    let mut job = requested(auto_retry, &rules());
     let mut snapshots: Vec<BuildSnapshot> = ["amd64", "ppc64el", "s390x"]
         .into_iter()
         .map(|arch| snapshot(arch, BuildState::NeedsBuilding, UploadStatus::Unscheduled))
@@ -1091,17 +1090,7 @@ fn a_queued_build_cancelled_is_known_cancelled_without_a_read_and_a_building_one
 
 /// redis 20.04 arm64 with its builds listed at t0 as `state`, no cancel answered yet.
 fn job_listed_as(state: BuildState) -> Job {
-    let mut job = job("rebuild 20.04 arm64 redis", false);
-    observe(&mut job, Observation::Tick, t0(), &rules());
-    observe(
-        &mut job,
-        Observation::Requested {
-            target: 0,
-            result: Ok("http://lp/devel/r/+build-request/1".into()),
-        },
-        t0(),
-        &rules(),
-    );
+    let mut job = requested(false, &rules());
     observe(
         &mut job,
         Observation::BuildsListed {
@@ -1143,19 +1132,9 @@ fn cancel_answered(
 
 #[test]
 fn a_delivery_naming_a_build_of_the_request_lists_its_builds_without_reading_the_request() {
-    let mut job = job("rebuild 20.04 arm64 redis", false);
     let rules = with_webhooks();
-    observe(&mut job, Observation::Tick, t0(), &rules);
-    let request = "http://lp/devel/r/+build-request/1";
-    observe(
-        &mut job,
-        Observation::Requested {
-            target: 0,
-            result: Ok(request.into()),
-        },
-        t0(),
-        &rules,
-    );
+    let mut job = requested(false, &rules);
+    let request = REQUEST;
     // Without a delivery, the request is read only as a safety net.
     let typical = rules.typical.request;
     let net = chrono::Duration::from_std(typical * 2 + rules.poll_max).unwrap();
