@@ -1,5 +1,5 @@
 //! The Launchpad web service client: the few calls the bot makes on OCI recipes and builds, over
-//! reqwest, signed with OAuth PLAINTEXT, limited in concurrency, and retried where a repeat is
+//! reqwest, signed with OAuth PLAINTEXT, limited in concurrency (cancels first), and retried where a repeat is
 //! safe. Every answer is typed: a model, "not modified", or a [`LaunchpadError`] that says who
 //! must act.
 //!
@@ -19,10 +19,10 @@ use std::time::{Duration, Instant};
 use reqwest::header::{HeaderMap, AUTHORIZATION, IF_NONE_MATCH, LOCATION, RETRY_AFTER};
 use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
-use tokio::sync::Semaphore;
 
 use super::auth::Credentials;
 use super::error::{LaunchpadError, Refusal};
+use super::lanes::{Lane, Lanes};
 use super::models::{Build, BuildRequest, Page, Recipe, Webhook, WebhookDelivery};
 use super::retry::{parse_retry_after, RetryPolicy};
 use crate::catalogue::RecipePath;
@@ -75,7 +75,7 @@ pub struct Client {
 struct Inner {
     http: reqwest::Client,
     settings: ClientSettings,
-    permits: Semaphore,
+    slots: Lanes,
     /// Who the credentials act for (`people/+me`), once asked.
     me: tokio::sync::OnceCell<String>,
 }
@@ -101,6 +101,8 @@ struct Call<'a> {
     repeat: Repeat,
     /// A JSON body (a PATCH).
     body: Option<String>,
+    /// Which queue it waits in for a slot.
+    lane: Lane,
 }
 
 /// An answer: status, headers, body.
@@ -126,12 +128,12 @@ impl Client {
                 url: settings.api_root.clone(),
                 message: error.to_string(),
             })?;
-        let permits = Semaphore::new(settings.max_concurrent_requests.max(1));
+        let slots = Lanes::new(settings.max_concurrent_requests);
         Ok(Client {
             inner: Arc::new(Inner {
                 http,
                 settings,
-                permits,
+                slots,
                 me: tokio::sync::OnceCell::new(),
             }),
         })
@@ -180,6 +182,7 @@ impl Client {
                 etag: None,
                 repeat: Repeat::OnlyIfUnsent,
                 body: None,
+                lane: Lane::Fast,
             })
             .await?;
         location(&answer, recipe_url)
@@ -197,12 +200,12 @@ impl Client {
 
     /// A build request.
     pub async fn build_request(&self, url: &str) -> Result<BuildRequest, LaunchpadError> {
-        self.get_entry(url).await
+        self.get_entry_in(url, Lane::Fast).await
     }
 
     /// Every build of a build request's collection, all pages.
     pub async fn builds(&self, collection_url: &str) -> Result<Vec<Build>, LaunchpadError> {
-        self.list(collection_url).await
+        self.list_in(collection_url, Lane::Fast).await
     }
 
     /// A build; with `etag`, "not modified" if it has not changed since.
@@ -219,6 +222,7 @@ impl Client {
                 etag,
                 repeat: Repeat::Safe,
                 body: None,
+                lane: Lane::Ordinary,
             })
             .await?;
         if answer.status == StatusCode::NOT_MODIFIED {
@@ -229,13 +233,15 @@ impl Client {
 
     /// Cancels a build (Launchpad does nothing, and says 200, if it cannot be cancelled).
     pub async fn cancel(&self, build_url: &str) -> Result<(), LaunchpadError> {
-        self.operation(build_url, "cancel", Repeat::Safe).await
+        self.operation(build_url, "cancel", Repeat::Safe, Lane::Fast)
+            .await
     }
 
     /// Retries a failed build.
     pub async fn retry(&self, build_url: &str) -> Result<(), LaunchpadError> {
         let repeat = Repeat::RefusedAs(&[Refusal::CannotBeRetried]);
-        self.operation(build_url, "retry", repeat).await
+        self.operation(build_url, "retry", repeat, Lane::Ordinary)
+            .await
     }
 
     /// Schedules a build's registry upload again. After an attempt without a clear answer,
@@ -243,7 +249,7 @@ impl Client {
     /// (`reference/launchpad-truths.md`, "Registry uploads").
     pub async fn schedule_registry_upload(&self, build_url: &str) -> Result<(), LaunchpadError> {
         let repeat = Repeat::RefusedAs(&[Refusal::UploadInProgress, Refusal::AlreadyUploaded]);
-        self.operation(build_url, "scheduleRegistryUpload", repeat)
+        self.operation(build_url, "scheduleRegistryUpload", repeat, Lane::Ordinary)
             .await
     }
 
@@ -274,6 +280,7 @@ impl Client {
                 etag: None,
                 repeat: Repeat::OnlyIfUnsent,
                 body: None,
+                lane: Lane::Ordinary,
             })
             .await?;
         location(&answer, recipe_url)
@@ -300,6 +307,7 @@ impl Client {
             etag: None,
             repeat: Repeat::Safe,
             body: None,
+            lane: Lane::Ordinary,
         })
         .await
         .map(drop)
@@ -320,6 +328,7 @@ impl Client {
                 etag: None,
                 repeat: Repeat::Safe,
                 body: Some(body.to_string()),
+                lane: Lane::Ordinary,
             })
             .await?;
         decode(&answer, webhook_url)
@@ -335,6 +344,7 @@ impl Client {
                 etag: None,
                 repeat: Repeat::OnlyIfUnsent,
                 body: None,
+                lane: Lane::Ordinary,
             })
             .await?;
         location(&answer, webhook_url)
@@ -345,7 +355,13 @@ impl Client {
         self.get_entry(url).await
     }
 
-    async fn operation(&self, url: &str, op: &str, repeat: Repeat) -> Result<(), LaunchpadError> {
+    async fn operation(
+        &self,
+        url: &str,
+        op: &str,
+        repeat: Repeat,
+        lane: Lane,
+    ) -> Result<(), LaunchpadError> {
         self.execute(Call {
             method: Method::POST,
             url,
@@ -353,12 +369,21 @@ impl Client {
             etag: None,
             repeat,
             body: None,
+            lane,
         })
         .await
         .map(drop)
     }
 
     async fn get_entry<T: DeserializeOwned>(&self, url: &str) -> Result<T, LaunchpadError> {
+        self.get_entry_in(url, Lane::Ordinary).await
+    }
+
+    async fn get_entry_in<T: DeserializeOwned>(
+        &self,
+        url: &str,
+        lane: Lane,
+    ) -> Result<T, LaunchpadError> {
         let answer = self
             .execute(Call {
                 method: Method::GET,
@@ -367,6 +392,7 @@ impl Client {
                 etag: None,
                 repeat: Repeat::Safe,
                 body: None,
+                lane,
             })
             .await?;
         decode(&answer, url)
@@ -375,6 +401,14 @@ impl Client {
     /// Follows `next_collection_link` to the end. A collection that links back to a page
     /// already read is cut there rather than followed forever.
     async fn list<T: DeserializeOwned>(&self, url: &str) -> Result<Vec<T>, LaunchpadError> {
+        self.list_in(url, Lane::Ordinary).await
+    }
+
+    async fn list_in<T: DeserializeOwned>(
+        &self,
+        url: &str,
+        lane: Lane,
+    ) -> Result<Vec<T>, LaunchpadError> {
         let mut entries = Vec::new();
         let mut seen = std::collections::HashSet::new();
         let mut next = Some(url.to_string());
@@ -383,7 +417,7 @@ impl Client {
                 tracing::warn!(url, page = %page_url, "collection links back to a page already read");
                 break;
             }
-            let page: Page<T> = self.get_entry(&page_url).await?;
+            let page: Page<T> = self.get_entry_in(&page_url, lane).await?;
             entries.extend(page.entries);
             next = page.next_collection_link;
         }
@@ -479,12 +513,7 @@ impl Client {
     /// One attempt. `Err` carries the error and whether the request may have reached Launchpad.
     async fn attempt(&self, call: &Call<'_>) -> Result<Answer, (LaunchpadError, bool)> {
         let settings = &self.inner.settings;
-        let _permit = self
-            .inner
-            .permits
-            .acquire()
-            .await
-            .expect("the semaphore is never closed");
+        let _slot = self.inner.slots.slot(call.lane).await;
         let mut request = self
             .inner
             .http

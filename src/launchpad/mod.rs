@@ -3,6 +3,7 @@
 //!
 //! - [`models`]: Launchpad's objects and enum strings, exactly as it spells them;
 //! - [`client`]: the web service calls, with retries and a limit on requests in flight;
+//! - `lanes`: that limit, with a fast lane for cancels;
 //! - [`auth`]: credentials (launchpadlib's file format) and PLAINTEXT signing;
 //! - [`login`]: the OAuth token dance;
 //! - [`error`]: failures, split by who must act;
@@ -12,6 +13,7 @@
 pub mod auth;
 pub mod client;
 pub mod error;
+mod lanes;
 pub mod login;
 pub mod models;
 pub mod retry;
