@@ -1,6 +1,7 @@
 //! The bot on a flaky Discord and in a busy server: boards lose their buttons when jobs end,
 //! a failed final edit is recovered, a deleted board is posted again once, long interaction
-//! answers continue in follow-ups, other guilds are not served. The real serenity client
+//! answers continue in follow-ups, other guilds are not served, a failure after a moderator
+//! deleted the grouped alert is told in a new one. The real serenity client
 //! against the fake Discord, which keeps the components an edit omits (as Discord does) and
 //! fails the test on an edit of a message that does not exist.
 
@@ -235,4 +236,52 @@ async fn commands_from_other_guilds_are_ignored() {
         "only the bot's guild was answered: {after:#?}"
     );
     assert_eq!(sim.requests("POST requestBuilds"), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failure_after_a_moderator_deleted_the_grouped_alert_is_told_in_a_new_alert() {
+    use image_builder::chat::discord::{self, Discord};
+    use image_builder::launchpad::sim::scenario::{Failures, Outcome};
+    use support::bot::{quick_engine, TempDir};
+    use support::hooks::{install, listen};
+
+    let sim = support::simulator().await;
+    sim.set_outcomes(vec![Outcome {
+        upload_failures: Failures::Always,
+        ..Outcome::default()
+    }]);
+    let fake = FakeDiscord::start().await;
+    let dir = TempDir::new("discord-alerts");
+    let token = image_builder::secret::Secret::new("fake-token");
+    let chat = Discord::new(std::sync::Arc::new(discord::http(
+        &token,
+        Some(&fake.api_base()),
+    )));
+    let mut settings = quick_engine();
+    settings.alerts_channel = Some("4100".into());
+    let engine = image_builder::jobs::Engine::new(
+        image_builder::launchpad::Client::new(support::client_settings(&sim)).unwrap(),
+        image_builder::store::Store::open(&dir.0).unwrap(),
+        chat,
+        settings,
+    );
+    let url = listen(&sim, engine.clone()).await;
+    install(&sim, &url).await;
+    // Builds someone else started: their failures are grouped in the alerts channel.
+    sim.with_world_mut(|world| world.foreign_build("redis", "22.04", "arm64").unwrap());
+    let first = run_until_posted(&sim, &fake, "Upload failed").await;
+    let first = fake.message_id_of(&first);
+    fake.delete_message(&first);
+    // The group's window is still open; its alert is gone.
+    sim.with_world_mut(|world| world.foreign_build("nginx", "22.04", "arm64").unwrap());
+    let second = run_until_posted(&sim, &fake, "+oci/nginx/").await;
+    assert_ne!(fake.message_id_of(&second), first);
+    assert!(
+        second.body["content"]
+            .as_str()
+            .unwrap()
+            .starts_with("Upload failed"),
+        "told in an alert of its own: {}",
+        second.body
+    );
 }

@@ -1,7 +1,10 @@
 //! Grouped alerts: failed uploads of builds no job follows that arrive within the group window
 //! of the first are told in one alert, edited as it grows. Every failure is named; when the
 //! alert would outgrow one chat message it continues in the next. The first message carries
-//! the group's Retry button, which retries every failed upload in it.
+//! the group's Retry button, which retries every failed upload in it. A failure the alert
+//! cannot take in (its message was deleted by a moderator, or the chat refuses the edit) is
+//! told in an alert of its own, which opens the next group: never lost in a message nobody
+//! sees.
 
 use tokio::time::Instant;
 
@@ -71,16 +74,18 @@ impl<C: Chat> Alerts<C> {
         let open = group
             .as_mut()
             .filter(|open| open.started.elapsed() < window && open.channel == channel);
-        let Some(open) = open else {
-            *group = self.open_group(channel, build, failure, line).await;
-            return;
+        let told = match open {
+            Some(open) => self.grow(open, build, line.clone()).await,
+            None => false,
         };
-        if !open.record.builds.contains(&build.self_link) {
-            open.record.builds.push(build.self_link.clone());
-            if let Err(error) = self.inner.store.put_group(open.number, &open.record) {
-                tracing::error!(%error, "storing a grouped alert failed");
-            }
+        if !told {
+            *group = self.open_group(channel, build, failure, line).await;
         }
+    }
+
+    /// Adds a failure to the open group's alert; `false` if the alert could not take it in.
+    async fn grow(&self, open: &mut OpenGroup, build: &Build, line: String) -> bool {
+        let window = self.inner.settings.group_window;
         let failures = open.failures() + 1;
         let limit = self.inner.chat.message_limit();
         let last = open.parts.len() - 1;
@@ -88,13 +93,13 @@ impl<C: Chat> Alerts<C> {
         grown.push(line.clone());
         let text = open.text(last, &grown, failures, window);
         if text.chars().count() <= limit {
-            open.parts[last].1 = grown;
             let message = open.message(last, text);
             let id = open.parts[last].0.clone();
-            self.edit(&open.channel, &id, message).await;
-            if last == 0 {
-                return;
+            if let Err(error) = self.inner.chat.edit(&open.channel, &id, message).await {
+                tracing::warn!(%error, "growing a grouped alert failed; telling the failure in an alert of its own");
+                return false;
             }
+            open.parts[last].1 = grown;
         } else {
             let index = open.parts.len();
             let lines = vec![line];
@@ -102,16 +107,27 @@ impl<C: Chat> Alerts<C> {
             match self.inner.chat.send(&open.channel, message).await {
                 Ok(id) => open.parts.push((id, lines)),
                 Err(error) => {
-                    tracing::warn!(%error, "continuing a grouped alert failed");
-                    return;
+                    tracing::warn!(%error, "continuing a grouped alert failed; telling the failure in an alert of its own");
+                    return false;
                 }
             }
         }
-        // The first message's count changed.
-        let first = open.parts[0].1.clone();
-        let message = open.message(0, open.text(0, &first, failures, window));
-        let id = open.parts[0].0.clone();
-        self.edit(&open.channel, &id, message).await;
+        if !open.record.builds.contains(&build.self_link) {
+            open.record.builds.push(build.self_link.clone());
+            if let Err(error) = self.inner.store.put_group(open.number, &open.record) {
+                tracing::error!(%error, "storing a grouped alert failed");
+            }
+        }
+        if open.parts.len() > 1 {
+            // The first message's count changed (only its text: the lines told are told).
+            let first = open.parts[0].1.clone();
+            let message = open.message(0, open.text(0, &first, failures, window));
+            let id = open.parts[0].0.clone();
+            if let Err(error) = self.inner.chat.edit(&open.channel, &id, message).await {
+                tracing::warn!(%error, "updating a grouped alert's count failed");
+            }
+        }
+        true
     }
 
     async fn open_group(
@@ -151,12 +167,6 @@ impl<C: Chat> Alerts<C> {
                 tracing::warn!(%error, "alerting a failed upload failed");
                 None
             }
-        }
-    }
-
-    async fn edit(&self, channel: &str, id: &MessageId, message: Outgoing) {
-        if let Err(error) = self.inner.chat.edit(channel, id, message).await {
-            tracing::warn!(%error, "growing a grouped alert failed");
         }
     }
 }

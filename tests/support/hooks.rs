@@ -1,8 +1,8 @@
 //! The bot's webhook listener wired to a test bot, and what tests of alerts share: a listener
 //! registered on every recipe, signed posts, the alerts channel's messages, clicks.
 
-use image_builder::chat::console::{Console, Printed};
-use image_builder::chat::Kind;
+use image_builder::chat::console::Printed;
+use image_builder::chat::{Chat, Kind};
 use image_builder::jobs::Engine;
 use image_builder::launchpad::sim::scenario::{Failures, Outcome, Scenario};
 use image_builder::launchpad::sim::Simulator;
@@ -15,13 +15,13 @@ use super::bot::{quick_engine, TestBot};
 pub const SECRET: &str = "webhook-s3cret";
 
 /// Serves the listener for `engine`; returns its delivery URL.
-pub async fn listen(sim: &Simulator, engine: Engine<Console>) -> String {
+pub async fn listen<C: Chat>(sim: &Simulator, engine: Engine<C>) -> String {
     listen_at(sim, engine, "127.0.0.1:0").await
 }
 
 /// [`listen`] at `address` (a port a test keeps across a restart, as a deployment keeps its
 /// URL).
-pub async fn listen_at(sim: &Simulator, engine: Engine<Console>, address: &str) -> String {
+pub async fn listen_at<C: Chat>(sim: &Simulator, engine: Engine<C>, address: &str) -> String {
     let listener = tokio::net::TcpListener::bind(address).await.unwrap();
     let url = format!("http://{}{}", listener.local_addr().unwrap(), webhook::PATH);
     tokio::spawn(webhook::serve(
