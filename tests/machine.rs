@@ -98,6 +98,7 @@ fn following() -> Job {
         &mut job,
         Observation::BuildsListed {
             target: 0,
+            ran: false,
             result: Ok(["amd64", "arm64", "ppc64el", "s390x"]
                 .into_iter()
                 .map(|arch| snapshot(arch, BuildState::NeedsBuilding, UploadStatus::Unscheduled))
@@ -380,6 +381,7 @@ fn an_architecture_asked_for_without_a_build_is_accounted_for() {
         &mut job,
         Observation::BuildsListed {
             target: 0,
+            ran: false,
             result: Ok(vec![snapshot(
                 "amd64",
                 BuildState::NeedsBuilding,
@@ -922,6 +924,7 @@ fn listed_with(
         &mut job,
         Observation::BuildsListed {
             target: 0,
+            ran: false,
             result: Ok(snapshots),
         },
         t0(),
@@ -1064,27 +1067,57 @@ fn three_reads_answered_500_make_a_build_unreadable_once_and_settled() {
 }
 
 #[test]
-fn a_queued_build_cancelled_is_known_cancelled_without_a_read_and_a_building_one_is_read() {
+fn a_cancel_answered_before_the_build_could_have_been_built_is_known_without_a_read() {
     // `following` lists four queued builds at t0 and answers the three cancels at once.
     let job = following();
     for build in job.targets[0].builds.iter().filter(|b| !b.wanted) {
         assert_eq!(build.state, BuildState::CancelledBuild, "{}", build.arch);
         assert!(build.is_settled(true, 2));
     }
-    // One last seen building may still be cancelling: its outcome is read.
+    let shortest = chrono::Duration::from_std(rules().typical.shortest_build).unwrap();
+    let just_before = shortest - chrono::Duration::seconds(1);
+    // Listed building, its request sent at t0: it cannot have finished building before
+    // t0 + the shortest build, and a build being cancelled can only end cancelled.
     let mut job = job_listed_as(BuildState::CurrentlyBuilding);
-    let (index, _) = cancel_answered(&mut job, t0());
+    let (index, step) = cancel_answered(&mut job, t0() + just_before);
+    let build = &job.targets[0].builds[index];
+    assert_eq!(build.state, BuildState::CancelledBuild);
+    assert!(build.is_settled(true, 2));
+    assert!(!step
+        .actions
+        .iter()
+        .any(|action| matches!(action, Action::ReadBuild { .. })));
+    // Answered later than that, it may have been built first: its outcome is read.
+    let mut job = job_listed_as(BuildState::CurrentlyBuilding);
+    let (index, _) = cancel_answered(&mut job, t0() + shortest);
     let build = &job.targets[0].builds[index];
     assert_eq!(build.state, BuildState::CurrentlyBuilding);
     assert!(!build.is_settled(true, 2));
-    assert!(build.poll.due <= t0() + chrono::Duration::from_std(rules().poll_min).unwrap());
+    assert!(
+        build.poll.due <= t0() + shortest + chrono::Duration::from_std(rules().poll_min).unwrap()
+    );
     // One seen queued long ago may have been built since: read too.
     let mut job = job_listed_as(BuildState::NeedsBuilding);
-    let late = t0() + chrono::Duration::from_std(rules().typical.shortest_build).unwrap();
-    let (index, _) = cancel_answered(&mut job, late);
+    let (index, _) = cancel_answered(&mut job, t0() + shortest);
     assert_eq!(
         job.targets[0].builds[index].state,
         BuildState::NeedsBuilding
+    );
+}
+
+#[test]
+fn a_building_build_of_a_request_taken_up_after_its_answer_was_lost_is_read_after_its_cancel() {
+    // When the request was sent is not known for a request found again after its answer was
+    // lost, so nothing bounds when its builds started.
+    let mut job = job_listed_as(BuildState::CurrentlyBuilding);
+    job.targets[0].requested_at = None;
+    for build in &mut job.targets[0].builds {
+        build.unstarted_at = None;
+    }
+    let (index, _) = cancel_answered(&mut job, t0());
+    assert_eq!(
+        job.targets[0].builds[index].state,
+        BuildState::CurrentlyBuilding
     );
 }
 
@@ -1095,6 +1128,7 @@ fn job_listed_as(state: BuildState) -> Job {
         &mut job,
         Observation::BuildsListed {
             target: 0,
+            ran: false,
             result: Ok(["amd64", "arm64"]
                 .into_iter()
                 .map(|arch| snapshot(arch, state.clone(), UploadStatus::Unscheduled))
@@ -1135,7 +1169,7 @@ fn a_delivery_naming_a_build_of_the_request_lists_its_builds_without_reading_the
     let rules = with_webhooks();
     let mut job = requested(false, &rules);
     let request = REQUEST;
-    // Without a delivery, the request is read only as a safety net.
+    // Without a delivery, its builds are listed only as a safety net.
     let typical = rules.typical.request;
     let net = chrono::Duration::from_std(typical * 2 + rules.poll_max).unwrap();
     assert_eq!(job.targets[0].poll.due, t0() + net);
@@ -1153,7 +1187,79 @@ fn a_delivery_naming_a_build_of_the_request_lists_its_builds_without_reading_the
         step.actions,
         vec![Action::ListBuilds {
             target: 0,
-            url: format!("{request}/builds")
+            url: format!("{request}/builds"),
+            ran: true,
         }]
     );
+}
+
+#[test]
+fn a_request_is_looked_at_by_listing_its_builds_and_read_only_when_none_are_listed() {
+    let rules = rules();
+    let mut job = requested(false, &rules);
+    let builds = format!("{REQUEST}/builds");
+    let typical = chrono::Duration::from_std(rules.typical.request).unwrap();
+    let lists_builds = |step: image_builder::jobs::machine::Step| {
+        assert_eq!(
+            step.actions,
+            vec![Action::ListBuilds {
+                target: 0,
+                url: format!("{REQUEST}/builds"),
+                ran: false,
+            }]
+        )
+    };
+    // When its builds should exist, they are listed: one call for a request that ran.
+    lists_builds(observe(&mut job, Observation::Tick, t0() + typical, &rules));
+    // None yet: not run, or run without building anything. The request says which.
+    let listed_empty = |job: &mut Job, ran: bool, at| {
+        observe(
+            job,
+            Observation::BuildsListed {
+                target: 0,
+                ran,
+                result: Ok(vec![]),
+            },
+            at,
+            &rules,
+        )
+    };
+    let step = listed_empty(&mut job, false, t0() + typical);
+    assert_eq!(step.actions, vec![Action::ReadRequest { target: 0 }]);
+    assert!(matches!(job.targets[0].phase, Phase::Requested { .. }));
+    // Not run yet: listed again at the next look.
+    observe(
+        &mut job,
+        Observation::RequestRead {
+            target: 0,
+            result: Ok((RequestStatus::Pending, None, builds.clone())),
+        },
+        t0() + typical,
+        &rules,
+    );
+    let next = job.targets[0].poll.due;
+    assert!(next > t0() + typical);
+    lists_builds(observe(&mut job, Observation::Tick, next, &rules));
+    // Run now, and still none: this time the empty list is the answer.
+    listed_empty(&mut job, false, next);
+    let step = observe(
+        &mut job,
+        Observation::RequestRead {
+            target: 0,
+            result: Ok((RequestStatus::Completed, None, builds.clone())),
+        },
+        next,
+        &rules,
+    );
+    assert_eq!(
+        step.actions,
+        vec![Action::ListBuilds {
+            target: 0,
+            url: builds,
+            ran: true,
+        }]
+    );
+    let step = listed_empty(&mut job, true, next);
+    assert!(matches!(job.targets[0].phase, Phase::Following { .. }));
+    assert!(step.actions.contains(&Action::ReadProcessors { target: 0 }));
 }

@@ -76,8 +76,9 @@ impl PreparedCall {
                     )
                 }),
             },
-            Action::ListBuilds { target, .. } => Observation::BuildsListed {
+            Action::ListBuilds { target, ran, .. } => Observation::BuildsListed {
                 target,
+                ran,
                 result: client
                     .builds(url)
                     .await

@@ -92,9 +92,12 @@ impl<C: Chat> Driver<C> {
         let mut calls = Calls::default();
         let mut step = initial;
         loop {
-            let tick = observe(&mut self.job, Observation::Tick, Utc::now(), &rules);
-            step.actions.extend(tick.actions);
-            step.notices.extend(tick.notices);
+            step.extend(observe(
+                &mut self.job,
+                Observation::Tick,
+                Utc::now(),
+                &rules,
+            ));
             if !self.take(step, &mut calls).await {
                 return self.stop_unstored().await;
             }
@@ -146,6 +149,11 @@ impl<C: Chat> Driver<C> {
                 _ = tokio::time::sleep_until(wake) => {}
                 Some(observation) = calls.next(), if !calls.is_empty() => {
                     step = observe(&mut self.job, observation, Utc::now(), &rules);
+                    // Answers that came meanwhile are taken in the same pass: one look at
+                    // every build and one save for all of them, not one each.
+                    while let Some(observation) = calls.ready() {
+                        step.extend(observe(&mut self.job, observation, Utc::now(), &rules));
+                    }
                 }
                 command = commands.recv() => {
                     if let Some(command) = command {
@@ -653,14 +661,37 @@ impl Calls {
     /// The next answer; `None` when nothing is out.
     async fn next(&mut self) -> Option<Observation> {
         loop {
-            match self.running.join_next().await? {
-                Ok((key, observation)) => {
-                    if let Some(key) = key {
-                        self.out.remove(&key);
-                    }
-                    return Some(observation);
+            let joined = self.running.join_next().await?;
+            if let Some(observation) = self.answered(joined) {
+                return Some(observation);
+            }
+        }
+    }
+
+    /// An answer already in, if any.
+    fn ready(&mut self) -> Option<Observation> {
+        loop {
+            let joined = self.running.try_join_next()?;
+            if let Some(observation) = self.answered(joined) {
+                return Some(observation);
+            }
+        }
+    }
+
+    fn answered(
+        &mut self,
+        joined: Result<(Option<String>, Observation), tokio::task::JoinError>,
+    ) -> Option<Observation> {
+        match joined {
+            Ok((key, observation)) => {
+                if let Some(key) = key {
+                    self.out.remove(&key);
                 }
-                Err(error) => tracing::error!(%error, "a Launchpad call's task failed"),
+                Some(observation)
+            }
+            Err(error) => {
+                tracing::error!(%error, "a Launchpad call's task failed");
+                None
             }
         }
     }

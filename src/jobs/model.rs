@@ -88,6 +88,11 @@ pub struct Target {
     /// pending" is most likely the first request's own builds.
     #[serde(default)]
     pub asked_again: bool,
+    /// When the `requestBuilds` whose builds are followed was sent (handed to the client):
+    /// none of its builds can have started before. `None` for a request taken up after its
+    /// answer was lost.
+    #[serde(default)]
+    pub requested_at: Option<DateTime<Utc>>,
 }
 
 /// An architecture asked for that a request made no build of.
@@ -233,9 +238,12 @@ pub struct BuildTrack {
     /// its reads ([`crate::jobs::machine::Typical`]).
     #[serde(default)]
     pub stage_since: Option<DateTime<Utc>>,
-    /// When Launchpad last showed it (a read, a listing, a delivery).
+    /// A time when it had certainly not started: when Launchpad last showed it queued, or
+    /// when the `requestBuilds` that made it was sent. A cancel answered less than
+    /// [`crate::jobs::machine::Typical::shortest_build`] after that cannot have come after a
+    /// successful build, so its outcome is known without a read.
     #[serde(default)]
-    pub seen_at: Option<DateTime<Utc>>,
+    pub unstarted_at: Option<DateTime<Utc>>,
 }
 
 /// What a build looks like to a person: one symbol on the board.
@@ -290,7 +298,7 @@ impl BuildTrack {
             read_errors: 0,
             unreadable: None,
             stage_since: None,
-            seen_at: None,
+            unstarted_at: None,
         }
     }
 
@@ -465,6 +473,7 @@ impl Job {
                 },
                 missing: Vec::new(),
                 asked_again: false,
+                requested_at: None,
             })
             .collect();
         Job {

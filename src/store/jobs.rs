@@ -73,6 +73,7 @@ fn bare(target: &Target) -> Target {
         poll,
         missing,
         asked_again,
+        requested_at,
     } = target;
     Target {
         image: image.clone(),
@@ -85,6 +86,7 @@ fn bare(target: &Target) -> Target {
         poll: *poll,
         missing: missing.clone(),
         asked_again: *asked_again,
+        requested_at: *requested_at,
     }
 }
 
@@ -103,6 +105,7 @@ fn same_record(a: &Target, b: &Target) -> bool {
         poll: _,
         missing,
         asked_again,
+        requested_at,
     } = a;
     *image == b.image
         && *series == b.series
@@ -112,10 +115,11 @@ fn same_record(a: &Target, b: &Target) -> bool {
         && *phase == b.phase
         && *missing == b.missing
         && *asked_again == b.asked_again
+        && *requested_at == b.requested_at
 }
 
 /// Whether two builds' records are the same as far as a restart cares: not when to look next,
-/// nor when it was last seen or entered its stage, nor the ETag of the last answer (a restart
+/// nor when it was last seen queued or entered its stage, nor the ETag of the last answer (a restart
 /// reads every build again, and an older ETag only costs a 200 instead of a 304). So a read
 /// that found nothing new writes nothing.
 fn same_build(a: &BuildTrack, b: &BuildTrack) -> bool {
@@ -142,7 +146,7 @@ fn same_build(a: &BuildTrack, b: &BuildTrack) -> bool {
         read_errors,
         unreadable,
         stage_since: _,
-        seen_at: _,
+        unstarted_at: _,
     } = a;
     // What changes most often first.
     *state == b.state

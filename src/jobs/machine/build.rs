@@ -82,7 +82,9 @@ pub(super) fn apply(
     build.can_be_retried = snapshot.can_be_retried;
     build.can_be_cancelled = snapshot.can_be_cancelled;
     build.etag = snapshot.etag;
-    build.seen_at = Some(now);
+    if build.state == BuildState::NeedsBuilding {
+        build.unstarted_at = Some(now);
+    }
     schedule(build, was, changed, now, rules);
     let now_progress = build.progress();
     if !build.wanted || was == now_progress {
@@ -216,7 +218,6 @@ pub(super) fn delivered(
     if forward || cancelled {
         build.state = state;
         build.upload = upload;
-        build.seen_at = Some(now);
         schedule(build, was, true, now, rules);
     } else if rank(hinted).is_none() && hinted != was {
         // An end, or a failure: what is told comes from a read.
@@ -332,13 +333,19 @@ pub(super) fn build_call(
             tracing::warn!(build = %build.url, %error, "retrying a build failed");
         }
         (BuildCall::Cancel, Ok(())) => {
-            // Queued when last seen, too recently to have been built since: Launchpad
-            // cancelled it at once (or, had a builder just taken it, is cancelling it), so its
-            // outcome is known without a read (`launchpad-api.md`, `cancel`).
-            let recent = build
-                .seen_at
-                .is_some_and(|seen| now < later(seen, rules.typical.shortest_build));
-            if build.state == BuildState::NeedsBuilding && recent {
+            // Not started too recently to have been built since: Launchpad cancelled it at
+            // once if queued, and a running one goes through `Cancelling build`, whose only
+            // way on is `Cancelled build` (`launchpad-api.md`, `cancel` and the allowed
+            // transitions). So its outcome is known without a read. (A build that failed on
+            // its own meanwhile is then shown cancelled: it built nothing either way.)
+            let unbuilt = build
+                .unstarted_at
+                .is_some_and(|unstarted| now < later(unstarted, rules.typical.shortest_build));
+            let cancellable = matches!(
+                build.state,
+                BuildState::NeedsBuilding | BuildState::CurrentlyBuilding
+            );
+            if cancellable && unbuilt {
                 build.state = BuildState::CancelledBuild;
                 build.can_be_cancelled = false;
                 build.can_be_retried = true;

@@ -203,6 +203,8 @@ pub enum Observation {
     BuildsListed {
         /// The target.
         target: usize,
+        /// As in [`Action::ListBuilds`].
+        ran: bool,
         /// The builds, or the failure.
         result: Result<Vec<BuildSnapshot>, LaunchpadError>,
     },
@@ -295,6 +297,10 @@ pub enum Action {
         target: usize,
         /// The builds collection.
         url: String,
+        /// Whether the request is known to have run (its read said so, or a delivery named
+        /// one of its builds): an empty collection is then its answer. Otherwise an empty
+        /// collection may be a request not run yet, and the request is read to tell.
+        ran: bool,
     },
     /// Read a build (conditionally, with its ETag).
     ReadBuild {
@@ -344,6 +350,14 @@ pub struct Step {
     pub notices: Vec<Notice>,
 }
 
+impl Step {
+    /// Adds what a later observation led to.
+    pub fn extend(&mut self, later: Step) {
+        self.actions.extend(later.actions);
+        self.notices.extend(later.notices);
+    }
+}
+
 /// Applies `observation` to `job` at `now`.
 pub fn observe(job: &mut Job, observation: Observation, now: DateTime<Utc>, rules: &Rules) -> Step {
     let mut step = Step::default();
@@ -361,13 +375,17 @@ pub fn observe(job: &mut Job, observation: Observation, now: DateTime<Utc>, rule
             rules,
             &mut step,
         ),
-        Observation::BuildsListed { target, result } => {
+        Observation::BuildsListed {
+            target,
+            ran,
+            result,
+        } => {
             let cancel_all = job.cancel_requested;
             let auto = job.auto_retry_uploads && !cancel_all;
             request::builds_listed(
                 &mut job.targets[target],
                 target,
-                result,
+                (ran, result),
                 (cancel_all, auto),
                 now,
                 rules,
@@ -648,10 +666,17 @@ fn tick(job: &mut Job, now: DateTime<Utc>, rules: &Rules, step: &mut Step) {
             Phase::InDoubt { attempt, until, .. } if until <= now => {
                 request::ask_again(target, index, attempt, now, step)
             }
-            Phase::Requested { .. } if target.poll.due <= now => {
+            Phase::Requested { ref request_url } if target.poll.due <= now => {
+                // Its builds are listed first: the collection is empty until the request has
+                // run, then lists every build it made (`launchpad-api.md`, "Build requests"),
+                // so a request that ran costs one call, not a read and a listing.
+                step.actions.push(Action::ListBuilds {
+                    target: index,
+                    url: format!("{request_url}/builds"),
+                    ran: false,
+                });
                 // The next look is set by the answer; until then, not again.
                 target.poll.due = later(now, rules.poll_max);
-                step.actions.push(Action::ReadRequest { target: index });
             }
             Phase::Following { .. } => {
                 let unknown = target
@@ -699,6 +724,7 @@ fn delivered(
                 step.actions.push(Action::ListBuilds {
                     target: index,
                     url: format!("{mine}/builds"),
+                    ran: true,
                 });
             }
         }

@@ -104,6 +104,7 @@ pub(super) fn requested(
     match result {
         Ok(request_url) => {
             target.phase = Phase::Requested { request_url };
+            target.requested_at = sent_at;
             // Read when its builds should exist; with deliveries, the first names them, and
             // this read is only the safety net should it be lost.
             let typical = rules.typical.request;
@@ -169,6 +170,7 @@ pub(super) fn request_read(
             step.actions.push(Action::ListBuilds {
                 target: index,
                 url: builds_url,
+                ran: true,
             });
         }
         Ok((RequestStatus::Failed, message, _)) => {
@@ -188,11 +190,12 @@ pub(super) fn request_read(
 
 /// A request's builds were listed: those of architectures not asked for are cancelled, and
 /// every architecture asked for without a build is accounted for (the recipe's processors
-/// are read to tell why).
+/// are read to tell why). An empty list from a request not known to have run is read to tell
+/// whether it has ([`Action::ListBuilds`]).
 pub(super) fn builds_listed(
     target: &mut Target,
     index: usize,
-    result: Result<Vec<BuildSnapshot>, LaunchpadError>,
+    (ran, result): (bool, Result<Vec<BuildSnapshot>, LaunchpadError>),
     (cancel_all, auto): (bool, bool),
     now: DateTime<Utc>,
     rules: &Rules,
@@ -207,6 +210,10 @@ pub(super) fn builds_listed(
         Err(error) if error.is_transient() => return back_off(&mut target.poll, now, rules),
         Err(error) => return fail_target(target, index, error.to_string(), step),
     };
+    if snapshots.is_empty() && !ran {
+        step.actions.push(Action::ReadRequest { target: index });
+        return;
+    }
     target.phase = Phase::Following { request_url };
     target.builds.clear();
     for snapshot in snapshots {
@@ -216,6 +223,10 @@ pub(super) fn builds_listed(
                 .iter()
                 .any(|arch| arch.as_str() == snapshot.arch);
         track(target, index, snapshot, wanted, auto, now, rules, step);
+        if let Some(build) = target.builds.last_mut() {
+            // Not started before its request was sent, if not seen queued since.
+            build.unstarted_at = build.unstarted_at.or(target.requested_at);
+        }
     }
     for (build_index, build) in target.builds.iter_mut().enumerate() {
         if build.to_cancel(cancel_all) && build.can_be_cancelled {
