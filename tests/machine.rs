@@ -1263,3 +1263,67 @@ fn a_request_is_looked_at_by_listing_its_builds_and_read_only_when_none_are_list
     assert!(matches!(job.targets[0].phase, Phase::Following { .. }));
     assert!(step.actions.contains(&Action::ReadProcessors { target: 0 }));
 }
+
+#[test]
+fn a_read_made_before_a_delivery_moved_the_build_on_does_not_move_it_back() {
+    let mut job = following();
+    let rules = with_webhooks();
+    let arm64 = job.targets[0]
+        .builds
+        .iter()
+        .position(|b| b.arch.as_str() == "arm64")
+        .unwrap();
+    // A read goes out while the build is queued...
+    let before = job.targets[0].builds[arm64].generation;
+    // ...then a delivery says it is building...
+    let at = t0() + chrono::Duration::minutes(3);
+    let build_url = job.targets[0].builds[arm64].url.clone();
+    observe(
+        &mut job,
+        Observation::Delivered {
+            build_url,
+            request_url: None,
+            reported: Some((BuildState::CurrentlyBuilding, UploadStatus::Unscheduled)),
+        },
+        at,
+        &rules,
+    );
+    // ...and the read's answer, made before, says queued.
+    observe(
+        &mut job,
+        Observation::BuildRead {
+            target: 0,
+            build: arm64,
+            generation: before,
+            result: Ok(Some(snapshot(
+                "arm64",
+                BuildState::NeedsBuilding,
+                UploadStatus::Unscheduled,
+            ))),
+        },
+        at,
+        &rules,
+    );
+    assert_eq!(job.targets[0].builds[arm64].progress(), Progress::Building);
+    // A read made after the delivery is taken in as usual.
+    let after = job.targets[0].builds[arm64].generation;
+    observe(
+        &mut job,
+        Observation::BuildRead {
+            target: 0,
+            build: arm64,
+            generation: after,
+            result: Ok(Some(snapshot(
+                "arm64",
+                BuildState::UploadingBuild,
+                UploadStatus::Unscheduled,
+            ))),
+        },
+        at,
+        &rules,
+    );
+    assert_eq!(
+        job.targets[0].builds[arm64].state,
+        BuildState::UploadingBuild
+    );
+}

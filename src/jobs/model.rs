@@ -223,8 +223,9 @@ pub struct BuildTrack {
     /// sent again (each is safe to repeat: see [`crate::launchpad::Client`]).
     #[serde(default)]
     pub pending_calls: Vec<BuildCall>,
-    /// Counts the calls made on the build: a read started before a call and answered after it
-    /// may show the state before the call, and is not taken in.
+    /// Counts the calls made on the build and the deliveries taken in without a read: a read
+    /// started before one and answered after it may show the state before, and is not taken
+    /// in (the board never moves back to it).
     #[serde(default)]
     pub generation: u32,
     /// Reads in a row that Launchpad answered with an internal error (500).

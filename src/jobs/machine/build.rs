@@ -218,6 +218,8 @@ pub(super) fn delivered(
     if forward || cancelled {
         build.state = state;
         build.upload = upload;
+        // A read already out may show the state before: it is not taken in.
+        build.generation += 1;
         schedule(build, was, true, now, rules);
     } else if rank(hinted).is_none() && hinted != was {
         // An end, or a failure: what is told comes from a read.
