@@ -8,6 +8,7 @@ use image_builder::chat::Kind;
 use image_builder::jobs::JobStatus;
 use image_builder::launchpad::models::{BuildState, UploadStatus};
 use image_builder::launchpad::sim::scenario::{Failures, Outcome};
+use image_builder::target::JobId;
 use support::bot::TestBot;
 
 fn redis_arm64_upload(failures: Failures) -> Outcome {
@@ -510,4 +511,24 @@ async fn past_the_hourly_limit_a_rebuild_is_refused_saying_when_it_fits() {
     // Another user has an hour of their own.
     let bob = bot.say("bob", "rebuild 22.04 arm64 postgres").await;
     assert!(bob.starts_with("Job #3 accepted"), "{bob}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_follower_is_shown_the_ended_job_and_then_let_go() {
+    let bot = TestBot::start(vec![]).await;
+    bot.say("alice", "rebuild 20.04 arm64 redis").await;
+    let mut changes = bot.wired.engine.follow(JobId(1)).unwrap();
+    bot.run_until("job 1 ends", finished(1)).await;
+    // The ended job is published, then the driver lets go of its followers: `changed` ends
+    // instead of waiting for news that will not come.
+    loop {
+        let wait = std::time::Duration::from_secs(30);
+        match tokio::time::timeout(wait, changes.changed()).await {
+            Ok(Ok(())) => continue,
+            Ok(Err(_)) => break,
+            Err(_) => panic!("the follower was never let go"),
+        }
+    }
+    assert!(changes.borrow().is_finished());
+    assert_eq!(changes.borrow().tally().succeeded, 1);
 }

@@ -151,7 +151,12 @@ pub async fn follow(
         }
         // A change, or (for the engine's end) a look every 100 ms.
         tokio::select! {
-            _ = changes.changed() => {}
+            changed = changes.changed() => {
+                if changed.is_err() {
+                    // The driver published the ended job and let go: only its end is to come.
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
             () = tokio::time::sleep(Duration::from_millis(100)) => {}
         }
     }

@@ -166,24 +166,32 @@ impl<C: Chat> Driver<C> {
 
     /// Publishes the job to those following it ([`super::Engine::follow`]) if it changed,
     /// at most every [`PUBLISH_EVERY`] (an ended job at once); returns when a held-back
-    /// change is due.
+    /// change is due. Once nobody follows, or the ended job was published, the job leaves the
+    /// map of followed jobs (a later `follow` starts from the store).
     fn publish(&mut self) -> Option<Instant> {
-        let followed = self
+        let mut followed = self
             .inner
             .followed
             .lock()
             .unwrap_or_else(|p| p.into_inner());
         let sender = followed.get(&self.job.id)?;
-        if let Some((last, shown)) = self.published {
-            if shown == self.version {
-                return None;
+        let ended = self.job.is_finished();
+        if self
+            .published
+            .is_none_or(|(_, shown)| shown != self.version)
+        {
+            if let Some((last, _)) = self.published {
+                if last.elapsed() < PUBLISH_EVERY && !ended {
+                    return Some(last + PUBLISH_EVERY);
+                }
             }
-            if last.elapsed() < PUBLISH_EVERY && !self.job.is_finished() {
-                return Some(last + PUBLISH_EVERY);
-            }
+            sender.send_replace(Arc::new(self.job.clone()));
+            self.published = Some((Instant::now(), self.version));
         }
-        sender.send_replace(Arc::new(self.job.clone()));
-        self.published = Some((Instant::now(), self.version));
+        if ended || sender.is_closed() {
+            followed.remove(&self.job.id);
+            self.published = None;
+        }
         None
     }
 
