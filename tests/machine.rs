@@ -72,6 +72,15 @@ fn snapshot(arch: &str, state: BuildState, upload: UploadStatus) -> BuildSnapsho
     }
 }
 
+/// The index of the first target's build of `arch`.
+fn build_of(job: &Job, arch: &str) -> usize {
+    job.targets[0]
+        .builds
+        .iter()
+        .position(|b| b.arch.as_str() == arch)
+        .unwrap()
+}
+
 /// The build request every job of these tests gets.
 const REQUEST: &str = "http://lp/devel/r/+build-request/1";
 
@@ -516,11 +525,7 @@ fn without_deliveries_a_build_is_read_when_its_stage_should_be_over_then_every_q
     let rules = rules();
     let typical = rules.typical;
     let minutes = |duration: std::time::Duration| chrono::Duration::from_std(duration).unwrap();
-    let arm64 = job.targets[0]
-        .builds
-        .iter()
-        .position(|b| b.arch.as_str() == "arm64")
-        .unwrap();
+    let arm64 = build_of(&job, "arm64");
     let due = |job: &Job| job.targets[0].builds[arm64].poll.due;
     // Listed queued at t0: read when a queue's typical wait is over.
     assert_eq!(due(&job), t0() + minutes(typical.queue));
@@ -557,11 +562,7 @@ fn without_deliveries_a_build_is_read_when_its_stage_should_be_over_then_every_q
 fn with_deliveries_a_build_moving_on_is_not_read_and_its_end_is_read_at_once() {
     let mut job = following();
     let rules = with_webhooks();
-    let arm64 = job.targets[0]
-        .builds
-        .iter()
-        .position(|b| b.arch.as_str() == "arm64")
-        .unwrap();
+    let arm64 = build_of(&job, "arm64");
     let url = job.targets[0].builds[arm64].url.clone();
     let deliver = |job: &mut Job, state: BuildState, upload: UploadStatus, at| {
         observe(
@@ -629,11 +630,7 @@ fn with_deliveries_a_build_moving_on_is_not_read_and_its_end_is_read_at_once() {
 #[test]
 fn a_failed_upload_alerts_once_then_auto_retries_with_backoff_up_to_the_budget() {
     let mut job = following();
-    let arm64 = job.targets[0]
-        .builds
-        .iter()
-        .position(|b| b.arch.as_str() == "arm64")
-        .unwrap();
+    let arm64 = build_of(&job, "arm64");
     let failed = || {
         snapshot(
             "arm64",
@@ -809,11 +806,7 @@ fn the_deadline_gives_up() {
 #[test]
 fn a_build_with_a_call_in_flight_is_not_read_and_keeps_the_job_open() {
     let mut job = following();
-    let arm64 = job.targets[0]
-        .builds
-        .iter()
-        .position(|b| b.arch.as_str() == "arm64")
-        .unwrap();
+    let arm64 = build_of(&job, "arm64");
     let failed = snapshot(
         "arm64",
         BuildState::FailedToBuild,
@@ -1145,11 +1138,7 @@ fn cancel_answered(
     job: &mut Job,
     at: DateTime<Utc>,
 ) -> (usize, image_builder::jobs::machine::Step) {
-    let index = job.targets[0]
-        .builds
-        .iter()
-        .position(|b| b.arch.as_str() == "amd64")
-        .unwrap();
+    let index = build_of(job, "amd64");
     let step = observe(
         job,
         Observation::BuildCall {
@@ -1268,11 +1257,7 @@ fn a_request_is_looked_at_by_listing_its_builds_and_read_only_when_none_are_list
 fn a_read_made_before_a_delivery_moved_the_build_on_does_not_move_it_back() {
     let mut job = following();
     let rules = with_webhooks();
-    let arm64 = job.targets[0]
-        .builds
-        .iter()
-        .position(|b| b.arch.as_str() == "arm64")
-        .unwrap();
+    let arm64 = build_of(&job, "arm64");
     // A read goes out while the build is queued...
     let before = job.targets[0].builds[arm64].generation;
     // ...then a delivery says it is building...
