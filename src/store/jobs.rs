@@ -278,10 +278,53 @@ struct Changes {
     builds: Vec<(usize, usize)>,
 }
 
+/// What of a job differs from what is stored of it.
+struct Diff {
+    /// The job's own record.
+    head: bool,
+    /// Targets whose records differ, or are new.
+    targets: Vec<usize>,
+    /// Builds whose records differ, or are new.
+    builds: Vec<(usize, usize)>,
+    /// Some target has fewer builds than are stored (its builds were listed again).
+    shrunk: bool,
+}
+
+/// Compares `job` with what `written` says is stored, record by record.
+fn diff(written: &Written, job: &Job) -> Diff {
+    let mut diff = Diff {
+        head: !written
+            .head
+            .as_ref()
+            .is_some_and(|head| same_head(head, job)),
+        targets: Vec::new(),
+        builds: Vec::new(),
+        shrunk: false,
+    };
+    for (index, target) in job.targets.iter().enumerate() {
+        let before = written.targets.get(index);
+        if !before.is_some_and(|before| same_record(before, target)) {
+            diff.targets.push(index);
+        }
+        let kept = before.map_or(&[][..], |before| &before.builds[..]);
+        diff.shrunk |= kept.len() > target.builds.len();
+        for (build_index, build) in target.builds.iter().enumerate() {
+            if !kept
+                .get(build_index)
+                .is_some_and(|old| same_build(old, build))
+            {
+                diff.builds.push((index, build_index));
+            }
+        }
+    }
+    diff
+}
+
 impl Store {
     /// Writes a whole job (its records, links and index entry) and flushes.
     pub fn put_job(&self, job: &Job) -> Result<(), StoreError> {
-        let changes = self.changes(&Written::default(), job, true)?;
+        let nothing = Written::default();
+        let changes = self.changes(&nothing, job, true, diff(&nothing, job))?;
         self.apply(changes)?;
         self.flush()
     }
@@ -301,38 +344,21 @@ impl Store {
         job: &Job,
         durable: bool,
     ) -> Result<bool, StoreError> {
+        let diff = diff(written, job);
         let now = written.head.is_none()
             || durable
             || written
                 .flushed_at
                 .is_none_or(|at| at.elapsed() >= FLUSH_EVERY)
-            || written
-                .head
-                .as_ref()
-                .is_some_and(|head| !same_head(head, job))
-            || written.targets.len() != job.targets.len()
-            || written
-                .targets
-                .iter()
-                .zip(&job.targets)
-                .any(|(kept, target)| !same_record(kept, target));
+            || diff.head
+            || !diff.targets.is_empty()
+            || written.targets.len() != job.targets.len();
         if !now {
-            let builds_changed = written
-                .targets
-                .iter()
-                .zip(&job.targets)
-                .any(|(kept, target)| {
-                    kept.builds.len() != target.builds.len()
-                        || kept
-                            .builds
-                            .iter()
-                            .zip(&target.builds)
-                            .any(|(old, new)| !same_build(old, new))
-                });
+            let builds_changed = !diff.builds.is_empty() || diff.shrunk;
             written.deferred |= builds_changed;
             return Ok(builds_changed);
         }
-        let mut changes = self.changes(written, job, written.head.is_none())?;
+        let mut changes = self.changes(written, job, written.head.is_none(), diff)?;
         if changes.head.is_none() && changes.targets.is_empty() && changes.builds.is_empty() {
             written.deferred = false;
             return Ok(false);
@@ -381,7 +407,14 @@ impl Store {
         Ok(true)
     }
 
-    fn changes(&self, written: &Written, job: &Job, clear: bool) -> Result<Changes, StoreError> {
+    /// The batch and links that write `diff`.
+    fn changes(
+        &self,
+        written: &Written,
+        job: &Job,
+        clear: bool,
+        diff: Diff,
+    ) -> Result<Changes, StoreError> {
         let id = job.id;
         let mut batch = sled::Batch::default();
         if clear {
@@ -395,64 +428,64 @@ impl Store {
             batch,
             links: Vec::new(),
             head: None,
-            targets: Vec::new(),
-            builds: Vec::new(),
+            targets: diff.targets,
+            builds: diff.builds,
         };
-        let head_changed = !written
-            .head
-            .as_ref()
-            .is_some_and(|head| same_head(head, job));
-        if head_changed {
+        if diff.head {
             changes.batch.insert(head_key(id), serde_json::to_vec(job)?);
             if !job.is_finished() {
                 changes.batch.insert(open_key(id), &[][..]);
             }
             changes.head = Some(head_of(job));
         }
+        for &index in &changes.targets {
+            let target = &job.targets[index];
+            changes
+                .batch
+                .insert(target_key(id, index), serde_json::to_vec(&bare(target))?);
+            if let Phase::Requested { request_url } | Phase::Following { request_url } =
+                &target.phase
+            {
+                changes
+                    .links
+                    .push((request_url.as_bytes().to_vec(), Some(id)));
+            }
+        }
+        // A target waiting for word of its recipe's builds is found by the recipe.
         let now = Utc::now();
         for (index, target) in job.targets.iter().enumerate() {
-            let before = written.targets.get(index);
-            let target_changed = !before.is_some_and(|before| same_record(before, target));
-            if target_changed {
+            if !diff.head && !changes.targets.contains(&index) {
+                continue;
+            }
+            let key = awaiting_key(&target.recipe_url).into_bytes();
+            if !job.is_finished() && target.awaits_delivery(now) {
+                changes.links.push((key, Some(id)));
+            } else if self.job_awaiting(&target.recipe_url)? == Some(id) {
+                changes.links.push((key, None));
+            }
+        }
+        for &(index, build_index) in &changes.builds {
+            let build = &job.targets[index].builds[build_index];
+            changes.batch.insert(
+                build_key(id, index, build_index),
+                serde_json::to_vec(build)?,
+            );
+            let old = written
+                .targets
+                .get(index)
+                .and_then(|before| before.builds.get(build_index));
+            if old.is_none_or(|old| old.url != build.url) {
                 changes
-                    .batch
-                    .insert(target_key(id, index), serde_json::to_vec(&bare(target))?);
-                changes.targets.push(index);
-                if let Phase::Requested { request_url } | Phase::Following { request_url } =
-                    &target.phase
-                {
-                    changes
-                        .links
-                        .push((request_url.as_bytes().to_vec(), Some(id)));
-                }
+                    .links
+                    .push((build.url.as_bytes().to_vec(), Some(id)));
             }
-            if target_changed || head_changed {
-                // A target waiting for word of its recipe's builds is found by the recipe.
-                let key = awaiting_key(&target.recipe_url).into_bytes();
-                if !job.is_finished() && target.awaits_delivery(now) {
-                    changes.links.push((key, Some(id)));
-                } else if self.job_awaiting(&target.recipe_url)? == Some(id) {
-                    changes.links.push((key, None));
-                }
-            }
-            let kept = before.map_or(&[][..], |before| &before.builds[..]);
-            for (build_index, build) in target.builds.iter().enumerate() {
-                let old = kept.get(build_index);
-                if old.is_some_and(|old| same_build(old, build)) {
-                    continue;
-                }
-                changes.batch.insert(
-                    build_key(id, index, build_index),
-                    serde_json::to_vec(build)?,
-                );
-                changes.builds.push((index, build_index));
-                if old.is_none_or(|old| old.url != build.url) {
-                    changes
-                        .links
-                        .push((build.url.as_bytes().to_vec(), Some(id)));
-                }
-            }
-            for gone in target.builds.len()..kept.len() {
+        }
+        for (index, target) in job.targets.iter().enumerate() {
+            let kept = written
+                .targets
+                .get(index)
+                .map_or(0, |before| before.builds.len());
+            for gone in target.builds.len()..kept {
                 changes.batch.remove(build_key(id, index, gone));
             }
         }
