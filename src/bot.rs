@@ -426,3 +426,31 @@ fn random_bits() -> u64 {
     hasher.write_u64(1);
     hasher.finish()
 }
+
+impl<C: Chat + Clone> crate::chat::Inbox for Bot<C> {
+    fn handle(&self, incoming: Incoming) -> crate::chat::BoxFuture<'_, ()> {
+        Box::pin(async move {
+            Bot::handle(self, incoming).await;
+        })
+    }
+
+    fn answer<'a>(&'a self, incoming: &'a Incoming) -> crate::chat::BoxFuture<'a, Answer> {
+        Box::pin(Bot::answer(self, incoming))
+    }
+
+    fn click<'a>(
+        &'a self,
+        incoming: &'a Incoming,
+        button: &'a Button,
+    ) -> crate::chat::BoxFuture<'a, Answer> {
+        Box::pin(Bot::click(self, incoming, button))
+    }
+
+    fn launch(&self, answer: Answer) {
+        Bot::launch(self, answer);
+    }
+
+    fn images(&self) -> &[crate::target::ImageName] {
+        Bot::images(self)
+    }
+}

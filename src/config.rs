@@ -13,7 +13,7 @@ use std::path::Path;
 use serde::Deserialize;
 
 use crate::catalogue::{render_recipe_name, Catalogue, Image, RecipePath, SeriesInfo, Track};
-use crate::permissions::{Policy, Rule};
+use crate::permissions::{Policy, Rule, Service};
 use crate::target::{Arch, ImageName, Series};
 
 /// `config/default.toml`, as compiled in; used when no `--config` is given.
@@ -37,8 +37,12 @@ pub struct Config {
     pub engine: EngineConfig,
     /// The console adapter (sandbox).
     pub console: ConsoleConfig,
+    /// Which chat `image-builder run` serves.
+    pub chat: ChatConfig,
     /// The Discord adapter (`image-builder run`).
     pub discord: DiscordConfig,
+    /// The Mattermost adapter (`image-builder run` with `chat.service = "mattermost"`).
+    pub mattermost: MattermostConfig,
     /// The webhook listener.
     pub webhook: WebhookConfig,
     /// Health and metrics.
@@ -113,6 +117,139 @@ impl Default for DiscordConfig {
             alerts_channel: None,
         }
     }
+}
+
+/// Which chat `run` serves (`[chat]`): one process per chat.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChatConfig {
+    /// `"discord"` (the default) or `"mattermost"`.
+    #[serde(default = "default_service")]
+    pub service: Service,
+}
+
+fn default_service() -> Service {
+    Service::Discord
+}
+
+impl Default for ChatConfig {
+    fn default() -> ChatConfig {
+        ChatConfig {
+            service: default_service(),
+        }
+    }
+}
+
+/// The Mattermost adapter (`[mattermost]`). The bot account's token is not here: it comes from
+/// `MATTERMOST_TOKEN`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MattermostConfig {
+    /// The server (`https://chat.example.com`): REST under `/api/v4`, the WebSocket beside it.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// The team's id (26 characters) whose channels the bot serves: messages from other teams
+    /// are ignored; direct messages are served.
+    #[serde(default)]
+    pub team: Option<String>,
+    /// Channel ids the bot answers in (besides direct messages). Empty: every channel of the
+    /// team it is a member of.
+    #[serde(default)]
+    pub channels: Vec<String>,
+    /// A channel id that also gets every failed-upload alert and every job summary.
+    #[serde(default)]
+    pub alerts_channel: Option<String>,
+    /// What a command starts with, besides an @-mention of the bot. Empty: mentions only.
+    #[serde(default = "default_prefix")]
+    pub prefix: String,
+    /// The bot's listener (`webhook.listen`) as the Mattermost server reaches it
+    /// (`https://bot.example.com`): buttons' clicks go to `/mattermost/action` there. Without
+    /// it, messages say the commands their buttons would stand for.
+    #[serde(default)]
+    pub callback_url: Option<String>,
+}
+
+impl Default for MattermostConfig {
+    fn default() -> MattermostConfig {
+        MattermostConfig {
+            url: None,
+            team: None,
+            channels: Vec::new(),
+            alerts_channel: None,
+            prefix: default_prefix(),
+            callback_url: None,
+        }
+    }
+}
+
+/// Whether `id` has the shape of a Mattermost id: 26 lower-case letters and digits.
+pub fn is_mattermost_id(id: &str) -> bool {
+    id.len() == 26
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+}
+
+fn validate_chat(
+    chat: &ChatConfig,
+    mattermost: &mut MattermostConfig,
+    webhook: &WebhookConfig,
+) -> Result<(), Problem> {
+    if let Some(url) = &mattermost.callback_url {
+        if !(url.starts_with("https://") || url.starts_with("http://")) {
+            return Err(problem(
+                "mattermost.callback_url",
+                format!("`{url}` is not an http(s) URL"),
+            ));
+        }
+        if webhook.listen.is_none() {
+            return Err(problem(
+                "mattermost.callback_url",
+                "clicks arrive on the bot's listener, so set webhook.listen too",
+            ));
+        }
+    }
+    if let Some(url) = &mut mattermost.url {
+        if !(url.starts_with("https://") || url.starts_with("http://")) {
+            return Err(problem(
+                "mattermost.url",
+                format!("`{url}` is not an http(s) URL"),
+            ));
+        }
+        while url.ends_with('/') {
+            url.pop();
+        }
+    } else if chat.service == Service::Mattermost {
+        return Err(problem(
+            "mattermost.url",
+            "chat.service is \"mattermost\", so say where the server is (`https://chat.example.com`)",
+        ));
+    }
+    let ids = mattermost
+        .team
+        .iter()
+        .map(|id| ("mattermost.team", id))
+        .chain(
+            mattermost
+                .channels
+                .iter()
+                .map(|id| ("mattermost.channels", id)),
+        )
+        .chain(
+            mattermost
+                .alerts_channel
+                .iter()
+                .map(|id| ("mattermost.alerts_channel", id)),
+        );
+    for (key, id) in ids {
+        if !is_mattermost_id(id) {
+            return Err(problem(
+                key,
+                format!("`{id}` is not a Mattermost id (26 lower-case letters and digits; a channel's is under View Info)"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// How the job engine paces itself (`[engine]`).
@@ -444,7 +581,11 @@ struct ConfigFile {
     #[serde(default)]
     console: ConsoleConfig,
     #[serde(default)]
+    chat: ChatConfig,
+    #[serde(default)]
     discord: DiscordConfig,
+    #[serde(default)]
+    mattermost: MattermostConfig,
     #[serde(default)]
     webhook: WebhookConfig,
     #[serde(default)]
@@ -558,6 +699,8 @@ impl Config {
 impl ConfigFile {
     fn validate(self) -> Result<Config, Problem> {
         let launchpad = validate_launchpad(self.launchpad)?;
+        let mut mattermost = self.mattermost;
+        validate_chat(&self.chat, &mut mattermost, &self.webhook)?;
         let catalogue = validate_catalogue(&launchpad, self.catalogue, self.images)?;
         let confirmation = self.confirmation;
         if confirmation.mass_rebuild_above_builds < confirmation.above_builds {
@@ -689,7 +832,9 @@ impl ConfigFile {
             confirmation,
             engine,
             console: self.console,
+            chat: self.chat,
             discord: self.discord,
+            mattermost,
             webhook: self.webhook,
             metrics: self.metrics,
         })

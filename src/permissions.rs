@@ -35,11 +35,13 @@ impl fmt::Display for Permission {
     }
 }
 
-/// Who holds one permission class: everybody, or the users and roles listed.
+/// Who holds one permission class: everybody, or the users and roles listed. `users` and
+/// `roles` are Discord's (and the sandbox's user name); Mattermost's are under `mattermost`,
+/// since the two chats name people and roles differently.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Rule {
-    /// Everyone holds it; `users` and `roles` are then moot. Default: false.
+    /// Everyone holds it; the lists are then moot. Default: false.
     #[serde(default)]
     pub everyone: bool,
     /// User ids that hold it (a Discord user id, or the console's user name).
@@ -48,13 +50,58 @@ pub struct Rule {
     /// Role ids that hold it (a Discord role id).
     #[serde(default)]
     pub roles: BTreeSet<String>,
+    /// Who holds it on Mattermost.
+    #[serde(default)]
+    pub mattermost: Members,
+}
+
+/// Mattermost users and roles that hold a permission class (`[permissions.build.mattermost]`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Members {
+    /// User names (`alice`, without the `@`) or user ids (26 characters).
+    #[serde(default)]
+    pub users: BTreeSet<String>,
+    /// Role names the user has in the team or the channel where they ask, or on the server:
+    /// `team_admin`, `channel_admin`, `system_admin`, ...
+    #[serde(default)]
+    pub roles: BTreeSet<String>,
 }
 
 impl Rule {
     fn admits(&self, user: &User) -> bool {
+        let (users, roles) = match user.service {
+            Service::Mattermost => (&self.mattermost.users, &self.mattermost.roles),
+            Service::Console | Service::Discord => (&self.users, &self.roles),
+        };
         self.everyone
-            || self.users.contains(&user.id)
-            || user.roles.iter().any(|role| self.roles.contains(role))
+            || users.contains(&user.id)
+            || user.name.as_ref().is_some_and(|name| users.contains(name))
+            || user.roles.iter().any(|role| roles.contains(role))
+    }
+}
+
+/// The chat a user is on, which says how the policy names them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Service {
+    /// The sandbox's console (not a chat `run` serves, so not in a config).
+    #[default]
+    #[serde(skip_deserializing)]
+    Console,
+    /// Discord.
+    Discord,
+    /// Mattermost.
+    Mattermost,
+}
+
+impl fmt::Display for Service {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Service::Console => "console",
+            Service::Discord => "discord",
+            Service::Mattermost => "mattermost",
+        })
     }
 }
 
@@ -70,12 +117,16 @@ pub struct Policy {
 }
 
 /// The person asking, as the chat adapter knows them.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct User {
-    /// A stable id: a Discord user id, or the console's user name.
+    /// A stable id: a Discord or Mattermost user id, or the console's user name.
     pub id: String,
-    /// The ids of the roles they have where they asked.
+    /// The user name, where the chat has one besides the id (Mattermost).
+    pub name: Option<String>,
+    /// The roles they have where they asked (Discord role ids; Mattermost role names).
     pub roles: Vec<String>,
+    /// The chat they are on.
+    pub service: Service,
 }
 
 /// A refusal, naming the permission that is missing.
@@ -136,6 +187,7 @@ mod tests {
         User {
             id: id.into(),
             roles: roles.iter().map(|role| role.to_string()).collect(),
+            ..User::default()
         }
     }
 
@@ -175,6 +227,39 @@ mod tests {
         let policy = policy();
         assert_eq!(held(&policy, &user("carol", &[])), vec![Permission::Read]);
         assert_eq!(held(&policy, &user("alice", &[])), Permission::ALL.to_vec());
+    }
+
+    #[test]
+    fn a_mattermost_user_is_admitted_by_the_mattermost_lists_only() {
+        let policy = Policy {
+            build: Rule {
+                users: ["alice".to_string()].into(),
+                roles: ["team_admin".to_string()].into(),
+                mattermost: Members {
+                    users: ["bob".to_string(), "carolid".to_string()].into(),
+                    roles: ["channel_admin".to_string()].into(),
+                },
+                ..Rule::default()
+            },
+            ..Policy::default()
+        };
+        let on_mattermost = |id: &str, name: &str, roles: &[&str]| User {
+            name: Some(name.into()),
+            service: Service::Mattermost,
+            ..user(id, roles)
+        };
+        let may_build = |user: &User| may(&policy, user, Permission::Build).is_ok();
+        assert!(may_build(&on_mattermost("bobid", "bob", &[])), "by name");
+        assert!(may_build(&on_mattermost("carolid", "carol", &[])), "by id");
+        assert!(may_build(&on_mattermost("d", "dave", &["channel_admin"])));
+        // Discord's entries name Discord's users and roles, not Mattermost's.
+        assert!(!may_build(&on_mattermost(
+            "alice",
+            "alice",
+            &["team_admin"]
+        )));
+        assert!(may_build(&user("alice", &[])));
+        assert!(!may_build(&user("bob", &["channel_admin"])));
     }
 
     #[test]

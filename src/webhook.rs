@@ -87,7 +87,8 @@ pub fn signature_matches(secret: &Secret, body: &[u8], header: &str) -> bool {
     mac.verify_slice(&expected).is_ok()
 }
 
-fn decode_hex(hex: &str) -> Option<Vec<u8>> {
+/// The bytes a hex string spells, if it is one.
+pub fn decode_hex(hex: &str) -> Option<Vec<u8>> {
     if hex.len() % 2 != 0 {
         return None;
     }
@@ -254,8 +255,31 @@ pub async fn serve<C: crate::chat::Chat>(
     limits: Limits,
     taken: Arc<AtomicBool>,
 ) {
+    serve_with(
+        listener,
+        secret,
+        engine,
+        api_root,
+        limits,
+        taken,
+        Router::new(),
+    )
+    .await;
+}
+
+/// [`serve`], with `also` served on the same listener (the chat's own callbacks).
+pub async fn serve_with<C: crate::chat::Chat>(
+    listener: tokio::net::TcpListener,
+    secret: Secret,
+    engine: crate::jobs::Engine<C>,
+    api_root: String,
+    limits: Limits,
+    taken: Arc<AtomicBool>,
+    also: Router,
+) {
     let (sender, mut deliveries) = mpsc::unbounded_channel();
-    let server = crate::serve::serve(listener, router(secret, sender, limits), limits);
+    let routes = router(secret, sender, limits).merge(also);
+    let server = crate::serve::serve(listener, routes, limits);
     let handler = async move {
         while let Some(delivery) = deliveries.recv().await {
             let build = format!("{api_root}{}", delivery.build);

@@ -301,6 +301,34 @@ fn run_without_a_token_says_where_to_get_one() {
 }
 
 #[test]
+fn run_on_mattermost_without_a_token_says_where_to_get_one() {
+    let dir = std::env::temp_dir().join(format!("ib-mm-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("config.toml");
+    let text = image_builder::config::BUILT_IN
+        .replacen("service = \"discord\"", "service = \"mattermost\"", 1)
+        .replacen(
+            "# url = \"https://chat.example.com\"",
+            "url = \"https://chat.example.com\"",
+            1,
+        );
+    std::fs::write(&config, text).unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_image-builder"))
+        .args(["run", "--config", config.to_str().unwrap()])
+        .env_remove("MATTERMOST_TOKEN")
+        .env("DISCORD_TOKEN", "not-used")
+        .output()
+        .unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr(&output).contains("Set MATTERMOST_TOKEN to the bot's token"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
 fn the_sandboxs_default_scenario_alerts_a_foreign_builds_failure_to_two_registries() {
     use std::io::{BufRead, BufReader};
     let mut child = Command::new(env!("CARGO_BIN_EXE_image-builder"))

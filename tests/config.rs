@@ -243,3 +243,52 @@ fn durations_beyond_their_bounds_are_refused_naming_the_bound() {
     ));
     assert!(text.contains("`engine.keep_finished_jobs_days`"), "{text}");
 }
+
+#[test]
+fn the_chat_is_chosen_by_config_and_mattermost_settings_are_checked() {
+    let config = support::config();
+    assert_eq!(
+        config.chat.service,
+        image_builder::permissions::Service::Discord,
+        "Discord stays the default"
+    );
+    let mattermost = |extra: &str| {
+        edited(
+            "[chat]\nservice = \"discord\"",
+            &format!("[chat]\nservice = \"mattermost\"\n{extra}"),
+        )
+    };
+    assert!(problem(&mattermost("")).contains("mattermost.url"));
+    let with_url = |more: &str| {
+        mattermost("").replace(
+            "# url = \"https://chat.example.com\"",
+            &format!("url = \"https://chat.example.com/\"\n{more}"),
+        )
+    };
+    let config = Config::parse(&with_url(""), "t").unwrap();
+    assert_eq!(
+        config.mattermost.url.as_deref(),
+        Some("https://chat.example.com")
+    );
+    assert!(problem(&with_url("team = \"Builders\"")).contains("mattermost.team"));
+    let text = with_url("").replace("channels = []", "channels = [\"nope\"]");
+    assert!(problem(&text).contains("mattermost.channels"));
+    let text = with_url("callback_url = \"https://bot.example.com\"");
+    assert!(
+        problem(&text).contains("webhook.listen"),
+        "clicks need the listener"
+    );
+    let slack = problem(&edited(
+        "[chat]\nservice = \"discord\"",
+        "[chat]\nservice = \"slack\"",
+    ));
+    assert!(slack.contains("unknown variant `slack`"), "{slack}");
+    assert!(!slack.contains("console"), "{slack}");
+    // Mattermost's permissions are their own.
+    let text = with_url("").replace(
+        "[permissions.build]\nusers = []",
+        "[permissions.build]\nusers = [\"1234\"]",
+    );
+    let config = Config::parse(&text, "t").unwrap();
+    assert!(config.permissions.build.mattermost.users.is_empty());
+}

@@ -1,13 +1,19 @@
-//! The seam between the bot and a chat service. The bot receives [`Incoming`] messages and sends
-//! or edits messages through [`Chat`], which every adapter implements: the console here, Discord
-//! and others later. Adapters translate; they decide nothing.
+//! The seam between the bot and a chat service, in both directions. An adapter hands what people
+//! say and click to an [`Inbox`] (the bot, which it knows only as that), and the bot and engine
+//! send and edit messages through [`Chat`], which every adapter implements. Adapters translate;
+//! they decide nothing, and neither the bot nor the engine knows which adapter it talks through.
+//!
+//! A new chat service is a new module here implementing [`Chat`] and feeding an [`Inbox`], and a
+//! value of `[chat] service` that `image-builder run` starts it for (`cli/run.rs`).
 
 pub mod console;
 pub mod discord;
+pub mod mattermost;
 pub mod slash;
 pub mod terminal;
 
 use std::future::Future;
+use std::pin::Pin;
 
 use crate::permissions::User;
 
@@ -137,12 +143,69 @@ impl Button {
     }
 }
 
+/// What a chat adapter hands people's messages and clicks to: the bot, as the adapter sees it.
+/// Adapters are given one (`Arc<dyn Inbox>`) and never learn what is behind it.
+pub trait Inbox: Send + Sync + 'static {
+    /// Handles a message addressed to the bot: answers in its channel (through the bot's own
+    /// [`Chat`]) and starts the job it accepted, if any.
+    fn handle(&self, incoming: Incoming) -> BoxFuture<'_, ()>;
+
+    /// The answer to a message, for an adapter that answers in its own way (an interaction's
+    /// response, a slash command's reply); nothing is sent or started: hand the answer to
+    /// [`Inbox::launch`] once it is out.
+    fn answer<'a>(&'a self, incoming: &'a Incoming) -> BoxFuture<'a, Answer>;
+
+    /// A click on `button` by `incoming.user`: the command the button stands for, typed by
+    /// them, checked as typed text is. Nothing is sent or started.
+    fn click<'a>(&'a self, incoming: &'a Incoming, button: &'a Button) -> BoxFuture<'a, Answer>;
+
+    /// Starts the job an answer accepted, if any.
+    fn launch(&self, answer: Answer);
+
+    /// The catalogue's image names (for autocompletion).
+    fn images(&self) -> &[crate::target::ImageName];
+}
+
+/// A future an [`Inbox`] returns.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+pub use crate::bot::Answer;
+
+/// `text` cut into pieces of at most `limit` characters: at line ends where it can, inside a
+/// line only when the line alone is longer. Never empty: empty text is one empty piece.
+pub fn split(text: &str, limit: usize) -> Vec<String> {
+    let mut pieces = Vec::new();
+    let mut current = String::new();
+    let mut current_len = 0;
+    for line in text.split_inclusive('\n') {
+        let len = line.chars().count();
+        if current_len + len > limit && !current.is_empty() {
+            pieces.push(std::mem::take(&mut current));
+            current_len = 0;
+        }
+        if len > limit {
+            let chars: Vec<char> = line.chars().collect();
+            for chunk in chars.chunks(limit) {
+                pieces.push(chunk.iter().collect());
+            }
+            continue;
+        }
+        current.push_str(line);
+        current_len += len;
+    }
+    if !current.is_empty() || pieces.is_empty() {
+        pieces.push(current);
+    }
+    pieces
+}
+
 /// A failed send or edit.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("chat: {message}")]
 pub struct ChatError {
     message: String,
     gone: bool,
+    refused: bool,
 }
 
 impl ChatError {
@@ -151,14 +214,28 @@ impl ChatError {
         ChatError {
             message: message.into(),
             gone: false,
+            refused: false,
         }
+    }
+
+    /// The chat refused the bot's credentials (a bad or revoked token).
+    pub fn refused(message: impl Into<String>) -> ChatError {
+        ChatError {
+            refused: true,
+            ..ChatError::new(message)
+        }
+    }
+
+    /// Whether the chat refused the bot's credentials.
+    pub fn is_refused(&self) -> bool {
+        self.refused
     }
 
     /// The message to edit is gone (deleted by someone): editing it again cannot work.
     pub fn gone(message: impl Into<String>) -> ChatError {
         ChatError {
-            message: message.into(),
             gone: true,
+            ..ChatError::new(message)
         }
     }
 

@@ -44,6 +44,11 @@ pub async fn run(
     if !args.online {
         return Ok(ExitCode::SUCCESS);
     }
+    let chat_problems = if config.chat.service == crate::permissions::Service::Mattermost {
+        check_mattermost(&config, out, err).await?
+    } else {
+        0
+    };
     // Credentials are optional here: public recipes read anonymously.
     let path = credentials_path(args.credentials.as_ref(), &config);
     let credentials = Credentials::load(&path).ok();
@@ -104,11 +109,43 @@ pub async fn run(
         "{}",
         messages::recipes_checked(results.len(), problems)
     )?;
-    Ok(if problems == 0 {
+    Ok(if problems + chat_problems == 0 {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// Checks the Mattermost token, team and channels; returns how many problems it found.
+async fn check_mattermost(
+    config: &crate::config::Config,
+    out: &mut impl Write,
+    err: &mut impl Write,
+) -> anyhow::Result<usize> {
+    use crate::chat::mattermost::{self, Mattermost};
+    let Some(token) = std::env::var(mattermost::TOKEN_ENV)
+        .ok()
+        .filter(|token| !token.trim().is_empty())
+    else {
+        writeln!(
+            err,
+            "chat.service is \"mattermost\": set {} to check the bot's token and channels.",
+            mattermost::TOKEN_ENV
+        )?;
+        return Ok(1);
+    };
+    let url = config.mattermost.url.as_deref().unwrap_or_default();
+    let chat = Mattermost::new(url, crate::secret::Secret::new(token.trim()))?;
+    let mut problems = 0;
+    for (holds, line) in mattermost::check(&chat, &config.mattermost).await {
+        if holds {
+            writeln!(out, "{line}")?;
+        } else {
+            problems += 1;
+            writeln!(err, "{line}")?;
+        }
+    }
+    Ok(problems)
 }
 
 /// The architectures the config asks for that the recipe's processors lack, and those it

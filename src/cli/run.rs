@@ -1,5 +1,6 @@
-//! `image-builder run`: the bot on Discord, with the engine and store, against the configured
-//! Launchpad. `DISCORD_TOKEN` holds the bot's token.
+//! `image-builder run`: the bot on the configured chat (`[chat] service`: Discord or
+//! Mattermost), with the engine and store, against the configured Launchpad. `DISCORD_TOKEN` or
+//! `MATTERMOST_TOKEN` holds the bot's token.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -13,8 +14,10 @@ use super::follow::{configured_client, data_dir, open_store};
 use super::{config_or_exit, ConfigArgs};
 use crate::bot::Bot;
 use crate::chat::discord::{self, Discord, Handler};
+use crate::chat::mattermost::{self, Mattermost};
 use crate::jobs::Engine;
 use crate::metrics::Watch;
+use crate::permissions::Service;
 use crate::secret::Secret;
 use crate::serve::Limits;
 
@@ -34,82 +37,220 @@ pub struct RunArgs {
     pub data_dir: Option<PathBuf>,
 }
 
-/// Runs the bot until Discord ends the connection for good.
+/// Runs the bot on the configured chat until the chat ends the connection for good.
 pub async fn run(args: &RunArgs, err: &mut impl Write) -> anyhow::Result<ExitCode> {
     let config = match config_or_exit(&args.config, err) {
         Ok(config) => config,
         Err(code) => return Ok(code),
     };
-    let Some(token) = std::env::var(TOKEN_ENV)
+    match config.chat.service {
+        Service::Mattermost => run_mattermost(args, config, err).await,
+        Service::Discord | Service::Console => run_discord(args, config, err).await,
+    }
+}
+
+/// The token in `variable`, or a line saying where to get one.
+fn token_from(variable: &str, how: &str, err: &mut impl Write) -> anyhow::Result<Option<Secret>> {
+    match std::env::var(variable)
         .ok()
         .filter(|t| !t.trim().is_empty())
+    {
+        Some(token) => Ok(Some(Secret::new(token.trim()))),
+        None => {
+            writeln!(err, "Set {variable} to the bot's token ({how}).")?;
+            Ok(None)
+        }
+    }
+}
+
+/// The engine's settings for `run`: deliveries reach this process where it listens for them.
+fn engine_settings(config: &crate::config::Config) -> crate::jobs::EngineSettings {
+    if config.webhook.listen.is_some() {
+        config.engine_settings_with_webhooks(1.0)
+    } else {
+        config.engine_settings(1.0)
+    }
+}
+
+async fn run_discord(
+    args: &RunArgs,
+    config: crate::config::Config,
+    err: &mut impl Write,
+) -> anyhow::Result<ExitCode> {
+    let Some(token) = token_from(
+        TOKEN_ENV,
+        "Developer Portal → Applications → your bot → Bot → Token",
+        err,
+    )?
     else {
-        writeln!(err, "Set {TOKEN_ENV} to the bot's token (Developer Portal → Applications → your bot → Bot → Token).")?;
         return Ok(ExitCode::FAILURE);
     };
-    let token = Secret::new(token.trim());
     let client = configured_client(&config, args.credentials.as_ref())?;
     let store = open_store(&data_dir(args.data_dir.as_ref(), &config))?;
     let api_base = config.discord.api_base.clone();
     let chat = Discord::new(Arc::new(discord::http(&token, api_base.as_deref())));
-    // Deliveries reach this process where it listens for them.
-    let mut settings = if config.webhook.listen.is_some() {
-        config.engine_settings_with_webhooks(1.0)
-    } else {
-        config.engine_settings(1.0)
-    };
+    let mut settings = engine_settings(&config);
     settings.alerts_channel = config.discord.alerts_channel.map(|id| id.to_string());
     settings.board_max_age = Some(discord::BOARD_MAX_AGE);
     let engine = Engine::new(client, store, chat.clone(), settings);
-    let config_listen = config.webhook.listen;
-    let metrics_listen = config.metrics.listen;
-    let webhook_api_root = config.launchpad.api_root.clone();
     let prefix = config.discord.prefix.clone();
     let guild = config.discord.guild_id;
     let api_root = config.launchpad.api_root.clone();
+    let listeners = Listeners::of(&config);
     let bot = Arc::new(Bot::new(config, api_root, engine.clone(), chat));
     let handler = Handler::new(bot, prefix, guild);
-    let deliveries_taken = config_listen.map(|_| Arc::new(AtomicBool::new(true)));
-    let watch = Watch::new(
-        Some(engine.store().clone()),
-        Some(handler.alive()),
-        deliveries_taken.clone(),
-    );
-    match tokio::net::TcpListener::bind(metrics_listen).await {
-        Ok(listener) => {
-            tracing::info!(address = %metrics_listen, "serving /healthz and /metrics");
-            tokio::spawn(crate::metrics::serve(listener, watch));
-        }
-        Err(error) => {
-            tracing::warn!(address = %metrics_listen, %error, "cannot serve /healthz and /metrics (metrics.listen); going on without them");
-        }
+    if let Some(code) = listeners
+        .start(&engine, handler.alive(), axum::Router::new(), err)
+        .await?
+    {
+        return Ok(code);
     }
-    if let (Some(address), Some(taken)) = (config_listen, deliveries_taken) {
-        let Some(secret) = std::env::var(super::webhooks::SECRET_ENV)
-            .ok()
-            .filter(|s| !s.trim().is_empty())
-        else {
-            writeln!(err, "webhook.listen is set, so set {} to the secret Launchpad signs deliveries with (the one `webhooks install` registered).", super::webhooks::SECRET_ENV)?;
-            return Ok(ExitCode::FAILURE);
-        };
-        let listener = tokio::net::TcpListener::bind(address).await?;
-        tracing::info!(%address, "listening for Launchpad's webhooks");
-        tokio::spawn(crate::webhook::serve(
-            listener,
-            Secret::new(secret.trim()),
-            engine.clone(),
-            webhook_api_root,
-            Limits::default(),
-            taken,
-        ));
-    }
-    let resumed = engine.resume().await?;
-    tracing::info!(resumed, "engine started");
     match discord::serve(&token, api_base.as_deref(), handler).await {
         Ok(()) => Ok(ExitCode::SUCCESS),
         Err(error) => {
             writeln!(err, "{error}")?;
             Ok(ExitCode::FAILURE)
         }
+    }
+}
+
+async fn run_mattermost(
+    args: &RunArgs,
+    config: crate::config::Config,
+    err: &mut impl Write,
+) -> anyhow::Result<ExitCode> {
+    let Some(token) = token_from(
+        mattermost::TOKEN_ENV,
+        "System Console → Integrations → Bot Accounts → your bot → Create New Token",
+        err,
+    )?
+    else {
+        return Ok(ExitCode::FAILURE);
+    };
+    let url = config
+        .mattermost
+        .url
+        .clone()
+        .expect("a mattermost config has its url (Config::parse checks)");
+    let chat = match &config.mattermost.callback_url {
+        Some(callback) => Mattermost::with_buttons(&url, token, callback),
+        None => Mattermost::new(&url, token),
+    };
+    let chat = match chat {
+        Ok(chat) => chat,
+        Err(error) => {
+            writeln!(err, "{error}")?;
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    let client = configured_client(&config, args.credentials.as_ref())?;
+    let store = open_store(&data_dir(args.data_dir.as_ref(), &config))?;
+    let mut settings = engine_settings(&config);
+    settings.alerts_channel = config.mattermost.alerts_channel.clone();
+    // Mattermost has no edit-age limit by default (`PostEditTimeLimit` -1).
+    settings.board_max_age = None;
+    let engine = Engine::new(client, store, chat.clone(), settings);
+    let socket_settings = mattermost::socket::Settings {
+        prefix: config.mattermost.prefix.clone(),
+        team: config.mattermost.team.clone(),
+        channels: config.mattermost.channels.clone(),
+    };
+    let api_root = config.launchpad.api_root.clone();
+    let listeners = Listeners::of(&config);
+    let bot = Arc::new(Bot::new(config, api_root, engine.clone(), chat.clone()));
+    let command_token = std::env::var(mattermost::callbacks::COMMAND_TOKEN_ENV)
+        .ok()
+        .filter(|token| !token.trim().is_empty())
+        .map(|token| Secret::new(token.trim()));
+    if command_token.is_some() && listeners.webhook.is_none() {
+        writeln!(
+            err,
+            "{} is set, but slash commands arrive on the bot's listener: set webhook.listen too.",
+            mattermost::callbacks::COMMAND_TOKEN_ENV
+        )?;
+        return Ok(ExitCode::FAILURE);
+    }
+    let callbacks =
+        mattermost::callbacks::router(chat.clone(), bot.clone(), command_token, Limits::default());
+    let listener = mattermost::socket::Listener::new(chat, bot, socket_settings);
+    if let Some(code) = listeners
+        .start(&engine, listener.alive(), callbacks, err)
+        .await?
+    {
+        return Ok(code);
+    }
+    match listener.serve().await {
+        Ok(()) => Ok(ExitCode::SUCCESS),
+        Err(error) => {
+            writeln!(err, "{error}")?;
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
+/// What `run` serves besides the chat: health and metrics, and Launchpad's webhooks.
+struct Listeners {
+    metrics: std::net::SocketAddr,
+    webhook: Option<std::net::SocketAddr>,
+    api_root: String,
+}
+
+impl Listeners {
+    fn of(config: &crate::config::Config) -> Listeners {
+        Listeners {
+            metrics: config.metrics.listen,
+            webhook: config.webhook.listen,
+            api_root: config.launchpad.api_root.clone(),
+        }
+    }
+
+    /// Serves health and metrics (`chat_alive` says whether the chat is connected) and the
+    /// webhook listener, with the chat's own `callbacks` on it, then resumes the engine's jobs.
+    /// Returns an exit code if `run` cannot go on (the webhook secret is missing).
+    async fn start<C: crate::chat::Chat + Clone>(
+        self,
+        engine: &Engine<C>,
+        chat_alive: Arc<AtomicBool>,
+        callbacks: axum::Router,
+        err: &mut impl Write,
+    ) -> anyhow::Result<Option<ExitCode>> {
+        let deliveries_taken = self.webhook.map(|_| Arc::new(AtomicBool::new(true)));
+        let watch = Watch::new(
+            Some(engine.store().clone()),
+            Some(chat_alive),
+            deliveries_taken.clone(),
+        );
+        match tokio::net::TcpListener::bind(self.metrics).await {
+            Ok(listener) => {
+                tracing::info!(address = %self.metrics, "serving /healthz and /metrics");
+                tokio::spawn(crate::metrics::serve(listener, watch));
+            }
+            Err(error) => {
+                tracing::warn!(address = %self.metrics, %error, "cannot serve /healthz and /metrics (metrics.listen); going on without them");
+            }
+        }
+        if let (Some(address), Some(taken)) = (self.webhook, deliveries_taken) {
+            let Some(secret) = std::env::var(super::webhooks::SECRET_ENV)
+                .ok()
+                .filter(|s| !s.trim().is_empty())
+            else {
+                writeln!(err, "webhook.listen is set, so set {} to the secret Launchpad signs deliveries with (the one `webhooks install` registered).", super::webhooks::SECRET_ENV)?;
+                return Ok(Some(ExitCode::FAILURE));
+            };
+            let listener = tokio::net::TcpListener::bind(address).await?;
+            tracing::info!(%address, "listening for Launchpad's webhooks");
+            tokio::spawn(crate::webhook::serve_with(
+                listener,
+                Secret::new(secret.trim()),
+                engine.clone(),
+                self.api_root,
+                Limits::default(),
+                taken,
+                callbacks,
+            ));
+        }
+        let resumed = engine.resume().await?;
+        tracing::info!(resumed, "engine started");
+        Ok(None)
     }
 }

@@ -157,6 +157,7 @@ pub async fn run(args: &SandboxArgs, err: &mut impl Write) -> anyhow::Result<Exi
     let user = User {
         id: config.console.user.clone(),
         roles: config.console.roles.clone(),
+        ..User::default()
     };
     for rule in [
         &mut config.permissions.read,

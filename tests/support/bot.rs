@@ -71,6 +71,7 @@ pub fn user(name: &str) -> User {
     User {
         id: name.to_string(),
         roles,
+        ..User::default()
     }
 }
 

@@ -6,6 +6,7 @@ pub mod bot;
 pub mod discord;
 pub mod discord_bot;
 pub mod hooks;
+pub mod mattermost;
 
 use image_builder::command::{parse, Command, ParseError, Vocabulary};
 use image_builder::config::Config;

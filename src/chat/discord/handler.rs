@@ -12,15 +12,14 @@ use serenity::all::{
 use serenity::async_trait;
 use serenity::http::Http;
 
-use super::{components, http, intents, pieces, with_retries, Discord, MESSAGE_LIMIT};
-use crate::bot::Bot;
-use crate::chat::{slash, Button, ChatError, Incoming, Kind, Outgoing};
+use super::{components, http, intents, pieces, with_retries, MESSAGE_LIMIT};
+use crate::chat::{slash, Button, ChatError, Inbox, Incoming, Kind, Outgoing};
 use crate::permissions::User;
 use crate::secret::Secret;
 
 /// Turns Discord messages addressed to the bot, slash commands and button clicks into commands.
 pub struct Handler {
-    bot: Arc<Bot<Discord>>,
+    bot: Arc<dyn Inbox>,
     prefix: String,
     guild: Option<GuildId>,
     me: OnceLock<UserId>,
@@ -29,18 +28,26 @@ pub struct Handler {
 
 /// The user as the bot knows them: the Discord user id, and their roles in the guild.
 fn user(user: &DiscordUser, member: Option<&Member>) -> User {
+    discord_user(user, member.map(|member| &member.roles[..]))
+}
+
+fn discord_user(user: &DiscordUser, roles: Option<&[serenity::all::RoleId]>) -> User {
     User {
         id: user.id.to_string(),
-        roles: member
-            .map(|member| member.roles.iter().map(|role| role.to_string()).collect())
-            .unwrap_or_default(),
+        roles: roles
+            .unwrap_or_default()
+            .iter()
+            .map(|role| role.to_string())
+            .collect(),
+        service: crate::permissions::Service::Discord,
+        ..User::default()
     }
 }
 
 impl Handler {
     /// A handler feeding `bot`, for messages starting with `prefix` or mentioning the bot; slash
     /// commands are registered in `guild` (or globally, which Discord takes up to an hour to show).
-    pub fn new(bot: Arc<Bot<Discord>>, prefix: String, guild: Option<u64>) -> Handler {
+    pub fn new(bot: Arc<dyn Inbox>, prefix: String, guild: Option<u64>) -> Handler {
         Handler {
             bot,
             prefix,
@@ -298,16 +305,11 @@ impl EventHandler for Handler {
         let Some(text) = self.addressed(&message.content) else {
             return;
         };
-        let roles = message
-            .member
-            .as_ref()
-            .map(|member| member.roles.iter().map(|role| role.to_string()).collect())
-            .unwrap_or_default();
         let incoming = Incoming {
-            user: User {
-                id: message.author.id.to_string(),
-                roles,
-            },
+            user: discord_user(
+                &message.author,
+                message.member.as_ref().map(|member| &member.roles[..]),
+            ),
             channel: message.channel_id.to_string(),
             text: text.to_string(),
         };

@@ -81,25 +81,7 @@ pub fn pieces(message: &Outgoing) -> Vec<String> {
         Some(user) => format!("<@{user}> {}", message.text),
         None => message.text.clone(),
     };
-    let mut pieces = Vec::new();
-    let mut current = String::new();
-    for line in text.split_inclusive('\n') {
-        if current.chars().count() + line.chars().count() > MESSAGE_LIMIT && !current.is_empty() {
-            pieces.push(std::mem::take(&mut current));
-        }
-        if line.chars().count() > MESSAGE_LIMIT {
-            let chars: Vec<char> = line.chars().collect();
-            for chunk in chars.chunks(MESSAGE_LIMIT) {
-                pieces.push(chunk.iter().collect());
-            }
-            continue;
-        }
-        current.push_str(line);
-    }
-    if !current.is_empty() || pieces.is_empty() {
-        pieces.push(current);
-    }
-    pieces
+    super::split(&text, MESSAGE_LIMIT)
 }
 
 /// Buttons as one action row; `disabled` for a button already used.
