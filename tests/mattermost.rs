@@ -24,7 +24,9 @@ use image_builder::store::Store;
 use image_builder::webhook;
 use serde_json::Value;
 use support::bot::{quick_engine, TempDir};
-use support::mattermost::{FakeMattermost, ALERTS, ALICE, BOB, BOT, CHANNEL, ELSEWHERE, TEAM};
+use support::mattermost::{
+    FakeMattermost, ALERTS, ALICE, BOB, BOT, CHANNEL, DIRECT, ELSEWHERE, TEAM,
+};
 
 struct Running {
     serving: tokio::task::JoinHandle<Result<(), ServeError>>,
@@ -47,6 +49,8 @@ struct Options {
     token: &'static str,
     /// Mattermost user names that may build (and mass-rebuild).
     builders: Vec<&'static str>,
+    /// Mattermost roles that may build.
+    roles: Vec<&'static str>,
     /// Whether the bot has its listener, with buttons and the slash command.
     listener: bool,
 }
@@ -56,6 +60,7 @@ impl Default for Options {
         Options {
             token: support::mattermost::TOKEN,
             builders: vec!["alice"],
+            roles: Vec::new(),
             listener: false,
         }
     }
@@ -84,7 +89,7 @@ async fn start_bot_with(sim: &Simulator, fake: &FakeMattermost, options: Options
                 .iter()
                 .map(|name| name.to_string())
                 .collect(),
-            ..Members::default()
+            roles: options.roles.iter().map(|role| role.to_string()).collect(),
         },
         ..Rule::default()
     };
@@ -299,6 +304,38 @@ async fn a_readers_rebuild_is_refused_and_other_teams_and_the_bots_own_posts_are
         "the bot's own post and the refusal: {:#?}",
         fake.posts()
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_direct_message_needs_no_mention_and_is_answered_there() {
+    let (_sim, fake, _bot) = connected().await;
+    // Not addressed: in the team channel, ignored; in a direct message, a command.
+    fake.say(ALICE, CHANNEL, "whoami", None);
+    fake.say(ALICE, DIRECT, "whoami", None);
+    let answer = fake.wait_for_post("the answer", 10, by_bot).await;
+    assert_eq!(answer["channel_id"], DIRECT, "{answer}");
+    assert!(says(&answer, "build"), "alice's permissions: {answer}");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(fake.posts().into_iter().filter(by_bot).count(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_role_held_in_the_channel_grants_what_the_config_gives_it() {
+    let sim = support::simulator().await;
+    let fake = FakeMattermost::start().await;
+    let options = Options {
+        roles: vec!["channel_admin"],
+        ..Options::default()
+    };
+    let _bot = start_bot_with(&sim, &fake, options).await;
+    fake.wait_connected().await;
+    fake.say(BOB, CHANNEL, "!rebuild 20.04 arm64 redis", None);
+    fake.wait_for_post("the refusal", 10, |p| by_bot(p) && says(p, "You may not"))
+        .await;
+    // Made a channel admin, bob may build there.
+    fake.set_channel_roles(BOB, CHANNEL, "channel_user channel_admin");
+    fake.say(BOB, CHANNEL, "!rebuild 20.04 arm64 redis", None);
+    acknowledged(&fake).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -51,6 +51,8 @@ pub const CHANNEL: &str = "c0000000000000000000000001";
 pub const ALERTS: &str = "c0000000000000000000000002";
 /// A channel of another team, where the bot is also a member.
 pub const ELSEWHERE: &str = "c0000000000000000000000003";
+/// Alice's direct messages with the bot.
+pub const DIRECT: &str = "d0000000000000000000000001";
 /// Alice: may build.
 pub const ALICE: &str = "u0000000000000000000000001";
 /// Bob: may only read.
@@ -240,6 +242,16 @@ impl FakeMattermost {
                 members.insert((channel.into(), user.into()), "channel_user".into());
             }
         }
+        shared.channels.insert(
+            DIRECT.into(),
+            ("D".into(), String::new(), format!("{BOT}__{ALICE}")),
+        );
+        {
+            let mut members = shared.members.lock().unwrap();
+            for user in [BOT, ALICE] {
+                members.insert((DIRECT.into(), user.into()), "channel_user".into());
+            }
+        }
         for user in [BOT, ALICE, BOB] {
             shared
                 .team_members
@@ -320,6 +332,16 @@ impl FakeMattermost {
     pub fn restart(&self) {
         self.drop_sockets();
         self.shared.connections.lock().unwrap().clear();
+    }
+
+    /// Gives `user` these roles in `channel` (`channel_user channel_admin`), as a channel admin
+    /// would.
+    pub fn set_channel_roles(&self, user: &str, channel: &str, roles: &str) {
+        self.shared
+            .members
+            .lock()
+            .unwrap()
+            .insert((channel.to_string(), user.to_string()), roles.to_string());
     }
 
     /// How many sockets resumed a held connection.

@@ -97,16 +97,22 @@ impl Listener {
         self.alive.clone()
     }
 
-    /// Checks the token, then listens until the task is dropped, opening the socket again
-    /// whenever it drops.
+    /// Checks the token (waiting for a server that cannot be reached), then listens until the
+    /// task is dropped, opening the socket again whenever it drops.
     pub async fn serve(self) -> Result<(), ServeError> {
-        let me = self.chat.me().await.map_err(|error| {
-            if error.is_refused() {
-                ServeError::BadToken
-            } else {
-                ServeError::Other(error.to_string())
+        // A server that is down (or restarting) is waited for; a token it refuses ends `run`.
+        let mut backoff = Duration::from_secs(1);
+        let me = loop {
+            match self.chat.me().await {
+                Ok(me) => break me,
+                Err(error) if error.is_refused() => return Err(ServeError::BadToken),
+                Err(error) => {
+                    tracing::warn!(%error, ?backoff, "Mattermost cannot be reached; trying again");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(LONGEST_BACKOFF);
+                }
             }
-        })?;
+        };
         tracing::info!(user = %me.username, "connected to Mattermost");
         let mut position = Position {
             channels: self.settings.channels.iter().cloned().collect(),
@@ -149,7 +155,9 @@ impl Listener {
         let mut ping = tokio::time::interval(PING_EVERY);
         ping.reset();
         let mut my_seq = 0;
-        let mut worked = false;
+        // A resumed connection gets no `hello` (§3.4): it is up once the upgrade is done.
+        let mut worked = position.connection.is_some();
+        self.alive.store(worked, Ordering::SeqCst);
         loop {
             let frame = tokio::select! {
                 frame = tokio::time::timeout(SILENCE, socket.next()) => frame,
@@ -196,7 +204,11 @@ impl Listener {
             if position.connection.is_none() {
                 continue;
             }
-            if seq != position.next {
+            if seq < position.next {
+                // Replayed, and taken in already.
+                continue;
+            }
+            if seq > position.next {
                 // A gap: reconnect from the first event missed, as the webapp does (§3.4).
                 let _ = socket.close(None).await;
                 return Err(format!("expected event {} but got {seq}", position.next));
@@ -215,12 +227,24 @@ impl Listener {
     async fn catch_up(&self, me: &MmUser, position: &mut Position) {
         let channels: Vec<String> = position.channels.iter().cloned().collect();
         for channel in channels {
+            // A direct message needs no mention: the channel's type says which it is.
+            let kind = match self.chat.channel(&channel).await {
+                Ok(found) => found.kind,
+                Err(error) => {
+                    tracing::warn!(%error, %channel, "reading a channel to catch up failed");
+                    continue;
+                }
+            };
             // A second back, in case two posts share a millisecond: what was handled is known.
             let since = position.last_post_at - 1000;
             match self.chat.posts_since(&channel, since).await {
                 Ok(posts) => {
                     for post in posts {
-                        let data = json!({ "post": post.to_string(), "team_id": Value::Null });
+                        let data = json!({
+                            "post": post.to_string(),
+                            "channel_type": kind,
+                            "team_id": Value::Null,
+                        });
                         self.posted(me, &data, position);
                     }
                 }
