@@ -47,24 +47,42 @@ pub fn global() -> &'static Metrics {
     METRICS.get_or_init(Metrics::default)
 }
 
-/// Escapes a label value as the text format requires.
-fn escape(value: &str) -> String {
-    value
-        .replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
+/// Writes a label value into `out`, escaped as the text format requires.
+fn escape_into(out: &mut String, value: &str) {
+    for c in value.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
 }
 
+/// The labels `{k="v",...}` (empty for none).
 fn labels(pairs: &[(&str, &str)]) -> String {
-    let inner: Vec<String> = pairs
-        .iter()
-        .map(|(k, v)| format!("{k}=\"{}\"", escape(v)))
-        .collect();
-    if inner.is_empty() {
-        String::new()
-    } else {
-        format!("{{{}}}", inner.join(","))
+    let mut out = String::new();
+    labels_into(&mut out, pairs);
+    out
+}
+
+/// Writes the labels `{k="v",...}` into `out` (nothing for none).
+fn labels_into(out: &mut String, pairs: &[(&str, &str)]) {
+    out.clear();
+    if pairs.is_empty() {
+        return;
     }
+    out.push('{');
+    for (index, (key, value)) in pairs.iter().enumerate() {
+        if index > 0 {
+            out.push(',');
+        }
+        out.push_str(key);
+        out.push_str("=\"");
+        escape_into(out, value);
+        out.push('"');
+    }
+    out.push('}');
 }
 
 impl Metrics {
@@ -75,7 +93,20 @@ impl Metrics {
             help,
             values: BTreeMap::new(),
         });
-        *family.values.entry(labels(pairs)).or_insert(0) += 1;
+        // Counted once per Launchpad request: the key is written into a reused buffer, and
+        // copied only the first time it is seen.
+        thread_local! {
+            static KEY: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+        }
+        KEY.with_borrow_mut(|key| {
+            labels_into(key, pairs);
+            match family.values.get_mut(key.as_str()) {
+                Some(value) => *value += 1,
+                None => {
+                    family.values.insert(key.clone(), 1);
+                }
+            }
+        });
     }
 
     /// The counters in the text format.
@@ -354,10 +385,13 @@ mod tests {
         let metrics = Metrics::default();
         metrics.inc("x_total", "Some x.", &[("a", "b\"c")]);
         metrics.inc("x_total", "Some x.", &[("a", "b\"c")]);
+        metrics.inc("x_total", "Some x.", &[("a", "\\\n"), ("k", "v")]);
+        metrics.inc("y_total", "Some y.", &[]);
         let text = metrics.render();
         assert_eq!(
             text,
-            "# HELP x_total Some x.\n# TYPE x_total counter\nx_total{a=\"b\\\"c\"} 2\n"
+            "# HELP x_total Some x.\n# TYPE x_total counter\nx_total{a=\"\\\\\\n\",k=\"v\"} 1\nx_total{a=\"b\\\"c\"} 2\n\
+             # HELP y_total Some y.\n# TYPE y_total counter\ny_total 1\n"
         );
     }
 }

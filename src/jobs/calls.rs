@@ -14,6 +14,9 @@ pub(super) struct PreparedCall {
     generation: u32,
 }
 
+/// A read's kind and URL: [`PreparedCall::key`].
+pub(super) type ReadKey = (std::mem::Discriminant<Action>, String);
+
 impl PreparedCall {
     /// The call for `action`, with what it needs copied out of `job`.
     pub(super) fn new(job: &Job, action: Action) -> PreparedCall {
@@ -49,12 +52,14 @@ impl PreparedCall {
         }
     }
 
-    /// What a read is, for telling two of the same apart; `None` for `requestBuilds` and the
-    /// calls on builds, each of which the machine counts and must see answered.
-    pub(super) fn key(&self) -> Option<String> {
+    /// What a read is, for telling two of the same apart (the same kind of read of the same
+    /// URL: a listing of a request's builds is one, whatever the machine knew when it asked);
+    /// `None` for `requestBuilds` and the calls on builds, each of which the machine counts and
+    /// must see answered.
+    pub(super) fn key(&self) -> Option<ReadKey> {
         match self.action {
             Action::RequestBuilds { .. } | Action::Call { .. } => None,
-            _ => Some(format!("{:?} {}", self.action, self.url)),
+            _ => Some((std::mem::discriminant(&self.action), self.url.clone())),
         }
     }
 

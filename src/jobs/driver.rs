@@ -15,7 +15,7 @@ use futures_util::{FutureExt, StreamExt};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use super::calls::PreparedCall;
+use super::calls::{PreparedCall, ReadKey};
 use super::engine::{controlled_count, Command, Inner, PUBLISH_EVERY};
 use super::machine::{self, next_due, observe, Notice, Observation, Step};
 use super::model::Job;
@@ -650,9 +650,9 @@ async fn copy_to_alerts_channel<C: Chat>(inner: &Inner<C>, job: &Job, message: O
 #[derive(Default)]
 struct Calls {
     running: futures_util::stream::FuturesUnordered<
-        futures_util::future::BoxFuture<'static, (Option<String>, Observation)>,
+        futures_util::future::BoxFuture<'static, (Option<ReadKey>, Observation)>,
     >,
-    out: std::collections::HashSet<String>,
+    out: std::collections::HashSet<ReadKey>,
     /// Answers that came while the driver was busy, for its next pass, in order.
     early: std::collections::VecDeque<Observation>,
 }
@@ -709,7 +709,7 @@ impl Calls {
         }
     }
 
-    fn answered(&mut self, key: Option<String>, observation: Observation) -> Observation {
+    fn answered(&mut self, key: Option<ReadKey>, observation: Observation) -> Observation {
         if let Some(key) = key {
             self.out.remove(&key);
         }

@@ -551,9 +551,10 @@ impl Client {
             };
             (error, sent)
         };
-        let response = request.send().await.map_err(transport)?;
+        let mut response = request.send().await.map_err(transport)?;
         let status = response.status();
-        let headers = response.headers().clone();
+        // Taken, not copied: the body is read without them.
+        let headers = std::mem::take(response.headers_mut());
         let body = response.bytes().await.map_err(transport)?.to_vec();
         Ok(Answer {
             status,

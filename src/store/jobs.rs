@@ -90,16 +90,17 @@ fn bare(target: &Target) -> Target {
     }
 }
 
-/// Whether two targets' records are the same (their builds aside), as far as a restart cares:
-/// when to look next is not (a restart looks at everything at once), so a look that changed
-/// nothing else writes nothing.
+/// Whether a target's record is the same as the one stored for it (its builds aside), as far
+/// as a restart cares: what it is (image, series, track, recipe, architectures) is fixed by the
+/// plan and never changes at its place in the job; when to look next is not compared (a
+/// restart looks at everything at once), so a look that changed nothing else writes nothing.
 fn same_record(a: &Target, b: &Target) -> bool {
     let Target {
-        image,
-        series,
-        track,
-        recipe_url,
-        arches,
+        image: _,
+        series: _,
+        track: _,
+        recipe_url: _,
+        arches: _,
         phase,
         builds: _,
         poll: _,
@@ -107,26 +108,22 @@ fn same_record(a: &Target, b: &Target) -> bool {
         asked_again,
         requested_at,
     } = a;
-    *image == b.image
-        && *series == b.series
-        && *track == b.track
-        && *recipe_url == b.recipe_url
-        && *arches == b.arches
-        && *phase == b.phase
+    *phase == b.phase
         && *missing == b.missing
         && *asked_again == b.asked_again
         && *requested_at == b.requested_at
 }
 
-/// Whether two builds' records are the same as far as a restart cares: not when to look next,
+/// Whether two builds' records are the same as far as a restart cares (the same build: its web
+/// link and architecture come with its URL): not when to look next,
 /// nor when it was last seen queued or entered its stage, nor the ETag of the last answer (a restart
 /// reads every build again, and an older ETag only costs a 200 instead of a 304). So a read
 /// that found nothing new writes nothing.
 fn same_build(a: &BuildTrack, b: &BuildTrack) -> bool {
     let BuildTrack {
         url,
-        web_link,
-        arch,
+        web_link: _,
+        arch: _,
         wanted,
         state,
         upload,
@@ -165,9 +162,8 @@ fn same_build(a: &BuildTrack, b: &BuildTrack) -> bool {
         && *upload_refusal == b.upload_refusal
         && *unreadable == b.unreadable
         && *wanted == b.wanted
-        && *arch == b.arch
+        // The build's identity: its link and architecture are its URL's, and never change.
         && *url == b.url
-        && *web_link == b.web_link
 }
 
 /// What of a job is in the store, so that the next write can leave out what did not change.
