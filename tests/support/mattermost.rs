@@ -121,6 +121,8 @@ struct Shared {
     resumes: AtomicU64,
     hellos: AtomicU64,
     next_id: AtomicU64,
+    /// Pulled to number the next event one further, as if one was lost on the way.
+    skip: std::sync::atomic::AtomicBool,
     /// What the server would only log, but a test should not allow: actions that cannot be
     /// clicked or are malformed.
     problems: Mutex<Vec<String>>,
@@ -342,6 +344,11 @@ impl FakeMattermost {
             .lock()
             .unwrap()
             .insert((channel.to_string(), user.to_string()), roles.to_string());
+    }
+
+    /// Numbers the bot's next event one further than it should, as a lost event would.
+    pub fn skip_a_seq(&self) {
+        self.shared.skip.store(true, Ordering::SeqCst);
     }
 
     /// How many sockets resumed a held connection.
@@ -791,6 +798,9 @@ fn create_post(
 fn send_event(shared: &Shared, user: &str, event: &str, data: Value, broadcast: Value) {
     let mut connections = shared.connections.lock().unwrap();
     for connection in connections.values_mut().filter(|c| c.user == user) {
+        if user == BOT && shared.skip.swap(false, Ordering::SeqCst) {
+            connection.next += 1;
+        }
         let frame =
             json!({"event": event, "data": data, "broadcast": broadcast, "seq": connection.next})
                 .to_string();
@@ -1042,10 +1052,7 @@ async fn socket(stream: TcpStream, shared: Arc<Shared>) {
         match (held, from) {
             (Some((id, connection)), Some(from))
                 if from == connection.next
-                    || connection
-                        .kept
-                        .front()
-                        .is_some_and(|(first, _)| *first <= from) =>
+                    || connection.kept.iter().any(|(seq, _)| *seq == from) =>
             {
                 for (seq, frame) in &connection.kept {
                     if *seq >= from {
