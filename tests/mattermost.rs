@@ -700,3 +700,107 @@ async fn check_config_online_checks_the_token_team_and_channels() {
     assert!(!found[0].0 && found[0].1.contains("MATTERMOST_TOKEN is refused"));
     assert!(!found[0].1.contains("wrong"), "the token is never said");
 }
+
+/// `image-builder run` on the fake Mattermost, its Launchpad the simulator; killed when dropped.
+struct RunProcess(std::process::Child);
+
+impl Drop for RunProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `run` with the config, credentials and store in `dir`.
+fn run_process(dir: &std::path::Path) -> RunProcess {
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_image-builder"))
+        .arg("run")
+        .arg("--config")
+        .arg(dir.join("config.toml"))
+        .arg("--credentials")
+        .arg(dir.join("credentials"))
+        .arg("--data-dir")
+        .arg(dir.join("data"))
+        .env_remove("IMAGE_BUILDER_CONFIG")
+        .env("MATTERMOST_TOKEN", support::mattermost::TOKEN)
+        .env("IMAGE_BUILDER_LOG", "info")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    RunProcess(child)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_stops_run_cleanly_mid_job_and_the_next_start_finishes_it_saying_nothing_twice() {
+    let sim = support::simulator().await;
+    let fake = FakeMattermost::start().await;
+    let dir = TempDir::new("mattermost-sigterm");
+    sim.credentials().save(&dir.0.join("credentials")).unwrap();
+    let mut config = image_builder::config::BUILT_IN
+        .replace("https://api.launchpad.net/devel/", &sim.api_root())
+        .replacen("service = \"discord\"", "service = \"mattermost\"", 1)
+        .replacen(
+            "# url = \"https://chat.example.com\"",
+            &format!("url = \"{}\"\nteam = \"{TEAM}\"", fake.url()),
+            1,
+        )
+        .replacen("channels = []", &format!("channels = [\"{CHANNEL}\"]"), 1)
+        .replacen(
+            "mattermost = { users = [], roles = [] }",
+            "mattermost = { users = [\"alice\"], roles = [] }",
+            1,
+        )
+        .replace("listen = \"127.0.0.1:9091\"", "listen = \"127.0.0.1:0\"");
+    for (key, default) in [
+        ("poll_min_seconds", 15),
+        ("typical_request_seconds", 30),
+        ("typical_queue_seconds", 300),
+        ("typical_build_seconds", 1200),
+        ("typical_upload_seconds", 300),
+    ] {
+        config = config.replace(&format!("{key} = {default}\n"), &format!("{key} = 1\n"));
+    }
+    std::fs::write(dir.0.join("config.toml"), config).unwrap();
+
+    let mut first = run_process(&dir.0);
+    fake.wait_connected().await;
+    fake.say(ALICE, CHANNEL, "!rebuild 20.04 arm64 redis", None);
+    acknowledged(&fake).await;
+    run_until_posted(&sim, &fake, "**Job #1**").await;
+
+    // systemd's stop.
+    let pid = first.0.id() as i32;
+    // SAFETY: sending a signal to a child process this test started.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = first.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(25),
+            "run did not stop within its grace period"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut first.0.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("stopping"), "{stderr}");
+    assert!(stderr.contains("stopped"), "{stderr}");
+    assert!(!fake.connected(), "the socket is closed");
+
+    // The next start resumes the job and ends it.
+    let _second = run_process(&dir.0);
+    fake.wait_connected().await;
+    run_until_posted(&sim, &fake, "Job #1 finished.").await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let posts: Vec<Value> = fake.posts().into_iter().filter(by_bot).collect();
+    let count = |needle: &str| posts.iter().filter(|p| says(p, needle)).count();
+    assert_eq!(count("Job #1 accepted"), 1, "{posts:#?}");
+    assert_eq!(count("**Job #1**"), 1, "one board, edited on: {posts:#?}");
+    assert_eq!(count("Job #1 finished."), 1, "{posts:#?}");
+    let requests = sim.with_world(|world| world.requests.len());
+    assert_eq!(requests, 1, "redis 20.04 was requested once");
+}

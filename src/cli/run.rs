@@ -1,6 +1,6 @@
 //! `image-builder run`: the bot on the configured chat (`[chat] service`: Discord or
 //! Mattermost), with the engine and store, against the configured Launchpad. `DISCORD_TOKEN` or
-//! `MATTERMOST_TOKEN` holds the bot's token.
+//! `MATTERMOST_TOKEN` holds the bot's token. `SIGTERM` or Ctrl-C stops it cleanly ([`stop`]).
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -105,13 +105,55 @@ async fn run_discord(
     {
         return Ok(code);
     }
-    match discord::serve(&token, api_base.as_deref(), handler).await {
+    let served = tokio::select! {
+        served = discord::serve(&token, api_base.as_deref(), handler) => served,
+        signal = stop_signal() => return Ok(stop(&engine, signal).await),
+    };
+    match served {
         Ok(()) => Ok(ExitCode::SUCCESS),
         Err(error) => {
             writeln!(err, "{error}")?;
             Ok(ExitCode::FAILURE)
         }
     }
+}
+
+/// How long `run` gives its jobs to store what waits to be stored once asked to stop: well
+/// within systemd's default of 90 s before it kills.
+pub const STOP_GRACE: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// Waits for `SIGTERM` (systemd's stop) or `SIGINT` (Ctrl-C); says which.
+async fn stop_signal() -> &'static str {
+    use tokio::signal::unix::{signal, SignalKind};
+    let Ok(mut terminate) = signal(SignalKind::terminate()) else {
+        tracing::warn!("cannot listen for SIGTERM; only Ctrl-C stops run cleanly");
+        let _ = tokio::signal::ctrl_c().await;
+        return "SIGINT";
+    };
+    tokio::select! {
+        _ = terminate.recv() => "SIGTERM",
+        _ = tokio::signal::ctrl_c() => "SIGINT",
+    }
+}
+
+/// Stops `run` cleanly on `signal`: no new job starts, running jobs store what waits to be
+/// stored and stop where they are (the next start resumes them; what they have said is
+/// recorded, so nothing is said twice), then the process ends, closing the chat connection
+/// and the listeners with it.
+async fn stop<C: crate::chat::Chat + Clone>(engine: &Engine<C>, signal: &str) -> ExitCode {
+    tracing::info!(
+        signal,
+        "stopping: running jobs are stored and resume at the next start"
+    );
+    let left = engine.stop(STOP_GRACE).await;
+    if left > 0 {
+        tracing::warn!(left, grace = ?STOP_GRACE, "jobs still storing when the grace period ended; they resume from what is stored");
+    }
+    if let Err(error) = engine.store().flush() {
+        tracing::error!(%error, "flushing the store failed");
+    }
+    tracing::info!("stopped");
+    ExitCode::SUCCESS
 }
 
 async fn run_mattermost(
@@ -179,7 +221,11 @@ async fn run_mattermost(
     {
         return Ok(code);
     }
-    match listener.serve().await {
+    let served = tokio::select! {
+        served = listener.serve() => served,
+        signal = stop_signal() => return Ok(stop(&engine, signal).await),
+    };
+    match served {
         Ok(()) => Ok(ExitCode::SUCCESS),
         Err(error) => {
             writeln!(err, "{error}")?;

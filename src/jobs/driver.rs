@@ -129,6 +129,7 @@ impl<C: Chat> Driver<C> {
                     pending
                 };
                 step = match pending {
+                    Some(Command::Stop) => return self.stop().await,
                     Some(command) => self.command(command),
                     None => {
                         tracing::info!(status = ?self.job.status, "job ended");
@@ -158,8 +159,10 @@ impl<C: Chat> Driver<C> {
                     }
                 }
                 command = commands.recv() => {
-                    if let Some(command) = command {
-                        step = self.command(command);
+                    match command {
+                        Some(Command::Stop) => return self.stop().await,
+                        Some(command) => step = self.command(command),
+                        None => {}
                     }
                 }
             }
@@ -221,6 +224,8 @@ impl<C: Chat> Driver<C> {
                 }
                 step
             }
+            // Taken by the loop before it comes here ([`Driver::stop`]).
+            Command::Stop => Step::default(),
             Command::Poke {
                 build_url,
                 request_url,
@@ -266,6 +271,16 @@ impl<C: Chat> Driver<C> {
             calls.start(PreparedCall::new(&self.job, action), &self.inner.client);
         }
         true
+    }
+
+    /// The process is stopping ([`super::Engine::stop`]): what waits to be stored is stored,
+    /// and the driver ends; the next start resumes the job from there.
+    async fn stop(&mut self) {
+        if self.save(true).await {
+            tracing::info!("job stopped; the next start resumes it");
+        }
+        let mut drivers = self.inner.drivers.lock().unwrap_or_else(|p| p.into_inner());
+        drivers.remove(&self.job.id);
     }
 
     /// The store cannot be written: nothing more is sent to Launchpad (it could not be

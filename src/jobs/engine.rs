@@ -97,6 +97,9 @@ pub(super) enum Command {
         request_url: Option<String>,
         build_url: String,
     },
+    /// The process is stopping: store what waits to be stored and end, leaving the job for the
+    /// next start to resume ([`Engine::stop`]).
+    Stop,
 }
 
 /// The running jobs' drivers, by job.
@@ -120,6 +123,8 @@ pub(super) struct Inner<C> {
     /// Jobs someone follows ([`Engine::follow`]): their drivers publish them here as they
     /// change, at most every [`PUBLISH_EVERY`].
     pub(super) followed: Mutex<HashMap<JobId, watch::Sender<Arc<Job>>>>,
+    /// [`Engine::stop`] was called: no job starts any more.
+    stopping: std::sync::atomic::AtomicBool,
 }
 
 /// How often a followed job is published at most: progress bars need no more.
@@ -177,6 +182,7 @@ impl<C: Chat + Clone> Engine<C> {
                 alerts,
                 drivers,
                 running: watch::channel(0).0,
+                stopping: std::sync::atomic::AtomicBool::new(false),
                 followed: Mutex::new(HashMap::new()),
             }),
         }
@@ -370,6 +376,23 @@ impl<C: Chat> Engine<C> {
         self.inner.alerts.mute(image, duration, channel)
     }
 
+    /// Stops driving jobs, for a process that is stopping (`SIGTERM`): no job starts any more,
+    /// and each running job stores what waits to be stored (a read's answer waits up to a
+    /// second otherwise) and ends where it is, to be resumed by the next start. Calls out to
+    /// Launchpad are not waited for: as after a crash, the next start makes again those whose
+    /// answers it did not store. Waits up to `grace`; returns how many jobs were still running
+    /// then (a store write that hangs).
+    pub async fn stop(&self, grace: Duration) -> usize {
+        self.inner
+            .stopping
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        for driver in lock(&self.inner.drivers).values() {
+            let _ = driver.send(Command::Stop);
+        }
+        let _ = tokio::time::timeout(grace, self.wait_idle()).await;
+        self.running()
+    }
+
     /// How many jobs are being driven.
     pub fn running(&self) -> usize {
         *self.inner.running.borrow()
@@ -383,6 +406,15 @@ impl<C: Chat> Engine<C> {
 
     fn spawn(&self, job: Job, resumed: bool, initial: Step) {
         let id = job.id;
+        if self
+            .inner
+            .stopping
+            .load(std::sync::atomic::Ordering::SeqCst)
+        {
+            // Stored already: the next start resumes it.
+            tracing::info!(%id, "the engine is stopping; the job starts at the next start");
+            return;
+        }
         let (sender, commands) = mpsc::unbounded_channel();
         {
             let mut drivers = lock(&self.inner.drivers);
