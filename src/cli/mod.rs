@@ -24,7 +24,7 @@ pub use build::BuildArgs;
 pub use check::CheckArgs;
 pub use jobs::{JobsArgs, StatusArgs, WaitArgs};
 pub use login::LoginArgs;
-pub use run::RunArgs;
+pub use run::{RunArgs, STOP_GRACE};
 pub use sandbox::SandboxArgs;
 pub use sim::SimArgs;
 pub use webhooks::WebhooksArgs;
