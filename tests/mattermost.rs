@@ -502,7 +502,9 @@ async fn a_large_plans_confirm_is_refused_to_another_builder_and_taken_from_its_
     .await;
     fake.wait_connected().await;
 
-    fake.say(ALICE, CHANNEL, "!rebuild 22.04 all", None);
+    // Asked in a thread: the plan, and the job it starts, are answered there.
+    let thread = fake.say(ALICE, CHANNEL, "rebuilding 22.04", None);
+    fake.say(ALICE, CHANNEL, "!rebuild 22.04 all", Some(&thread));
     let plan = fake
         .wait_for_post("the plan", 10, |p| by_bot(p) && says(p, "confirm"))
         .await;
@@ -537,6 +539,13 @@ async fn a_large_plans_confirm_is_refused_to_another_builder_and_taken_from_its_
     assert!(fake.actions(&plan_id).is_empty(), "buttons gone: {clicked}");
     assert!(says(&clicked, "alice"), "{clicked}");
     acknowledged(&fake).await;
+    assert_eq!(plan["root_id"], thread.as_str());
+    let board = run_until_posted(&sim, &fake, "**Job #1**").await;
+    assert_eq!(
+        board["root_id"],
+        thread.as_str(),
+        "the job's board is in the thread"
+    );
     // Used, the button is gone: a second click cannot reach the bot.
     assert_eq!(fake.click(ALICE, &plan_id, &confirm).await, 404);
 }

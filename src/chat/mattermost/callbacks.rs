@@ -236,6 +236,22 @@ async fn action(State(callbacks): State<Arc<Callbacks>>, request: Request<Body>)
         return Json(json!({ "ephemeral_text": crate::messages::unknown_button() }))
             .into_response();
     };
+    // The clicked post says where the job's answers go: its thread, if it is in one.
+    let post = match callbacks.chat.post(&click.post_id).await {
+        Ok(post) => Some(post),
+        Err(error) => {
+            tracing::warn!(%error, "reading the clicked post failed; answering the clicker only");
+            None
+        }
+    };
+    let root = post
+        .as_ref()
+        .and_then(|post| post["root_id"].as_str())
+        .filter(|root| !root.is_empty());
+    let replies = match root {
+        Some(root) => format!("{}/{root}", click.channel_id),
+        None => click.channel_id.clone(),
+    };
     let team = Some(click.team_id.as_str()).filter(|team| !team.is_empty());
     let Some(incoming) = callbacks
         .chat
@@ -243,7 +259,7 @@ async fn action(State(callbacks): State<Arc<Callbacks>>, request: Request<Body>)
             &click.user_id,
             &click.channel_id,
             team,
-            click.channel_id.clone(),
+            replies,
             String::new(),
         )
         .await
@@ -264,8 +280,8 @@ async fn action(State(callbacks): State<Arc<Callbacks>>, request: Request<Body>)
         defuse(&format!("@{clicker}")),
         defuse(&answer.text)
     );
-    let update = match callbacks.chat.post(&click.post_id).await {
-        Ok(post) => {
+    let update = match &post {
+        Some(post) => {
             let message = post["message"].as_str().unwrap_or_default();
             json!({
                 "message": crate::chat::split(&format!("{message}\n\n{outcome}"), super::MESSAGE_LIMIT)
@@ -273,10 +289,7 @@ async fn action(State(callbacks): State<Arc<Callbacks>>, request: Request<Body>)
                 "props": { "from_bot": "true" },
             })
         }
-        Err(error) => {
-            tracing::warn!(%error, "reading the clicked post failed; answering the clicker only");
-            Value::Null
-        }
+        None => Value::Null,
     };
     let reply = if update.is_null() {
         json!({ "ephemeral_text": outcome, "skip_slack_parsing": true })
