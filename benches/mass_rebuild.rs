@@ -194,18 +194,18 @@ fn run(sim_runtime: &tokio::runtime::Runtime, limit: usize, webhooks: bool) -> R
         let plan = plan(&rebuild, &config.catalogue).unwrap();
         assert_eq!(plan.targets.len(), RECIPES);
         let now = chrono::Utc::now();
-        let job = Job::new(
-            JobId(1),
-            "bench",
-            "bench",
-            &rebuild.to_string(),
-            &plan,
-            &sim.api_root(),
-            false,
-            None,
+        let job = Job::new(image_builder::jobs::NewJob {
+            id: JobId(1),
+            requester: "bench",
+            channel: "bench",
+            command: &rebuild.to_string(),
+            plan: &plan,
+            api_root: &sim.api_root(),
+            auto_retry_uploads: false,
+            reason: None,
             now,
-            now + chrono::Duration::hours(1),
-        );
+            deadline: now + chrono::Duration::hours(1),
+        });
         store.put_job(&job).unwrap();
         let before = sim.request_counts();
         let (cpu_before, sim_before) = cpu_seconds();

@@ -377,18 +377,19 @@ impl<C: Chat + Clone> Bot<C> {
         let now = Utc::now();
         let deadline = crate::jobs::machine::later(now, self.engine.settings().give_up_after);
         let stored = store.next_job_id().and_then(|id| {
-            let job = Job::new(
+            let job = Job::new(crate::jobs::NewJob {
                 id,
-                &incoming.user.id,
-                &incoming.channel,
-                &rebuild.to_string(),
+                requester: &incoming.user.id,
+                channel: &incoming.channel,
+                command: &rebuild.to_string(),
                 plan,
-                &self.api_root,
-                rebuild.auto_retry_uploads || self.config.engine.auto_retry_uploads,
-                rebuild.reason.clone(),
+                api_root: &self.api_root,
+                auto_retry_uploads: rebuild.auto_retry_uploads
+                    || self.config.engine.auto_retry_uploads,
+                reason: rebuild.reason.clone(),
                 now,
                 deadline,
-            );
+            });
             store.put_job(&job).map(|()| job)
         });
         match stored {

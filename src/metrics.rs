@@ -343,18 +343,18 @@ mod tests {
                 skipped: 0,
             };
             let root = "http://lp/devel/";
-            Job::new(
-                JobId(id),
-                "a",
-                "c",
-                "rebuild",
-                &plan,
-                root,
-                false,
-                None,
+            Job::new(crate::jobs::NewJob {
+                id: JobId(id),
+                requester: "a",
+                channel: "c",
+                command: "rebuild",
+                plan: &plan,
+                api_root: root,
+                auto_retry_uploads: false,
+                reason: None,
                 now,
-                now,
-            )
+                deadline: now,
+            })
         };
         store.put_job(&job(1)).unwrap();
         let first = watch.gauges();

@@ -114,18 +114,18 @@ mod tests {
         };
         let at = now - Duration::minutes(minutes_ago);
         let root = "http://lp/devel/";
-        Job::new(
-            JobId(id),
-            user,
-            "c",
-            "rebuild",
-            &plan,
-            root,
-            false,
-            None,
-            at,
-            at,
-        )
+        Job::new(crate::jobs::NewJob {
+            id: JobId(id),
+            requester: user,
+            channel: "c",
+            command: "rebuild",
+            plan: &plan,
+            api_root: root,
+            auto_retry_uploads: false,
+            reason: None,
+            now: at,
+            deadline: at,
+        })
     }
 
     #[test]

@@ -41,18 +41,18 @@ fn job(text: &str, auto_retry: bool) -> Job {
         other => panic!("{other:?}"),
     };
     let plan = plan(&rebuild, &config.catalogue).unwrap();
-    Job::new(
-        JobId(1),
-        "alice",
-        "team",
-        text,
-        &plan,
-        "http://lp/devel/",
-        auto_retry,
-        None,
-        t0(),
-        t0() + chrono::Duration::hours(12),
-    )
+    Job::new(image_builder::jobs::NewJob {
+        id: JobId(1),
+        requester: "alice",
+        channel: "team",
+        command: text,
+        plan: &plan,
+        api_root: "http://lp/devel/",
+        auto_retry_uploads: auto_retry,
+        reason: None,
+        now: t0(),
+        deadline: t0() + chrono::Duration::hours(12),
+    })
 }
 
 fn snapshot(arch: &str, state: BuildState, upload: UploadStatus) -> BuildSnapshot {

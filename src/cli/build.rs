@@ -166,18 +166,18 @@ pub async fn run(
         settings.web_root = Some(sim.web_root());
     }
     let id = store.next_job_id()?;
-    let job = Job::new(
+    let job = Job::new(crate::jobs::NewJob {
         id,
-        &terminal_user(),
-        "terminal",
-        &rebuild.to_string(),
-        &plan,
-        &api_root,
-        rebuild.auto_retry_uploads || config.engine.auto_retry_uploads,
-        rebuild.reason.clone(),
+        requester: &terminal_user(),
+        channel: "terminal",
+        command: &rebuild.to_string(),
+        plan: &plan,
+        api_root: &api_root,
+        auto_retry_uploads: rebuild.auto_retry_uploads || config.engine.auto_retry_uploads,
+        reason: rebuild.reason.clone(),
         now,
-        crate::jobs::machine::later(now, settings.give_up_after),
-    );
+        deadline: crate::jobs::machine::later(now, settings.give_up_after),
+    });
     store.put_job(&job)?;
     let bars = MultiProgress::new();
     let engine = Engine::new(client, store, Terminal::new(bars.clone()), settings);

@@ -17,5 +17,5 @@ pub mod notice;
 
 pub use engine::{Engine, EngineError, EngineSettings};
 pub use machine::{Rules, Typical};
-pub use model::{Job, JobStatus};
+pub use model::{Job, JobStatus, NewJob};
 pub use notice::{Control, Notice};

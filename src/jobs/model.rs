@@ -442,21 +442,46 @@ pub struct Tally {
     pub unwanted_ran: usize,
 }
 
+/// What a new job is made of ([`Job::new`]).
+#[derive(Debug, Clone)]
+pub struct NewJob<'a> {
+    /// Its number.
+    pub id: JobId,
+    /// Who asked (a chat user id, or the terminal's user).
+    pub requester: &'a str,
+    /// Where its board and summary go.
+    pub channel: &'a str,
+    /// The command as typed, for the board.
+    pub command: &'a str,
+    /// What to build.
+    pub plan: &'a Plan,
+    /// The Launchpad API root its recipes' URLs start with.
+    pub api_root: &'a str,
+    /// Whether failed uploads are retried without asking.
+    pub auto_retry_uploads: bool,
+    /// Why (`reason=`).
+    pub reason: Option<String>,
+    /// When it is made.
+    pub now: DateTime<Utc>,
+    /// When it is given up.
+    pub deadline: DateTime<Utc>,
+}
+
 impl Job {
     /// A new running job for a plan.
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        id: JobId,
-        requester: &str,
-        channel: &str,
-        command: &str,
-        plan: &Plan,
-        api_root: &str,
-        auto_retry_uploads: bool,
-        reason: Option<String>,
-        now: DateTime<Utc>,
-        deadline: DateTime<Utc>,
-    ) -> Job {
+    pub fn new(new: NewJob<'_>) -> Job {
+        let NewJob {
+            id,
+            requester,
+            channel,
+            command,
+            plan,
+            api_root,
+            auto_retry_uploads,
+            reason,
+            now,
+            deadline,
+        } = new;
         let targets = plan
             .targets
             .iter()

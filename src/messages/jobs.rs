@@ -739,18 +739,18 @@ mod tests {
         };
         let plan = crate::plan::plan(&rebuild, &config.catalogue).unwrap();
         let now = Utc::now();
-        let job = Job::new(
-            JobId(3),
-            "alice",
-            "team",
-            &rebuild.to_string(),
-            &plan,
-            "http://lp/",
-            false,
-            None,
+        let job = Job::new(crate::jobs::NewJob {
+            id: JobId(3),
+            requester: "alice",
+            channel: "team",
+            command: &rebuild.to_string(),
+            plan: &plan,
+            api_root: "http://lp/",
+            auto_retry_uploads: false,
+            reason: None,
             now,
-            now,
-        );
+            deadline: now,
+        });
         let board = board(&job, now);
         let lines: Vec<&str> = board.lines().collect();
         assert_eq!(

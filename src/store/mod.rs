@@ -293,21 +293,21 @@ mod tests {
 
     fn job(id: u64, finished_at: Option<DateTime<Utc>>) -> Job {
         let now = Utc::now();
-        let mut job = Job::new(
-            JobId(id),
-            "alice",
-            "team",
-            "rebuild redis",
-            &Plan {
+        let mut job = Job::new(crate::jobs::NewJob {
+            id: JobId(id),
+            requester: "alice",
+            channel: "team",
+            command: "rebuild redis",
+            plan: &Plan {
                 targets: vec![],
                 skipped: 0,
             },
-            "http://lp/devel/",
-            false,
-            None,
+            api_root: "http://lp/devel/",
+            auto_retry_uploads: false,
+            reason: None,
             now,
-            now,
-        );
+            deadline: now,
+        });
         if finished_at.is_some() {
             job.status = JobStatus::Finished;
             job.finished_at = finished_at;
