@@ -5,6 +5,9 @@
 
 use std::fmt;
 
+use hmac::{Hmac, Mac};
+use sha1::Sha1;
+
 /// A string that must never be shown.
 #[derive(Clone, PartialEq, Eq, Default)]
 pub struct Secret(String);
@@ -36,6 +39,39 @@ impl fmt::Display for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("[redacted]")
     }
+}
+
+/// The HMAC-SHA1 of `data` under `key`, in lower-case hex: how Launchpad signs a webhook
+/// delivery (`X-Hub-Signature: sha1=…`), and how the bot signs its Mattermost buttons.
+pub fn hmac_sha1_hex(key: &[u8], data: &[u8]) -> String {
+    let mut mac = Hmac::<Sha1>::new_from_slice(key).expect("HMAC takes any key");
+    mac.update(data);
+    mac.finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Whether `hex` is the HMAC-SHA1 of `data` under `key` ([`hmac_sha1_hex`]), compared in
+/// constant time; anything that is not hex is not.
+pub fn hmac_sha1_matches(key: &[u8], data: &[u8], hex: &str) -> bool {
+    let Some(expected) = decode_hex(hex) else {
+        return false;
+    };
+    let mut mac = Hmac::<Sha1>::new_from_slice(key).expect("HMAC takes any key");
+    mac.update(data);
+    mac.verify_slice(&expected).is_ok()
+}
+
+fn decode_hex(hex: &str) -> Option<Vec<u8>> {
+    if hex.len() % 2 != 0 {
+        return None;
+    }
+    (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok())
+        .collect()
 }
 
 #[cfg(test)]

@@ -14,8 +14,6 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
-use hmac::{Hmac, Mac};
-use sha1::Sha1;
 use tokio::sync::mpsc;
 
 use crate::serve::{read_body, Limits};
@@ -74,28 +72,10 @@ pub fn router(
 /// Whether `header` (`sha1=HEX`) is the HMAC-SHA1 of `body` under `secret`, compared in
 /// constant time.
 pub fn signature_matches(secret: &Secret, body: &[u8], header: &str) -> bool {
-    let Some(hex) = header.trim().strip_prefix("sha1=") else {
-        return false;
-    };
-    let Some(expected) = decode_hex(hex) else {
-        return false;
-    };
-    let Ok(mut mac) = Hmac::<Sha1>::new_from_slice(secret.expose().as_bytes()) else {
-        return false;
-    };
-    mac.update(body);
-    mac.verify_slice(&expected).is_ok()
-}
-
-/// The bytes a hex string spells, if it is one.
-pub fn decode_hex(hex: &str) -> Option<Vec<u8>> {
-    if hex.len() % 2 != 0 {
-        return None;
-    }
-    (0..hex.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok())
-        .collect()
+    header
+        .trim()
+        .strip_prefix("sha1=")
+        .is_some_and(|hex| crate::secret::hmac_sha1_matches(secret.expose().as_bytes(), body, hex))
 }
 
 /// Refuses a delivery: counted by `reason`, logged at most once a minute per reason (anyone can

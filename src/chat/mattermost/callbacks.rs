@@ -21,13 +21,12 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
-use hmac::Mac;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::{defuse, Mattermost};
 use crate::chat::{Button, Inbox, Kind, Outgoing};
-use crate::secret::Secret;
+use crate::secret::{hmac_sha1_hex, hmac_sha1_matches, Secret};
 use crate::serve::{read_body, Limits};
 
 /// Where slash commands are posted.
@@ -73,16 +72,10 @@ fn refuse(status: StatusCode, reason: &'static str, why: &'static str) -> Respon
     (status, why).into_response()
 }
 
-/// Whether `given` is `expected`, compared in constant time.
+/// Whether `given` is `expected`, compared in constant time (their HMACs under one key are).
 fn same_secret(given: &str, expected: &Secret) -> bool {
-    // Comparing the HMACs of both under one key takes the same time wherever they differ.
-    let mac = |text: &str| {
-        let mut mac = hmac::Hmac::<sha1::Sha1>::new_from_slice(b"compare").expect("any key");
-        mac.update(text.as_bytes());
-        mac
-    };
-    let expected = mac(expected.expose()).finalize().into_bytes();
-    mac(given).verify_slice(&expected).is_ok()
+    let expected = hmac_sha1_hex(b"compare", expected.expose().as_bytes());
+    hmac_sha1_matches(b"compare", given.as_bytes(), &expected)
 }
 
 /// The fields of a slash command's form (§5.2) the bot reads.

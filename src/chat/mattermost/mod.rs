@@ -26,15 +26,13 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use hmac::{Hmac, Mac};
 use reqwest::{Method, StatusCode};
 use serde::Deserialize;
 use serde_json::{json, Value};
-use sha1::Sha1;
 
 use super::{Button, Chat, ChatError, Incoming, MessageId, Outgoing};
 use crate::permissions::{Service, User};
-use crate::secret::Secret;
+use crate::secret::{hmac_sha1_hex, hmac_sha1_matches, Secret};
 
 /// Mattermost's limit on a post's message, in characters (runes): §2.1.
 pub const MESSAGE_LIMIT: usize = 16383;
@@ -140,17 +138,6 @@ pub fn render(message: &Outgoing, mention: Option<&str>, buttons_shown: bool) ->
     }
 }
 
-/// The `sha1=…`-less hex HMAC-SHA1 of `action` under `key`.
-fn sign(key: &[u8], action: &str) -> String {
-    let mut mac = Hmac::<Sha1>::new_from_slice(key).expect("HMAC takes any key");
-    mac.update(action.as_bytes());
-    mac.finalize()
-        .into_bytes()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
 /// An action's id: letters and digits only, or Mattermost's click route cannot name it (§4.1).
 fn action_id(button: &Button, index: usize) -> String {
     let label: String = button
@@ -186,10 +173,11 @@ impl Mattermost {
 
     fn build(url: &str, token: Secret, actions: Option<String>) -> Result<Mattermost, ChatError> {
         // Buttons are signed with a key only this install has: derived from its token.
-        let mut mac =
-            Hmac::<Sha1>::new_from_slice(token.expose().as_bytes()).expect("HMAC takes any key");
-        mac.update(b"image-builder: Mattermost buttons");
-        let key = mac.finalize().into_bytes().to_vec();
+        let key = hmac_sha1_hex(
+            token.expose().as_bytes(),
+            b"image-builder: Mattermost buttons",
+        )
+        .into_bytes();
         let http = reqwest::Client::builder()
             .user_agent(concat!("image-builder/", env!("CARGO_PKG_VERSION")))
             .timeout(Duration::from_secs(30))
@@ -209,12 +197,7 @@ impl Mattermost {
 
     /// Whether `sig` is the signature of `action` made by this install.
     pub(crate) fn signed(&self, action: &str, sig: &str) -> bool {
-        let Some(expected) = crate::webhook::decode_hex(sig) else {
-            return false;
-        };
-        let mut mac = Hmac::<Sha1>::new_from_slice(&self.inner.key).expect("HMAC takes any key");
-        mac.update(action.as_bytes());
-        mac.verify_slice(&expected).is_ok()
+        hmac_sha1_matches(&self.inner.key, action.as_bytes(), sig)
     }
 
     /// A post's `props`: its buttons as one attachment's actions, or none (§4.1). Always the
@@ -246,7 +229,7 @@ impl Mattermost {
                     "style": style,
                     "integration": {
                         "url": url,
-                        "context": { "action": action, "sig": sign(&self.inner.key, &action) },
+                        "context": { "action": action, "sig": hmac_sha1_hex(&self.inner.key, action.as_bytes()) },
                     },
                 })
             })

@@ -9,8 +9,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::Shared;
-use hmac::{Hmac, Mac};
-use sha1::Sha1;
 
 /// A delivery attempt the simulator made, as it went over the wire.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,15 +29,9 @@ pub struct Delivered {
 
 /// `sha1=` and the hex HMAC-SHA1 of `body` under `secret`: the `X-Hub-Signature` value.
 pub fn signature(secret: &str, body: &[u8]) -> String {
-    let mut mac = Hmac::<Sha1>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key");
-    mac.update(body);
-    let digest = mac.finalize().into_bytes();
     format!(
         "sha1={}",
-        digest
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect::<String>()
+        crate::secret::hmac_sha1_hex(secret.as_bytes(), body)
     )
 }
 
