@@ -119,6 +119,18 @@ impl Button {
         }
     }
 
+    /// How it stands out: what starts or redoes work leads, dropping a plan does not,
+    /// cancelling a job warns.
+    pub fn emphasis(&self) -> Emphasis {
+        match self {
+            Button::Confirm(_) | Button::RetryUploads(_) | Button::RetryGroup(_) => {
+                Emphasis::Primary
+            }
+            Button::Abort(_) => Emphasis::Plain,
+            Button::Cancel(_) => Emphasis::Danger,
+        }
+    }
+
     /// The label people see.
     pub fn label(&self) -> &'static str {
         match self {
@@ -197,6 +209,17 @@ pub fn split(text: &str, limit: usize) -> Vec<String> {
         pieces.push(current);
     }
     pieces
+}
+
+/// How a button stands out, which each chat draws in its own style.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Emphasis {
+    /// The button to press.
+    Primary,
+    /// A plain one.
+    Plain,
+    /// One that stops something.
+    Danger,
 }
 
 /// A failed send or edit.

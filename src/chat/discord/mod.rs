@@ -26,7 +26,7 @@ mod handler;
 
 pub use handler::{serve, Handler, ServeError};
 
-use super::{Button, Chat, ChatError, MessageId, Outgoing};
+use super::{Button, Chat, ChatError, Emphasis, MessageId, Outgoing};
 use crate::secret::Secret;
 
 /// Discord's limit on a message's content, in characters.
@@ -92,12 +92,10 @@ fn components(buttons: &[Button], disabled: bool) -> Vec<CreateActionRow> {
     let row = buttons
         .iter()
         .map(|button| {
-            let style = match button {
-                Button::Confirm(_) | Button::RetryUploads(_) | Button::RetryGroup(_) => {
-                    ButtonStyle::Primary
-                }
-                Button::Abort(_) => ButtonStyle::Secondary,
-                Button::Cancel(_) => ButtonStyle::Danger,
+            let style = match button.emphasis() {
+                Emphasis::Primary => ButtonStyle::Primary,
+                Emphasis::Plain => ButtonStyle::Secondary,
+                Emphasis::Danger => ButtonStyle::Danger,
             };
             CreateButton::new(button.custom_id())
                 .label(button.label())

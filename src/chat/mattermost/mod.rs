@@ -30,7 +30,7 @@ use reqwest::{Method, StatusCode};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{Button, Chat, ChatError, Incoming, MessageId, Outgoing};
+use super::{Button, Chat, ChatError, Emphasis, Incoming, MessageId, Outgoing};
 use crate::permissions::{Service, User};
 use crate::secret::{hmac_sha1_hex, hmac_sha1_matches, Secret};
 
@@ -215,12 +215,10 @@ impl Mattermost {
             .enumerate()
             .map(|(index, button)| {
                 let action = button.custom_id();
-                let style = match button {
-                    Button::Confirm(_) | Button::RetryUploads(_) | Button::RetryGroup(_) => {
-                        "primary"
-                    }
-                    Button::Abort(_) => "default",
-                    Button::Cancel(_) => "danger",
+                let style = match button.emphasis() {
+                    Emphasis::Primary => "primary",
+                    Emphasis::Plain => "default",
+                    Emphasis::Danger => "danger",
                 };
                 json!({
                     "id": action_id(button, index),
