@@ -166,6 +166,7 @@ fn run(sim_runtime: &tokio::runtime::Runtime, limit: usize, webhooks: bool) -> R
                 sim.api_root(),
                 image_builder::serve::Limits::default(),
                 std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true)),
+                axum::Router::new(),
             ));
             for image in &config.catalogue.images {
                 for track in &image.tracks {

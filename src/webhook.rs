@@ -224,31 +224,11 @@ fn percent_decode(text: &str) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
-/// Serves the listener on `listener` within `limits` and hands each delivery to `engine`, whose
-/// Launchpad is at `api_root`, until the task is aborted. `taken` says whether deliveries are
-/// still taken (for `/healthz`).
+/// Serves the listener on `listener` within `limits`, with the chat's own routes `also` (its
+/// callbacks; none for most chats), and hands each delivery to `engine`, whose Launchpad is
+/// at `api_root`, until the task is aborted. `taken` says whether deliveries are still taken
+/// (for `/healthz`).
 pub async fn serve<C: crate::chat::Chat>(
-    listener: tokio::net::TcpListener,
-    secret: Secret,
-    engine: crate::jobs::Engine<C>,
-    api_root: String,
-    limits: Limits,
-    taken: Arc<AtomicBool>,
-) {
-    serve_with(
-        listener,
-        secret,
-        engine,
-        api_root,
-        limits,
-        taken,
-        Router::new(),
-    )
-    .await;
-}
-
-/// [`serve`], with `also` served on the same listener (the chat's own callbacks).
-pub async fn serve_with<C: crate::chat::Chat>(
     listener: tokio::net::TcpListener,
     secret: Secret,
     engine: crate::jobs::Engine<C>,

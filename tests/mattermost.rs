@@ -127,7 +127,7 @@ async fn start_bot_with(sim: &Simulator, fake: &FakeMattermost, options: Options
             Some(Secret::new(COMMAND_TOKEN)),
             Limits::default(),
         );
-        tokio::spawn(webhook::serve_with(
+        tokio::spawn(webhook::serve(
             socket,
             Secret::new(support::hooks::SECRET),
             engine,

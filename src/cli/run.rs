@@ -285,7 +285,7 @@ impl Listeners {
             };
             let listener = tokio::net::TcpListener::bind(address).await?;
             tracing::info!(%address, "listening for Launchpad's webhooks");
-            tokio::spawn(crate::webhook::serve_with(
+            tokio::spawn(crate::webhook::serve(
                 listener,
                 Secret::new(secret.trim()),
                 engine.clone(),

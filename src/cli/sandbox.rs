@@ -143,6 +143,7 @@ pub async fn run(args: &SandboxArgs, err: &mut impl Write) -> anyhow::Result<Exi
         sim.api_root(),
         crate::serve::Limits::default(),
         std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true)),
+        axum::Router::new(),
     ));
     for image in &config.catalogue.images {
         for track in &image.tracks {

@@ -31,6 +31,7 @@ pub async fn listen_at<C: Chat>(sim: &Simulator, engine: Engine<C>, address: &st
         sim.api_root(),
         image_builder::serve::Limits::default(),
         std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true)),
+        axum::Router::new(),
     ));
     url
 }
