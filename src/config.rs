@@ -182,6 +182,24 @@ impl Default for MattermostConfig {
     }
 }
 
+impl MattermostConfig {
+    /// The channels named, each with its key: those served, then the alerts channel.
+    pub fn channel_ids(&self) -> impl Iterator<Item = (&'static str, &String)> {
+        let served = self.channels.iter().map(|id| ("mattermost.channels", id));
+        let alerts = self.alerts_channel.iter();
+        served.chain(alerts.map(|id| ("mattermost.alerts_channel", id)))
+    }
+}
+
+/// `key` must be an http(s) URL.
+fn check_http_url(key: &str, url: &str) -> Result<(), Problem> {
+    if url.starts_with("https://") || url.starts_with("http://") {
+        Ok(())
+    } else {
+        Err(problem(key, format!("`{url}` is not an http(s) URL")))
+    }
+}
+
 /// Whether `id` has the shape of a Mattermost id: 26 lower-case letters and digits.
 pub fn is_mattermost_id(id: &str) -> bool {
     id.len() == 26
@@ -196,12 +214,7 @@ fn validate_chat(
     webhook: &WebhookConfig,
 ) -> Result<(), Problem> {
     if let Some(url) = &mattermost.callback_url {
-        if !(url.starts_with("https://") || url.starts_with("http://")) {
-            return Err(problem(
-                "mattermost.callback_url",
-                format!("`{url}` is not an http(s) URL"),
-            ));
-        }
+        check_http_url("mattermost.callback_url", url)?;
         if webhook.listen.is_none() {
             return Err(problem(
                 "mattermost.callback_url",
@@ -210,12 +223,7 @@ fn validate_chat(
         }
     }
     if let Some(url) = &mut mattermost.url {
-        if !(url.starts_with("https://") || url.starts_with("http://")) {
-            return Err(problem(
-                "mattermost.url",
-                format!("`{url}` is not an http(s) URL"),
-            ));
-        }
+        check_http_url("mattermost.url", url)?;
         while url.ends_with('/') {
             url.pop();
         }
@@ -225,23 +233,8 @@ fn validate_chat(
             "chat.service is \"mattermost\", so say where the server is (`https://chat.example.com`)",
         ));
     }
-    let ids = mattermost
-        .team
-        .iter()
-        .map(|id| ("mattermost.team", id))
-        .chain(
-            mattermost
-                .channels
-                .iter()
-                .map(|id| ("mattermost.channels", id)),
-        )
-        .chain(
-            mattermost
-                .alerts_channel
-                .iter()
-                .map(|id| ("mattermost.alerts_channel", id)),
-        );
-    for (key, id) in ids {
+    let team = mattermost.team.iter().map(|id| ("mattermost.team", id));
+    for (key, id) in team.chain(mattermost.channel_ids()) {
         if !is_mattermost_id(id) {
             return Err(problem(
                 key,
@@ -859,9 +852,7 @@ fn validate_launchpad(mut launchpad: Launchpad) -> Result<Launchpad, Problem> {
         ("launchpad.api_root", &mut launchpad.api_root),
         ("launchpad.web_root", &mut launchpad.web_root),
     ] {
-        if !(url.starts_with("https://") || url.starts_with("http://")) {
-            return Err(problem(key, format!("`{url}` is not an http(s) URL")));
-        }
+        check_http_url(key, url)?;
         // OAuth PLAINTEXT sends the token secret in every request: only over TLS, or to
         // this machine (the simulator, a local proxy).
         if url.starts_with("http://") && !is_loopback_url(url) {

@@ -510,17 +510,7 @@ pub async fn check(
             Err(error) => found.push((false, format!("mattermost.team {team}: the bot is not a member, or there is no such team ({error})."))),
         }
     }
-    let channels = settings
-        .channels
-        .iter()
-        .map(|id| ("mattermost.channels", id))
-        .chain(
-            settings
-                .alerts_channel
-                .iter()
-                .map(|id| ("mattermost.alerts_channel", id)),
-        );
-    for (key, id) in channels {
+    for (key, id) in settings.channel_ids() {
         let channel = match chat.channel(id).await {
             Ok(channel) => channel,
             Err(error) => {
