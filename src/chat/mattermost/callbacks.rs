@@ -25,7 +25,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::{defuse, Mattermost};
-use crate::chat::{Button, Inbox, Kind, Outgoing};
+use crate::chat::{Button, Chat, Inbox, Kind, Outgoing};
 use crate::secret::{hmac_sha1_hex, hmac_sha1_matches, Secret};
 use crate::serve::{read_body, Limits};
 
@@ -78,6 +78,14 @@ fn same_secret(given: &str, expected: &Secret) -> bool {
     hmac_sha1_matches(b"compare", given.as_bytes(), &expected)
 }
 
+/// Whether a slash command carries the command's token: every token given (the header's, the
+/// form's unless empty) must be it, and at least one is given.
+fn tokens_match(header: Option<&str>, form: &str, expected: &Secret) -> bool {
+    let form = Some(form).filter(|token| !token.is_empty());
+    let given: Vec<&str> = header.into_iter().chain(form).collect();
+    !given.is_empty() && given.iter().all(|token| same_secret(token, expected))
+}
+
 /// The fields of a slash command's form (§5.2) the bot reads.
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
@@ -119,11 +127,7 @@ async fn command(State(callbacks): State<Arc<Callbacks>>, request: Request<Body>
             "no slash command here",
         );
     };
-    let header = header_token(&headers);
-    let token = header.as_deref().unwrap_or(&form.token);
-    if !same_secret(token, expected)
-        || (!form.token.is_empty() && !same_secret(&form.token, expected))
-    {
+    if !tokens_match(header_token(&headers).as_deref(), &form.token, expected) {
         return refuse(
             StatusCode::UNAUTHORIZED,
             "command_token",
@@ -153,11 +157,16 @@ async fn command(State(callbacks): State<Arc<Callbacks>>, request: Request<Body>
     }
     let message =
         Outgoing::new(Kind::Reply, answer.text.clone()).with_buttons(answer.buttons.clone());
-    let sent = callbacks.chat_send(&incoming.channel, message).await;
+    let sent = callbacks.chat.send(&incoming.channel, message).await;
+    let text = answer.text.clone();
     callbacks.inbox.launch(answer);
     match sent {
-        Ok(()) => Json(json!({ "response_type": "ephemeral", "text": "" })).into_response(),
-        Err(text) => ephemeral(&text),
+        Ok(_) => Json(json!({ "response_type": "ephemeral", "text": "" })).into_response(),
+        Err(error) => {
+            // Said to the typer at least.
+            tracing::warn!(%error, "answering a slash command failed");
+            ephemeral(&text)
+        }
     }
 }
 
@@ -173,17 +182,6 @@ impl Callbacks {
         match read_body(&parts.headers, body, MAX_BODY, self.limits.body_timeout).await {
             Ok(body) => Ok((parts.headers, body)),
             Err(error) => Err(refuse(error.status(), error.kind(), why)),
-        }
-    }
-
-    async fn chat_send(&self, channel: &str, message: Outgoing) -> Result<(), String> {
-        use crate::chat::Chat;
-        match self.chat.send(channel, message.clone()).await {
-            Ok(_) => Ok(()),
-            Err(error) => {
-                tracing::warn!(%error, "answering a slash command failed");
-                Err(message.text)
-            }
         }
     }
 }
