@@ -49,13 +49,18 @@ pub async fn run(args: &RunArgs, err: &mut impl Write) -> anyhow::Result<ExitCod
     }
 }
 
+/// The secret in the environment variable `variable`, trimmed, if it is set and not blank.
+fn env_secret(variable: &str) -> Option<Secret> {
+    std::env::var(variable)
+        .ok()
+        .filter(|value| !value.trim().is_empty())
+        .map(|value| Secret::new(value.trim()))
+}
+
 /// The token in `variable`, or a line saying where to get one.
 fn token_from(variable: &str, how: &str, err: &mut impl Write) -> anyhow::Result<Option<Secret>> {
-    match std::env::var(variable)
-        .ok()
-        .filter(|t| !t.trim().is_empty())
-    {
-        Some(token) => Ok(Some(Secret::new(token.trim()))),
+    match env_secret(variable) {
+        Some(token) => Ok(Some(token)),
         None => {
             writeln!(err, "Set {variable} to the bot's token ({how}).")?;
             Ok(None)
@@ -200,10 +205,7 @@ async fn run_mattermost(
     let api_root = config.launchpad.api_root.clone();
     let listeners = Listeners::of(&config);
     let bot = Arc::new(Bot::new(config, api_root, engine.clone(), chat.clone()));
-    let command_token = std::env::var(mattermost::callbacks::COMMAND_TOKEN_ENV)
-        .ok()
-        .filter(|token| !token.trim().is_empty())
-        .map(|token| Secret::new(token.trim()));
+    let command_token = env_secret(mattermost::callbacks::COMMAND_TOKEN_ENV);
     if command_token.is_some() && listeners.webhook.is_none() {
         writeln!(
             err,
@@ -276,10 +278,7 @@ impl Listeners {
             }
         }
         if let (Some(address), Some(taken)) = (self.webhook, deliveries_taken) {
-            let Some(secret) = std::env::var(super::webhooks::SECRET_ENV)
-                .ok()
-                .filter(|s| !s.trim().is_empty())
-            else {
+            let Some(secret) = env_secret(super::webhooks::SECRET_ENV) else {
                 writeln!(err, "webhook.listen is set, so set {} to the secret Launchpad signs deliveries with (the one `webhooks install` registered).", super::webhooks::SECRET_ENV)?;
                 return Ok(Some(ExitCode::FAILURE));
             };
@@ -287,7 +286,7 @@ impl Listeners {
             tracing::info!(%address, "listening for Launchpad's webhooks");
             tokio::spawn(crate::webhook::serve(
                 listener,
-                Secret::new(secret.trim()),
+                secret,
                 engine.clone(),
                 self.api_root,
                 Limits::default(),

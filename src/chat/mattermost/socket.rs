@@ -186,8 +186,7 @@ impl Listener {
             let seq = event["seq"].as_i64().unwrap_or(-1);
             if kind == "hello" {
                 let connection = event["data"]["connection_id"].as_str().map(String::from);
-                let resumed = position.connection.is_some() && connection == position.connection;
-                if position.connection.is_some() && !resumed {
+                if position.connection.is_some() && connection != position.connection {
                     // A new connection: the old one's events are lost (§3.4). Read what was
                     // posted since.
                     tracing::info!(
