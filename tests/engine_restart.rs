@@ -187,24 +187,6 @@ impl Drop for Running {
     }
 }
 
-/// The built-in config for the simulator at `api_root`, every wait a second (the simulator's
-/// clock runs fast).
-fn quick_config(api_root: &str) -> String {
-    let mut text =
-        image_builder::config::BUILT_IN.replace("https://api.launchpad.net/devel/", api_root);
-    for (key, default) in [
-        ("poll_min_seconds", 15),
-        ("poll_max_seconds", 300),
-        ("typical_request_seconds", 30),
-        ("typical_queue_seconds", 300),
-        ("typical_build_seconds", 1200),
-        ("typical_upload_seconds", 300),
-    ] {
-        text = text.replace(&format!("{key} = {default}\n"), &format!("{key} = 1\n"));
-    }
-    text
-}
-
 fn binary() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_image-builder"));
     command.env_remove("IMAGE_BUILDER_CONFIG");
@@ -240,7 +222,7 @@ fn a_job_survives_sigkill_of_the_build_process() {
     assert!(!api_root.is_empty(), "the simulator printed its API root");
     let web_root = api_root.trim_end_matches("devel/").to_string();
     let config = dir.0.join("config.toml");
-    let text = quick_config(&api_root);
+    let text = support::quick_config(&api_root);
     std::fs::write(&config, text).unwrap();
     let data = dir.0.join("data");
     let common = |command: &mut Command| {
@@ -385,7 +367,7 @@ fn a_job_killed_while_an_auto_retry_of_its_upload_is_out_goes_on_after_a_restart
     );
     let web_root = api_root.trim_end_matches("devel/").to_string();
     let config = dir.0.join("config.toml");
-    let text = quick_config(&api_root).replace(
+    let text = support::quick_config(&api_root).replace(
         "upload_retry_delay_seconds = 60",
         "upload_retry_delay_seconds = 1",
     );
@@ -544,7 +526,7 @@ impl Setup {
         });
         let api_root = root_rx.recv_timeout(Duration::from_secs(20)).unwrap();
         let config = dir.0.join("config.toml");
-        let text = quick_config(&api_root);
+        let text = support::quick_config(&api_root);
         std::fs::write(&config, text).unwrap();
         Setup {
             _sim: sim,

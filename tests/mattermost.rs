@@ -746,8 +746,7 @@ async fn sigterm_stops_run_cleanly_mid_job_and_the_next_start_finishes_it_saying
     let fake = FakeMattermost::start().await;
     let dir = TempDir::new("mattermost-sigterm");
     sim.credentials().save(&dir.0.join("credentials")).unwrap();
-    let mut config = image_builder::config::BUILT_IN
-        .replace("https://api.launchpad.net/devel/", &sim.api_root())
+    let config = support::quick_config(&sim.api_root())
         .replacen("service = \"discord\"", "service = \"mattermost\"", 1)
         .replacen(
             "# url = \"https://chat.example.com\"",
@@ -761,15 +760,6 @@ async fn sigterm_stops_run_cleanly_mid_job_and_the_next_start_finishes_it_saying
             1,
         )
         .replace("listen = \"127.0.0.1:9091\"", "listen = \"127.0.0.1:0\"");
-    for (key, default) in [
-        ("poll_min_seconds", 15),
-        ("typical_request_seconds", 30),
-        ("typical_queue_seconds", 300),
-        ("typical_build_seconds", 1200),
-        ("typical_upload_seconds", 300),
-    ] {
-        config = config.replace(&format!("{key} = {default}\n"), &format!("{key} = 1\n"));
-    }
     std::fs::write(dir.0.join("config.toml"), config).unwrap();
 
     let mut first = run_process(&dir.0);

@@ -82,3 +82,21 @@ pub fn advance_until(sim: &Simulator, what: &str, done: impl Fn(&World) -> bool)
     }
     panic!("not reached within a simulated day: {what}");
 }
+
+/// The built-in config for the simulator at `api_root`, every wait a second (the simulator's
+/// clock runs fast), for a real `image-builder` process.
+pub fn quick_config(api_root: &str) -> String {
+    let mut text =
+        image_builder::config::BUILT_IN.replace("https://api.launchpad.net/devel/", api_root);
+    for (key, default) in [
+        ("poll_min_seconds", 15),
+        ("poll_max_seconds", 300),
+        ("typical_request_seconds", 30),
+        ("typical_queue_seconds", 300),
+        ("typical_build_seconds", 1200),
+        ("typical_upload_seconds", 300),
+    ] {
+        text = text.replace(&format!("{key} = {default}\n"), &format!("{key} = 1\n"));
+    }
+    text
+}
