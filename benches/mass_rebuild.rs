@@ -72,18 +72,13 @@ fn scaled_rules(webhooks: bool) -> Rules {
 }
 
 /// CPU time (user and system) of this process and of its simulator threads, in seconds, to the
-/// microsecond: the process's from `getrusage` (which counts threads that have ended), the
-/// simulator's from each of its threads' `se.sum_exec_runtime` (Linux `/proc`, nanoseconds).
-/// (`/proc`'s `stat` counts in ticks of 10 ms, rounded per thread: a fifth of what is measured.)
+/// microsecond: the process's from `CLOCK_PROCESS_CPUTIME_ID` (which counts threads that have
+/// ended), the simulator's from each of its threads' `se.sum_exec_runtime` (Linux `/proc`,
+/// nanoseconds). (`/proc`'s `stat` counts in ticks of 10 ms, rounded per thread: a fifth of
+/// what is measured.)
 fn cpu_seconds() -> (f64, f64) {
-    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
-    // SAFETY: `getrusage` fills the struct it is given; RUSAGE_SELF is always valid.
-    let usage = unsafe {
-        libc::getrusage(libc::RUSAGE_SELF, usage.as_mut_ptr());
-        usage.assume_init()
-    };
-    let seconds = |time: libc::timeval| time.tv_sec as f64 + time.tv_usec as f64 / 1e6;
-    let process = seconds(usage.ru_utime) + seconds(usage.ru_stime);
+    let time = rustix::time::clock_gettime(rustix::time::ClockId::ProcessCPUTime);
+    let process = time.tv_sec as f64 + time.tv_nsec as f64 / 1e9;
     let mut sim = 0.0;
     if let Ok(tasks) = std::fs::read_dir("/proc/self/task") {
         for task in tasks.flatten() {

@@ -7,14 +7,20 @@
 //! - [`command`]: the command grammar, `parse(text, &Vocabulary) -> Command`;
 //! - [`plan`]: a `rebuild` expanded to recipes and architectures;
 //! - [`permissions`]: who may run what;
-//! - [`confirm`]: large plans waiting for `confirm CODE`;
+//! - [`confirm`]: large plans waiting for `confirm CODE`, and [`quota`]: what one user already
+//!   has going, for the bot's limits;
 //! - [`messages`]: every sentence a user sees.
 //!
 //! The shells around it: [`cli`], the command line; [`launchpad`], the Launchpad client and
 //! its simulator; [`jobs`], the engine that drives each job against Launchpad, and [`alerts`],
 //! which tells failed uploads no job tells; [`store`], the bot's memory in sled; [`bot`], from
 //! a chat message to an answer, and [`chat`], the seam to each chat service; [`webhook`],
-//! Launchpad's deliveries, and [`metrics`]. [`secret`] keeps tokens out of logs.
+//! Launchpad's deliveries, and [`metrics`], health and metrics, both served by [`serve`]'s
+//! hardened accept loop. [`secret`] keeps tokens out of logs.
+
+#![forbid(unsafe_code)]
+// Problems go to the log (tracing) or to the `err` a command is given, never straight to stderr.
+#![warn(clippy::print_stderr)]
 
 pub mod alerts;
 pub mod bot;

@@ -158,7 +158,7 @@ fn a_job_survives_its_engine_being_dropped_at_several_points() {
         .iter()
         .find(|t| t.image.as_str() == "nginx" && t.series.to_string() == "22.04")
         .unwrap();
-    let expected = usize::from(nginx.phase != image_builder::jobs::model::Phase::AlreadyPending);
+    let expected = usize::from(nginx.phase != Phase::AlreadyPending);
     assert_eq!(
         alerts,
         expected,

@@ -524,7 +524,7 @@ fn without_deliveries_a_build_is_read_when_its_stage_should_be_over_then_every_q
     let mut job = following();
     let rules = rules();
     let typical = rules.typical;
-    let minutes = |duration: std::time::Duration| chrono::Duration::from_std(duration).unwrap();
+    let minutes = |duration: Duration| chrono::Duration::from_std(duration).unwrap();
     let arm64 = build_of(&job, "arm64");
     let due = |job: &Job| job.targets[0].builds[arm64].poll.due;
     // Listed queued at t0: read when a queue's typical wait is over.

@@ -769,9 +769,8 @@ async fn sigterm_stops_run_cleanly_mid_job_and_the_next_start_finishes_it_saying
     run_until_posted(&sim, &fake, "**Job #1**").await;
 
     // systemd's stop.
-    let pid = first.0.id() as i32;
-    // SAFETY: sending a signal to a child process this test started.
-    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+    let pid = rustix::process::Pid::from_raw(first.0.id() as i32).expect("a child's pid");
+    rustix::process::kill_process(pid, rustix::process::Signal::TERM).unwrap();
     let started = std::time::Instant::now();
     let status = loop {
         if let Some(status) = first.0.try_wait().unwrap() {

@@ -429,7 +429,7 @@ impl<C: Chat> Alerts<C> {
         let record = crate::store::GroupRecord {
             channel: channel.to_string(),
             builds: vec![link.to_string()],
-            started_at: chrono::Utc::now(),
+            started_at: Utc::now(),
         };
         match self.inner.store.add_group(&record) {
             Ok(number) => Some(number),

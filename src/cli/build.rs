@@ -10,7 +10,7 @@ use clap::{Args, ValueEnum};
 use indicatif::MultiProgress;
 
 use super::follow::{configured_client, data_dir, exit_code, final_report, follow, open_store};
-use super::{config_or_exit, ConfigArgs, USAGE_ERROR};
+use super::{config, ConfigArgs, Failure, Outcome};
 use crate::chat::terminal::Terminal;
 use crate::command::parse_rebuild;
 use crate::jobs::model::Job;
@@ -110,31 +110,14 @@ impl BuildArgs {
 }
 
 /// Runs `build`.
-pub async fn run(
-    args: &BuildArgs,
-    out: &mut impl Write,
-    err: &mut impl Write,
-) -> anyhow::Result<ExitCode> {
-    let config = match config_or_exit(&args.config, err) {
-        Ok(config) => config,
-        Err(code) => return Ok(code),
-    };
+pub async fn run(args: &BuildArgs, out: &mut impl Write) -> Outcome {
+    let config = config(&args.config)?;
     let vocabulary = config.catalogue.vocabulary();
     let words = args.grammar_words();
-    let rebuild = match parse_rebuild(words.iter().map(String::as_str), &vocabulary) {
-        Ok(rebuild) => rebuild,
-        Err(error) => {
-            writeln!(err, "{}", messages::parse_error(&error, Front::CommandLine))?;
-            return Ok(ExitCode::from(USAGE_ERROR));
-        }
-    };
-    let plan = match plan(&rebuild, &config.catalogue) {
-        Ok(plan) => plan,
-        Err(error) => {
-            writeln!(err, "{}", messages::plan_error(&error, Front::CommandLine))?;
-            return Ok(ExitCode::from(USAGE_ERROR));
-        }
-    };
+    let rebuild = parse_rebuild(words.iter().map(String::as_str), &vocabulary)
+        .map_err(|error| Failure::usage(messages::parse_error(&error, Front::CommandLine)))?;
+    let plan = plan(&rebuild, &config.catalogue)
+        .map_err(|error| Failure::usage(messages::plan_error(&error, Front::CommandLine)))?;
     tracing::debug!(%rebuild, builds = plan.builds(), "planned");
     if rebuild.dry_run {
         let approval = plan.approval(&config.confirmation, false);
@@ -147,18 +130,15 @@ pub async fn run(
         return Ok(ExitCode::SUCCESS);
     }
     // Everything from here may fail before anything is requested: exit 1 with the reason.
-    let (client, api_root, store, speed, sim) = match connect(args, &config).await {
-        Ok(connected) => connected,
-        Err(error) => {
-            writeln!(err, "{error:#}")?;
-            return Ok(ExitCode::FAILURE);
-        }
-    };
+    let (client, api_root, store, speed, sim) = connect(args, &config)
+        .await
+        .map_err(|error| Failure::failed(format!("{error:#}")))?;
     // Credentials Launchpad refuses, or a Launchpad nobody answers at, stop here: before a
     // job is stored, so nothing is left to resume.
     if let Err(error) = client.me().await {
-        writeln!(err, "{}", messages::launchpad_refused(&api_root, &error))?;
-        return Ok(ExitCode::FAILURE);
+        return Err(Failure::failed(messages::launchpad_refused(
+            &api_root, &error,
+        )));
     }
     let now = chrono::Utc::now();
     let mut settings = config.engine_settings(speed);

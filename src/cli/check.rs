@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use clap::Args;
 
-use super::{credentials_path, load_config, ConfigArgs};
+use super::{credentials_path, load_config, ConfigArgs, Failure, Outcome};
 use crate::launchpad::auth::Credentials;
 use crate::launchpad::{Client, LaunchpadError};
 use crate::messages;
@@ -27,19 +27,9 @@ pub struct CheckArgs {
 }
 
 /// Runs `check-config`.
-pub async fn run(
-    args: &CheckArgs,
-    out: &mut impl Write,
-    err: &mut impl Write,
-) -> anyhow::Result<ExitCode> {
+pub async fn run(args: &CheckArgs, out: &mut impl Write, err: &mut impl Write) -> Outcome {
     let (name, loaded) = load_config(&args.config);
-    let config = match loaded {
-        Ok(config) => config,
-        Err(error) => {
-            writeln!(err, "{error}")?;
-            return Ok(ExitCode::FAILURE);
-        }
-    };
+    let config = loaded.map_err(Failure::failed)?;
     writeln!(out, "{}", messages::config_ok(&name, &config))?;
     if !args.online {
         return Ok(ExitCode::SUCCESS);

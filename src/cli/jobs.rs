@@ -10,7 +10,7 @@ use indicatif::MultiProgress;
 use super::follow::{
     configured_client, data_dir, exit_code, final_report, follow, open_store, open_store_to_read,
 };
-use super::{config_or_exit, ConfigArgs};
+use super::{config, ConfigArgs, Failure, Outcome};
 use crate::chat::terminal::Terminal;
 use crate::jobs::Engine;
 use crate::messages::jobs as say;
@@ -27,15 +27,12 @@ pub struct StoreArgs {
 }
 
 impl StoreArgs {
-    /// The store these arguments name; a bad config is written to `err` and its exit code
-    /// returned inside.
-    fn open(&self, err: &mut impl Write) -> anyhow::Result<Result<crate::store::Store, ExitCode>> {
-        let config = match config_or_exit(&self.config, err) {
-            Ok(config) => config,
-            Err(code) => return Ok(Err(code)),
-        };
+    /// The store these arguments name, to read (a copy, said on `err`, if another process
+    /// holds it).
+    fn open(&self, err: &mut impl Write) -> Result<crate::store::Store, Failure> {
+        let config = config(&self.config)?;
         let dir = data_dir(self.data_dir.as_ref(), &config);
-        Ok(Ok(open_store_to_read(&dir, err)?))
+        Ok(open_store_to_read(&dir, err)?)
     }
 }
 
@@ -74,15 +71,8 @@ pub struct JobsArgs {
 
 /// Resumes the unfinished jobs of the store and follows them to their end; the exit code is
 /// the worst of theirs.
-pub async fn wait(
-    args: &WaitArgs,
-    out: &mut impl Write,
-    err: &mut impl Write,
-) -> anyhow::Result<ExitCode> {
-    let config = match config_or_exit(&args.store.config, err) {
-        Ok(config) => config,
-        Err(code) => return Ok(code),
-    };
+pub async fn wait(args: &WaitArgs, out: &mut impl Write) -> Outcome {
+    let config = config(&args.store.config)?;
     let store = open_store(&data_dir(args.store.data_dir.as_ref(), &config))?;
     let client = configured_client(&config, args.credentials.as_ref())?;
     let ids: Vec<JobId> = match args.job {
@@ -100,8 +90,7 @@ pub async fn wait(
     let mut worst = 0;
     for id in ids {
         if engine.store().job(id)?.is_none() {
-            writeln!(err, "{}", say::no_such_job(id))?;
-            return Ok(ExitCode::FAILURE);
+            return Err(Failure::failed(say::no_such_job(id)));
         }
         let job = follow(&engine, &bars, id).await?;
         writeln!(out, "{}", final_report(&job))?;
@@ -111,23 +100,13 @@ pub async fn wait(
 }
 
 /// Prints a job's board, or the unfinished jobs.
-pub fn status(
-    args: &StatusArgs,
-    out: &mut impl Write,
-    err: &mut impl Write,
-) -> anyhow::Result<ExitCode> {
-    let store = match args.store.open(err)? {
-        Ok(store) => store,
-        Err(code) => return Ok(code),
-    };
+pub fn status(args: &StatusArgs, out: &mut impl Write, err: &mut impl Write) -> Outcome {
+    let store = args.store.open(err)?;
     let now = chrono::Utc::now();
     match args.job {
         Some(id) => match store.job(JobId(id))? {
             Some(job) => writeln!(out, "{}", say::board(&job, now))?,
-            None => {
-                writeln!(err, "{}", say::no_such_job(JobId(id)))?;
-                return Ok(ExitCode::FAILURE);
-            }
+            None => return Err(Failure::failed(say::no_such_job(JobId(id)))),
         },
         None => writeln!(
             out,
@@ -139,15 +118,8 @@ pub fn status(
 }
 
 /// Lists the most recent jobs.
-pub fn list(
-    args: &JobsArgs,
-    out: &mut impl Write,
-    err: &mut impl Write,
-) -> anyhow::Result<ExitCode> {
-    let store = match args.store.open(err)? {
-        Ok(store) => store,
-        Err(code) => return Ok(code),
-    };
+pub fn list(args: &JobsArgs, out: &mut impl Write, err: &mut impl Write) -> Outcome {
+    let store = args.store.open(err)?;
     let jobs = store.recent_jobs(args.last)?;
     writeln!(
         out,

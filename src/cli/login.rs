@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use clap::Args;
 
-use super::{config_or_exit, credentials_path, ConfigArgs};
+use super::{config, credentials_path, ConfigArgs, Failure, Outcome};
 use crate::launchpad::login::{login, LoginSettings};
 use crate::messages;
 
@@ -33,15 +33,8 @@ pub struct LoginArgs {
 }
 
 /// Runs `login`.
-pub async fn run(
-    args: &LoginArgs,
-    out: &mut impl Write,
-    err: &mut impl Write,
-) -> anyhow::Result<ExitCode> {
-    let config = match config_or_exit(&args.config, err) {
-        Ok(config) => config,
-        Err(code) => return Ok(code),
-    };
+pub async fn run(args: &LoginArgs, out: &mut impl Write) -> Outcome {
+    let config = config(&args.config)?;
     let mut web_root = args
         .web_root
         .clone()
@@ -60,24 +53,13 @@ pub async fn run(
     })
     .await;
     shown?;
-    match credentials {
-        Ok(credentials) => match credentials.save(&path) {
-            Ok(()) => {
-                writeln!(
-                    out,
-                    "{}",
-                    messages::login_saved(&path.display().to_string())
-                )?;
-                Ok(ExitCode::SUCCESS)
-            }
-            Err(error) => {
-                writeln!(err, "{error}")?;
-                Ok(ExitCode::FAILURE)
-            }
-        },
-        Err(error) => {
-            writeln!(err, "Login failed: {error}")?;
-            Ok(ExitCode::FAILURE)
-        }
-    }
+    let credentials =
+        credentials.map_err(|error| Failure::failed(format!("Login failed: {error}")))?;
+    credentials.save(&path).map_err(Failure::failed)?;
+    writeln!(
+        out,
+        "{}",
+        messages::login_saved(&path.display().to_string())
+    )?;
+    Ok(ExitCode::SUCCESS)
 }

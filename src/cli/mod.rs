@@ -78,19 +78,92 @@ pub struct ConfigArgs {
 /// The exit code for a command the user got wrong (clap's own choice for usage errors).
 const USAGE_ERROR: u8 = 2;
 
-/// Runs a parsed command line, writing results to `out` and problems to `err`.
-pub async fn run(cli: Cli, out: &mut impl Write, err: &mut impl Write) -> anyhow::Result<ExitCode> {
-    match cli.command {
+/// Why a subcommand did not do what it was asked: the words for the user and the exit code.
+/// Each subcommand returns [`Outcome`] and uses `?`; [`run`] writes the words, once.
+#[derive(Debug)]
+pub enum Failure {
+    /// The command line asks for something that cannot be (exit 2): the words say what.
+    Usage(String),
+    /// The work could not be done, for the reason given (exit 1).
+    Failed(String),
+    /// An error from below (IO, the store, Launchpad), said with its causes (exit 1).
+    Error(anyhow::Error),
+}
+
+/// How a subcommand ended: the exit code of work done (a job's outcome, a check's), or why
+/// it could not be done.
+pub type Outcome = Result<ExitCode, Failure>;
+
+impl Failure {
+    /// A usage error: `what` says what is wrong with the command line.
+    pub fn usage(what: impl std::fmt::Display) -> Failure {
+        Failure::Usage(what.to_string())
+    }
+
+    /// A failure: `why` says why the work could not be done.
+    pub fn failed(why: impl std::fmt::Display) -> Failure {
+        Failure::Failed(why.to_string())
+    }
+
+    /// The process's exit code.
+    pub fn code(&self) -> ExitCode {
+        match self {
+            Failure::Usage(_) => ExitCode::from(USAGE_ERROR),
+            Failure::Failed(_) | Failure::Error(_) => ExitCode::FAILURE,
+        }
+    }
+
+    /// Whether the reader of our output went away (`| head`): not a failure worth a word.
+    fn is_broken_pipe(&self) -> bool {
+        let Failure::Error(error) = self else {
+            return false;
+        };
+        error.chain().any(|cause| {
+            cause
+                .downcast_ref::<std::io::Error>()
+                .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+        })
+    }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failure::Usage(words) | Failure::Failed(words) => f.write_str(words),
+            Failure::Error(error) => write!(f, "error: {error:#}"),
+        }
+    }
+}
+
+impl<E: Into<anyhow::Error>> From<E> for Failure {
+    fn from(error: E) -> Failure {
+        Failure::Error(error.into())
+    }
+}
+
+/// Runs a parsed command line, writing results to `out` and problems to `err`; returns the
+/// exit code.
+pub async fn run(cli: Cli, out: &mut impl Write, err: &mut impl Write) -> ExitCode {
+    let outcome = match cli.command {
         Subcommands::CheckConfig(args) => check::run(&args, out, err).await,
-        Subcommands::Build(args) => build::run(&args, out, err).await,
-        Subcommands::Login(args) => login::run(&args, out, err).await,
-        Subcommands::Sim(args) => sim::run(&args, out, err).await,
-        Subcommands::Webhooks(args) => webhooks::run(&args, out, err).await,
-        Subcommands::Sandbox(args) => sandbox::run(&args, err).await,
-        Subcommands::Run(args) => run::run(&args, err).await,
-        Subcommands::Wait(args) => jobs::wait(&args, out, err).await,
+        Subcommands::Build(args) => build::run(&args, out).await,
+        Subcommands::Login(args) => login::run(&args, out).await,
+        Subcommands::Sim(args) => sim::run(&args, out).await,
+        Subcommands::Webhooks(args) => webhooks::run(&args, out).await,
+        Subcommands::Sandbox(args) => sandbox::run(&args).await,
+        Subcommands::Run(args) => run::run(&args).await,
+        Subcommands::Wait(args) => jobs::wait(&args, out).await,
         Subcommands::Status(args) => jobs::status(&args, out, err),
         Subcommands::Jobs(args) => jobs::list(&args, out, err),
+    };
+    match outcome {
+        Ok(code) => code,
+        Err(failure) if failure.is_broken_pipe() => ExitCode::SUCCESS,
+        Err(failure) => {
+            tracing::debug!(?failure, "ended");
+            let _ = writeln!(err, "{failure}");
+            failure.code()
+        }
     }
 }
 
@@ -102,12 +175,9 @@ fn load_config(args: &ConfigArgs) -> (String, Result<Config, ConfigError>) {
     }
 }
 
-/// The config, or the error written to `err` and the exit code to return.
-fn config_or_exit(args: &ConfigArgs, err: &mut impl Write) -> Result<Config, ExitCode> {
-    load_config(args).1.map_err(|error| {
-        let _ = writeln!(err, "{error}");
-        ExitCode::FAILURE
-    })
+/// The config, or why it is unusable (the error names the file and key).
+fn config(args: &ConfigArgs) -> Result<Config, Failure> {
+    load_config(args).1.map_err(Failure::failed)
 }
 
 /// Where the credentials file is: `--credentials`, else the config's

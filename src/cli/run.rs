@@ -2,7 +2,6 @@
 //! Mattermost), with the engine and store, against the configured Launchpad. `DISCORD_TOKEN` or
 //! `MATTERMOST_TOKEN` holds the bot's token. `SIGTERM` or Ctrl-C stops it cleanly ([`stop`]).
 
-use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::AtomicBool;
@@ -11,7 +10,7 @@ use std::sync::Arc;
 use clap::Args;
 
 use super::follow::{configured_client, data_dir, open_store};
-use super::{config_or_exit, ConfigArgs};
+use super::{config, ConfigArgs, Failure, Outcome};
 use crate::bot::Bot;
 use crate::chat::discord::{self, Discord, Handler};
 use crate::chat::mattermost::{self, Mattermost};
@@ -38,34 +37,26 @@ pub struct RunArgs {
 }
 
 /// Runs the bot on the configured chat until the chat ends the connection for good.
-pub async fn run(args: &RunArgs, err: &mut impl Write) -> anyhow::Result<ExitCode> {
-    let config = match config_or_exit(&args.config, err) {
-        Ok(config) => config,
-        Err(code) => return Ok(code),
-    };
+pub async fn run(args: &RunArgs) -> Outcome {
+    let config = config(&args.config)?;
     match config.chat.service {
-        Service::Mattermost => run_mattermost(args, config, err).await,
-        Service::Discord | Service::Console => run_discord(args, config, err).await,
+        Service::Mattermost => run_mattermost(args, config).await,
+        Service::Discord | Service::Console => run_discord(args, config).await,
     }
 }
 
 /// The secret in the environment variable `variable`, trimmed, if it is set and not blank.
-fn env_secret(variable: &str) -> Option<Secret> {
+pub(super) fn env_secret(variable: &str) -> Option<Secret> {
     std::env::var(variable)
         .ok()
         .filter(|value| !value.trim().is_empty())
         .map(|value| Secret::new(value.trim()))
 }
 
-/// The token in `variable`, or a line saying where to get one.
-fn token_from(variable: &str, how: &str, err: &mut impl Write) -> anyhow::Result<Option<Secret>> {
-    match env_secret(variable) {
-        Some(token) => Ok(Some(token)),
-        None => {
-            writeln!(err, "Set {variable} to the bot's token ({how}).")?;
-            Ok(None)
-        }
-    }
+/// The token in `variable`, or a failure saying where to get one.
+fn token_from(variable: &str, how: &str) -> Result<Secret, Failure> {
+    env_secret(variable)
+        .ok_or_else(|| Failure::failed(format!("Set {variable} to the bot's token ({how}).")))
 }
 
 /// The engine's settings for `run`: deliveries reach this process where it listens for them.
@@ -77,19 +68,11 @@ fn engine_settings(config: &crate::config::Config) -> crate::jobs::EngineSetting
     }
 }
 
-async fn run_discord(
-    args: &RunArgs,
-    config: crate::config::Config,
-    err: &mut impl Write,
-) -> anyhow::Result<ExitCode> {
-    let Some(token) = token_from(
+async fn run_discord(args: &RunArgs, config: crate::config::Config) -> Outcome {
+    let token = token_from(
         TOKEN_ENV,
         "Developer Portal → Applications → your bot → Bot → Token",
-        err,
-    )?
-    else {
-        return Ok(ExitCode::FAILURE);
-    };
+    )?;
     let client = configured_client(&config, args.credentials.as_ref())?;
     let store = open_store(&data_dir(args.data_dir.as_ref(), &config))?;
     let api_base = config.discord.api_base.clone();
@@ -104,23 +87,15 @@ async fn run_discord(
     let listeners = Listeners::of(&config);
     let bot = Arc::new(Bot::new(config, api_root, engine.clone(), chat));
     let handler = Handler::new(bot, prefix, guild);
-    if let Some(code) = listeners
-        .start(&engine, handler.alive(), axum::Router::new(), err)
-        .await?
-    {
-        return Ok(code);
-    }
+    listeners
+        .start(&engine, handler.alive(), axum::Router::new())
+        .await?;
     let served = tokio::select! {
         served = discord::serve(&token, api_base.as_deref(), handler) => served,
         signal = stop_signal() => return Ok(stop(&engine, signal).await),
     };
-    match served {
-        Ok(()) => Ok(ExitCode::SUCCESS),
-        Err(error) => {
-            writeln!(err, "{error}")?;
-            Ok(ExitCode::FAILURE)
-        }
-    }
+    served.map_err(Failure::failed)?;
+    Ok(ExitCode::SUCCESS)
 }
 
 /// How long `run` gives its jobs to store what waits to be stored once asked to stop: well
@@ -161,19 +136,11 @@ async fn stop<C: crate::chat::Chat + Clone>(engine: &Engine<C>, signal: &str) ->
     ExitCode::SUCCESS
 }
 
-async fn run_mattermost(
-    args: &RunArgs,
-    config: crate::config::Config,
-    err: &mut impl Write,
-) -> anyhow::Result<ExitCode> {
-    let Some(token) = token_from(
+async fn run_mattermost(args: &RunArgs, config: crate::config::Config) -> Outcome {
+    let token = token_from(
         mattermost::TOKEN_ENV,
         "System Console → Integrations → Bot Accounts → your bot → Create New Token",
-        err,
-    )?
-    else {
-        return Ok(ExitCode::FAILURE);
-    };
+    )?;
     let url = config
         .mattermost
         .url
@@ -183,13 +150,7 @@ async fn run_mattermost(
         Some(callback) => Mattermost::with_buttons(&url, token, callback),
         None => Mattermost::new(&url, token),
     };
-    let chat = match chat {
-        Ok(chat) => chat,
-        Err(error) => {
-            writeln!(err, "{error}")?;
-            return Ok(ExitCode::FAILURE);
-        }
-    };
+    let chat = chat.map_err(Failure::failed)?;
     let client = configured_client(&config, args.credentials.as_ref())?;
     let store = open_store(&data_dir(args.data_dir.as_ref(), &config))?;
     let mut settings = engine_settings(&config);
@@ -207,33 +168,23 @@ async fn run_mattermost(
     let bot = Arc::new(Bot::new(config, api_root, engine.clone(), chat.clone()));
     let command_token = env_secret(mattermost::callbacks::COMMAND_TOKEN_ENV);
     if command_token.is_some() && listeners.webhook.is_none() {
-        writeln!(
-            err,
+        return Err(Failure::failed(format!(
             "{} is set, but slash commands arrive on the bot's listener: set webhook.listen too.",
             mattermost::callbacks::COMMAND_TOKEN_ENV
-        )?;
-        return Ok(ExitCode::FAILURE);
+        )));
     }
     let callbacks =
         mattermost::callbacks::router(chat.clone(), bot.clone(), command_token, Limits::default());
     let listener = mattermost::socket::Listener::new(chat, bot, socket_settings);
-    if let Some(code) = listeners
-        .start(&engine, listener.alive(), callbacks, err)
-        .await?
-    {
-        return Ok(code);
-    }
+    listeners
+        .start(&engine, listener.alive(), callbacks)
+        .await?;
     let served = tokio::select! {
         served = listener.serve() => served,
         signal = stop_signal() => return Ok(stop(&engine, signal).await),
     };
-    match served {
-        Ok(()) => Ok(ExitCode::SUCCESS),
-        Err(error) => {
-            writeln!(err, "{error}")?;
-            Ok(ExitCode::FAILURE)
-        }
-    }
+    served.map_err(Failure::failed)?;
+    Ok(ExitCode::SUCCESS)
 }
 
 /// What `run` serves besides the chat: health and metrics, and Launchpad's webhooks.
@@ -254,14 +205,13 @@ impl Listeners {
 
     /// Serves health and metrics (`chat_alive` says whether the chat is connected) and the
     /// webhook listener, with the chat's own `callbacks` on it, then resumes the engine's jobs.
-    /// Returns an exit code if `run` cannot go on (the webhook secret is missing).
+    /// Fails if `run` cannot go on (the webhook secret is missing, its address taken).
     async fn start<C: crate::chat::Chat + Clone>(
         self,
         engine: &Engine<C>,
         chat_alive: Arc<AtomicBool>,
         callbacks: axum::Router,
-        err: &mut impl Write,
-    ) -> anyhow::Result<Option<ExitCode>> {
+    ) -> Result<(), Failure> {
         let deliveries_taken = self.webhook.map(|_| Arc::new(AtomicBool::new(true)));
         let watch = Watch::new(
             Some(engine.store().clone()),
@@ -278,11 +228,10 @@ impl Listeners {
             }
         }
         if let (Some(address), Some(taken)) = (self.webhook, deliveries_taken) {
-            let Some(secret) = env_secret(super::webhooks::SECRET_ENV) else {
-                writeln!(err, "webhook.listen is set, so set {} to the secret Launchpad signs deliveries with (the one `webhooks install` registered).", super::webhooks::SECRET_ENV)?;
-                return Ok(Some(ExitCode::FAILURE));
-            };
-            let listener = tokio::net::TcpListener::bind(address).await?;
+            let secret = env_secret(super::webhooks::SECRET_ENV).ok_or_else(|| Failure::failed(format!("webhook.listen is set, so set {} to the secret Launchpad signs deliveries with (the one `webhooks install` registered).", super::webhooks::SECRET_ENV)))?;
+            let listener = tokio::net::TcpListener::bind(address)
+                .await
+                .map_err(|error| Failure::failed(format!("cannot listen for Launchpad's webhooks on {address} (webhook.listen): {error}")))?;
             tracing::info!(%address, "listening for Launchpad's webhooks");
             tokio::spawn(crate::webhook::serve(
                 listener,
@@ -296,6 +245,6 @@ impl Listeners {
         }
         let resumed = engine.resume().await?;
         tracing::info!(resumed, "engine started");
-        Ok(None)
+        Ok(())
     }
 }

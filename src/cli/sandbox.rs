@@ -3,14 +3,14 @@
 //! permission here. When input ends it finishes the jobs it has, prints their summaries and
 //! exits 0, so a script can be piped in.
 
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Args;
 use tokio::io::AsyncBufReadExt;
 
-use super::{config_or_exit, ConfigArgs};
+use super::{config, ConfigArgs, Failure, Outcome};
 use crate::bot::Bot;
 use crate::chat::console::Console;
 use crate::chat::Incoming;
@@ -93,18 +93,13 @@ pub struct SandboxArgs {
 }
 
 /// Runs the sandbox until input ends (or Ctrl-C).
-pub async fn run(args: &SandboxArgs, err: &mut impl Write) -> anyhow::Result<ExitCode> {
-    let mut config = match config_or_exit(&args.config, err) {
-        Ok(config) => config,
-        Err(code) => return Ok(code),
-    };
+pub async fn run(args: &SandboxArgs) -> Outcome {
+    let mut config = config(&args.config)?;
     if !(args.speed.is_finite() && args.speed >= 1.0) {
-        writeln!(
-            err,
+        return Err(Failure::usage(format!(
             "--speed must be a number of at least 1, not {}",
             args.speed
-        )?;
-        return Ok(ExitCode::from(super::USAGE_ERROR));
+        )));
     }
     let scenario = match &args.scenario {
         Some(path) => Scenario::load(path)?,

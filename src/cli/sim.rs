@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 use clap::Args;
 
-use super::{config_or_exit, ConfigArgs};
+use super::{config, ConfigArgs, Failure, Outcome};
 use crate::launchpad::sim::scenario::Scenario;
 use crate::launchpad::sim::{SimSettings, Simulator};
 use crate::messages;
@@ -35,27 +35,18 @@ pub struct SimArgs {
 }
 
 /// Runs `sim` until Ctrl-C.
-pub async fn run(
-    args: &SimArgs,
-    out: &mut impl Write,
-    err: &mut impl Write,
-) -> anyhow::Result<ExitCode> {
-    let config = match config_or_exit(&args.config, err) {
-        Ok(config) => config,
-        Err(code) => return Ok(code),
-    };
+pub async fn run(args: &SimArgs, out: &mut impl Write) -> Outcome {
+    let config = config(&args.config)?;
     if !(args.speed.is_finite() && args.speed > 0.0) {
-        writeln!(err, "--speed must be a positive number, not {}", args.speed)?;
-        return Ok(ExitCode::from(super::USAGE_ERROR));
+        return Err(Failure::usage(format!(
+            "--speed must be a positive number, not {}",
+            args.speed
+        )));
     }
     let scenario = match &args.scenario {
-        Some(path) => match Scenario::load(path) {
-            Ok(scenario) => scenario,
-            Err(error) => {
-                writeln!(err, "{error:#}")?;
-                return Ok(ExitCode::FAILURE);
-            }
-        },
+        Some(path) => {
+            Scenario::load(path).map_err(|error| Failure::failed(format!("{error:#}")))?
+        }
         None => Scenario::default(),
     };
     let mut settings = SimSettings::new(config.catalogue);

@@ -14,7 +14,7 @@ use std::time::Duration;
 use clap::{Args, Subcommand};
 
 use super::follow::configured_client;
-use super::{config_or_exit, ConfigArgs};
+use super::{config, ConfigArgs, Failure, Outcome};
 use crate::launchpad::models::{Webhook, WebhookDelivery, OCI_BUILD_EVENT};
 use crate::launchpad::{Client, LaunchpadError};
 use crate::messages::webhooks as say;
@@ -57,15 +57,8 @@ pub enum WebhooksAction {
 }
 
 /// Runs `webhooks`.
-pub async fn run(
-    args: &WebhooksArgs,
-    out: &mut impl Write,
-    err: &mut impl Write,
-) -> anyhow::Result<ExitCode> {
-    let config = match config_or_exit(&args.config, err) {
-        Ok(config) => config,
-        Err(code) => return Ok(code),
-    };
+pub async fn run(args: &WebhooksArgs, out: &mut impl Write) -> Outcome {
+    let config = config(&args.config)?;
     let client = configured_client(&config, args.credentials.as_ref())?;
     let recipes: Vec<(String, String)> = config
         .catalogue
@@ -86,7 +79,7 @@ pub async fn run(
         .clone()
         .or_else(|| config.webhook.public_url.clone());
     let needs_url = || {
-        "Say where Launchpad delivers to the bot: --delivery-url URL, or webhook.public_url in the config."
+        Failure::usage("Say where Launchpad delivers to the bot: --delivery-url URL, or webhook.public_url in the config.")
     };
     match &args.action {
         WebhooksAction::List => {
@@ -100,18 +93,10 @@ pub async fn run(
             Ok(ExitCode::SUCCESS)
         }
         WebhooksAction::Install => {
-            let Some(delivery_url) = delivery_url else {
-                writeln!(err, "{}", needs_url())?;
-                return Ok(ExitCode::from(super::USAGE_ERROR));
-            };
-            let Some(secret) = std::env::var(SECRET_ENV)
-                .ok()
-                .filter(|s| !s.trim().is_empty())
-            else {
-                writeln!(err, "Set {SECRET_ENV} to the secret the listener checks deliveries with (the same one `run` is given).")?;
-                return Ok(ExitCode::FAILURE);
-            };
-            let secret = Secret::new(secret.trim());
+            let delivery_url = delivery_url.ok_or_else(needs_url)?;
+            let secret = super::run::env_secret(SECRET_ENV).ok_or_else(|| {
+                Failure::failed(format!("Set {SECRET_ENV} to the secret the listener checks deliveries with (the same one `run` is given)."))
+            })?;
             let mut failed = 0;
             for (label, url) in &recipes {
                 let line = match install(&client, url, &delivery_url, &secret).await {
@@ -130,10 +115,7 @@ pub async fn run(
             })
         }
         WebhooksAction::Ping { timeout } => {
-            let Some(delivery_url) = delivery_url else {
-                writeln!(err, "{}", needs_url())?;
-                return Ok(ExitCode::from(super::USAGE_ERROR));
-            };
+            let delivery_url = delivery_url.ok_or_else(needs_url)?;
             let mut pings = Vec::new();
             for (label, url) in &recipes {
                 let mut sent = Vec::new();

@@ -321,18 +321,6 @@ pub fn parse_authorization(header: &str) -> Option<Vec<(String, String)>> {
     Some(params)
 }
 
-/// Formats `key=value&...` for an OAuth token response body.
-pub fn token_response(pairs: &[(&str, &str)]) -> String {
-    let mut text = String::new();
-    for (i, (key, value)) in pairs.iter().enumerate() {
-        if i > 0 {
-            text.push('&');
-        }
-        let _ = write!(text, "{key}={value}");
-    }
-    text
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -29,7 +29,6 @@ use tokio::task::JoinHandle;
 use crate::catalogue::Catalogue;
 use crate::launchpad::auth::{Credentials, CONSUMER_KEY};
 use crate::secret::Secret;
-pub use oauth::Review;
 pub use render::Roots;
 use scenario::{FaultRates, Outcome, Scenario};
 use world::World;
@@ -422,12 +421,6 @@ impl Simulator {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone()
-    }
-
-    /// Records the user's decision on a request token, as the `+authorize-token` page would;
-    /// `false` if there is no such token awaiting review.
-    pub fn review_request_token(&self, key: &str, review: Review) -> bool {
-        self.shared.lock().tokens.review(key, review)
     }
 }
 
