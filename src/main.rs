@@ -29,5 +29,5 @@ fn main() -> ExitCode {
     };
     // Unlocked handles: other threads (the engine's, printing to the console) write too.
     let (mut out, mut err) = (std::io::stdout(), std::io::stderr());
-    runtime.block_on(cli::run(cli, &mut out, &mut err))
+    runtime.block_on(cli::run(cli, &mut out, &mut err, cli::Styles::of_std()))
 }

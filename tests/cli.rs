@@ -49,7 +49,7 @@ fn build_dry_run_without_images_plans_every_image_and_says_it_needs_confirmation
         text.contains("+oci/squid/+recipe/squid-5.2-22.04  amd64, arm64, ppc64el, s390x"),
         "{text}"
     );
-    assert!(text.contains("wait for `confirm`"), "{text}");
+    assert!(text.contains("wait for 'confirm'"), "{text}");
 }
 
 #[test]
@@ -58,7 +58,7 @@ fn build_with_a_series_the_image_lacks_fails_naming_what_exists() {
     assert_eq!(output.status.code(), Some(2));
     assert_eq!(
         stderr(&output),
-        "postgres is built for 20.04, 21.04, 22.04; not 24.04. See `image-builder build --help`.\n"
+        "postgres is built for 20.04, 21.04, 22.04; not 24.04. See 'image-builder build --help'.\n"
     );
     assert!(stdout(&output).is_empty());
 }
@@ -68,14 +68,14 @@ fn build_with_a_misspelt_arch_or_image_suggests_the_right_one() {
     let output = image_builder(&["build", "--dry-run", "--arch", "arm46", "--", "redis"]);
     assert_eq!(output.status.code(), Some(2));
     assert!(
-        stderr(&output).contains("Did you mean `arm64`?"),
+        stderr(&output).contains("Did you mean 'arm64'?"),
         "{}",
         stderr(&output)
     );
     let output = image_builder(&["build", "--dry-run", "--", "rediss"]);
     assert_eq!(output.status.code(), Some(2));
     assert!(
-        stderr(&output).contains("Did you mean `redis`?"),
+        stderr(&output).contains("Did you mean 'redis'?"),
         "{}",
         stderr(&output)
     );
@@ -95,7 +95,7 @@ fn build_without_credentials_fails_before_requesting_anything() {
     let _ = std::fs::remove_dir_all(&home);
     assert_eq!(output.status.code(), Some(1));
     let text = stderr(&output);
-    assert!(text.contains("run `image-builder login` first"), "{text}");
+    assert!(text.contains("run 'image-builder login' first"), "{text}");
     assert_eq!(text.matches("No such file").count(), 1, "said once: {text}");
 }
 
@@ -150,7 +150,7 @@ fn build_wait_exit_codes_tell_success_build_failures_and_upload_failures_apart()
     );
     assert_eq!(upload.status.code(), Some(4), "{}", stdout(&upload));
     assert!(
-        stdout(&upload).contains("Failed uploads (retry with `retry uploads #1`)"),
+        stdout(&upload).contains("Failed uploads (retry with 'retry uploads #1')"),
         "{}",
         stdout(&upload)
     );
@@ -160,6 +160,15 @@ fn build_wait_exit_codes_tell_success_build_failures_and_upload_failures_apart()
         &["squid"],
     );
     assert_eq!(build.status.code(), Some(3), "{}", stdout(&build));
+
+    // To a pipe, the board and summary are plain text: no Markdown.
+    for output in [&ok, &upload, &build] {
+        let text = stdout(output);
+        assert!(text.contains("arm64"), "{text}");
+        for markup in ["**", "```", "`"] {
+            assert!(!text.contains(markup), "{markup} in {text}");
+        }
+    }
 }
 
 #[test]
@@ -180,20 +189,69 @@ fn check_config_accepts_the_default_and_names_file_and_key_of_a_bad_one() {
     assert_eq!(output.status.code(), Some(1));
     let text = stderr(&output);
     assert!(text.starts_with(&format!("{}: ", bad.display())), "{text}");
-    assert!(text.contains("unknown field `above_bulids`"), "{text}");
+    assert!(text.contains("unknown field 'above_bulids'"), "{text}");
 }
 
 #[test]
 fn every_subcommand_has_help() {
-    for args in [
-        &["--help"][..],
-        &["build", "--help"],
-        &["check-config", "--help"],
-    ] {
-        let output = image_builder(args);
-        assert_eq!(output.status.code(), Some(0));
-        assert!(stdout(&output).contains("Usage: image-builder"), "{args:?}");
+    let help = stdout(&image_builder(&["--help"]));
+    let subcommands: Vec<&str> = help
+        .split("Commands:\n")
+        .nth(1)
+        .expect("a list of commands")
+        .lines()
+        .take_while(|line| line.starts_with("  "))
+        // A description's second line is indented further.
+        .filter(|line| !line.starts_with("   "))
+        .filter_map(|line| line.split_whitespace().next())
+        .filter(|name| *name != "help")
+        .collect();
+    assert!(subcommands.len() >= 12, "{subcommands:?}");
+    for subcommand in subcommands {
+        let output = image_builder(&[subcommand, "--help"]);
+        assert_eq!(output.status.code(), Some(0), "{subcommand}");
+        assert!(
+            stdout(&output).contains(&format!("Usage: image-builder {subcommand}")),
+            "{subcommand}: {}",
+            stdout(&output)
+        );
     }
+}
+
+#[test]
+fn version_completions_and_manual_pages_come_from_the_command_line_itself() {
+    let version = image_builder(&["--version"]);
+    assert_eq!(
+        stdout(&version),
+        format!("image-builder {}\n", env!("CARGO_PKG_VERSION"))
+    );
+
+    let bash = image_builder(&["completions", "bash"]);
+    assert_eq!(bash.status.code(), Some(0));
+    let script = stdout(&bash);
+    assert!(script.contains("complete -F _image__builder"), "{script}");
+    // Every subcommand and a subcommand's option are completed.
+    for word in ["check-config", "webhooks", "--auto-retry-uploads"] {
+        assert!(script.contains(word), "{word} in {script}");
+    }
+    // Scripts are written as they are: never rendered as a message.
+    let zsh = stdout(&image_builder(&["completions", "zsh"]));
+    assert!(zsh.starts_with("#compdef image-builder"), "{zsh}");
+    assert_eq!(
+        image_builder(&["completions", "tcsh"]).status.code(),
+        Some(2)
+    );
+
+    let page = stdout(&image_builder(&["man"]));
+    assert!(page.contains(".TH image-builder 1"), "{page}");
+    assert!(page.contains("image\\-builder\\-build(1)"), "{page}");
+
+    let dir = std::env::temp_dir().join(format!("image-builder-man-{}", std::process::id()));
+    let written = image_builder(&["man", "--out-dir", dir.to_str().unwrap()]);
+    assert_eq!(written.status.code(), Some(0), "{}", stderr(&written));
+    let build = std::fs::read_to_string(dir.join("image-builder-build.1")).unwrap();
+    assert!(build.contains("\\-\\-auto\\-retry\\-uploads"), "{build}");
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
@@ -225,9 +283,13 @@ fn a_piped_sandbox_acknowledges_shows_the_board_summarises_and_exits_0() {
         .expect("a summary");
     assert!(ack < board && board < summary, "{text}");
     assert!(
-        text.contains("I don't know the command `frobnicate`."),
+        text.contains("I don't know the command 'frobnicate'."),
         "{text}"
     );
+    // A pipe gets plain text: the chat's Markdown is rendered, not printed.
+    for markup in ["**", "```", "`"] {
+        assert!(!text.contains(markup), "{markup} in {text}");
+    }
     assert!(
         text.contains("Upload failed: redis 5.0 on 20.04 arm64 (job #1)"),
         "the default scenario fails it: {text}"
@@ -264,14 +326,13 @@ fn status_and_jobs_read_the_store_a_build_left() {
     let status = image_builder(&["status", "1", "--data-dir", &data]);
     assert_eq!(status.status.code(), Some(0));
     assert!(
-        stdout(&status)
-            .starts_with("**Job #1** · `rebuild 20.04 arm64 redis --wait` · finished took"),
+        stdout(&status).starts_with("Job #1 · 'rebuild 20.04 arm64 redis --wait' · finished took"),
         "{}",
         stdout(&status)
     );
     let jobs = image_builder(&["jobs", "--data-dir", &data]);
     assert!(
-        stdout(&jobs).starts_with("#1 · finished · `rebuild 20.04 arm64 redis --wait`"),
+        stdout(&jobs).starts_with("#1 · finished · 'rebuild 20.04 arm64 redis --wait'"),
         "{}",
         stdout(&jobs)
     );
@@ -279,7 +340,7 @@ fn status_and_jobs_read_the_store_a_build_left() {
     assert_eq!(missing.status.code(), Some(1));
     assert_eq!(
         stderr(&missing),
-        "There is no job #7. Say `jobs` to list them.\n"
+        "There is no job #7. Say 'jobs' to list them.\n"
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }

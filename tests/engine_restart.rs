@@ -740,7 +740,7 @@ fn credentials_launchpad_refuses_end_build_with_exit_1_before_any_job_is_stored(
     let jobs = output_within(setup.reader(&["jobs"]), Duration::from_secs(30));
     assert_eq!(
         String::from_utf8_lossy(&jobs.stdout).trim(),
-        "No jobs yet. Try `rebuild 20.04 arm64 redis`.",
+        "No jobs yet. Try 'rebuild 20.04 arm64 redis'.",
         "no job stored"
     );
 }

@@ -9,6 +9,7 @@ mod check;
 mod follow;
 mod jobs;
 mod login;
+mod manual;
 mod run;
 mod sandbox;
 mod sim;
@@ -24,11 +25,13 @@ pub use build::BuildArgs;
 pub use check::CheckArgs;
 pub use jobs::{JobsArgs, StatusArgs, WaitArgs};
 pub use login::LoginArgs;
+pub use manual::{CompletionsArgs, ManArgs};
 pub use run::{RunArgs, STOP_GRACE};
 pub use sandbox::SandboxArgs;
 pub use sim::SimArgs;
 pub use webhooks::WebhooksArgs;
 
+use crate::chat::terminal::{Rendered, Style};
 use crate::config::{Config, ConfigError, BUILT_IN_NAME};
 
 /// Rebuild the Ubuntu OCI images on Launchpad, follow the builds, and report failed uploads.
@@ -45,7 +48,7 @@ pub struct Cli {
 pub enum Subcommands {
     /// The bot in this terminal against the built-in Launchpad simulator: no account needed.
     Sandbox(SandboxArgs),
-    /// The bot on Discord (token in DISCORD_TOKEN), against the configured Launchpad.
+    /// The bot on the configured chat (Discord or Mattermost), against the configured Launchpad.
     Run(RunArgs),
     /// Rebuild images: every image, series and architecture unless narrowed down.
     Build(BuildArgs),
@@ -65,6 +68,10 @@ pub enum Subcommands {
     Sim(SimArgs),
     /// Register (install) or show (list) the bot's webhook on every recipe.
     Webhooks(WebhooksArgs),
+    /// Print the shell completion script for bash, zsh, fish, elvish or powershell.
+    Completions(CompletionsArgs),
+    /// Print the manual page, or write one per command to a directory.
+    Man(ManArgs),
 }
 
 /// Which config file to use.
@@ -142,9 +149,61 @@ impl<E: Into<anyhow::Error>> From<E> for Failure {
 }
 
 /// Runs a parsed command line, writing results to `out` and problems to `err`; returns the
-/// exit code.
-pub async fn run(cli: Cli, out: &mut impl Write, err: &mut impl Write) -> ExitCode {
+/// exit code. Messages are Markdown, written once for the chats: here they are rendered for a
+/// terminal in `styles` ([`Styles::of_std`] for the process's own streams). Completions and
+/// manual pages are written as they are.
+pub async fn run(cli: Cli, out: &mut impl Write, err: &mut impl Write, styles: Styles) -> ExitCode {
+    let mut err = Rendered::new(err, styles.err);
     let outcome = match cli.command {
+        Subcommands::Completions(args) => manual::completions(&args, out),
+        Subcommands::Man(args) => manual::man(&args, out),
+        command => {
+            let mut out = Rendered::new(&mut *out, styles.out);
+            let outcome = run_subcommand(command, &mut out, &mut err).await;
+            // A last line without its newline, and a closed pipe told as one.
+            match (outcome, out.flush()) {
+                (Ok(_), Err(error)) => Err(Failure::from(error)),
+                (outcome, _) => outcome,
+            }
+        }
+    };
+    match outcome {
+        Ok(code) => code,
+        Err(failure) if failure.is_broken_pipe() => ExitCode::SUCCESS,
+        Err(failure) => {
+            tracing::debug!(?failure, "ended");
+            let _ = writeln!(err, "{failure}");
+            failure.code()
+        }
+    }
+}
+
+/// How standard output and standard error show messages.
+#[derive(Debug, Clone, Copy)]
+pub struct Styles {
+    /// Standard output's.
+    pub out: Style,
+    /// Standard error's.
+    pub err: Style,
+}
+
+impl Styles {
+    /// Each stream's own: colour on a terminal (unless `NO_COLOR`), plain text elsewhere.
+    pub fn of_std() -> Styles {
+        Styles {
+            out: Style::of(&std::io::stdout()),
+            err: Style::of(&std::io::stderr()),
+        }
+    }
+}
+
+/// The subcommands that print messages.
+async fn run_subcommand(
+    command: Subcommands,
+    out: &mut impl Write,
+    err: &mut impl Write,
+) -> Outcome {
+    match command {
         Subcommands::CheckConfig(args) => check::run(&args, out, err).await,
         Subcommands::Build(args) => build::run(&args, out).await,
         Subcommands::Login(args) => login::run(&args, out).await,
@@ -155,14 +214,8 @@ pub async fn run(cli: Cli, out: &mut impl Write, err: &mut impl Write) -> ExitCo
         Subcommands::Wait(args) => jobs::wait(&args, out).await,
         Subcommands::Status(args) => jobs::status(&args, out, err),
         Subcommands::Jobs(args) => jobs::list(&args, out, err),
-    };
-    match outcome {
-        Ok(code) => code,
-        Err(failure) if failure.is_broken_pipe() => ExitCode::SUCCESS,
-        Err(failure) => {
-            tracing::debug!(?failure, "ended");
-            let _ = writeln!(err, "{failure}");
-            failure.code()
+        Subcommands::Completions(_) | Subcommands::Man(_) => {
+            unreachable!("completions and manual pages are written as they are, by run")
         }
     }
 }

@@ -13,6 +13,7 @@ use tokio::io::AsyncBufReadExt;
 use super::{config, ConfigArgs, Failure, Outcome};
 use crate::bot::Bot;
 use crate::chat::console::Console;
+use crate::chat::terminal::{render, Rendered, Style};
 use crate::chat::Incoming;
 use crate::jobs::Engine;
 use crate::launchpad::models::OCI_BUILD_EVENT;
@@ -117,7 +118,11 @@ pub async fn run(args: &SandboxArgs) -> Outcome {
     };
     // The console's message ids continue after those a kept store remembers.
     let first_id = 1 + 1000 * store.last_job_id()?;
-    let console = Console::with_first_id(std::io::stdout(), first_id);
+    // Chat messages are Markdown; the terminal shows them as text (the echo of a typed line is
+    // printed as typed).
+    let style = Style::of(&std::io::stdout());
+    let show = |markdown: String| println!("{}", render(&markdown, style));
+    let console = Console::with_first_id(Rendered::new(std::io::stdout(), style), first_id);
     let mut client_settings = config.launchpad.client_settings(Some(sim.credentials()));
     client_settings.api_root = sim.api_root();
     let client = Client::new(client_settings)?;
@@ -164,10 +169,12 @@ pub async fn run(args: &SandboxArgs) -> Outcome {
     }
     let bot = Bot::new(config, sim.api_root(), engine.clone(), console);
     let resumed = engine.resume().await?;
-    println!(
-        "{}",
-        messages::sandbox_greeting(&user.id, args.speed, &sim.web_root(), resumed)
-    );
+    show(messages::sandbox_greeting(
+        &user.id,
+        args.speed,
+        &sim.web_root(),
+        resumed,
+    ));
 
     let echo = !std::io::stdin().is_terminal();
     let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
@@ -175,7 +182,7 @@ pub async fn run(args: &SandboxArgs) -> Outcome {
         let line = tokio::select! {
             line = lines.next_line() => line?,
             _ = tokio::signal::ctrl_c() => {
-                println!("{}", messages::sandbox_interrupted(args.data_dir.is_some()));
+                show(messages::sandbox_interrupted(args.data_dir.is_some()));
                 return Ok(ExitCode::from(130));
             }
         };
@@ -196,11 +203,11 @@ pub async fn run(args: &SandboxArgs) -> Outcome {
     }
     let running = engine.running();
     if running > 0 {
-        println!("{}", messages::sandbox_finishing(running));
+        show(messages::sandbox_finishing(running));
         tokio::select! {
             _ = engine.wait_idle() => {}
             _ = tokio::signal::ctrl_c() => {
-                println!("{}", messages::sandbox_interrupted(args.data_dir.is_some()));
+                show(messages::sandbox_interrupted(args.data_dir.is_some()));
                 return Ok(ExitCode::from(130));
             }
         }
