@@ -20,6 +20,8 @@ use crate::target::JobId;
 
 /// How many jobs `jobs` lists.
 const JOBS_LISTED: usize = 10;
+/// How long the answer to `log #JOB` may be, at most (a chat may allow less).
+const LOG_ANSWER_CHARS: usize = 3800;
 
 /// The bot, for one chat.
 pub struct Bot<C> {
@@ -243,6 +245,18 @@ impl<C: Chat + Clone> Bot<C> {
                 Ok(say::job_list(&jobs, Utc::now(), say::NO_JOBS))
             }),
             Command::Cancel { job } => self.control(job, Control::Cancel).await,
+            // Long, and asked for by one person: theirs alone.
+            Command::Log { job } => Answer {
+                private: true,
+                ..self.read(|store| {
+                    Ok(match store.job(job)? {
+                        Some(found) => {
+                            say::logs(&found, self.chat.message_limit().min(LOG_ANSWER_CHARS))
+                        }
+                        None => say::no_such_job(job),
+                    })
+                })
+            },
             Command::Retry { what, job } => {
                 let control = match what {
                     RetryWhat::Uploads => Control::RetryUploads,

@@ -149,9 +149,11 @@ pub fn required(command: &Command) -> Permission {
         | Command::Abort { .. }
         | Command::Mute { .. }
         | Command::Unmute => Permission::Build,
-        Command::Status { .. } | Command::Jobs { .. } | Command::Help { .. } | Command::Whoami => {
-            Permission::Read
-        }
+        Command::Status { .. }
+        | Command::Jobs { .. }
+        | Command::Log { .. }
+        | Command::Help { .. }
+        | Command::Whoami => Permission::Read,
     }
 }
 

@@ -69,6 +69,7 @@ fn snapshot(arch: &str, state: BuildState, upload: UploadStatus) -> BuildSnapsho
         upload,
         upload_error: None,
         etag: Some(format!("\"{arch}\"")),
+        log_url: None,
     }
 }
 

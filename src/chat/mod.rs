@@ -88,6 +88,8 @@ pub enum Button {
     RetryUploads(crate::target::JobId),
     /// Cancel a job.
     Cancel(crate::target::JobId),
+    /// Show the end of a job's failed builds' logs, to the one who clicked (`log #JOB`).
+    ShowLog(crate::target::JobId),
     /// Retry every failed upload of an alert about builds nobody asked the bot for, by the
     /// alert's number (`retry alert N`).
     RetryGroup(u64),
@@ -101,6 +103,7 @@ impl Button {
             Button::Abort(code) => format!("ib:abort:{code}"),
             Button::RetryUploads(job) => format!("ib:retry-uploads:{}", job.0),
             Button::Cancel(job) => format!("ib:cancel:{}", job.0),
+            Button::ShowLog(job) => format!("ib:show-log:{}", job.0),
             Button::RetryGroup(group) => format!("ib:retry-group:{group}"),
         }
     }
@@ -114,6 +117,7 @@ impl Button {
             "abort" => Some(Button::Abort(argument.to_string())),
             "retry-uploads" => job().map(Button::RetryUploads),
             "cancel" => job().map(Button::Cancel),
+            "show-log" => job().map(Button::ShowLog),
             "retry-group" => argument.parse().ok().map(Button::RetryGroup),
             _ => None,
         }
@@ -126,7 +130,7 @@ impl Button {
             Button::Confirm(_) | Button::RetryUploads(_) | Button::RetryGroup(_) => {
                 Emphasis::Primary
             }
-            Button::Abort(_) => Emphasis::Plain,
+            Button::Abort(_) | Button::ShowLog(_) => Emphasis::Plain,
             Button::Cancel(_) => Emphasis::Danger,
         }
     }
@@ -139,6 +143,7 @@ impl Button {
             Button::RetryUploads(_) => "Retry upload",
             Button::RetryGroup(_) => "Retry uploads",
             Button::Cancel(_) => "Cancel job",
+            Button::ShowLog(_) => "Show log",
         }
     }
 
@@ -151,6 +156,7 @@ impl Button {
             Button::RetryGroup(alert) => format!("retry alert {alert}"),
             Button::RetryUploads(job) => format!("retry uploads {job}"),
             Button::Cancel(job) => format!("cancel {job}"),
+            Button::ShowLog(job) => format!("log {job}"),
         }
     }
 }

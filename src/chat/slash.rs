@@ -63,6 +63,9 @@ pub fn definitions() -> Vec<CreateCommand> {
                     .add_string_choice("mine", "mine")
                     .add_string_choice("all", "all"),
             ),
+        CreateCommand::new("log")
+            .description(describe(CommandName::Log))
+            .add_option(job(true)),
         CreateCommand::new("cancel")
             .description(describe(CommandName::Cancel))
             .add_option(job(true)),

@@ -31,6 +31,11 @@ pub enum Command {
         /// Whose.
         scope: JobsScope,
     },
+    /// Show why a job's builds failed: the end of each failed build's log.
+    Log {
+        /// The job.
+        job: JobId,
+    },
     /// Cancel what can still be cancelled of a job.
     Cancel {
         /// The job.
@@ -181,6 +186,8 @@ pub enum CommandName {
     Status,
     /// `jobs`
     Jobs,
+    /// `log`
+    Log,
     /// `cancel`
     Cancel,
     /// `retry`
@@ -201,10 +208,11 @@ pub enum CommandName {
 
 impl CommandName {
     /// Every command, in the order help lists them.
-    pub const ALL: [CommandName; 11] = [
+    pub const ALL: [CommandName; 12] = [
         CommandName::Rebuild,
         CommandName::Status,
         CommandName::Jobs,
+        CommandName::Log,
         CommandName::Cancel,
         CommandName::Retry,
         CommandName::Confirm,
@@ -221,6 +229,7 @@ impl CommandName {
             CommandName::Rebuild => "rebuild",
             CommandName::Status => "status",
             CommandName::Jobs => "jobs",
+            CommandName::Log => "log",
             CommandName::Cancel => "cancel",
             CommandName::Retry => "retry",
             CommandName::Confirm => "confirm",
@@ -257,6 +266,7 @@ impl Command {
             Command::Rebuild(_) => CommandName::Rebuild,
             Command::Status { .. } => CommandName::Status,
             Command::Jobs { .. } => CommandName::Jobs,
+            Command::Log { .. } => CommandName::Log,
             Command::Cancel { .. } => CommandName::Cancel,
             Command::Retry { .. } | Command::RetryAlert { .. } => CommandName::Retry,
             Command::Confirm { .. } => CommandName::Confirm,
@@ -354,6 +364,7 @@ impl fmt::Display for Command {
             Command::Jobs {
                 scope: JobsScope::Mine,
             } => f.write_str("jobs mine"),
+            Command::Log { job } => write!(f, "log {job}"),
             Command::Cancel { job } => write!(f, "cancel {job}"),
             Command::Retry {
                 what: RetryWhat::Uploads,

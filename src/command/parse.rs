@@ -220,6 +220,9 @@ pub fn parse(text: &str, vocabulary: &Vocabulary) -> Result<Command, ParseError>
         CommandName::Cancel => Command::Cancel {
             job: required_job_id(name, args.next())?,
         },
+        CommandName::Log => Command::Log {
+            job: required_job_id(name, args.next())?,
+        },
         CommandName::Retry => {
             let what = match args.next().map(str::to_lowercase).as_deref() {
                 Some("uploads" | "upload") => RetryWhat::Uploads,

@@ -18,7 +18,7 @@ use tokio::time::Instant;
 use super::calls::{PreparedCall, ReadKey};
 use super::engine::{controlled_count, Command, Inner, PUBLISH_EVERY};
 use super::machine::{self, next_due, observe, Notice, Observation, Step};
-use super::model::Job;
+use super::model::{Job, Progress};
 use crate::alerts::{failure_key, job_owner, unreadable_key, Claim};
 use crate::chat::{Button, Chat, Kind, MessageId, Outgoing};
 use crate::messages::jobs as say;
@@ -110,6 +110,10 @@ impl<C: Chat> Driver<C> {
             let board_due = calls.alongside(self.update_board(ended)).await;
             let publish_due = self.publish();
             if self.job.is_finished() && calls.is_empty() {
+                // Why builds failed goes in the summary: stored before it is said.
+                if self.read_failed_logs().await && !self.save(true).await {
+                    return self.stop_unstored().await;
+                }
                 if board_due.is_some() {
                     self.final_board().await;
                 }
@@ -270,6 +274,46 @@ impl<C: Chat> Driver<C> {
         for action in step.actions {
             calls.start(PreparedCall::new(&self.job, action), &self.inner.client);
         }
+        true
+    }
+
+    /// Reads the log of every failed build whose log is not read yet, all at once (each
+    /// bounded in size and time, [`crate::launchpad::buildlog`]); returns whether any was.
+    async fn read_failed_logs(&mut self) -> bool {
+        let unread: Vec<(usize, usize, String)> = self
+            .job
+            .targets
+            .iter()
+            .enumerate()
+            .flat_map(|(t, target)| {
+                target
+                    .builds
+                    .iter()
+                    .enumerate()
+                    .filter_map(move |(b, build)| {
+                        let failed = build.wanted && build.progress() == Progress::BuildFailed;
+                        match (&build.log_url, &build.log) {
+                            (Some(url), None) if failed => Some((t, b, url.clone())),
+                            _ => None,
+                        }
+                    })
+            })
+            .collect();
+        if unread.is_empty() {
+            return false;
+        }
+        tracing::info!(logs = unread.len(), "reading the logs of failed builds");
+        let client = &self.inner.client;
+        let excerpts =
+            futures_util::future::join_all(unread.iter().map(|(_, _, url)| client.build_log(url)))
+                .await;
+        for ((t, b, _), excerpt) in unread.into_iter().zip(excerpts) {
+            if let Some(problem) = &excerpt.problem {
+                tracing::warn!(build = %self.job.targets[t].builds[b].url, problem, "a failed build's log could not be read");
+            }
+            self.job.targets[t].builds[b].log = Some(excerpt);
+        }
+        self.version += 1;
         true
     }
 
@@ -614,11 +658,17 @@ async fn send_summary<C: Chat>(inner: &Inner<C>, job: &Job) {
     if messages.summary_sent {
         return;
     }
+    // Why builds failed, at greater length, for whoever clicks.
+    let failed = job.tally().build_failed > 0;
     let message = Outgoing {
         kind: Kind::Summary,
         text: say::summary(job),
         mention: Some(job.requester.clone()),
-        buttons: Vec::new(),
+        buttons: if failed {
+            vec![Button::ShowLog(job.id)]
+        } else {
+            Vec::new()
+        },
     };
     // The summary is what the requester waits for: a failed send is tried again, 1, 2, 4 ...
     // up to 64 s apart, and if it still fails it goes out at the next start.

@@ -245,6 +245,12 @@ pub struct BuildTrack {
     /// successful build, so its outcome is known without a read.
     #[serde(default)]
     pub unstarted_at: Option<DateTime<Utc>>,
+    /// Launchpad's `build_log_url`, once the build has started.
+    #[serde(default)]
+    pub log_url: Option<String>,
+    /// What the log of a failed build says, read once it failed and before the summary.
+    #[serde(default)]
+    pub log: Option<crate::launchpad::buildlog::LogExcerpt>,
 }
 
 /// What a build looks like to a person: one symbol on the board.
@@ -300,6 +306,8 @@ impl BuildTrack {
             unreadable: None,
             stage_since: None,
             unstarted_at: None,
+            log_url: None,
+            log: None,
         }
     }
 

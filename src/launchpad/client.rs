@@ -139,6 +139,12 @@ impl Client {
         })
     }
 
+    /// A build's log at `url` (its `build_log_url`), boiled down to why it failed
+    /// ([`super::buildlog`]): fetched without credentials, within bounds of size and time.
+    pub async fn build_log(&self, url: &str) -> super::buildlog::LogExcerpt {
+        super::buildlog::fetch(&self.inner.http, url, super::buildlog::LogLimits::default()).await
+    }
+
     /// The settings in use.
     pub fn settings(&self) -> &ClientSettings {
         &self.inner.settings

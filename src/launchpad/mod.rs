@@ -4,6 +4,7 @@
 //! - [`models`]: Launchpad's objects and enum strings, exactly as it spells them;
 //! - [`client`]: the web service calls, with retries and a limit on requests in flight;
 //! - `lanes`: that limit, with a fast lane for cancels;
+//! - [`buildlog`]: a failed build's log, boiled down to why it failed;
 //! - [`auth`]: credentials (launchpadlib's file format) and PLAINTEXT signing;
 //! - [`login`]: the OAuth token dance;
 //! - [`error`]: failures, split by who must act;
@@ -11,6 +12,7 @@
 //! - [`sim`]: the simulator.
 
 pub mod auth;
+pub mod buildlog;
 pub mod client;
 pub mod error;
 mod lanes;

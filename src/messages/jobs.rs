@@ -11,6 +11,7 @@ use crate::jobs::model::{
     BuildTrack, Job, JobStatus, Missing, MissingWhy, Phase, Progress, Target,
 };
 use crate::jobs::notice::Control;
+use crate::launchpad::buildlog::LogExcerpt;
 use crate::plan::Plan;
 use crate::target::{Arch, JobId};
 
@@ -425,6 +426,87 @@ pub fn request_failed(job: &Job, target: &Target, reason: &str) -> String {
     )
 }
 
+/// How many failed builds the summary shows the log of; `log #JOB` shows every one.
+const LOGS_IN_SUMMARY: usize = 5;
+/// How long a log line may be in the summary, in characters.
+const LOG_LINE_CHARS: usize = 200;
+
+/// Under a failed build: the Dockerfile step it failed at and the log's error lines, in a code
+/// block, and the full log's link; or why the log could not be read.
+fn log_excerpt(log: &LogExcerpt) -> String {
+    if let Some(problem) = &log.problem {
+        return format!("\n  ({problem}; full log: {})", log.url);
+    }
+    let lines: Vec<&String> = log.step.iter().chain(&log.errors).collect();
+    format!(
+        "\n{}\n  full log: {}",
+        code_block(&lines, LOG_LINE_CHARS),
+        log.url
+    )
+}
+
+/// Lines of a log in a code block: each cut at `chars`, and a fence inside one made harmless.
+fn code_block(lines: &[&String], chars: usize) -> String {
+    let mut text = String::from("```text\n");
+    for line in lines {
+        let line: String = line.chars().take(chars).collect();
+        text.push_str(&line.replace("```", "'''"));
+        text.push('\n');
+    }
+    text.push_str("```");
+    text
+}
+
+/// The longer excerpt (`log #JOB`, the Show log button): each failed build's step and the
+/// log's last lines, within `limit` characters.
+pub fn logs(job: &Job, limit: usize) -> String {
+    let failed: Vec<(&Target, &BuildTrack)> = job
+        .targets
+        .iter()
+        .flat_map(|t| {
+            t.wanted()
+                .filter(|b| b.progress() == Progress::BuildFailed)
+                .map(move |b| (t, b))
+        })
+        .collect();
+    if failed.is_empty() {
+        return format!(
+            "No build of job {} failed: there is no failure log to show.",
+            job.id
+        );
+    }
+    let mut text = String::new();
+    for (t, b) in failed {
+        let mut part = format!("**{}**: {} {}\n", build_name(t, b), b.state, b.web_link);
+        match &b.log {
+            None => part.push_str("Its log is read when the job ends.\n"),
+            Some(log) => match &log.problem {
+                Some(problem) => {
+                    let _ = writeln!(part, "{problem}; full log: {}", log.url);
+                }
+                None => {
+                    if let Some(step) = &log.step {
+                        let _ = writeln!(part, "Failed at `{}`", step.replace('`', "'"));
+                    }
+                    let tail: Vec<&String> = log.tail.iter().collect();
+                    let _ = writeln!(
+                        part,
+                        "{}\nfull log: {}",
+                        code_block(&tail, LOG_LINE_CHARS),
+                        log.url
+                    );
+                }
+            },
+        }
+        if text.len() + part.len() > limit {
+            text.push_str("(more: see the failed builds' pages)");
+            break;
+        }
+        text.push_str(&part);
+    }
+    text
+}
+
 /// The final summary: counts, then failed builds and failed uploads apart, each with the command
 /// that retries it.
 pub fn summary(job: &Job) -> String {
@@ -473,7 +555,18 @@ pub fn summary(job: &Job) -> String {
                 .filter(|b| b.progress() == Progress::BuildFailed)
                 .map(move |b| (t, b))
         })
-        .map(|(t, b)| format!("• {}: {} {}", build_name(t, b), b.state, b.web_link))
+        .enumerate()
+        .map(|(n, (t, b))| {
+            let mut line = format!("• {}: {} {}", build_name(t, b), b.state, b.web_link);
+            match &b.log {
+                Some(log) if n < LOGS_IN_SUMMARY => line.push_str(&log_excerpt(log)),
+                Some(_) if n == LOGS_IN_SUMMARY => {
+                    let _ = write!(line, "\n  (more logs: `log {}`)", job.id);
+                }
+                _ => {}
+            }
+            line
+        })
         .collect();
     if !failed_builds.is_empty() {
         let _ = write!(

@@ -51,6 +51,12 @@ pub fn help_entry(name: CommandName) -> HelpEntry {
             summary: "List recent jobs, everybody's unless you say `mine`.",
             examples: &["jobs", "jobs mine"],
         },
+        CommandName::Log => HelpEntry {
+            usage: "log #JOB",
+            summary: "Show why a job's builds failed: the end of each failed build's log, to you only \
+                      (what the summary's Show log button says).",
+            examples: &["log #42"],
+        },
         CommandName::Cancel => HelpEntry {
             usage: "cancel #JOB",
             summary: "Cancel the builds of a job that have not finished.",

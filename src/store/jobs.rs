@@ -144,6 +144,8 @@ fn same_build(a: &BuildTrack, b: &BuildTrack) -> bool {
         unreadable,
         stage_since: _,
         unstarted_at: _,
+        log_url,
+        log,
     } = a;
     // What changes most often first.
     *state == b.state
@@ -162,6 +164,8 @@ fn same_build(a: &BuildTrack, b: &BuildTrack) -> bool {
         && *upload_refusal == b.upload_refusal
         && *unreadable == b.unreadable
         && *wanted == b.wanted
+        && *log_url == b.log_url
+        && *log == b.log
         // The build's identity: its link and architecture are its URL's, and never change.
         && *url == b.url
 }

@@ -82,6 +82,11 @@ pub(super) fn apply(
     build.can_be_retried = snapshot.can_be_retried;
     build.can_be_cancelled = snapshot.can_be_cancelled;
     build.etag = snapshot.etag;
+    build.log_url = snapshot.log_url;
+    if changed {
+        // A retried build's old log says nothing of the new attempt.
+        build.log = None;
+    }
     if build.state == BuildState::NeedsBuilding {
         build.unstarted_at = Some(now);
     }

@@ -162,6 +162,8 @@ pub struct BuildSnapshot {
     pub can_be_cancelled: bool,
     /// `http_etag`.
     pub etag: Option<String>,
+    /// `build_log_url`, once it has started.
+    pub log_url: Option<String>,
 }
 
 impl From<crate::launchpad::models::Build> for BuildSnapshot {
@@ -176,6 +178,7 @@ impl From<crate::launchpad::models::Build> for BuildSnapshot {
             can_be_retried: build.can_be_retried,
             can_be_cancelled: build.can_be_cancelled,
             etag: build.http_etag,
+            log_url: build.build_log_url,
         }
     }
 }

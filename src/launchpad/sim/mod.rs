@@ -6,6 +6,7 @@
 //! tests step the clock by hand ([`Simulator::advance`]); the sandbox runs it in scaled real time.
 //! Outcomes and faults are scriptable, and it counts requests by operation.
 
+pub mod buildlog;
 pub mod deliver;
 pub mod hooks;
 mod oauth;

@@ -163,7 +163,7 @@ pub fn build(roots: &Roots, world: &World, build: &SimBuild) -> (Value, String) 
         "arch_tag": build.arch.to_string(),
         "archive_link": format!("{}ubuntu/+archive/primary", roots.api),
         "build_log_url": if started {
-            Value::String(format!("{}{path}/+files/buildlog_oci_{}_{}_BUILDING.txt.gz", roots.web, codename, build.arch))
+            Value::String(format!("{}{path}/+files/{}", roots.web, super::buildlog::file_name(codename, build)))
         } else {
             Value::Null
         },

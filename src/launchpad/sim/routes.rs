@@ -705,6 +705,53 @@ fn new_webhook(world: &mut World, roots: &Roots, incoming: &Incoming, recipe: &s
     created(&format!("{}{recipe}/+webhook/{id}", roots.api))
 }
 
+/// Where the simulator's librarian serves files: `/+librarian/BUILD/FILE`.
+const LIBRARIAN: &str = "/+librarian/";
+
+/// `<build>/+files/<name>` on the web host: 303 to the librarian for the build's log (the only
+/// file the simulator keeps), 404 otherwise or before the build started.
+fn build_file(world: &World, roots: &Roots, path: &str) -> Response {
+    let (build_path, name) = path.split_once("/+files/").unwrap_or_default();
+    let build = match Resource::resolve(world, build_path.trim_start_matches('/')) {
+        Some(Resource::Build(id)) => &world.builds[&id],
+        _ => return text(StatusCode::NOT_FOUND, "Not found."),
+    };
+    let codename = world
+        .recipes
+        .get(&build.recipe)
+        .map_or("ubuntu", |recipe| recipe.codename.as_str());
+    if build.date_started.is_none() || name != super::buildlog::file_name(codename, build) {
+        return text(StatusCode::NOT_FOUND, "Not found.");
+    }
+    let mut response = Response::new(axum::body::Body::empty());
+    *response.status_mut() = StatusCode::SEE_OTHER;
+    let location = format!("{}{}{}/{name}", roots.web, &LIBRARIAN[1..], build.id);
+    insert(&mut response, "Location", &location);
+    response
+}
+
+/// The librarian: a build's log as stored (gzip, `text/plain`), or 404.
+fn librarian(world: &World, path: &str) -> Response {
+    let id = path[LIBRARIAN.len()..]
+        .split('/')
+        .next()
+        .and_then(|id| id.parse::<u64>().ok());
+    let Some(build) = id.and_then(|id| world.builds.get(&id)) else {
+        return text(StatusCode::NOT_FOUND, "Not found.");
+    };
+    match super::buildlog::body(world, build) {
+        Some(bytes) => {
+            let mut response = Response::new(axum::body::Body::from(bytes));
+            insert(&mut response, "Content-Type", "text/plain");
+            response
+        }
+        None => text(
+            StatusCode::NOT_FOUND,
+            "The file has expired or was deleted.",
+        ),
+    }
+}
+
 /// The web host: the OAuth pages, and a plain page for each object's `web_link`.
 fn web(shared: &Shared, incoming: &Incoming) -> Response {
     let mut state = shared.lock();
@@ -780,6 +827,10 @@ fn web(shared: &Shared, incoming: &Incoming) -> Response {
                 })
                 .collect();
             json_response(StatusCode::OK, &Value::Array(builds))
+        }
+        (&Method::GET, path) if path.starts_with(LIBRARIAN) => librarian(&state.world, path),
+        (&Method::GET, path) if path.contains("/+files/") => {
+            build_file(&state.world, &shared.roots, path)
         }
         (&Method::GET, path) => match Resource::resolve(&state.world, path.trim_start_matches('/'))
         {

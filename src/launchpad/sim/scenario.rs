@@ -37,6 +37,11 @@
 //! failing_registries = ["https://public.ecr.aws"]   # which pushes fail (default: all)
 //! upload_error = "unreachable"   # "denied" (default), "manifest" or "unreachable"
 //!
+//! [[outcomes]]
+//! image = "squid"
+//! build_failures = 1
+//! build_log = "huge"    # "realistic" (default), "huge" (50 MB), "corrupt", "not_gzip", "missing"
+//!
 //! [[recipes]]           # a recipe whose processors are not the catalogue's architectures
 //! image = "redis"
 //! series = "20.04"      # every series of the image when left out
@@ -293,6 +298,10 @@ pub struct Outcome {
     /// take `null` too, and this makes the simulator send it.
     #[serde(default)]
     pub null_errors: bool,
+    /// What the librarian holds as the build's log: `"realistic"` (default), `"huge"` (50
+    /// MB), `"corrupt"`, `"not_gzip"` or `"missing"` ([`super::buildlog`]).
+    #[serde(default)]
+    pub build_log: super::buildlog::LogKind,
 }
 
 impl Outcome {

@@ -181,10 +181,16 @@ pub struct SimBuild {
     build_failures: Failures,
     upload_failures: Failures,
     failure_mode: FailureMode,
+    log_kind: super::buildlog::LogKind,
     due: Option<DateTime<Utc>>,
 }
 
 impl SimBuild {
+    /// What the librarian holds as its log.
+    pub fn log_kind(&self) -> super::buildlog::LogKind {
+        self.log_kind
+    }
+
     /// A new upload job, due to end at `due`: pending, with no errors yet.
     fn start_upload(&mut self, due: DateTime<Utc>) {
         self.upload = UploadStatus::Pending;
@@ -550,6 +556,7 @@ impl World {
                 build_failures: outcome.build_failures,
                 upload_failures: outcome.upload_failures,
                 failure_mode: FailureMode::from(&outcome),
+                log_kind: outcome.build_log,
                 due: Some(due),
             },
         );
