@@ -186,6 +186,7 @@ fn run(sim_runtime: &tokio::runtime::Runtime, limit: usize, webhooks: bool) -> R
             wait: false,
             dry_run: false,
             reason: None,
+            then: Vec::new(),
         };
         let plan = plan(&rebuild, &config.catalogue).unwrap();
         assert_eq!(plan.targets.len(), RECIPES);
@@ -201,6 +202,7 @@ fn run(sim_runtime: &tokio::runtime::Runtime, limit: usize, webhooks: bool) -> R
             reason: None,
             now,
             deadline: now + chrono::Duration::hours(1),
+            hooks: Vec::new(),
         });
         store.put_job(&job).unwrap();
         let before = sim.request_counts();

@@ -71,7 +71,7 @@ impl<C: Chat + Clone> Bot<C> {
     /// (the config's, or a simulator's).
     pub fn new(config: Config, api_root: String, engine: Engine<C>, chat: C) -> Bot<C> {
         Bot {
-            vocabulary: config.catalogue.vocabulary(),
+            vocabulary: config.vocabulary(),
             config,
             api_root,
             engine,
@@ -403,6 +403,7 @@ impl<C: Chat + Clone> Bot<C> {
                 reason: rebuild.reason.clone(),
                 now,
                 deadline,
+                hooks: crate::hooks::for_job(&self.config.hooks, &rebuild.then),
             });
             store.put_job(&job).map(|()| job)
         });

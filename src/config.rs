@@ -47,6 +47,8 @@ pub struct Config {
     pub webhook: WebhookConfig,
     /// Health and metrics.
     pub metrics: MetricsConfig,
+    /// Commands a successful job may run after it (`[hooks.NAME]`).
+    pub hooks: crate::hooks::Hooks,
 }
 
 /// Where `run` serves `GET /healthz` and `GET /metrics` (`[metrics]`).
@@ -401,6 +403,7 @@ impl EngineConfig {
             alert_group_window: std::time::Duration::from_secs(self.alert_group_minutes * 60)
                 .div_f64(speed.max(1.0)),
             web_root: None,
+            hooks: crate::hooks::Hooks::new(),
         }
     }
 
@@ -583,6 +586,8 @@ struct ConfigFile {
     webhook: WebhookConfig,
     #[serde(default)]
     metrics: MetricsConfig,
+    #[serde(default)]
+    hooks: crate::hooks::Hooks,
 }
 
 #[derive(Debug, Deserialize)]
@@ -651,13 +656,23 @@ impl Config {
     pub fn engine_settings(&self, speed: f64) -> crate::jobs::EngineSettings {
         let mut settings = self.engine.settings(speed);
         settings.web_root = Some(self.launchpad.web_root.clone());
+        settings.hooks = self.hooks.clone();
         settings
+    }
+
+    /// The chat grammar's words: the catalogue's series, architectures and images, and the
+    /// configured hooks' names.
+    pub fn vocabulary(&self) -> crate::command::Vocabulary {
+        self.catalogue
+            .vocabulary()
+            .with_hooks(self.hooks.keys().cloned().collect())
     }
 
     /// [`Config::engine_settings`] for a process webhook deliveries reach.
     pub fn engine_settings_with_webhooks(&self, speed: f64) -> crate::jobs::EngineSettings {
         let mut settings = self.engine.settings_with_webhooks(speed);
         settings.web_root = Some(self.launchpad.web_root.clone());
+        settings.hooks = self.hooks.clone();
         settings
     }
 
@@ -691,6 +706,7 @@ impl Config {
 
 impl ConfigFile {
     fn validate(self) -> Result<Config, Problem> {
+        crate::hooks::validate(&self.hooks).map_err(|(key, what)| problem(key, what))?;
         let launchpad = validate_launchpad(self.launchpad)?;
         let mut mattermost = self.mattermost;
         validate_chat(&self.chat, &mut mattermost, &self.webhook)?;
@@ -830,6 +846,7 @@ impl ConfigFile {
             mattermost,
             webhook: self.webhook,
             metrics: self.metrics,
+            hooks: self.hooks,
         })
     }
 }

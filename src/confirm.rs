@@ -101,6 +101,7 @@ mod tests {
             wait: false,
             dry_run: false,
             reason: None,
+            then: Vec::new(),
         }
     }
 

@@ -354,6 +354,7 @@ mod tests {
                 reason: None,
                 now,
                 deadline: now,
+                hooks: Vec::new(),
             })
         };
         store.put_job(&job(1)).unwrap();

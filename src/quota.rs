@@ -125,6 +125,7 @@ mod tests {
             reason: None,
             now: at,
             deadline: at,
+            hooks: Vec::new(),
         })
     }
 

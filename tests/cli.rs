@@ -193,6 +193,16 @@ fn check_config_accepts_the_default_and_names_file_and_key_of_a_bad_one() {
 }
 
 #[test]
+fn build_retag_without_a_configured_hook_is_a_usage_error() {
+    let output = image_builder(&["build", "--retag", "--series", "20.04", "--", "redis"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(
+        stderr(&output),
+        "There is no hook 'retag': none is configured ('[hooks.NAME]' in the config). See 'image-builder build --help'.\n"
+    );
+}
+
+#[test]
 fn every_subcommand_has_help() {
     let help = stdout(&image_builder(&["--help"]));
     let subcommands: Vec<&str> = help

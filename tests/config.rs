@@ -292,3 +292,47 @@ fn the_chat_is_chosen_by_config_and_mattermost_settings_are_checked() {
     let config = Config::parse(&text, "t").unwrap();
     assert!(config.permissions.build.mattermost.users.is_empty());
 }
+
+#[test]
+fn hooks_are_read_and_a_bad_one_is_refused_naming_its_key() {
+    let base = std::fs::read_to_string("config/default.toml").unwrap();
+    let with = |hook: &str| format!("{base}\n{hook}\n");
+    let config = Config::parse(
+        &with("[hooks.retag]\ncommand = [\"/usr/local/bin/tag-images.sh\", \"--push\"]\nenvironment = { REGISTRY = \"docker.io\" }"),
+        "test.toml",
+    )
+    .unwrap();
+    let retag = &config.hooks["retag"];
+    assert_eq!(retag.command, ["/usr/local/bin/tag-images.sh", "--push"]);
+    assert_eq!(retag.timeout_seconds, 600);
+    assert!(!retag.always);
+    assert_eq!(config.vocabulary().hooks(), ["retag"]);
+
+    for (hook, key) in [
+        ("[hooks.Retag]\ncommand = [\"x\"]", "hooks.Retag"),
+        ("[hooks.retag]\ncommand = []", "hooks.retag.command"),
+        (
+            "[hooks.retag]\ncommand = [\"x\"]\ntimeout_seconds = 0",
+            "hooks.retag.timeout_seconds",
+        ),
+        (
+            "[hooks.retag]\ncommand = [\"x\"]\nenvironment = { IB_JOB = \"7\" }",
+            "hooks.retag.environment",
+        ),
+    ] {
+        let text = Config::parse(&with(hook), "test.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            text.starts_with(&format!("test.toml: `{key}`:")),
+            "{hook}: {text}"
+        );
+    }
+    let text = Config::parse(
+        &with("[hooks.retag]\ncommand = [\"x\"]\nshell = true"),
+        "test.toml",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(text.contains("unknown field `shell`"), "{text}");
+}

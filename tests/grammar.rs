@@ -468,3 +468,40 @@ fn a_duration_in_another_script_is_refused_not_a_panic() {
         }
     }
 }
+
+#[test]
+fn then_names_a_configured_hook_and_round_trips() {
+    let vocabulary = config()
+        .catalogue
+        .vocabulary()
+        .with_hooks(vec!["retag".to_string(), "notify-team".to_string()]);
+    let parsed = image_builder::command::parse(
+        "rebuild 20.04 redis --then retag --then=notify-team --then retag",
+        &vocabulary,
+    )
+    .unwrap();
+    let Command::Rebuild(rebuild) = &parsed else {
+        panic!("{parsed:?}")
+    };
+    assert_eq!(rebuild.then, ["retag", "notify-team"]);
+    assert_eq!(
+        rebuild.to_string(),
+        "rebuild 20.04 redis --then retag --then notify-team"
+    );
+    assert_eq!(
+        image_builder::command::parse(&rebuild.to_string(), &vocabulary).unwrap(),
+        parsed
+    );
+    // Only configured hooks: the real config has none.
+    assert_eq!(
+        error("rebuild 20.04 redis --then retag"),
+        ParseError::UnknownHook {
+            given: "retag".into(),
+            known: vec![]
+        }
+    );
+    assert_eq!(
+        error("rebuild 20.04 redis --then"),
+        ParseError::MissingValue { option: "--then" }
+    );
+}

@@ -109,6 +109,7 @@ fn rebuild() -> impl Strategy<Value = Rebuild> {
                 wait,
                 dry_run,
                 reason,
+                then: Vec::new(),
             },
         )
 }

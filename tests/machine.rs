@@ -52,6 +52,7 @@ fn job(text: &str, auto_retry: bool) -> Job {
         reason: None,
         now: t0(),
         deadline: t0() + chrono::Duration::hours(12),
+        hooks: Vec::new(),
     })
 }
 

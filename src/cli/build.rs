@@ -45,6 +45,14 @@ pub struct BuildArgs {
     /// Why, for the record.
     #[arg(long, value_name = "TEXT")]
     pub reason: Option<String>,
+    /// Run the configured hook `retag` once every build and upload succeeded (the same as
+    /// --then retag).
+    #[arg(long)]
+    pub retag: bool,
+    /// Run this configured hook (`[hooks.NAME]`) once every build and upload succeeded;
+    /// repeat for more.
+    #[arg(long, value_name = "HOOK")]
+    pub then: Vec<String>,
     #[command(flatten)]
     pub config: ConfigArgs,
     /// Which Launchpad to build on: the configured one, or a simulator started for this run.
@@ -96,6 +104,12 @@ impl BuildArgs {
                 words.push(flag.to_string());
             }
         }
+        if self.retag {
+            words.extend(["--then".to_string(), "retag".to_string()]);
+        }
+        for hook in &self.then {
+            words.extend(["--then".to_string(), hook.clone()]);
+        }
         if let Some(reason) = &self.reason {
             words.push(format!("reason={reason}"));
         }
@@ -112,7 +126,7 @@ impl BuildArgs {
 /// Runs `build`.
 pub async fn run(args: &BuildArgs, out: &mut impl Write) -> Outcome {
     let config = config(&args.config)?;
-    let vocabulary = config.catalogue.vocabulary();
+    let vocabulary = config.vocabulary();
     let words = args.grammar_words();
     let rebuild = parse_rebuild(words.iter().map(String::as_str), &vocabulary)
         .map_err(|error| Failure::usage(messages::parse_error(&error, Front::CommandLine)))?;
@@ -157,6 +171,7 @@ pub async fn run(args: &BuildArgs, out: &mut impl Write) -> Outcome {
         reason: rebuild.reason.clone(),
         now,
         deadline: crate::jobs::machine::later(now, settings.give_up_after),
+        hooks: crate::hooks::for_job(&config.hooks, &rebuild.then),
     });
     store.put_job(&job)?;
     let bars = MultiProgress::new();

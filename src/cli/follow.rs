@@ -25,6 +25,9 @@ pub const BUILD_FAILED: u8 = 3;
 pub const UPLOAD_FAILED: u8 = 4;
 /// Exit code: the job was cancelled or given up.
 pub const UNFINISHED: u8 = 5;
+/// Exit code: everything built and uploaded, but a hook failed (or timed out, or was
+/// interrupted).
+pub const HOOK_FAILED: u8 = 6;
 
 /// The exit code for how a job ended: 0 only if every build and upload succeeded.
 pub fn exit_code(job: &Job) -> u8 {
@@ -42,6 +45,8 @@ pub fn exit_code(job: &Job) -> u8 {
         BUILD_FAILED
     } else if tally.upload_failed > 0 {
         UPLOAD_FAILED
+    } else if job.hook_runs.iter().any(|run| run.outcome.failed()) {
+        HOOK_FAILED
     } else {
         0
     }

@@ -148,6 +148,8 @@ pub struct Rebuild {
     pub dry_run: bool,
     /// Why, for the record; shown on the status board.
     pub reason: Option<String>,
+    /// The configured hooks to run once every build and upload succeeded (`--then NAME`).
+    pub then: Vec<String>,
 }
 
 /// The images of a rebuild.
@@ -345,6 +347,9 @@ impl fmt::Display for Rebuild {
         if self.dry_run {
             f.write_str(" --dry-run")?;
         }
+        for hook in &self.then {
+            write!(f, " --then {hook}")?;
+        }
         if let Some(reason) = &self.reason {
             write!(f, " {}", quote(&format!("reason={reason}")))?;
         }
@@ -402,6 +407,7 @@ pub struct Vocabulary {
     series: Vec<(Series, String)>,
     arches: Vec<Arch>,
     images: Vec<ImageName>,
+    hooks: Vec<String>,
 }
 
 impl Vocabulary {
@@ -411,7 +417,19 @@ impl Vocabulary {
             series,
             arches,
             images,
+            hooks: Vec::new(),
         }
+    }
+
+    /// The same vocabulary, knowing these hooks' names (`--then NAME`).
+    pub fn with_hooks(mut self, hooks: Vec<String>) -> Self {
+        self.hooks = hooks;
+        self
+    }
+
+    /// The configured hooks' names.
+    pub fn hooks(&self) -> &[String] {
+        &self.hooks
     }
 
     /// The series `word` names, by number (`22.04`) or code name (`jammy`).

@@ -37,6 +37,13 @@ pub enum ParseError {
         /// The series there are.
         known: Vec<Series>,
     },
+    /// The value of `--then` is no configured hook.
+    UnknownHook {
+        /// The word.
+        given: String,
+        /// The hooks there are.
+        known: Vec<String>,
+    },
     /// The value of `--arch` is no known architecture.
     UnknownArch {
         /// The word.
@@ -169,8 +176,9 @@ const WAIT: &str = "--wait";
 const DRY_RUN: &str = "--dry-run";
 const SERIES: &str = "--series";
 const ARCH: &str = "--arch";
+const THEN: &str = "--then";
 const REASON: &str = "reason=";
-const OPTIONS: [&str; 6] = [AUTO_RETRY, WAIT, DRY_RUN, SERIES, ARCH, REASON];
+const OPTIONS: [&str; 7] = [AUTO_RETRY, WAIT, DRY_RUN, SERIES, ARCH, THEN, REASON];
 
 /// Parses one chat command (with any bot mention or prefix already stripped).
 ///
@@ -349,6 +357,7 @@ struct RebuildWords {
     wait: bool,
     dry_run: bool,
     reason: Option<String>,
+    then: Vec<String>,
 }
 
 /// Parses the words after `rebuild`. The command line's `build` subcommand hands its arguments
@@ -529,6 +538,7 @@ impl RebuildWords {
         let option = match option {
             SERIES => SERIES,
             ARCH => ARCH,
+            THEN => THEN,
             _ => {
                 return Err(ParseError::UnknownOption {
                     given: option.to_string(),
@@ -539,7 +549,17 @@ impl RebuildWords {
         let value = inline_value
             .or_else(|| words.next().map(str::to_lowercase))
             .ok_or(ParseError::MissingValue { option })?;
-        if option == SERIES {
+        if option == THEN {
+            if !vocabulary.hooks().contains(&value) {
+                return Err(ParseError::UnknownHook {
+                    given: value,
+                    known: vocabulary.hooks().to_vec(),
+                });
+            }
+            if !self.then.contains(&value) {
+                self.then.push(value);
+            }
+        } else if option == SERIES {
             let series = vocabulary
                 .series(&value)
                 .ok_or_else(|| unknown_series(&value, vocabulary))?;
@@ -579,6 +599,7 @@ impl RebuildWords {
             wait: self.wait,
             dry_run: self.dry_run,
             reason: self.reason,
+            then: self.then,
         })
     }
 }

@@ -110,8 +110,11 @@ impl<C: Chat> Driver<C> {
             let board_due = calls.alongside(self.update_board(ended)).await;
             let publish_due = self.publish();
             if self.job.is_finished() && calls.is_empty() {
-                // Why builds failed goes in the summary: stored before it is said.
-                if self.read_failed_logs().await && !self.save(true).await {
+                // Why builds failed, and what the hooks did, go in the summary: stored
+                // before it is said.
+                let logs = self.read_failed_logs().await;
+                let hooks = self.run_hooks().await;
+                if (logs || hooks) && !self.save(true).await {
                     return self.stop_unstored().await;
                 }
                 if board_due.is_some() {
@@ -315,6 +318,72 @@ impl<C: Chat> Driver<C> {
         }
         self.version += 1;
         true
+    }
+
+    /// Runs the job's hooks once it ended with every build and upload done
+    /// ([`crate::hooks`]): each run stored before it starts and when it ends, never repeated
+    /// (one a restart interrupted is reported so). A job that did not wholly succeed skips them
+    /// (and runs them if a retry makes it succeed). Returns whether the job changed.
+    async fn run_hooks(&mut self) -> bool {
+        use crate::hooks::{HookOutcome, HookRun};
+        let mut changed = false;
+        for name in self.job.hooks.clone() {
+            let at = self.job.hook_runs.iter().position(|run| run.name == name);
+            let outcome = at.map(|at| &self.job.hook_runs[at].outcome);
+            let (next, run) = match outcome {
+                Some(HookOutcome::Started) => (HookOutcome::Interrupted, false),
+                None | Some(HookOutcome::Skipped { .. }) => {
+                    match self.inner.settings.hooks.get(&name) {
+                        _ if !self.job.all_succeeded() => (
+                            HookOutcome::Skipped {
+                                why: "not every build and upload succeeded".to_string(),
+                            },
+                            false,
+                        ),
+                        None => (
+                            HookOutcome::Skipped {
+                                why: "it is no longer in the config".to_string(),
+                            },
+                            false,
+                        ),
+                        Some(_) => (HookOutcome::Started, true),
+                    }
+                }
+                Some(_) => continue,
+            };
+            if outcome == Some(&next) {
+                continue;
+            }
+            let at = match at {
+                Some(at) => {
+                    self.job.hook_runs[at].outcome = next;
+                    at
+                }
+                None => {
+                    self.job.hook_runs.push(HookRun {
+                        name: name.clone(),
+                        outcome: next,
+                    });
+                    self.job.hook_runs.len() - 1
+                }
+            };
+            self.version += 1;
+            changed = true;
+            if !run {
+                continue;
+            }
+            // On disk before it starts: a crash from here on is reported, not repeated.
+            if !self.save(true).await {
+                return changed;
+            }
+            let hook = &self.inner.settings.hooks[&name];
+            tracing::info!(hook = %name, command = ?hook.command, "running a hook");
+            let ended = crate::hooks::run(hook, &self.job).await;
+            tracing::info!(hook = %name, outcome = ?ended, "hook ended");
+            self.job.hook_runs[at].outcome = ended;
+            self.version += 1;
+        }
+        changed
     }
 
     /// The process is stopping ([`super::Engine::stop`]): what waits to be stored is stored,

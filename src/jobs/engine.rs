@@ -43,6 +43,8 @@ pub struct EngineSettings {
     pub alert_group_window: Duration,
     /// Launchpad's web root, for links to builds whose entry cannot be read.
     pub web_root: Option<String>,
+    /// The configured hooks ([`crate::hooks`]).
+    pub hooks: crate::hooks::Hooks,
 }
 
 impl Default for EngineSettings {
@@ -58,6 +60,7 @@ impl Default for EngineSettings {
             board_max_age: None,
             alert_group_window: Duration::from_secs(10 * 60),
             web_root: None,
+            hooks: crate::hooks::Hooks::new(),
         }
     }
 }

@@ -46,6 +46,12 @@ pub struct Job {
     /// the client's own retries): why. Cleared by the next answer.
     #[serde(default)]
     pub unreachable: Option<String>,
+    /// The hooks to run once every build and upload succeeded ([`crate::hooks`]).
+    #[serde(default)]
+    pub hooks: Vec<String>,
+    /// What became of them, stored before each starts and when it ends.
+    #[serde(default)]
+    pub hook_runs: Vec<crate::hooks::HookRun>,
 }
 
 /// Where a job stands.
@@ -473,6 +479,8 @@ pub struct NewJob<'a> {
     pub now: DateTime<Utc>,
     /// When it is given up.
     pub deadline: DateTime<Utc>,
+    /// The hooks to run after it, if it succeeds.
+    pub hooks: Vec<String>,
 }
 
 impl Job {
@@ -489,6 +497,7 @@ impl Job {
             reason,
             now,
             deadline,
+            hooks,
         } = new;
         let targets = plan
             .targets
@@ -525,6 +534,8 @@ impl Job {
             targets,
             outbox: Vec::new(),
             unreachable: None,
+            hooks,
+            hook_runs: Vec::new(),
         }
     }
 
@@ -536,6 +547,25 @@ impl Job {
     /// Whether every target's builds are known and the unwanted ones cancelled.
     pub fn builds_known(&self) -> bool {
         self.targets.iter().all(Target::builds_known)
+    }
+
+    /// Whether it finished with every build built and uploaded, and nothing else to say: what
+    /// a hook waits for ([`crate::hooks`]).
+    pub fn all_succeeded(&self) -> bool {
+        let t = self.tally();
+        self.status == JobStatus::Finished
+            && t.succeeded > 0
+            && t.build_failed
+                + t.upload_failed
+                + t.cancelled
+                + t.unfinished
+                + t.unreadable
+                + t.already_pending
+                + t.request_failed
+                + t.not_requested
+                + t.not_built
+                + t.unwanted_ran
+                == 0
     }
 
     /// Counts the outcome so far.

@@ -696,6 +696,49 @@ pub fn summary(job: &Job) -> String {
             let _ = write!(text, "\n• {}: not requested: {reason}", target_name(target));
         }
     }
+    text.push_str(&hook_lines(job));
+    text
+}
+/// What each hook of a job did, for its summary: a line each, with the end of its output.
+fn hook_lines(job: &Job) -> String {
+    use crate::hooks::HookOutcome;
+    let mut text = String::new();
+    for run in &job.hook_runs {
+        let name = &run.name;
+        let (line, output) = match &run.outcome {
+            HookOutcome::Started => (format!("Hook `{name}` is running."), None),
+            HookOutcome::Skipped { why } => (format!("Hook `{name}` not run: {why}."), None),
+            HookOutcome::Exited {
+                code: Some(0),
+                output,
+            } => (format!("Hook `{name}` done (exit 0)."), Some(output)),
+            HookOutcome::Exited { code, output } => (
+                match code {
+                    Some(code) => format!("Hook `{name}` failed (exit {code}); not retried."),
+                    None => format!("Hook `{name}` was killed by a signal; not retried."),
+                },
+                Some(output),
+            ),
+            HookOutcome::TimedOut { seconds, output } => (
+                format!("Hook `{name}` timed out after {seconds} s and was killed; not retried."),
+                Some(output),
+            ),
+            HookOutcome::NotStarted { error } => {
+                (format!("Hook `{name}` could not start: {error}"), None)
+            }
+            HookOutcome::Interrupted => (
+                format!(
+                    "Hook `{name}` was running when the bot stopped; it is not run again (check whether it did its work)."
+                ),
+                None,
+            ),
+        };
+        let _ = write!(text, "\n{line}");
+        if let Some(output) = output.filter(|output| !output.is_empty()) {
+            let lines: Vec<&String> = output.iter().collect();
+            let _ = write!(text, "\n{}", code_block(&lines, LOG_LINE_CHARS));
+        }
+    }
     text
 }
 
@@ -829,6 +872,7 @@ mod tests {
             wait: false,
             dry_run: false,
             reason: None,
+            then: Vec::new(),
         };
         let plan = crate::plan::plan(&rebuild, &config.catalogue).unwrap();
         let now = Utc::now();
@@ -843,6 +887,7 @@ mod tests {
             reason: None,
             now,
             deadline: now,
+            hooks: Vec::new(),
         });
         let board = board(&job, now);
         let lines: Vec<&str> = board.lines().collect();

@@ -31,10 +31,11 @@ pub struct HelpEntry {
 pub fn help_entry(name: CommandName) -> HelpEntry {
     match name {
         CommandName::Rebuild => HelpEntry {
-            usage: "rebuild [SERIES...] [ARCH...] IMAGE...|all [--auto-retry-uploads] [--wait] [--dry-run] [reason=\"...\"]",
+            usage: "rebuild [SERIES...] [ARCH...] IMAGE...|all [--auto-retry-uploads] [--wait] [--dry-run] [--then HOOK] [reason=\"...\"]",
             summary: "Rebuild images on Launchpad. Words go in any order; no series means every series, \
                       no architecture every architecture. Series may be numbers or code names. \
-                      `--series 20.04 --arch arm64 -- redis` works too. Large rebuilds ask for `confirm`.",
+                      `--series 20.04 --arch arm64 -- redis` works too. Large rebuilds ask for `confirm`. \
+                      `--then retag` runs the configured hook `retag` once every build and upload succeeded.",
             examples: &[
                 "rebuild 20.04 arm64 redis",
                 "rebuild jammy all --dry-run",
@@ -242,6 +243,16 @@ pub fn parse_error(error: &ParseError, front: Front) -> String {
                 did_you_mean_text(did_you_mean.as_ref()),
                 list(known)
             ),
+            rebuild,
+        ),
+        E::UnknownHook { given, known } => (
+            if known.is_empty() {
+                format!(
+                    "There is no hook `{given}`: none is configured (`[hooks.NAME]` in the config)."
+                )
+            } else {
+                format!("There is no hook `{given}`. Hooks: {}.", list(known))
+            },
             rebuild,
         ),
         E::UnknownImage {

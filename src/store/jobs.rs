@@ -214,6 +214,8 @@ fn head_of(job: &Job) -> Job {
         targets: _,
         outbox,
         unreachable,
+        hooks,
+        hook_runs,
     } = job;
     Job {
         id: *id,
@@ -230,6 +232,8 @@ fn head_of(job: &Job) -> Job {
         targets: Vec::new(),
         outbox: outbox.clone(),
         unreachable: unreachable.clone(),
+        hooks: hooks.clone(),
+        hook_runs: hook_runs.clone(),
     }
 }
 
@@ -250,6 +254,8 @@ fn same_head(a: &Job, b: &Job) -> bool {
         targets: _,
         outbox,
         unreachable,
+        hooks,
+        hook_runs,
     } = a;
     *id == b.id
         && *requester == b.requester
@@ -264,6 +270,8 @@ fn same_head(a: &Job, b: &Job) -> bool {
         && *cancel_requested == b.cancel_requested
         && *outbox == b.outbox
         && *unreachable == b.unreachable
+        && *hooks == b.hooks
+        && *hook_runs == b.hook_runs
 }
 
 /// The writes one save makes.

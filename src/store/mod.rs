@@ -307,6 +307,7 @@ mod tests {
             reason: None,
             now,
             deadline: now,
+            hooks: Vec::new(),
         });
         if finished_at.is_some() {
             job.status = JobStatus::Finished;

@@ -43,6 +43,7 @@ pub fn quick_engine() -> EngineSettings {
         board_max_age: None,
         alert_group_window: Duration::from_secs(600),
         web_root: None,
+        hooks: Default::default(),
     }
 }
 
@@ -225,11 +226,21 @@ impl TestBot {
 
     /// A bot against a fresh simulator, with this config.
     pub async fn start_config(config: Config) -> TestBot {
-        let sim = super::simulator().await;
+        TestBot::start_config_scenario(config, Scenario::default()).await
+    }
+
+    /// A bot against a fresh simulator playing `scenario`, with this config.
+    pub async fn start_config_scenario(config: Config, scenario: Scenario) -> TestBot {
+        let sim = super::simulator_with(|sim| sim.scenario = scenario).await;
         let dir = TempDir::new("bot");
         let console = Console::with_first_id(std::io::sink(), 1);
         let client = super::client_settings(&sim);
-        let wired = wire_config(&dir.0, console, quick_engine(), client, config);
+        // The engine runs the config's hooks, as `Config::engine_settings` makes it.
+        let settings = EngineSettings {
+            hooks: config.hooks.clone(),
+            ..quick_engine()
+        };
+        let wired = wire_config(&dir.0, console, settings, client, config);
         TestBot { sim, wired, dir }
     }
 
