@@ -245,6 +245,15 @@ impl<C: Chat + Clone> Bot<C> {
                 Ok(say::job_list(&jobs, Utc::now(), say::NO_JOBS))
             }),
             Command::Cancel { job } => self.control(job, Control::Cancel).await,
+            Command::History(query) => self.read(|store| {
+                let rebuilds = crate::history::rebuilds(store.history()?, &query);
+                Ok(messages::history::history(
+                    &rebuilds,
+                    &query,
+                    self.config.engine.history_keep_days,
+                    Utc::now(),
+                ))
+            }),
             // Long, and asked for by one person: theirs alone.
             Command::Log { job } => Answer {
                 private: true,

@@ -281,6 +281,9 @@ pub struct EngineConfig {
     /// Finished jobs are kept this many days (for `status`, `jobs`), then compacted away.
     #[serde(default = "default_keep_days")]
     pub keep_finished_jobs_days: u64,
+    /// The history (what was built when, a record per build) is kept this many days.
+    #[serde(default = "default_history_keep_days")]
+    pub history_keep_days: u64,
     /// Where webhook deliveries reach the bot: after a `requestBuilds` whose answer was lost,
     /// how long to wait for a delivery naming the build request it made before asking again,
     /// in seconds. Launchpad makes a request's builds (and delivers) within a minute or so;
@@ -333,6 +336,10 @@ fn default_upload_retry_delay() -> u64 {
 fn default_alert_group_minutes() -> u64 {
     10
 }
+fn default_history_keep_days() -> u64 {
+    365
+}
+
 fn default_keep_days() -> u64 {
     30
 }
@@ -404,6 +411,9 @@ impl EngineConfig {
                 .div_f64(speed.max(1.0)),
             web_root: None,
             hooks: crate::hooks::Hooks::new(),
+            // Set by `Config::engine_settings`, which knows the catalogue.
+            recipes: crate::history::Recipes::new(),
+            keep_history: std::time::Duration::from_secs(self.history_keep_days * 24 * 3600),
         }
     }
 
@@ -657,6 +667,7 @@ impl Config {
         let mut settings = self.engine.settings(speed);
         settings.web_root = Some(self.launchpad.web_root.clone());
         settings.hooks = self.hooks.clone();
+        settings.recipes = crate::history::recipes(&self.catalogue);
         settings
     }
 
@@ -673,6 +684,7 @@ impl Config {
         let mut settings = self.engine.settings_with_webhooks(speed);
         settings.web_root = Some(self.launchpad.web_root.clone());
         settings.hooks = self.hooks.clone();
+        settings.recipes = crate::history::recipes(&self.catalogue);
         settings
     }
 
@@ -795,6 +807,11 @@ impl ConfigFile {
                 "engine.keep_finished_jobs_days",
                 engine.keep_finished_jobs_days,
                 10 * 365,
+            ),
+            (
+                "engine.history_keep_days",
+                engine.history_keep_days,
+                20 * 365,
             ),
             (
                 "engine.request_grace_seconds",

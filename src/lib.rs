@@ -7,6 +7,7 @@
 //! - [`command`]: the command grammar, `parse(text, &Vocabulary) -> Command`;
 //! - [`plan`]: a `rebuild` expanded to recipes and architectures;
 //! - [`permissions`]: who may run what;
+//! - [`history`]: what was built when, a compact record per build;
 //! - [`hooks`]: the configured commands a successful job may run after it (`--then retag`);
 //! - [`confirm`]: large plans waiting for `confirm CODE`, and [`quota`]: what one user already
 //!   has going, for the bot's limits;
@@ -31,6 +32,7 @@ pub mod cli;
 pub mod command;
 pub mod config;
 pub mod confirm;
+pub mod history;
 pub mod hooks;
 pub mod jobs;
 pub mod launchpad;

@@ -152,6 +152,7 @@ pub fn required(command: &Command) -> Permission {
         Command::Status { .. }
         | Command::Jobs { .. }
         | Command::Log { .. }
+        | Command::History(_)
         | Command::Help { .. }
         | Command::Whoami => Permission::Read,
     }

@@ -346,6 +346,29 @@ fn status_and_jobs_read_the_store_a_build_left() {
         "{}",
         stdout(&jobs)
     );
+    let history = image_builder(&["history", "redis", "20.04", "--data-dir", &data]);
+    assert_eq!(history.status.code(), Some(0), "{}", stderr(&history));
+    let text = stdout(&history);
+    // Who asked, on a terminal: as `build` names them.
+    let user = std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .unwrap_or_else(|_| "terminal".to_string());
+    assert!(
+        text.starts_with("Redis on 20.04 was last rebuilt ")
+            && text
+                .lines()
+                .next()
+                .unwrap()
+                .ends_with(&format!(" by {user} (job #1): published.")),
+        "{text}"
+    );
+    assert!(text.contains(" · job #1 · "), "{text}");
+    let wrong = image_builder(&["history", "--last", "500", "--data-dir", &data]);
+    assert_eq!(wrong.status.code(), Some(2));
+    assert_eq!(
+        stderr(&wrong),
+        "'--last' takes a number from 1 to 100, not '500'. See 'image-builder history --help'.\n"
+    );
     let missing = image_builder(&["status", "7", "--data-dir", &data]);
     assert_eq!(missing.status.code(), Some(1));
     assert_eq!(

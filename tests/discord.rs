@@ -302,7 +302,7 @@ async fn slash_rebuild_is_the_same_command_with_the_same_answers() {
         .collect();
     assert_eq!(
         names,
-        ["rebuild", "status", "jobs", "log", "cancel", "retry", "help"]
+        ["rebuild", "status", "jobs", "history", "log", "cancel", "retry", "help"]
     );
 
     fake.slash(

@@ -50,6 +50,8 @@ pub struct AlertSettings {
     /// Launchpad's web root, for links to builds whose entry cannot be read; the API link is
     /// shown without it.
     pub web_root: Option<String>,
+    /// The catalogue's recipes, to put the builds no job follows in the history.
+    pub recipes: crate::history::Recipes,
 }
 
 /// Hands a build (by its `self_link`) to the running job that follows it; `false` when no
@@ -235,6 +237,13 @@ impl<C: Chat> Alerts<C> {
     async fn observe(&self, build: Build) {
         let store = &self.inner.store;
         let link = build.self_link.clone();
+        if let Some(record) =
+            crate::history::heard_of(&build, &self.inner.settings.recipes, Utc::now())
+        {
+            if let Err(error) = store.put_history(&[record]) {
+                tracing::warn!(%error, link, "recording a build in the history failed");
+            }
+        }
         let mut record = match self.record_for(&link) {
             Ok(record) => record,
             Err(error) => {

@@ -63,6 +63,23 @@ pub fn definitions() -> Vec<CreateCommand> {
                     .add_string_choice("mine", "mine")
                     .add_string_choice("all", "all"),
             ),
+        CreateCommand::new("history")
+            .description(describe(CommandName::History))
+            .add_option(string(
+                "filter",
+                "Images, series, architectures, such as redis 22.04",
+                false,
+            ))
+            .add_option(string("by", "Only rebuilds this person asked for", false))
+            .add_option(
+                CreateCommandOption::new(
+                    CommandOptionType::Integer,
+                    "last",
+                    "How many rebuilds (10)",
+                )
+                .min_int_value(1)
+                .max_int_value(100),
+            ),
         CreateCommand::new("log")
             .description(describe(CommandName::Log))
             .add_option(job(true)),
@@ -91,6 +108,8 @@ pub fn as_text(name: &str, options: &[CommandDataOption]) -> String {
             (CommandDataOptionValue::Boolean(true), flag) => format!("--{flag}"),
             (CommandDataOptionValue::Boolean(false), _) => continue,
             (CommandDataOptionValue::Integer(number), "job") => format!("#{number}"),
+            (CommandDataOptionValue::Integer(number), "last") => format!("--last {number}"),
+            (CommandDataOptionValue::String(text), "by") => format!("--by {}", quote(text)),
             (CommandDataOptionValue::Integer(number), _) => number.to_string(),
             (CommandDataOptionValue::String(text), "reason") => quote(&format!("reason={text}")),
             (CommandDataOptionValue::String(text), _) => text.clone(),

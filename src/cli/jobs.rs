@@ -1,4 +1,4 @@
-//! `image-builder wait`, `status` and `jobs`: the job store from a terminal.
+//! `image-builder wait`, `status`, `jobs` and `history`: the job store from a terminal.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -67,6 +67,56 @@ pub struct JobsArgs {
     pub last: usize,
     #[command(flatten)]
     pub store: StoreArgs,
+}
+
+/// `image-builder history`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  image-builder history redis 22.04\n  image-builder history --by alice --last 5\n  image-builder history arm64"
+)]
+pub struct HistoryArgs {
+    /// Images, series and architectures, in any order: only rebuilds of these [default: all].
+    #[arg(value_name = "FILTER")]
+    pub filters: Vec<String>,
+    /// Only rebuilds this person asked for (a chat user, a terminal's login, a Launchpad ~name).
+    #[arg(long, value_name = "USER")]
+    pub by: Option<String>,
+    /// How many rebuilds to list, newest first (1 to 100).
+    #[arg(long, value_name = "N", default_value_t = crate::history::DEFAULT_LAST)]
+    pub last: usize,
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+/// Prints what was built when, as the chat's `history` does (the same grammar, the same words).
+pub fn history(args: &HistoryArgs, out: &mut impl Write, err: &mut impl Write) -> Outcome {
+    let config = config(&args.store.config)?;
+    let mut words = args.filters.clone();
+    if let Some(by) = &args.by {
+        words.extend(["--by".to_string(), by.clone()]);
+    }
+    words.extend(["--last".to_string(), args.last.to_string()]);
+    let query =
+        crate::command::parse_history(words.iter().map(String::as_str), &config.vocabulary())
+            .map_err(|error| {
+                Failure::usage(crate::messages::parse_error(
+                    &error,
+                    crate::messages::Front::CommandLine,
+                ))
+            })?;
+    let store = args.store.open(err)?;
+    let rebuilds = crate::history::rebuilds(store.history()?, &query);
+    writeln!(
+        out,
+        "{}",
+        crate::messages::history::history(
+            &rebuilds,
+            &query,
+            config.engine.history_keep_days,
+            chrono::Utc::now()
+        )
+    )?;
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Resumes the unfinished jobs of the store and follows them to their end; the exit code is

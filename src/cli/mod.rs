@@ -23,7 +23,7 @@ use clap::{Args, Parser, Subcommand};
 
 pub use build::BuildArgs;
 pub use check::CheckArgs;
-pub use jobs::{JobsArgs, StatusArgs, WaitArgs};
+pub use jobs::{HistoryArgs, JobsArgs, StatusArgs, WaitArgs};
 pub use login::LoginArgs;
 pub use manual::{CompletionsArgs, ManArgs};
 pub use run::{RunArgs, STOP_GRACE};
@@ -59,6 +59,9 @@ pub enum Subcommands {
     Status(StatusArgs),
     /// List the recent jobs in the store.
     Jobs(JobsArgs),
+    /// What was built when: every rebuild, newest first, with who asked and each build's
+    /// outcome and upload (kept engine.history_keep_days, a year by default).
+    History(HistoryArgs),
     /// Check the config file; exits non-zero naming the file and key of any problem. With
     /// --online, also check that every recipe exists on Launchpad.
     CheckConfig(CheckArgs),
@@ -214,6 +217,7 @@ async fn run_subcommand(
         Subcommands::Wait(args) => jobs::wait(&args, out).await,
         Subcommands::Status(args) => jobs::status(&args, out, err),
         Subcommands::Jobs(args) => jobs::list(&args, out, err),
+        Subcommands::History(args) => jobs::history(&args, out, err),
         Subcommands::Completions(_) | Subcommands::Man(_) => {
             unreachable!("completions and manual pages are written as they are, by run")
         }

@@ -14,7 +14,7 @@ use std::str::FromStr;
 use crate::target::{Arch, ImageName, JobId, Series};
 
 pub use lex::{quote, words, UnclosedQuote, Word};
-pub use parse::{parse, parse_rebuild, ParseError, Suggestion, WordKind};
+pub use parse::{parse, parse_history, parse_rebuild, ParseError, Suggestion, WordKind};
 
 /// A command, as the bot understands it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,6 +31,8 @@ pub enum Command {
         /// Whose.
         scope: JobsScope,
     },
+    /// What was built when: rebuilds, newest first, with their outcomes.
+    History(crate::history::Query),
     /// Show why a job's builds failed: the end of each failed build's log.
     Log {
         /// The job.
@@ -190,6 +192,8 @@ pub enum CommandName {
     Jobs,
     /// `log`
     Log,
+    /// `history`
+    History,
     /// `cancel`
     Cancel,
     /// `retry`
@@ -210,10 +214,11 @@ pub enum CommandName {
 
 impl CommandName {
     /// Every command, in the order help lists them.
-    pub const ALL: [CommandName; 12] = [
+    pub const ALL: [CommandName; 13] = [
         CommandName::Rebuild,
         CommandName::Status,
         CommandName::Jobs,
+        CommandName::History,
         CommandName::Log,
         CommandName::Cancel,
         CommandName::Retry,
@@ -232,6 +237,7 @@ impl CommandName {
             CommandName::Status => "status",
             CommandName::Jobs => "jobs",
             CommandName::Log => "log",
+            CommandName::History => "history",
             CommandName::Cancel => "cancel",
             CommandName::Retry => "retry",
             CommandName::Confirm => "confirm",
@@ -269,6 +275,7 @@ impl Command {
             Command::Status { .. } => CommandName::Status,
             Command::Jobs { .. } => CommandName::Jobs,
             Command::Log { .. } => CommandName::Log,
+            Command::History(_) => CommandName::History,
             Command::Cancel { .. } => CommandName::Cancel,
             Command::Retry { .. } | Command::RetryAlert { .. } => CommandName::Retry,
             Command::Confirm { .. } => CommandName::Confirm,
@@ -370,6 +377,25 @@ impl fmt::Display for Command {
                 scope: JobsScope::Mine,
             } => f.write_str("jobs mine"),
             Command::Log { job } => write!(f, "log {job}"),
+            Command::History(query) => {
+                f.write_str("history")?;
+                for image in &query.images {
+                    write!(f, " {image}")?;
+                }
+                for series in &query.series {
+                    write!(f, " {series}")?;
+                }
+                for arch in &query.arches {
+                    write!(f, " {arch}")?;
+                }
+                if let Some(by) = &query.by {
+                    write!(f, " --by {}", quote(by))?;
+                }
+                if query.last != crate::history::DEFAULT_LAST {
+                    write!(f, " --last {}", query.last)?;
+                }
+                Ok(())
+            }
             Command::Cancel { job } => write!(f, "cancel {job}"),
             Command::Retry {
                 what: RetryWhat::Uploads,

@@ -123,6 +123,11 @@ pub enum ParseError {
         /// The closest command, if one is close.
         did_you_mean: Option<CommandName>,
     },
+    /// `history --last` with something other than a number from 1 to 100.
+    BadLast {
+        /// The word.
+        given: String,
+    },
     /// `jobs` with something other than `mine` or `all`.
     BadJobsScope {
         /// The word.
@@ -177,6 +182,8 @@ const DRY_RUN: &str = "--dry-run";
 const SERIES: &str = "--series";
 const ARCH: &str = "--arch";
 const THEN: &str = "--then";
+const BY: &str = "--by";
+const LAST: &str = "--last";
 const REASON: &str = "reason=";
 const OPTIONS: [&str; 7] = [AUTO_RETRY, WAIT, DRY_RUN, SERIES, ARCH, THEN, REASON];
 
@@ -231,6 +238,7 @@ pub fn parse(text: &str, vocabulary: &Vocabulary) -> Result<Command, ParseError>
         CommandName::Log => Command::Log {
             job: required_job_id(name, args.next())?,
         },
+        CommandName::History => return parse_history(args, vocabulary).map(Command::History),
         CommandName::Retry => {
             let what = match args.next().map(str::to_lowercase).as_deref() {
                 Some("uploads" | "upload") => RetryWhat::Uploads,
@@ -358,6 +366,65 @@ struct RebuildWords {
     dry_run: bool,
     reason: Option<String>,
     then: Vec<String>,
+}
+
+/// Parses the words after `history`: images, series and architectures in any order (each a
+/// filter; `all` or nothing means every one), `--by USER`, `--last N`. The command line's
+/// `history` subcommand hands its arguments here too.
+pub fn parse_history<'a>(
+    words: impl IntoIterator<Item = &'a str>,
+    vocabulary: &Vocabulary,
+) -> Result<crate::history::Query, ParseError> {
+    let mut query = crate::history::Query {
+        images: Vec::new(),
+        series: Vec::new(),
+        arches: Vec::new(),
+        by: None,
+        last: crate::history::DEFAULT_LAST,
+    };
+    let mut words = words.into_iter();
+    while let Some(word) = words.next() {
+        let lower = word.to_lowercase();
+        let (option, inline) = match lower.split_once('=') {
+            Some((option, _)) if option.starts_with("--") => (
+                option.to_string(),
+                Some(word[option.len() + 1..].to_string()),
+            ),
+            _ => (lower.clone(), None),
+        };
+        match option.as_str() {
+            BY => {
+                let value = inline
+                    .or_else(|| words.next().map(str::to_string))
+                    .filter(|value| !value.is_empty())
+                    .ok_or(ParseError::MissingValue { option: BY })?;
+                query.by = Some(value.trim_start_matches('@').to_string());
+            }
+            LAST => {
+                let value = inline
+                    .or_else(|| words.next().map(str::to_string))
+                    .ok_or(ParseError::MissingValue { option: LAST })?;
+                query.last = value
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|n| (1..=crate::history::MAX_LAST).contains(n))
+                    .ok_or(ParseError::BadLast { given: value })?;
+            }
+            option if option.starts_with("--") => {
+                return Err(ParseError::UnknownOption {
+                    given: option.to_string(),
+                    did_you_mean: closest(option, [BY, LAST].map(|known| (known, known))),
+                })
+            }
+            _ => match classify(&lower, word, vocabulary)? {
+                Bare::All => {}
+                Bare::Image(image) => query.images.push(image),
+                Bare::Series(series) => query.series.push(series),
+                Bare::Arch(arch) => query.arches.push(arch),
+            },
+        }
+    }
+    Ok(query)
 }
 
 /// Parses the words after `rebuild`. The command line's `build` subcommand hands its arguments

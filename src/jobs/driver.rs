@@ -117,6 +117,11 @@ impl<C: Chat> Driver<C> {
                 if (logs || hooks) && !self.save(true).await {
                     return self.stop_unstored().await;
                 }
+                // What was built when outlives the job: recorded before the summary says it.
+                let records = crate::history::records_of(&self.job, Utc::now());
+                if let Err(error) = self.inner.store.put_history(&records) {
+                    tracing::error!(%error, "recording the job in the history failed");
+                }
                 if board_due.is_some() {
                     self.final_board().await;
                 }

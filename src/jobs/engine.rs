@@ -45,6 +45,10 @@ pub struct EngineSettings {
     pub web_root: Option<String>,
     /// The configured hooks ([`crate::hooks`]).
     pub hooks: crate::hooks::Hooks,
+    /// The catalogue's recipes, to name builds no job follows in the history.
+    pub recipes: crate::history::Recipes,
+    /// How long the history keeps a build ([`crate::history`]).
+    pub keep_history: Duration,
 }
 
 impl Default for EngineSettings {
@@ -61,6 +65,8 @@ impl Default for EngineSettings {
             alert_group_window: Duration::from_secs(10 * 60),
             web_root: None,
             hooks: crate::hooks::Hooks::new(),
+            recipes: crate::history::Recipes::new(),
+            keep_history: Duration::from_secs(365 * 24 * 3600),
         }
     }
 }
@@ -168,6 +174,7 @@ impl<C: Chat + Clone> Engine<C> {
             follow_min: settings.rules.poll_min,
             follow_max: settings.rules.poll_max,
             web_root: settings.web_root.clone(),
+            recipes: settings.recipes.clone(),
         };
         let alerts = Alerts::new(
             client.clone(),
@@ -241,6 +248,14 @@ impl<C: Chat> Engine<C> {
             let removed = self.inner.store.compact(before)?;
             if removed > 0 {
                 tracing::info!(removed, "compacted old jobs away");
+            }
+        }
+        let keep = chrono::Duration::from_std(self.inner.settings.keep_history)
+            .unwrap_or(chrono::Duration::MAX);
+        if let Some(before) = Utc::now().checked_sub_signed(keep) {
+            let removed = self.inner.store.compact_history(before)?;
+            if removed > 0 {
+                tracing::info!(removed, "forgot builds older than the history keeps");
             }
         }
         let mut resumed = 0;

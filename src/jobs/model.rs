@@ -259,6 +259,31 @@ pub struct BuildTrack {
     pub log: Option<crate::launchpad::buildlog::LogExcerpt>,
 }
 
+impl Progress {
+    /// What Launchpad's `buildstate` and `registry_upload_status` mean to a person.
+    pub fn of(state: &BuildState, upload: &UploadStatus) -> Progress {
+        match (state, upload) {
+            (BuildState::NeedsBuilding, _) => Progress::Queued,
+            (BuildState::CancellingBuild | BuildState::CancelledBuild, _) => Progress::Cancelled,
+            (BuildState::SuccessfullyBuilt, UploadStatus::Pending) => Progress::Uploading,
+            (BuildState::SuccessfullyBuilt, UploadStatus::FailedToUpload) => Progress::UploadFailed,
+            (BuildState::SuccessfullyBuilt | BuildState::BuildForSupersededSource, _) => {
+                Progress::Done
+            }
+            (state, _) if state.is_final() => Progress::BuildFailed,
+            _ => Progress::Building,
+        }
+    }
+
+    /// Whether it has ended (as far as Launchpad goes on its own).
+    pub fn is_final(self) -> bool {
+        !matches!(
+            self,
+            Progress::Queued | Progress::Building | Progress::Uploading
+        )
+    }
+}
+
 /// What a build looks like to a person: one symbol on the board.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Progress {
@@ -322,17 +347,7 @@ impl BuildTrack {
         if self.unreadable.is_some() {
             return Progress::Unreadable;
         }
-        match (&self.state, &self.upload) {
-            (BuildState::NeedsBuilding, _) => Progress::Queued,
-            (BuildState::CancellingBuild | BuildState::CancelledBuild, _) => Progress::Cancelled,
-            (BuildState::SuccessfullyBuilt, UploadStatus::Pending) => Progress::Uploading,
-            (BuildState::SuccessfullyBuilt, UploadStatus::FailedToUpload) => Progress::UploadFailed,
-            (BuildState::SuccessfullyBuilt | BuildState::BuildForSupersededSource, _) => {
-                Progress::Done
-            }
-            (state, _) if state.is_final() => Progress::BuildFailed,
-            _ => Progress::Building,
-        }
+        Progress::of(&self.state, &self.upload)
     }
 
     /// Whether an auto-retry of the upload is still to come.

@@ -16,7 +16,7 @@ use crate::plan::Plan;
 use crate::target::{Arch, JobId};
 
 /// The board's symbol for a build's progress.
-fn symbol(progress: Progress) -> char {
+pub(super) fn symbol(progress: Progress) -> char {
     match progress {
         Progress::Queued => '○',
         Progress::Building => '◐',
@@ -167,7 +167,7 @@ pub fn board(job: &Job, now: DateTime<Utc>) -> String {
     text
 }
 
-fn progress_word(progress: Progress) -> &'static str {
+pub(super) fn progress_word(progress: Progress) -> &'static str {
     match progress {
         Progress::Queued => "queued",
         Progress::Building => "building",

@@ -6,6 +6,7 @@
 //! added without help does not compile.
 
 pub mod alerts;
+pub mod history;
 pub mod jobs;
 pub mod webhooks;
 
@@ -51,6 +52,13 @@ pub fn help_entry(name: CommandName) -> HelpEntry {
             usage: "jobs [mine|all]",
             summary: "List recent jobs, everybody's unless you say `mine`.",
             examples: &["jobs", "jobs mine"],
+        },
+        CommandName::History => HelpEntry {
+            usage: "history [IMAGE...] [SERIES...] [ARCH...] [--by USER] [--last N]",
+            summary: "What was built when: every rebuild (also those made on Launchpad that the bot heard of), \
+                      newest first, with who asked, why, and each build's outcome and upload. The first line \
+                      says when the newest was and whether it published.",
+            examples: &["history redis 22.04", "history --by alice --last 5", "history arm64"],
         },
         CommandName::Log => HelpEntry {
             usage: "log #JOB",
@@ -136,13 +144,16 @@ pub fn help(topic: Option<CommandName>, vocabulary: &Vocabulary) -> String {
 pub enum Front {
     /// In chat: `help rebuild`.
     Chat,
-    /// In a terminal, from `image-builder build`: `--help`.
+    /// In a terminal, from `image-builder build` or `history`: that subcommand's `--help`.
     CommandLine,
 }
 
 /// The hint every error ends with.
 fn help_hint(front: Front, topic: Option<CommandName>) -> String {
     match (front, topic) {
+        (Front::CommandLine, Some(CommandName::History)) => {
+            "See `image-builder history --help`.".to_string()
+        }
         (Front::CommandLine, _) => "See `image-builder build --help`.".to_string(),
         (Front::Chat, Some(name)) => format!("Try `help {name}`."),
         (Front::Chat, None) => "Try `help`.".to_string(),
@@ -350,6 +361,10 @@ pub fn parse_error(error: &ParseError, front: Front) -> String {
             }
             (text, None)
         }
+        E::BadLast { given } => (
+            format!("`--last` takes a number from 1 to 100, not `{given}`."),
+            Some(CommandName::History),
+        ),
         E::BadJobsScope { given } => (
             format!("`jobs` takes `mine` or `all`, not `{given}`."),
             Some(CommandName::Jobs),

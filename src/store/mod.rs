@@ -5,8 +5,8 @@
 //!
 //! Trees: `meta` (schema version, last job and group ids), `job_records` (each job in pieces,
 //! and the index of open jobs: [`jobs`]), `links` (build and build request URL → job id),
-//! `messages` (job id → its board message and whether its summary went out), and those of
-//! [`alerts`].
+//! `messages` (job id → its board message and whether its summary went out), `history` (build
+//! URL → what was built when: [`crate::history`]), and those of [`alerts`].
 //!
 //! This module stores; it never decides. The records are plain data whose meaning belongs to
 //! the modules that write them.
@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use crate::target::JobId;
 
 pub mod alerts;
+mod history;
 mod jobs;
 
 pub use alerts::{Claimed, GroupRecord, MuteRecord, MutedFailure, UploadRecord};
@@ -115,6 +116,7 @@ pub struct Store {
     mutes: sled::Tree,
     muted: sled::Tree,
     groups: sled::Tree,
+    history: sled::Tree,
 }
 
 impl Store {
@@ -202,6 +204,7 @@ impl Store {
             mutes: db.open_tree("mutes")?,
             muted: db.open_tree("muted")?,
             groups: db.open_tree("groups")?,
+            history: db.open_tree("history")?,
             meta,
             db,
         };

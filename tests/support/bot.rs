@@ -44,6 +44,8 @@ pub fn quick_engine() -> EngineSettings {
         alert_group_window: Duration::from_secs(600),
         web_root: None,
         hooks: Default::default(),
+        recipes: image_builder::history::recipes(&super::config().catalogue),
+        keep_history: Duration::from_secs(365 * 24 * 3600),
     }
 }
 

@@ -1,0 +1,267 @@
+//! What was built when: a compact record per build, kept much longer than whole jobs
+//! (`engine.history_keep_days`, a year by default), written when a job ends (who asked, when,
+//! why, each build's outcome and upload) and when the bot hears of a build it did not start
+//! (a webhook delivery of a build no job follows: someone's rebuild on Launchpad's web UI or a
+//! script). `history [IMAGE] [SERIES] [ARCH] [--by USER] [--last N]` reads them, newest first,
+//! grouped by rebuild, in chat and on the command line.
+//!
+//! The records are plain data; this module makes them from jobs and builds and answers
+//! queries. The store keeps them ([`crate::store::Store::put_history`]); messages say them
+//! ([`crate::messages::history`]).
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::jobs::model::{Job, Progress};
+use crate::launchpad::models::{BuildState, UploadStatus};
+use crate::target::{Arch, ImageName, JobId, Series};
+
+/// One build, as history remembers it. Keyed by the build's API URL.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryRecord {
+    /// The build's API URL.
+    pub build: String,
+    /// Its web page.
+    pub web_link: String,
+    /// The image.
+    pub image: ImageName,
+    /// The series.
+    pub series: Series,
+    /// The image's track (`6.2`).
+    pub track: String,
+    /// The architecture.
+    pub arch: Arch,
+    /// The bot's job that made it; `None` for a build the bot only heard of.
+    pub job: Option<JobId>,
+    /// Who asked: a chat user, the terminal's user, or a Launchpad person (`~name`).
+    pub requester: Option<String>,
+    /// Why (`reason=`).
+    pub reason: Option<String>,
+    /// When it was asked for.
+    pub requested_at: DateTime<Utc>,
+    /// Launchpad's `buildstate`.
+    pub state: BuildState,
+    /// Launchpad's `registry_upload_status`.
+    pub upload: UploadStatus,
+    /// Launchpad's `registry_upload_error_summary`.
+    pub upload_error: Option<String>,
+    /// When this record last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+impl HistoryRecord {
+    /// How it ended, or where it is.
+    pub fn progress(&self) -> Progress {
+        Progress::of(&self.state, &self.upload)
+    }
+
+    /// Whether its image reached the registries: built and uploaded (or nothing to upload).
+    pub fn published(&self) -> bool {
+        self.progress() == Progress::Done
+    }
+
+    /// The same build, as `newer` says it is now, keeping who asked and why when `newer` does
+    /// not know (a delivery about a build a job made).
+    pub fn merged(self, newer: HistoryRecord) -> HistoryRecord {
+        HistoryRecord {
+            job: newer.job.or(self.job),
+            requester: if newer.job.is_some() || self.job.is_none() {
+                newer.requester.or(self.requester)
+            } else {
+                self.requester
+            },
+            reason: newer.reason.or(self.reason),
+            requested_at: if self.job.is_some() && newer.job.is_none() {
+                self.requested_at
+            } else {
+                newer.requested_at
+            },
+            ..newer
+        }
+    }
+}
+
+/// The records of a job's builds (those asked for), as it is now.
+pub fn records_of(job: &Job, now: DateTime<Utc>) -> Vec<HistoryRecord> {
+    job.targets
+        .iter()
+        .flat_map(|target| {
+            target.wanted().map(move |build| HistoryRecord {
+                build: build.url.clone(),
+                web_link: build.web_link.clone(),
+                image: target.image.clone(),
+                series: target.series,
+                track: target.track.clone(),
+                arch: build.arch.clone(),
+                job: Some(job.id),
+                requester: Some(job.requester.clone()),
+                reason: job.reason.clone(),
+                requested_at: job.created_at,
+                state: build.state.clone(),
+                upload: build.upload.clone(),
+                upload_error: build.upload_error.clone(),
+                updated_at: now,
+            })
+        })
+        .collect()
+}
+
+/// What `history` asks for: filters (each empty means all) and how many rebuilds to list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Query {
+    /// Only these images.
+    pub images: Vec<ImageName>,
+    /// Only these series.
+    pub series: Vec<Series>,
+    /// Only these architectures.
+    pub arches: Vec<Arch>,
+    /// Only rebuilds this person asked for.
+    pub by: Option<String>,
+    /// How many rebuilds to list.
+    pub last: usize,
+}
+
+/// How many rebuilds `history` lists unless told.
+pub const DEFAULT_LAST: usize = 10;
+/// The most it lists.
+pub const MAX_LAST: usize = 100;
+
+impl Query {
+    /// Whether `record` is one the query asks about.
+    pub fn matches(&self, record: &HistoryRecord) -> bool {
+        (self.images.is_empty() || self.images.contains(&record.image))
+            && (self.series.is_empty() || self.series.contains(&record.series))
+            && (self.arches.is_empty() || self.arches.contains(&record.arch))
+            && self.by.as_ref().is_none_or(|by| {
+                record
+                    .requester
+                    .as_ref()
+                    .is_some_and(|who| who.eq_ignore_ascii_case(by))
+            })
+    }
+}
+
+/// One rebuild: a job's builds, or a build the bot only heard of.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rebuild {
+    /// The job, if the bot made it.
+    pub job: Option<JobId>,
+    /// Who asked.
+    pub requester: Option<String>,
+    /// Why.
+    pub reason: Option<String>,
+    /// When.
+    pub requested_at: DateTime<Utc>,
+    /// Its builds the query asks about, by image, series and architecture.
+    pub builds: Vec<HistoryRecord>,
+}
+
+impl Rebuild {
+    /// Whether every build of it reached the registries.
+    pub fn published(&self) -> bool {
+        self.builds.iter().all(HistoryRecord::published)
+    }
+
+    /// Whether some build of it has not ended yet.
+    pub fn running(&self) -> bool {
+        self.builds.iter().any(|b| !b.progress().is_final())
+    }
+}
+
+/// The records matching `query`, grouped by rebuild, newest first, at most `query.last`.
+pub fn rebuilds(records: Vec<HistoryRecord>, query: &Query) -> Vec<Rebuild> {
+    let mut groups: Vec<Rebuild> = Vec::new();
+    let mut matching: Vec<HistoryRecord> =
+        records.into_iter().filter(|r| query.matches(r)).collect();
+    matching.sort_by(|a, b| {
+        b.requested_at
+            .cmp(&a.requested_at)
+            .then_with(|| b.job.cmp(&a.job))
+            .then_with(|| (&a.image, a.series, &a.arch).cmp(&(&b.image, b.series, &b.arch)))
+    });
+    for record in matching {
+        let same = groups
+            .last()
+            .is_some_and(|group| match (group.job, record.job) {
+                (Some(a), Some(b)) => a == b,
+                // A build the bot only heard of joins the one before if one person asked for
+                // both at the same moment (one request of several architectures).
+                (None, None) => {
+                    group.requester == record.requester && group.requested_at == record.requested_at
+                }
+                _ => false,
+            });
+        if same {
+            groups.last_mut().expect("checked").builds.push(record);
+            continue;
+        }
+        if groups.len() == query.last {
+            break;
+        }
+        groups.push(Rebuild {
+            job: record.job,
+            requester: record.requester.clone(),
+            reason: record.reason.clone(),
+            requested_at: record.requested_at,
+            builds: vec![record],
+        });
+    }
+    groups
+}
+
+/// Which image, series and track each recipe builds, by its path
+/// (`~owner/pillar/+oci/IMAGE/+recipe/NAME`): how a build the bot only heard of is named.
+pub type Recipes = std::collections::BTreeMap<String, (ImageName, Series, String)>;
+
+/// The recipes of a catalogue.
+pub fn recipes(catalogue: &crate::catalogue::Catalogue) -> Recipes {
+    catalogue
+        .images
+        .iter()
+        .flat_map(|image| {
+            image.tracks.iter().map(|track| {
+                (
+                    track.recipe.to_string(),
+                    (image.name.clone(), track.series, track.track.clone()),
+                )
+            })
+        })
+        .collect()
+}
+
+/// A recipe's path in its URL (whatever the host and API version).
+fn recipe_path(url: &str) -> &str {
+    url.find("/~").map_or(url, |at| &url[at + 1..])
+}
+
+/// The record of a build the bot heard of through a delivery: `None` for a recipe the
+/// catalogue does not have. Its requester is the Launchpad person who asked (`~name`).
+pub fn heard_of(
+    build: &crate::launchpad::models::Build,
+    recipes: &Recipes,
+    now: DateTime<Utc>,
+) -> Option<HistoryRecord> {
+    let (image, series, track) = recipes.get(recipe_path(&build.recipe_link))?;
+    let requester = build.requester_link.as_deref().and_then(|link| {
+        link.rsplit('/')
+            .next()
+            .filter(|name| name.starts_with('~'))
+            .map(str::to_string)
+    });
+    Some(HistoryRecord {
+        build: build.self_link.clone(),
+        web_link: build.web_link.clone(),
+        image: image.clone(),
+        series: *series,
+        track: track.clone(),
+        arch: build.arch_tag.parse().ok()?,
+        job: None,
+        requester,
+        reason: None,
+        requested_at: build.datecreated.unwrap_or(now),
+        state: build.buildstate.clone(),
+        upload: build.registry_upload_status.clone(),
+        upload_error: build.registry_upload_error_summary.clone(),
+        updated_at: now,
+    })
+}
