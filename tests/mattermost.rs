@@ -551,6 +551,48 @@ async fn a_large_plans_confirm_is_refused_to_another_builder_and_taken_from_its_
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_builds_summary_shows_its_log_and_show_log_tells_the_clicker_alone() {
+    let (sim, fake, _bot) = connected_with_listener().await;
+    sim.set_outcomes(vec![image_builder::launchpad::sim::scenario::Outcome {
+        build_failures: image_builder::launchpad::sim::scenario::Failures::Always,
+        ..Default::default()
+    }]);
+    fake.say(ALICE, CHANNEL, "!rebuild 20.04 arm64 redis", None);
+    acknowledged(&fake).await;
+    let summary = run_until_posted(&sim, &fake, "Job #1 finished.").await;
+    assert!(
+        says(&summary, "E: Unable to locate package redis") && says(&summary, "full log: http"),
+        "{summary}"
+    );
+    let summary_id = summary["id"].as_str().unwrap().to_string();
+    let actions = fake.actions(&summary_id);
+    let show = actions
+        .iter()
+        .find(|(name, _)| name == "Show log")
+        .map(|(_, id)| id.clone())
+        .unwrap_or_else(|| panic!("a Show log button: {summary}"));
+
+    // Anyone who may read gets the longer excerpt, alone; the summary stays as it was.
+    assert_eq!(fake.click(BOB, &summary_id, &show).await, 200);
+    let told = fake.ephemeral();
+    assert_eq!(told.len(), 1, "{told:?}");
+    assert_eq!(told[0].0, BOB);
+    assert!(
+        told[0].2.contains("Failed at `Step 3/6") && told[0].2.contains("Scanning for processes"),
+        "{told:?}"
+    );
+    assert_eq!(
+        fake.post(&summary_id).unwrap()["message"],
+        summary["message"]
+    );
+    assert_eq!(
+        fake.actions(&summary_id).len(),
+        actions.len(),
+        "the button stays"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_forged_click_is_refused_and_changes_nothing() {
     let (sim, fake, bot) = connected_with_listener().await;
     fake.say(ALICE, CHANNEL, "!rebuild 22.04 all", None);

@@ -116,8 +116,9 @@ impl Handler {
             buttons: Vec::new(),
             private: answer.private,
         };
-        // Used: the message says what the click did, and its buttons are disabled. Refused
-        // (private): said to the clicker alone; the button stays for someone who may.
+        // Used: the message says what the click did, and its buttons are disabled. A private
+        // answer (a refusal, or Show log's excerpt): said to the clicker alone; the message and
+        // its buttons stay.
         let update = (!answer.private).then(|| {
             let original = &click.message;
             let buttons: Vec<Button> = original

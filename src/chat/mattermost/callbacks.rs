@@ -10,8 +10,9 @@
 //! - A click is checked by its context's signature ([`super::Mattermost::with_buttons`]); a
 //!   forged one is refused with 403 and changes nothing. It is then the command the button
 //!   stands for, typed by the clicker (the user id Mattermost sends), checked as typed text is.
-//!   A refusal is said to the clicker alone and the button stays; otherwise the clicked post is
-//!   updated to say what the click did, its buttons gone.
+//!   A private answer (a refusal, Show log's excerpt) is said to the clicker alone and the
+//!   button stays; otherwise the clicked post is updated to say what the click did, its
+//!   buttons gone.
 
 use std::sync::Arc;
 
@@ -260,7 +261,8 @@ async fn action(State(callbacks): State<Arc<Callbacks>>, request: Request<Body>)
     };
     let answer = callbacks.inbox.click(&incoming, &button).await;
     if answer.private {
-        // Refused: said to the clicker alone; the button stays for someone who may.
+        // A refusal, or an answer for the clicker alone (Show log): said to them only; the
+        // post and its button stay.
         return Json(json!({ "ephemeral_text": defuse(&answer.text), "skip_slack_parsing": true }))
             .into_response();
     }
