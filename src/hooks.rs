@@ -320,8 +320,7 @@ impl Output {
 
     fn end_line(&mut self, bytes: &[u8]) {
         let text = String::from_utf8_lossy(bytes);
-        let line: String = text
-            .trim_end_matches('\r')
+        let line: String = crate::launchpad::buildlog::printable(&text)
             .chars()
             .take(LINE_CHARS)
             .collect();

@@ -116,17 +116,25 @@ impl Lines {
         }
     }
 
-    /// Appends `line` (with its `\n`, if it has one) as shown, or nothing for a fence.
+    /// Appends `line` (with its `\n`, if it has one) as shown, or nothing for a fence. What
+    /// the message says never reaches the terminal as escape sequences or control characters
+    /// (a build log's or Launchpad's text could hold them): only the colours added here do.
     fn render(&mut self, line: &str, out: &mut String) {
         if line.trim_start().starts_with("```") {
             self.in_fence = !self.in_fence;
             return;
         }
+        let (content, end) = match line.strip_suffix('\n') {
+            Some(content) => (content, "\n"),
+            None => (line, ""),
+        };
+        let content = crate::launchpad::buildlog::printable(content);
         if self.in_fence {
-            self.fenced(line, out);
+            self.fenced(&content, out);
         } else {
-            self.inline(line, out);
+            self.inline(&content, out);
         }
+        out.push_str(end);
     }
 
     /// A line of a fence: as it is, with a board's symbols coloured.
@@ -266,6 +274,16 @@ mod tests {
         );
         assert!(text.contains("\x1b[32m✓\x1b[39m   \n"), "{text:?}");
         assert!(!text.contains('`') && !text.contains("**"), "{text:?}");
+    }
+
+    #[test]
+    fn text_never_reaches_the_terminal_as_escape_sequences() {
+        let hostile = "E: \x1b]0;pwned\x07\x1b[2Jgone\u{7}\n```\n\x1b[31m✗\n```\n";
+        for style in [Style::Plain, Style::Colour] {
+            let text = render(hostile, style);
+            assert!(!text.contains("pwned") && !text.contains("[2J"), "{text:?}");
+        }
+        assert_eq!(render(hostile, Style::Plain), "E: gone\n✗\n");
     }
 
     #[test]

@@ -212,8 +212,7 @@ struct Tail {
 impl Tail {
     fn line(&mut self, bytes: &[u8]) {
         let text = String::from_utf8_lossy(bytes);
-        let text = text.trim_end_matches(['\r', '\n']);
-        let line: String = text.chars().take(LINE_CHARS).collect();
+        let line: String = printable(&text).chars().take(LINE_CHARS).collect();
         if is_step(&line) {
             self.step = Some(line.trim().to_string());
         }
@@ -283,6 +282,45 @@ impl Write for Tail {
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
     }
+}
+
+/// `text` without terminal escape sequences (a build's coloured output: CSI `ESC [ … m`, OSC
+/// `ESC ] … BEL`) or other control characters, which mean nothing in chat and must not reach
+/// a terminal as they are; a carriage return (progress bars) keeps what was written after it.
+pub fn printable(text: &str) -> String {
+    let text = text
+        .rsplit('\r')
+        .find(|part| !part.trim().is_empty())
+        .unwrap_or_default();
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\x1b' => match chars.next() {
+                // CSI: parameters, then one final byte from @ to ~.
+                Some('[') => {
+                    for c in chars.by_ref() {
+                        if ('@'..='~').contains(&c) {
+                            break;
+                        }
+                    }
+                }
+                // OSC: to BEL or ESC \.
+                Some(']') => {
+                    while let Some(c) = chars.next() {
+                        if c == '\x07' || (c == '\x1b' && chars.next_if_eq(&'\\').is_some()) {
+                            break;
+                        }
+                    }
+                }
+                _ => {}
+            },
+            '\t' => out.push(' '),
+            c if c.is_control() => {}
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// A Dockerfile step as Docker's classic builder (`Step 3/6 : RUN ...`) or BuildKit
@@ -361,6 +399,16 @@ mod tests {
             ]
         );
         assert_eq!(excerpt.tail.last().unwrap(), "Revoking proxy token...");
+    }
+
+    #[test]
+    fn escape_sequences_and_control_characters_are_dropped() {
+        assert_eq!(
+            printable("\x1b[31mE: broken\x1b[0m \x1b]0;title\x07done\x07\u{0}"),
+            "E: broken done"
+        );
+        assert_eq!(printable("10%\r50%\r100% done\r"), "100% done");
+        assert_eq!(printable("a\tb"), "a b");
     }
 
     #[test]
