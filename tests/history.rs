@@ -134,3 +134,20 @@ async fn a_build_heard_of_through_a_webhook_is_in_the_history() {
         "No rebuild of nginx in the history (it keeps the last 365 days)."
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_history_word_is_answered_like_rebuilds_and_points_to_help_history() {
+    let bot = TestBot::start(vec![]).await;
+    assert_eq!(
+        bot.say("carol", "history redsi").await,
+        "I don't know `redsi`. Did you mean the image `redis`? Try `help history`."
+    );
+    assert_eq!(
+        bot.say("carol", "history --user alice").await,
+        "`history` has no option `--user`. It takes `--by USER` and `--last N`. Try `help history`."
+    );
+    assert_eq!(
+        bot.say("carol", "history --by").await,
+        "`--by` needs a value after it, as in `--by alice`. Try `help history`."
+    );
+}

@@ -123,6 +123,9 @@ pub enum ParseError {
         /// The closest command, if one is close.
         did_you_mean: Option<CommandName>,
     },
+    /// A word of `history` that a `rebuild` would refuse too (an unknown image, series,
+    /// architecture or option): said the same way, pointing to `help history`.
+    InHistory(Box<ParseError>),
     /// `history --last` with something other than a number from 1 to 100.
     BadLast {
         /// The word.
@@ -411,12 +414,14 @@ pub fn parse_history<'a>(
                     .ok_or(ParseError::BadLast { given: value })?;
             }
             option if option.starts_with("--") => {
-                return Err(ParseError::UnknownOption {
+                return Err(ParseError::InHistory(Box::new(ParseError::UnknownOption {
                     given: option.to_string(),
                     did_you_mean: closest(option, [BY, LAST].map(|known| (known, known))),
-                })
+                })))
             }
-            _ => match classify(&lower, word, vocabulary)? {
+            _ => match classify(&lower, word, vocabulary)
+                .map_err(|error| ParseError::InHistory(Box::new(error)))?
+            {
                 Bare::All => {}
                 Bare::Image(image) => query.images.push(image),
                 Bare::Series(series) => query.series.push(series),

@@ -190,9 +190,31 @@ fn word_kind(kind: WordKind) -> &'static str {
 
 /// What was wrong with a command, and what would be right.
 pub fn parse_error(error: &ParseError, front: Front) -> String {
+    let (text, topic) = parse_problem(error);
+    format!("{text} {}", help_hint(front, topic))
+}
+
+/// What is wrong, and the command whose help says what is right.
+fn parse_problem(error: &ParseError) -> (String, Option<CommandName>) {
     use ParseError as E;
     let rebuild = Some(CommandName::Rebuild);
-    let (text, topic) = match error {
+    match error {
+        E::InHistory(inner) => match inner.as_ref() {
+            E::UnknownOption {
+                given,
+                did_you_mean,
+            } => {
+                let mut text = format!("`history` has no option `{given}`.");
+                match did_you_mean {
+                    Some(option) => {
+                        let _ = write!(text, " Did you mean `{option}`?");
+                    }
+                    None => text.push_str(" It takes `--by USER` and `--last N`."),
+                }
+                (text, Some(CommandName::History))
+            }
+            inner => (parse_problem(inner).0, Some(CommandName::History)),
+        },
         E::Empty => ("Say a command.".to_string(), None),
         E::UnclosedQuote => (
             "A quote `\"` is opened and never closed.".to_string(),
@@ -289,13 +311,19 @@ pub fn parse_error(error: &ParseError, front: Front) -> String {
         E::MissingValue { option } => (
             format!(
                 "`{option}` needs a value after it, as in `{option} {}`.",
-                if *option == "--series" {
-                    "22.04"
-                } else {
-                    "arm64"
+                match *option {
+                    "--series" => "22.04",
+                    "--by" => "alice",
+                    "--last" => "5",
+                    "--then" => "retag",
+                    _ => "arm64",
                 }
             ),
-            rebuild,
+            if matches!(*option, "--by" | "--last") {
+                Some(CommandName::History)
+            } else {
+                rebuild
+            },
         ),
         E::DuplicateOption { option } => (format!("`{option}` is given twice."), rebuild),
         E::AllWithImages { image } => (
@@ -387,8 +415,7 @@ pub fn parse_error(error: &ParseError, front: Front) -> String {
             format!("`{command}` does not take `{given}`."),
             Some(*command),
         ),
-    };
-    format!("{text} {}", help_hint(front, topic))
+    }
 }
 
 /// Why a rebuild could not be planned, and what exists instead.
