@@ -10,19 +10,7 @@ use image_builder::chat::{Button, Incoming, Kind};
 use image_builder::jobs::JobStatus;
 use image_builder::launchpad::sim::buildlog::LogKind;
 use image_builder::launchpad::sim::scenario::{Failures, Outcome};
-use support::bot::{user, TestBot};
-
-fn finished(id: u64) -> impl Fn(&TestBot) -> bool {
-    move |bot| {
-        bot.wired
-            .engine
-            .store()
-            .job(image_builder::target::JobId(id))
-            .unwrap()
-            .is_some_and(|job| job.status != JobStatus::Running)
-            && !bot.printed_containing(Kind::Summary, "").is_empty()
-    }
-}
+use support::bot::{summarised, user, TestBot};
 
 fn failing(arch: &str, log: LogKind, times: Failures) -> Outcome {
     Outcome {
@@ -43,7 +31,7 @@ async fn a_failed_builds_summary_shows_the_failed_step_and_the_logs_error_lines(
     )])
     .await;
     bot.say("alice", "rebuild 20.04 arm64 redis").await;
-    bot.run_until("job 1 ends", finished(1)).await;
+    bot.run_until("job 1 ends", summarised(1)).await;
 
     let summary = bot
         .printed()
@@ -122,7 +110,7 @@ async fn a_huge_corrupt_plain_or_missing_log_gets_a_clear_line_and_the_job_still
     ])
     .await;
     bot.say("alice", "rebuild 20.04 redis").await;
-    bot.run_until("job 1 ends", finished(1)).await;
+    bot.run_until("job 1 ends", summarised(1)).await;
     let summary = &bot.printed_containing(Kind::Summary, "")[0];
     for (arch, line) in [
         (

@@ -5,26 +5,8 @@
 
 mod support;
 
-use image_builder::chat::Kind;
-use image_builder::jobs::JobStatus;
 use image_builder::launchpad::sim::scenario::{Failures, Outcome};
-use image_builder::target::JobId;
-use support::bot::TestBot;
-
-fn ended(id: u64) -> impl Fn(&TestBot) -> bool {
-    move |bot| {
-        bot.wired
-            .engine
-            .store()
-            .job(JobId(id))
-            .unwrap()
-            .is_some_and(|job| job.status != JobStatus::Running)
-            && bot
-                .printed_containing(Kind::Summary, &format!("Job #{id} "))
-                .len()
-                == 1
-    }
-}
+use support::bot::{summarised, TestBot};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn history_lists_three_rebuilds_newest_first_and_outlives_the_jobs() {
@@ -34,20 +16,20 @@ async fn history_lists_three_rebuilds_newest_first_and_outlives_the_jobs() {
         "rebuild 22.04 redis arm64 amd64 reason=\"CVE-2026-1\"",
     )
     .await;
-    bot.run_until("job 1 ends", ended(1)).await;
+    bot.run_until("job 1 ends", summarised(1)).await;
     bot.sim.set_outcomes(vec![Outcome {
         arch: Some("arm64".parse().unwrap()),
         upload_failures: Failures::Always,
         ..Outcome::default()
     }]);
     bot.say("bob", "rebuild 22.04 redis arm64").await;
-    bot.run_until("job 2 ends", ended(2)).await;
+    bot.run_until("job 2 ends", summarised(2)).await;
     bot.sim.set_outcomes(vec![]);
     // Another image and series: not in redis 22.04's history.
     bot.say("alice", "rebuild 20.04 postgres arm64").await;
-    bot.run_until("job 3 ends", ended(3)).await;
+    bot.run_until("job 3 ends", summarised(3)).await;
     bot.say("alice", "rebuild 22.04 redis s390x").await;
-    bot.run_until("job 4 ends", ended(4)).await;
+    bot.run_until("job 4 ends", summarised(4)).await;
 
     let answer = bot.say("carol", "history redis 22.04").await;
     let lines: Vec<&str> = answer.lines().collect();

@@ -11,9 +11,8 @@ use std::path::{Path, PathBuf};
 use image_builder::chat::Kind;
 use image_builder::config::Config;
 use image_builder::hooks::HookConfig;
-use image_builder::jobs::JobStatus;
 use image_builder::launchpad::sim::scenario::{Failures, Outcome, Scenario};
-use support::bot::{team_config, TempDir, TestBot};
+use support::bot::{summarised, team_config, TempDir, TestBot};
 
 /// A script that records its arguments and environment in `DIR/run.JOB` (one file per run,
 /// numbered if it runs twice), prints a line, and exits `HOOK_EXIT` (0 unless set).
@@ -92,21 +91,6 @@ fn config_with(hook: HookConfig) -> Config {
     config
 }
 
-fn ended(id: u64) -> impl Fn(&TestBot) -> bool {
-    move |bot| {
-        bot.wired
-            .engine
-            .store()
-            .job(image_builder::target::JobId(id))
-            .unwrap()
-            .is_some_and(|job| job.status != JobStatus::Running)
-            && bot
-                .printed_containing(Kind::Summary, &format!("Job #{id} "))
-                .len()
-                == 1
-    }
-}
-
 fn summary(bot: &TestBot, id: u64) -> String {
     bot.printed_containing(Kind::Summary, &format!("Job #{id} "))
         .pop()
@@ -132,7 +116,7 @@ async fn a_successful_job_with_then_retag_runs_the_command_with_the_jobs_builds(
         .say("alice", "rebuild 20.04 22.04 arm64 redis --then retag")
         .await;
     assert!(answer.starts_with("Job #1 accepted"), "{answer}");
-    bot.run_until("job 1 ends", ended(1)).await;
+    bot.run_until("job 1 ends", summarised(1)).await;
 
     let runs = hook.runs(1);
     assert_eq!(runs.len(), 1, "{runs:?}");
@@ -187,7 +171,7 @@ async fn a_failing_or_timed_out_hook_is_reported_and_not_retried() {
         TestBot::start_config(config_with(hook.config(&[("HOOK_EXIT", "3")], 60, false))).await;
     bot.say("alice", "rebuild 20.04 arm64 redis --then retag")
         .await;
-    bot.run_until("job 1 ends", ended(1)).await;
+    bot.run_until("job 1 ends", summarised(1)).await;
     let text = summary(&bot, 1);
     assert!(
         text.contains("Hook `retag` failed (exit 3); not retried."),
@@ -205,7 +189,7 @@ async fn a_failing_or_timed_out_hook_is_reported_and_not_retried() {
         TestBot::start_config(config_with(slow.config(&[("HOOK_SLEEP", "30")], 1, false))).await;
     bot.say("alice", "rebuild 20.04 arm64 redis --then retag")
         .await;
-    bot.run_until("job 1 ends", ended(1)).await;
+    bot.run_until("job 1 ends", summarised(1)).await;
     let text = summary(&bot, 1);
     assert!(
         text.contains("Hook `retag` timed out after 1 s and was killed; not retried."),
@@ -236,7 +220,7 @@ async fn an_unconfigured_hook_is_refused_and_a_failed_job_skips_its_hook() {
 
     // `always`: asked for or not, and skipped when a build failed.
     bot.say("alice", "rebuild 20.04 arm64 redis").await;
-    bot.run_until("job 1 ends", ended(1)).await;
+    bot.run_until("job 1 ends", summarised(1)).await;
     let text = summary(&bot, 1);
     assert!(
         text.contains("Hook `retag` not run: not every build and upload succeeded."),

@@ -113,10 +113,7 @@ async fn check_mattermost(
     err: &mut impl Write,
 ) -> anyhow::Result<usize> {
     use crate::chat::mattermost::{self, Mattermost};
-    let Some(token) = std::env::var(mattermost::TOKEN_ENV)
-        .ok()
-        .filter(|token| !token.trim().is_empty())
-    else {
+    let Some(token) = super::run::env_secret(mattermost::TOKEN_ENV) else {
         writeln!(
             err,
             "chat.service is \"mattermost\": set {} to check the bot's token and channels.",
@@ -125,7 +122,7 @@ async fn check_mattermost(
         return Ok(1);
     };
     let url = config.mattermost.url.as_deref().unwrap_or_default();
-    let chat = Mattermost::new(url, crate::secret::Secret::new(token.trim()))?;
+    let chat = Mattermost::new(url, token)?;
     let mut problems = 0;
     for (holds, line) in mattermost::check(&chat, &config.mattermost).await {
         if holds {

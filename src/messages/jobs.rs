@@ -457,18 +457,19 @@ fn code_block(lines: &[&String], chars: usize) -> String {
     text
 }
 
+/// The job's builds asked for that are at `progress`, each with its target.
+fn builds_at(job: &Job, progress: Progress) -> impl Iterator<Item = (&Target, &BuildTrack)> {
+    job.targets.iter().flat_map(move |t| {
+        t.wanted()
+            .filter(move |b| b.progress() == progress)
+            .map(move |b| (t, b))
+    })
+}
+
 /// The longer excerpt (`log #JOB`, the Show log button): each failed build's step and the
 /// log's last lines, within `limit` characters.
 pub fn logs(job: &Job, limit: usize) -> String {
-    let failed: Vec<(&Target, &BuildTrack)> = job
-        .targets
-        .iter()
-        .flat_map(|t| {
-            t.wanted()
-                .filter(|b| b.progress() == Progress::BuildFailed)
-                .map(move |b| (t, b))
-        })
-        .collect();
+    let failed: Vec<(&Target, &BuildTrack)> = builds_at(job, Progress::BuildFailed).collect();
     if failed.is_empty() {
         return format!(
             "No build of job {} failed: there is no failure log to show.",
@@ -547,14 +548,7 @@ pub fn summary(job: &Job) -> String {
     if !parts.is_empty() {
         let _ = write!(text, " {}.", parts.join(", "));
     }
-    let failed_builds: Vec<String> = job
-        .targets
-        .iter()
-        .flat_map(|t| {
-            t.wanted()
-                .filter(|b| b.progress() == Progress::BuildFailed)
-                .map(move |b| (t, b))
-        })
+    let failed_builds: Vec<String> = builds_at(job, Progress::BuildFailed)
         .enumerate()
         .map(|(n, (t, b))| {
             let mut line = format!("• {}: {} {}", build_name(t, b), b.state, b.web_link);
@@ -576,14 +570,7 @@ pub fn summary(job: &Job) -> String {
             failed_builds.join("\n")
         );
     }
-    let failed_uploads: Vec<String> = job
-        .targets
-        .iter()
-        .flat_map(|t| {
-            t.wanted()
-                .filter(|b| b.progress() == Progress::UploadFailed)
-                .map(move |b| (t, b))
-        })
+    let failed_uploads: Vec<String> = builds_at(job, Progress::UploadFailed)
         .map(|(t, b)| {
             format!(
                 "• {}: {} {}",
@@ -601,14 +588,7 @@ pub fn summary(job: &Job) -> String {
             failed_uploads.join("\n")
         );
     }
-    let unreadable: Vec<String> = job
-        .targets
-        .iter()
-        .flat_map(|t| {
-            t.wanted()
-                .filter(|b| b.progress() == Progress::Unreadable)
-                .map(move |b| (t, b))
-        })
+    let unreadable: Vec<String> = builds_at(job, Progress::Unreadable)
         .map(|(t, b)| {
             format!(
                 "• {}: Launchpad error {} {}",

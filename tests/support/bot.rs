@@ -300,6 +300,22 @@ impl TestBot {
     }
 }
 
+/// Job `id` ended and exactly one summary of it was printed: for [`TestBot::run_until`].
+pub fn summarised(id: u64) -> impl Fn(&TestBot) -> bool {
+    move |bot| {
+        bot.wired
+            .engine
+            .store()
+            .job(JobId(id))
+            .unwrap()
+            .is_some_and(|job| job.is_finished())
+            && bot
+                .printed_containing(Kind::Summary, &format!("Job #{id} "))
+                .len()
+                == 1
+    }
+}
+
 /// Steps `sim` until `done` holds (see [`TestBot::run_until`]).
 pub async fn run_until(sim: &Simulator, what: &str, done: impl Fn() -> bool) {
     let started = std::time::Instant::now();
