@@ -9,7 +9,10 @@
 //! builds, 3 cancels, 1 read of the finished build); the engine's CPU time per request, per
 //! recipe (the first rises as requests are saved: the work an answer leads to stays), and per
 //! HTTP exchange (requests and webhook deliveries taken, each an exchange the engine handles);
-//! and the wall time, which is mostly the simulated builds.
+//! and the wall time, which is mostly the simulated builds. Then what the least exchanges cost
+//! on their own ([`floor`]): one read through the client and one signed delivery taken, in a
+//! row, and what a recipe's requests and deliveries would cost at that rate with nothing done
+//! between them.
 //!
 //! The simulator runs on its own runtime (threads named `sim`), its clock 100 times faster
 //! than real time, so Launchpad's default timings (builds of 5 to 40 minutes) take 3 to 24 s;
@@ -237,6 +240,102 @@ fn run(sim_runtime: &tokio::runtime::Runtime, limit: usize, webhooks: bool) -> R
     result
 }
 
+/// How many times each of the least exchanges is measured by [`floor`].
+const FLOOR_EXCHANGES: u32 = 400;
+
+/// What the least exchanges cost the engine on their own, in ms of CPU each, against the
+/// simulator with no latency, [`FLOOR_EXCHANGES`] in a row: one read of a Launchpad entry
+/// through the client (a recipe: HTTP, the OAuth signature, JSON) and one signed delivery taken
+/// by the webhook listener (a ping: HTTP, the HMAC, JSON; the sender runs on the simulator's
+/// threads). With them, what a recipe's job costs at the least, whatever the engine does
+/// between its exchanges.
+fn floor(sim_runtime: &tokio::runtime::Runtime) -> (f64, f64) {
+    let config = catalogue_config();
+    let sim = sim_runtime
+        .block_on(Simulator::start(SimSettings::new(config.catalogue.clone())))
+        .expect("the simulator starts");
+    let engine_runtime = tokio::runtime::Builder::new_multi_thread()
+        .thread_name("engine")
+        .enable_all()
+        .build()
+        .unwrap();
+    let per_exchange = |(cpu_before, sim_before): (f64, f64)| {
+        let (cpu_after, sim_after) = cpu_seconds();
+        ((cpu_after - cpu_before) - (sim_after - sim_before)) * 1000.0 / f64::from(FLOOR_EXCHANGES)
+    };
+    let read = engine_runtime.block_on(async {
+        let mut settings = ClientSettings::new(sim.api_root());
+        settings.credentials = Some(sim.credentials());
+        let client = Client::new(settings).unwrap();
+        let recipe = &config.catalogue.images[0].tracks[0].recipe;
+        let url = client.recipe_url(recipe);
+        // The connection is made, and the allocator warmed, before anything is measured.
+        for _ in 0..20 {
+            client.recipe(&url).await.unwrap();
+        }
+        let before = cpu_seconds();
+        for _ in 0..FLOOR_EXCHANGES {
+            client.recipe(&url).await.unwrap();
+        }
+        per_exchange(before)
+    });
+    let url = engine_runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!(
+            "http://{}{}",
+            listener.local_addr().unwrap(),
+            image_builder::webhook::PATH
+        );
+        let client = Client::new(ClientSettings::new(sim.api_root())).unwrap();
+        let engine = Engine::new(
+            client,
+            Store::temporary().unwrap(),
+            Console::new(std::io::sink()),
+            EngineSettings::default(),
+        );
+        tokio::spawn(image_builder::webhook::serve(
+            listener,
+            Secret::new("bench"),
+            engine,
+            sim.api_root(),
+            image_builder::serve::Limits::default(),
+            std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true)),
+            axum::Router::new(),
+        ));
+        url
+    });
+    let body = r#"{"ping": true}"#;
+    let signature = image_builder::launchpad::sim::deliver::signature("bench", body.as_bytes());
+    let send = move |count: u32| {
+        let (url, signature) = (url.clone(), signature.clone());
+        async move {
+            let http = reqwest::Client::new();
+            for _ in 0..count {
+                let answer = http
+                    .post(&url)
+                    .header("Content-Type", "application/json")
+                    .header("X-Launchpad-Event-Type", "ping")
+                    .header("X-Hub-Signature", &signature)
+                    .body(body)
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(answer.status(), 200);
+            }
+        }
+    };
+    // On the simulator's threads, so that only the listener's side is the engine's.
+    sim_runtime.block_on(sim_runtime.spawn(send(20))).unwrap();
+    let before = cpu_seconds();
+    sim_runtime
+        .block_on(sim_runtime.spawn(send(FLOOR_EXCHANGES)))
+        .unwrap();
+    let delivery = per_exchange(before);
+    drop(engine_runtime);
+    drop(sim);
+    (read, delivery)
+}
+
 fn main() {
     let sim_runtime = tokio::runtime::Builder::new_multi_thread()
         .thread_name("sim")
@@ -263,6 +362,7 @@ fn main() {
         "wall"
     );
     // `IB_BENCH_ONLY=8/no` runs one row (for a profiler).
+    let mut floor_inputs = Vec::new();
     let only = std::env::var("IB_BENCH_ONLY").ok();
     for webhooks in [false, true] {
         for limit in [1, 8, 32] {
@@ -291,6 +391,22 @@ fn main() {
                 "  requests by operation: {:?}; webhook deliveries taken: {}",
                 run.counts, run.deliveries
             );
+            floor_inputs.push((limit, webhooks, run.requests, run.deliveries));
         }
+    }
+    let (read, delivery) = floor(&sim_runtime);
+    println!(
+        "\nThe least exchanges alone, {FLOOR_EXCHANGES} of each in a row, no latency: a read through the client {read:.3} ms of CPU, a signed delivery taken {delivery:.3} ms"
+    );
+    for (limit, webhooks, requests, deliveries) in floor_inputs {
+        let cpu = read * requests as f64 + delivery * deliveries as f64;
+        println!(
+            "  {limit:>2} in flight, {} webhooks: {:.1} requests and {:.1} deliveries per recipe cost at least {:.2} ms per recipe, {:.2} ms per Launchpad request, with nothing done between them",
+            if webhooks { "with" } else { "without" },
+            requests as f64 / RECIPES as f64,
+            deliveries as f64 / RECIPES as f64,
+            cpu / RECIPES as f64,
+            cpu / requests as f64,
+        );
     }
 }

@@ -23,6 +23,10 @@ use crate::alerts::{failure_key, job_owner, unreadable_key, Claim};
 use crate::chat::{Button, Chat, Kind, MessageId, Outgoing};
 use crate::messages::jobs as say;
 
+/// How long a job's driver gathers webhook deliveries after the first before it takes them in
+/// ([`Driver::run`]): short beside how long anything on Launchpad takes, long beside a burst.
+const GATHER_DELIVERIES: Duration = Duration::from_millis(50);
+
 /// One job's task.
 pub(super) struct Driver<C> {
     inner: Arc<Inner<C>>,
@@ -160,22 +164,45 @@ impl<C: Chat> Driver<C> {
                 wake = wake.min(due);
             }
             step = Step::default();
-            tokio::select! {
-                _ = tokio::time::sleep_until(wake) => {}
-                Some(observation) = calls.next(), if !calls.is_empty() => {
-                    step = observe(&mut self.job, observation, Utc::now(), &rules);
-                    // Answers that came meanwhile are taken in the same pass: one look at
-                    // every build and one save for all of them, not one each.
-                    while let Some(observation) = calls.ready() {
+            // A delivery is a hint, and they come in bursts (some sixteen per recipe in a mass
+            // rebuild): those that come within [`GATHER_DELIVERIES`] of the first are taken in
+            // one pass (one look at every build, one save), not one pass each. An answer to a
+            // call, or anything else asked, ends the gathering at once.
+            let mut gathering = false;
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep_until(wake) => break,
+                    Some(observation) = calls.next(), if !calls.is_empty() => {
                         step.extend(observe(&mut self.job, observation, Utc::now(), &rules));
+                        break;
                     }
+                    command = commands.recv() => match command {
+                        Some(Command::Stop) => return self.stop_taking(step).await,
+                        Some(command @ (Command::Poke { .. } | Command::Candidate { .. })) => {
+                            step.extend(self.command(command));
+                            if !gathering {
+                                gathering = true;
+                                wake = wake.min(Instant::now() + GATHER_DELIVERIES);
+                            }
+                        }
+                        Some(command) => {
+                            step.extend(self.command(command));
+                            break;
+                        }
+                        None => break,
+                    },
                 }
-                command = commands.recv() => {
-                    match command {
-                        Some(Command::Stop) => return self.stop().await,
-                        Some(command) => step = self.command(command),
-                        None => {}
-                    }
+            }
+            // Answers and commands that came meanwhile are taken in the same pass too.
+            loop {
+                if let Some(observation) = calls.ready() {
+                    step.extend(observe(&mut self.job, observation, Utc::now(), &rules));
+                    continue;
+                }
+                match commands.try_recv() {
+                    Ok(Command::Stop) => return self.stop_taking(step).await,
+                    Ok(command) => step.extend(self.command(command)),
+                    Err(_) => break,
                 }
             }
         }
@@ -389,6 +416,13 @@ impl<C: Chat> Driver<C> {
             self.version += 1;
         }
         changed
+    }
+
+    /// [`Driver::stop`] with what was taken in but not yet stored: its notices are stored to
+    /// be said by the next start; its calls are pending in the job, made again then.
+    async fn stop_taking(&mut self, step: Step) {
+        self.queue(step.notices);
+        self.stop().await;
     }
 
     /// The process is stopping ([`super::Engine::stop`]): what waits to be stored is stored,
