@@ -41,6 +41,8 @@ const LATENCY: Duration = Duration::from_millis(100);
 const RECIPES: usize = 60;
 /// The least requests a recipe's job can cost.
 const LEAST_PER_RECIPE: f64 = 7.0;
+/// The webhooks' secret.
+const SECRET: &str = "bench";
 
 /// 15 images × 4 series = 60 recipes.
 fn catalogue_config() -> Config {
@@ -102,6 +104,36 @@ fn cpu_seconds() -> (f64, f64) {
     (process, sim)
 }
 
+/// The engine's runtime: threads of its own (named `engine`), apart from the simulator's.
+fn engine_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .thread_name("engine")
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// Serves `engine`'s webhook listener on a port of its own, for the simulator at `api_root`;
+/// returns the URL to deliver to.
+async fn listen(engine: Engine<Console>, api_root: String) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!(
+        "http://{}{}",
+        listener.local_addr().unwrap(),
+        image_builder::webhook::PATH
+    );
+    tokio::spawn(image_builder::webhook::serve(
+        listener,
+        Secret::new(SECRET),
+        engine,
+        api_root,
+        image_builder::serve::Limits::default(),
+        std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true)),
+        axum::Router::new(),
+    ));
+    url
+}
+
 struct Run {
     requested: Duration,
     wall: Duration,
@@ -125,11 +157,7 @@ fn run(sim_runtime: &tokio::runtime::Runtime, limit: usize, webhooks: bool) -> R
     let sim = sim_runtime
         .block_on(Simulator::start(sim_settings))
         .expect("the simulator starts");
-    let engine_runtime = tokio::runtime::Builder::new_multi_thread()
-        .thread_name("engine")
-        .enable_all()
-        .build()
-        .unwrap();
+    let engine_runtime = engine_runtime();
     let result = engine_runtime.block_on(async {
         let mut client_settings = ClientSettings::new(sim.api_root());
         client_settings.credentials = Some(sim.credentials());
@@ -150,22 +178,7 @@ fn run(sim_runtime: &tokio::runtime::Runtime, limit: usize, webhooks: bool) -> R
             settings,
         );
         if webhooks {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            let url = format!(
-                "http://{}{}",
-                listener.local_addr().unwrap(),
-                image_builder::webhook::PATH
-            );
-            let secret = Secret::new("bench");
-            tokio::spawn(image_builder::webhook::serve(
-                listener,
-                secret.clone(),
-                engine.clone(),
-                sim.api_root(),
-                image_builder::serve::Limits::default(),
-                std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true)),
-                axum::Router::new(),
-            ));
+            let url = listen(engine.clone(), sim.api_root()).await;
             for image in &config.catalogue.images {
                 for track in &image.tracks {
                     client
@@ -173,7 +186,7 @@ fn run(sim_runtime: &tokio::runtime::Runtime, limit: usize, webhooks: bool) -> R
                             &client.recipe_url(&track.recipe),
                             &url,
                             &[OCI_BUILD_EVENT],
-                            Some(&secret),
+                            Some(&Secret::new(SECRET)),
                         )
                         .await
                         .unwrap();
@@ -254,11 +267,7 @@ fn floor(sim_runtime: &tokio::runtime::Runtime) -> (f64, f64) {
     let sim = sim_runtime
         .block_on(Simulator::start(SimSettings::new(config.catalogue.clone())))
         .expect("the simulator starts");
-    let engine_runtime = tokio::runtime::Builder::new_multi_thread()
-        .thread_name("engine")
-        .enable_all()
-        .build()
-        .unwrap();
+    let engine_runtime = engine_runtime();
     let per_exchange = |(cpu_before, sim_before): (f64, f64)| {
         let (cpu_after, sim_after) = cpu_seconds();
         ((cpu_after - cpu_before) - (sim_after - sim_before)) * 1000.0 / f64::from(FLOOR_EXCHANGES)
@@ -280,12 +289,6 @@ fn floor(sim_runtime: &tokio::runtime::Runtime) -> (f64, f64) {
         per_exchange(before)
     });
     let url = engine_runtime.block_on(async {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!(
-            "http://{}{}",
-            listener.local_addr().unwrap(),
-            image_builder::webhook::PATH
-        );
         let client = Client::new(ClientSettings::new(sim.api_root())).unwrap();
         let engine = Engine::new(
             client,
@@ -293,19 +296,10 @@ fn floor(sim_runtime: &tokio::runtime::Runtime) -> (f64, f64) {
             Console::new(std::io::sink()),
             EngineSettings::default(),
         );
-        tokio::spawn(image_builder::webhook::serve(
-            listener,
-            Secret::new("bench"),
-            engine,
-            sim.api_root(),
-            image_builder::serve::Limits::default(),
-            std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true)),
-            axum::Router::new(),
-        ));
-        url
+        listen(engine, sim.api_root()).await
     });
     let body = r#"{"ping": true}"#;
-    let signature = image_builder::launchpad::sim::deliver::signature("bench", body.as_bytes());
+    let signature = image_builder::launchpad::sim::deliver::signature(SECRET, body.as_bytes());
     let send = move |count: u32| {
         let (url, signature) = (url.clone(), signature.clone());
         async move {
@@ -361,8 +355,8 @@ fn main() {
         "CPU/exch",
         "wall"
     );
-    // `IB_BENCH_ONLY=8/no` runs one row (for a profiler).
     let mut floor_inputs = Vec::new();
+    // `IB_BENCH_ONLY=8/no` runs one row (for a profiler).
     let only = std::env::var("IB_BENCH_ONLY").ok();
     for webhooks in [false, true] {
         for limit in [1, 8, 32] {
