@@ -255,22 +255,27 @@ fn run(sim_runtime: &tokio::runtime::Runtime, limit: usize, webhooks: bool) -> R
 
 /// How many times each of the least exchanges is measured by [`floor`].
 const FLOOR_EXCHANGES: u32 = 400;
+/// How many deliveries [`floor`] sends alone, and how long after the last answer each.
+const LONE_DELIVERIES: u32 = 100;
+const LONE_GAP: Duration = Duration::from_millis(50);
 
 /// What the least exchanges cost the engine on their own, in ms of CPU each, against the
 /// simulator with no latency, [`FLOOR_EXCHANGES`] in a row: one read of a Launchpad entry
 /// through the client (a recipe: HTTP, the OAuth signature, JSON) and one signed delivery taken
 /// by the webhook listener (a ping: HTTP, the HMAC, JSON; the sender runs on the simulator's
 /// threads). With them, what a recipe's job costs at the least, whatever the engine does
-/// between its exchanges.
-fn floor(sim_runtime: &tokio::runtime::Runtime) -> (f64, f64) {
+/// between its exchanges. Then the same delivery alone, [`LONE_GAP`] after the last answer,
+/// nothing else running: what waking an idle process for one exchange costs (caches gone
+/// cold, threads woken), as a delivery that comes on its own does in a job.
+fn floor(sim_runtime: &tokio::runtime::Runtime) -> (f64, f64, f64) {
     let config = catalogue_config();
     let sim = sim_runtime
         .block_on(Simulator::start(SimSettings::new(config.catalogue.clone())))
         .expect("the simulator starts");
     let engine_runtime = engine_runtime();
-    let per_exchange = |(cpu_before, sim_before): (f64, f64)| {
+    let per_exchange = |(cpu_before, sim_before): (f64, f64), count: u32| {
         let (cpu_after, sim_after) = cpu_seconds();
-        ((cpu_after - cpu_before) - (sim_after - sim_before)) * 1000.0 / f64::from(FLOOR_EXCHANGES)
+        ((cpu_after - cpu_before) - (sim_after - sim_before)) * 1000.0 / f64::from(count)
     };
     let read = engine_runtime.block_on(async {
         let mut settings = ClientSettings::new(sim.api_root());
@@ -286,7 +291,7 @@ fn floor(sim_runtime: &tokio::runtime::Runtime) -> (f64, f64) {
         for _ in 0..FLOOR_EXCHANGES {
             client.recipe(&url).await.unwrap();
         }
-        per_exchange(before)
+        per_exchange(before, FLOOR_EXCHANGES)
     });
     let url = engine_runtime.block_on(async {
         let client = Client::new(ClientSettings::new(sim.api_root())).unwrap();
@@ -300,7 +305,7 @@ fn floor(sim_runtime: &tokio::runtime::Runtime) -> (f64, f64) {
     });
     let body = r#"{"ping": true}"#;
     let signature = image_builder::launchpad::sim::deliver::signature(SECRET, body.as_bytes());
-    let send = move |count: u32| {
+    let send = move |count: u32, gap: Duration| {
         let (url, signature) = (url.clone(), signature.clone());
         async move {
             let http = reqwest::Client::new();
@@ -315,19 +320,29 @@ fn floor(sim_runtime: &tokio::runtime::Runtime) -> (f64, f64) {
                     .await
                     .unwrap();
                 assert_eq!(answer.status(), 200);
+                if !gap.is_zero() {
+                    tokio::time::sleep(gap).await;
+                }
             }
         }
     };
     // On the simulator's threads, so that only the listener's side is the engine's.
-    sim_runtime.block_on(sim_runtime.spawn(send(20))).unwrap();
+    sim_runtime
+        .block_on(sim_runtime.spawn(send(20, Duration::ZERO)))
+        .unwrap();
     let before = cpu_seconds();
     sim_runtime
-        .block_on(sim_runtime.spawn(send(FLOOR_EXCHANGES)))
+        .block_on(sim_runtime.spawn(send(FLOOR_EXCHANGES, Duration::ZERO)))
         .unwrap();
-    let delivery = per_exchange(before);
+    let delivery = per_exchange(before, FLOOR_EXCHANGES);
+    let before = cpu_seconds();
+    sim_runtime
+        .block_on(sim_runtime.spawn(send(LONE_DELIVERIES, LONE_GAP)))
+        .unwrap();
+    let lone = per_exchange(before, LONE_DELIVERIES);
     drop(engine_runtime);
     drop(sim);
-    (read, delivery)
+    (read, delivery, lone)
 }
 
 fn main() {
@@ -388,19 +403,22 @@ fn main() {
             floor_inputs.push((limit, webhooks, run.requests, run.deliveries));
         }
     }
-    let (read, delivery) = floor(&sim_runtime);
+    let (read, delivery, lone) = floor(&sim_runtime);
     println!(
-        "\nThe least exchanges alone, {FLOOR_EXCHANGES} of each in a row, no latency: a read through the client {read:.3} ms of CPU, a signed delivery taken {delivery:.3} ms"
+        "\nThe least exchanges alone, {FLOOR_EXCHANGES} of each in a row, no latency: a read through the client {read:.3} ms of CPU, a signed delivery taken {delivery:.3} ms; a delivery alone, {} ms after the last: {lone:.3} ms",
+        LONE_GAP.as_millis()
     );
     for (limit, webhooks, requests, deliveries) in floor_inputs {
         let cpu = read * requests as f64 + delivery * deliveries as f64;
+        let deliveries_alone = lone * deliveries as f64;
         println!(
-            "  {limit:>2} in flight, {} webhooks: {:.1} requests and {:.1} deliveries per recipe cost at least {:.2} ms per recipe, {:.2} ms per Launchpad request, with nothing done between them",
+            "  {limit:>2} in flight, {} webhooks: {:.1} requests and {:.1} deliveries per recipe cost at least {:.2} ms per recipe, {:.2} ms per Launchpad request, with nothing done between them; the deliveries alone, each on its own, {:.2} ms per Launchpad request",
             if webhooks { "with" } else { "without" },
             requests as f64 / RECIPES as f64,
             deliveries as f64 / RECIPES as f64,
             cpu / RECIPES as f64,
             cpu / requests as f64,
+            deliveries_alone / requests as f64,
         );
     }
 }

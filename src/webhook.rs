@@ -47,24 +47,35 @@ pub struct Delivery {
     pub status: Option<String>,
 }
 
+/// Takes a delivery in; returns whether it was (`false`: nothing takes deliveries any more).
+type Take = Box<dyn Fn(Delivery) -> bool + Send + Sync>;
+
 struct Listener {
     secret: Secret,
-    deliveries: mpsc::UnboundedSender<Delivery>,
+    take: Take,
     limits: Limits,
 }
 
-/// The listener's route: `POST /launchpad/webhook`. (Health and metrics are on their own
-/// address: [`crate::metrics::router`].)
+/// The listener's route: `POST /launchpad/webhook`, each delivery sent to `deliveries`.
+/// (Health and metrics are on their own address: [`crate::metrics::router`].)
 pub fn router(
     secret: Secret,
     deliveries: mpsc::UnboundedSender<Delivery>,
     limits: Limits,
 ) -> Router {
+    routes(
+        secret,
+        Box::new(move |delivery| deliveries.send(delivery).is_ok()),
+        limits,
+    )
+}
+
+fn routes(secret: Secret, take: Take, limits: Limits) -> Router {
     Router::new()
         .route(PATH, post(deliver))
         .with_state(Arc::new(Listener {
             secret,
-            deliveries,
+            take,
             limits,
         }))
 }
@@ -167,11 +178,12 @@ async fn deliver(State(listener): State<Arc<Listener>>, request: Request<Body>) 
             .map(|status| status.chars().take(64).collect()),
     };
     tracing::debug!(build = %delivery.build, action = %delivery.action, "webhook delivery");
-    if listener.deliveries.send(delivery).is_err() {
+    if !(listener.take)(delivery) {
+        // Launchpad sends it again later (`reference/launchpad-api.md` §1.8).
         return refuse(
             StatusCode::SERVICE_UNAVAILABLE,
-            "engine_stopped",
-            "the engine is not running",
+            "not_taken",
+            "the bot cannot take deliveries now; send it again later",
         );
     }
     crate::metrics::webhook_delivery("accepted", "");
@@ -228,6 +240,12 @@ fn percent_decode(text: &str) -> Option<String> {
 /// callbacks; none for most chats), and hands each delivery to `engine`, whose Launchpad is
 /// at `api_root`, until the task is aborted. `taken` says whether deliveries are still taken
 /// (for `/healthz`).
+///
+/// A delivery is handed over by the request that brings it, before it is answered
+/// ([`take`]): no task of its own between the listener and the job (Launchpad sends some
+/// sixteen per recipe in a mass rebuild, each waking the process), and an answer of `200`
+/// means the job has it; once the engine is stopping, a delivery is refused with `503` (and
+/// Launchpad sends it again later).
 pub async fn serve<C: crate::chat::Chat>(
     listener: tokio::net::TcpListener,
     secret: Secret,
@@ -237,41 +255,40 @@ pub async fn serve<C: crate::chat::Chat>(
     taken: Arc<AtomicBool>,
     also: Router,
 ) {
-    let (sender, mut deliveries) = mpsc::unbounded_channel();
-    let routes = router(secret, sender, limits).merge(also);
-    let server = crate::serve::serve(listener, routes, limits);
-    let handler = async move {
-        while let Some(delivery) = deliveries.recv().await {
-            let build = format!("{api_root}{}", delivery.build);
-            let request = delivery
-                .build_request
-                .map(|path| format!("{api_root}{path}"));
-            // What the build was when the delivery was made; a state this bot does not know
-            // is no news it can take in (the job reads the build instead).
-            let reported = delivery
-                .status
-                .map(BuildState::from)
-                .zip(delivery.upload_status.clone().map(UploadStatus::from))
-                .filter(|(state, upload)| {
-                    !matches!(state, BuildState::Unknown(_))
-                        && !matches!(upload, UploadStatus::Unknown(_))
-                });
-            let hint = delivery
-                .id
-                .zip(delivery.upload_status)
-                .map(|(delivery, upload_status)| crate::alerts::Hint {
-                    delivery,
-                    upload_status,
-                });
-            let recipe = delivery.recipe.map(|path| format!("{api_root}{path}"));
-            engine.webhook(build, request, recipe, reported, hint).await;
-        }
-    };
-    tokio::select! {
-        () = server => {}
-        () = handler => {}
-    }
+    let take = Box::new(move |delivery| take(&engine, &api_root, delivery));
+    let routes = routes(secret, take, limits).merge(also);
+    crate::serve::serve(listener, routes, limits).await;
     taken.store(false, Ordering::SeqCst);
+}
+
+/// Hands `delivery` to `engine`, whose Launchpad is at `api_root`; whether it took it.
+fn take<C: crate::chat::Chat>(
+    engine: &crate::jobs::Engine<C>,
+    api_root: &str,
+    delivery: Delivery,
+) -> bool {
+    let build = format!("{api_root}{}", delivery.build);
+    let request = delivery
+        .build_request
+        .map(|path| format!("{api_root}{path}"));
+    // What the build was when the delivery was made; a state this bot does not know is no
+    // news it can take in (the job reads the build instead).
+    let reported = delivery
+        .status
+        .map(BuildState::from)
+        .zip(delivery.upload_status.clone().map(UploadStatus::from))
+        .filter(|(state, upload)| {
+            !matches!(state, BuildState::Unknown(_)) && !matches!(upload, UploadStatus::Unknown(_))
+        });
+    let hint = delivery
+        .id
+        .zip(delivery.upload_status)
+        .map(|(delivery, upload_status)| crate::alerts::Hint {
+            delivery,
+            upload_status,
+        });
+    let recipe = delivery.recipe.map(|path| format!("{api_root}{path}"));
+    engine.webhook(build, request, recipe, reported, hint)
 }
 
 #[cfg(test)]

@@ -144,6 +144,47 @@ async fn bad_deliveries_are_refused_with_the_right_status_and_change_nothing() {
         .await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delivery_while_the_bot_stops_is_refused_and_taken_by_the_next_start() {
+    let (bot, url) = alerting_bot(Failures::Always, false).await;
+    let id = bot
+        .sim
+        .with_world_mut(|world| world.foreign_build("redis", "22.04", "amd64"))
+        .unwrap();
+    bot.sim.advance(Duration::from_secs(3 * 3600));
+    let body = format!(
+        "{{\"recipe_build\": \"/~ubuntu-docker-images/ubuntu-docker-images/+oci/redis/+recipe/redis-6.2-22.04/+build/{id}\", \"action\": \"status-changed\"}}"
+    );
+    let signature = image_builder::launchpad::sim::deliver::signature(SECRET, body.as_bytes());
+    let event = "oci-recipe:build:0.1";
+    // SIGTERM: the engine stops, its listener still answers.
+    bot.wired.engine.stop(Duration::from_secs(5)).await;
+    assert_eq!(
+        post(&url, &body, Some(&signature), event).await,
+        503,
+        "refused, for Launchpad to send again"
+    );
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(alerts(&bot).is_empty(), "{:#?}", alerts(&bot));
+    assert_eq!(bot.sim.requests("GET build"), 0, "nothing was read");
+
+    // Launchpad's next attempt reaches the next start.
+    let restarted = Engine::new(
+        image_builder::launchpad::Client::new(support::client_settings(&bot.sim)).unwrap(),
+        bot.wired.engine.store().clone(),
+        bot.wired.console.clone(),
+        {
+            let mut settings = quick_engine();
+            settings.alerts_channel = Some("alerts".into());
+            settings
+        },
+    );
+    let again = listen(&bot.sim, restarted).await;
+    assert_eq!(post(&again, &body, Some(&signature), event).await, 200);
+    bot.run_until("the alert", |bot| alerts(bot).len() == 1)
+        .await;
+}
+
 /// The value of the sample `name{labels}` in a metrics text, 0 if absent.
 fn sample(text: &str, series: &str) -> u64 {
     text.lines()

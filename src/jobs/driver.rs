@@ -166,8 +166,10 @@ impl<C: Chat> Driver<C> {
             step = Step::default();
             // A delivery is a hint, and they come in bursts (some sixteen per recipe in a mass
             // rebuild): those that come within [`GATHER_DELIVERIES`] of the first are taken in
-            // one pass (one look at every build, one save), not one pass each. An answer to a
-            // call, or anything else asked, ends the gathering at once.
+            // one pass (one look at every build, one save), not one pass each. Meanwhile the
+            // commands wait, unread, so that a delivery does not wake the driver; an answer to
+            // a call ends the gathering at once, and what was asked meanwhile is taken in the
+            // same pass (a `Stop` at most [`GATHER_DELIVERIES`] late).
             let mut gathering = false;
             loop {
                 tokio::select! {
@@ -176,14 +178,12 @@ impl<C: Chat> Driver<C> {
                         step.extend(observe(&mut self.job, observation, Utc::now(), &rules));
                         break;
                     }
-                    command = commands.recv() => match command {
+                    command = commands.recv(), if !gathering => match command {
                         Some(Command::Stop) => return self.stop_taking(step).await,
                         Some(command @ (Command::Poke { .. } | Command::Candidate { .. })) => {
                             step.extend(self.command(command));
-                            if !gathering {
-                                gathering = true;
-                                wake = wake.min(Instant::now() + GATHER_DELIVERIES);
-                            }
+                            gathering = true;
+                            wake = wake.min(Instant::now() + GATHER_DELIVERIES);
                         }
                         Some(command) => {
                             step.extend(self.command(command));

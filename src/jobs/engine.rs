@@ -329,15 +329,24 @@ impl<C: Chat> Engine<C> {
     /// ([`Observation::Delivered`]). A build of a recipe whose job waits for word of its lost request,
     /// or of a skipped architecture's queued build, is offered to that job. Any build no job
     /// follows is read by [`Alerts::build_changed`], which tells a new failure of its upload
-    /// once.
-    pub async fn webhook(
+    /// once. Returns `false`, taking nothing, once the engine is stopping ([`Engine::stop`])
+    /// or when the store cannot say whose the build is: the delivery is refused, and Launchpad
+    /// sends it again later (to the next start).
+    pub fn webhook(
         &self,
         build_url: String,
         request_url: Option<String>,
         recipe_url: Option<String>,
         reported: Option<(BuildState, UploadStatus)>,
         hint: Option<Hint>,
-    ) {
+    ) -> bool {
+        if self
+            .inner
+            .stopping
+            .load(std::sync::atomic::Ordering::SeqCst)
+        {
+            return false;
+        }
         let store = &self.inner.store;
         // A new build is not indexed yet, but its build request is.
         let job = store
@@ -350,7 +359,7 @@ impl<C: Chat> Engine<C> {
             Ok(job) => job,
             Err(error) => {
                 tracing::error!(%error, "looking up a webhook's build failed");
-                return;
+                return false;
             }
         };
         if let Some(id) = job {
@@ -361,7 +370,7 @@ impl<C: Chat> Engine<C> {
                     request_url,
                     reported,
                 });
-                return;
+                return true;
             }
         }
         if let Some(recipe_url) = recipe_url {
@@ -381,6 +390,7 @@ impl<C: Chat> Engine<C> {
         }
         // Also read as a build no job follows: if the job takes it, the read hands it over.
         self.inner.alerts.deliver(build_url, hint);
+        true
     }
 
     /// Silences failed-upload alerts of `image` (all if `None`) for `duration`; when the mute
