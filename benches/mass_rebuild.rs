@@ -410,15 +410,22 @@ fn main() {
     );
     for (limit, webhooks, requests, deliveries) in floor_inputs {
         let cpu = read * requests as f64 + delivery * deliveries as f64;
-        let deliveries_alone = lone * deliveries as f64;
+        // What the deliveries would cost if each came on its own.
+        let alone = if deliveries == 0 {
+            String::new()
+        } else {
+            format!(
+                "; the deliveries alone, each on its own, {:.2} ms per Launchpad request",
+                lone * deliveries as f64 / requests as f64
+            )
+        };
         println!(
-            "  {limit:>2} in flight, {} webhooks: {:.1} requests and {:.1} deliveries per recipe cost at least {:.2} ms per recipe, {:.2} ms per Launchpad request, with nothing done between them; the deliveries alone, each on its own, {:.2} ms per Launchpad request",
+            "  {limit:>2} in flight, {} webhooks: {:.1} requests and {:.1} deliveries per recipe cost at least {:.2} ms per recipe, {:.2} ms per Launchpad request, with nothing done between them{alone}",
             if webhooks { "with" } else { "without" },
             requests as f64 / RECIPES as f64,
             deliveries as f64 / RECIPES as f64,
             cpu / RECIPES as f64,
             cpu / requests as f64,
-            deliveries_alone / requests as f64,
         );
     }
 }
