@@ -238,8 +238,8 @@ fn percent_decode(text: &str) -> Option<String> {
 
 /// Serves the listener on `listener` within `limits`, with the chat's own routes `also` (its
 /// callbacks; none for most chats), and hands each delivery to `engine`, whose Launchpad is
-/// at `api_root`, until the task is aborted. `taken` says whether deliveries are still taken
-/// (for `/healthz`).
+/// at `api_root`, until the task is aborted. `taken` says whether the last delivery was taken
+/// (for `/healthz`: false from a refused delivery until one is taken again).
 ///
 /// A delivery is handed over by the request that brings it, before it is answered
 /// ([`take`]): no task of its own between the listener and the job (Launchpad sends some
@@ -255,10 +255,13 @@ pub async fn serve<C: crate::chat::Chat>(
     taken: Arc<AtomicBool>,
     also: Router,
 ) {
-    let take = Box::new(move |delivery| take(&engine, &api_root, delivery));
+    let take = Box::new(move |delivery| {
+        let took = take(&engine, &api_root, delivery);
+        taken.store(took, Ordering::SeqCst);
+        took
+    });
     let routes = routes(secret, take, limits).merge(also);
     crate::serve::serve(listener, routes, limits).await;
-    taken.store(false, Ordering::SeqCst);
 }
 
 /// Hands `delivery` to `engine`, whose Launchpad is at `api_root`; whether it took it.

@@ -146,7 +146,27 @@ async fn bad_deliveries_are_refused_with_the_right_status_and_change_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_delivery_while_the_bot_stops_is_refused_and_taken_by_the_next_start() {
-    let (bot, url) = alerting_bot(Failures::Always, false).await;
+    let (bot, _) = alerting_bot(Failures::Always, false).await;
+    // The listener as `run` serves it, `/healthz` watching it.
+    let taken = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}{}", listener.local_addr().unwrap(), webhook::PATH);
+    tokio::spawn(webhook::serve(
+        listener,
+        image_builder::secret::Secret::new(SECRET),
+        bot.wired.engine.clone(),
+        bot.sim.api_root(),
+        image_builder::serve::Limits::default(),
+        taken.clone(),
+        axum::Router::new(),
+    ));
+    let watching = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let health_url = format!("http://{}/healthz", watching.local_addr().unwrap());
+    tokio::spawn(metrics::serve(
+        watching,
+        Watch::new(None, None, Some(taken)),
+    ));
+    let health = || async { reqwest::get(&health_url).await.unwrap().status().as_u16() };
     let id = bot
         .sim
         .with_world_mut(|world| world.foreign_build("redis", "22.04", "amd64"))
@@ -157,6 +177,7 @@ async fn a_delivery_while_the_bot_stops_is_refused_and_taken_by_the_next_start()
     );
     let signature = image_builder::launchpad::sim::deliver::signature(SECRET, body.as_bytes());
     let event = "oci-recipe:build:0.1";
+    assert_eq!(health().await, 200);
     // SIGTERM: the engine stops, its listener still answers.
     bot.wired.engine.stop(Duration::from_secs(5)).await;
     assert_eq!(
@@ -164,6 +185,7 @@ async fn a_delivery_while_the_bot_stops_is_refused_and_taken_by_the_next_start()
         503,
         "refused, for Launchpad to send again"
     );
+    assert_eq!(health().await, 503, "/healthz says deliveries are refused");
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert!(alerts(&bot).is_empty(), "{:#?}", alerts(&bot));
     assert_eq!(bot.sim.requests("GET build"), 0, "nothing was read");
