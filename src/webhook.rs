@@ -47,7 +47,7 @@ pub struct Delivery {
     pub status: Option<String>,
 }
 
-/// Takes a delivery in; returns whether it was (`false`: nothing takes deliveries any more).
+/// Takes a delivery in; returns whether it was (`false`: refused, to be sent again later).
 type Take = Box<dyn Fn(Delivery) -> bool + Send + Sync>;
 
 struct Listener {
@@ -244,8 +244,8 @@ fn percent_decode(text: &str) -> Option<String> {
 /// A delivery is handed over by the request that brings it, before it is answered
 /// ([`take`]): no task of its own between the listener and the job (Launchpad sends some
 /// sixteen per recipe in a mass rebuild, each waking the process), and an answer of `200`
-/// means the job has it; once the engine is stopping, a delivery is refused with `503` (and
-/// Launchpad sends it again later).
+/// means the job has it; one the engine refuses ([`crate::jobs::Engine::webhook`]) is
+/// answered `503` (and Launchpad sends it again later).
 pub async fn serve<C: crate::chat::Chat>(
     listener: tokio::net::TcpListener,
     secret: Secret,

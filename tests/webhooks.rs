@@ -12,7 +12,30 @@ use image_builder::launchpad::sim::scenario::Failures;
 use image_builder::metrics::{self, Watch};
 use image_builder::webhook;
 use support::bot::{quick_engine, TestBot};
-use support::hooks::{alerting_bot, alerts, click, first_alert, install, listen, post, SECRET};
+use support::hooks::{
+    alerting_bot, alerts, click, first_alert, install, listen, listen_watched, post, SECRET,
+};
+
+/// The bot started again: a new engine on the same store and console, alerting in `alerts`.
+fn restarted(bot: &TestBot) -> Engine<image_builder::chat::console::Console> {
+    Engine::new(
+        image_builder::launchpad::Client::new(support::client_settings(&bot.sim)).unwrap(),
+        bot.wired.engine.store().clone(),
+        bot.wired.console.clone(),
+        {
+            let mut settings = quick_engine();
+            settings.alerts_channel = Some("alerts".into());
+            settings
+        },
+    )
+}
+
+/// A delivery's body saying build `id` of redis 22.04 changed (unsigned).
+fn status_changed(id: u64) -> String {
+    format!(
+        "{{\"recipe_build\": \"/~ubuntu-docker-images/ubuntu-docker-images/+oci/redis/+recipe/redis-6.2-22.04/+build/{id}\", \"action\": \"status-changed\"}}"
+    )
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_foreign_build_whose_upload_fails_is_alerted_exactly_once() {
@@ -38,16 +61,7 @@ async fn a_foreign_build_whose_upload_fails_is_alerted_exactly_once() {
         assert_eq!(status, 200);
     }
     // And the bot restarts: a new engine on the same store, with its own listener.
-    let restarted = Engine::new(
-        image_builder::launchpad::Client::new(support::client_settings(&bot.sim)).unwrap(),
-        bot.wired.engine.store().clone(),
-        bot.wired.console.clone(),
-        {
-            let mut settings = quick_engine();
-            settings.alerts_channel = Some("alerts".into());
-            settings
-        },
-    );
+    let restarted = restarted(&bot);
     let again = listen(&bot.sim, restarted).await;
     for delivery in bot.sim.deliveries() {
         post(
@@ -89,9 +103,7 @@ async fn bad_deliveries_are_refused_with_the_right_status_and_change_nothing() {
         .with_world_mut(|world| world.foreign_build("redis", "22.04", "amd64"))
         .unwrap();
     bot.sim.advance(Duration::from_secs(3 * 3600));
-    let body = format!(
-        "{{\"recipe_build\": \"/~ubuntu-docker-images/ubuntu-docker-images/+oci/redis/+recipe/redis-6.2-22.04/+build/{id}\", \"action\": \"status-changed\"}}"
-    );
+    let body = status_changed(id);
     let good = image_builder::launchpad::sim::deliver::signature(SECRET, body.as_bytes());
     let wrong = image_builder::launchpad::sim::deliver::signature("guess", body.as_bytes());
     let event = "oci-recipe:build:0.1";
@@ -149,17 +161,13 @@ async fn a_delivery_while_the_bot_stops_is_refused_and_taken_by_the_next_start()
     let (bot, _) = alerting_bot(Failures::Always, false).await;
     // The listener as `run` serves it, `/healthz` watching it.
     let taken = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}{}", listener.local_addr().unwrap(), webhook::PATH);
-    tokio::spawn(webhook::serve(
-        listener,
-        image_builder::secret::Secret::new(SECRET),
+    let url = listen_watched(
+        &bot.sim,
         bot.wired.engine.clone(),
-        bot.sim.api_root(),
-        image_builder::serve::Limits::default(),
+        "127.0.0.1:0",
         taken.clone(),
-        axum::Router::new(),
-    ));
+    )
+    .await;
     let watching = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let health_url = format!("http://{}/healthz", watching.local_addr().unwrap());
     tokio::spawn(metrics::serve(
@@ -172,9 +180,7 @@ async fn a_delivery_while_the_bot_stops_is_refused_and_taken_by_the_next_start()
         .with_world_mut(|world| world.foreign_build("redis", "22.04", "amd64"))
         .unwrap();
     bot.sim.advance(Duration::from_secs(3 * 3600));
-    let body = format!(
-        "{{\"recipe_build\": \"/~ubuntu-docker-images/ubuntu-docker-images/+oci/redis/+recipe/redis-6.2-22.04/+build/{id}\", \"action\": \"status-changed\"}}"
-    );
+    let body = status_changed(id);
     let signature = image_builder::launchpad::sim::deliver::signature(SECRET, body.as_bytes());
     let event = "oci-recipe:build:0.1";
     assert_eq!(health().await, 200);
@@ -191,16 +197,7 @@ async fn a_delivery_while_the_bot_stops_is_refused_and_taken_by_the_next_start()
     assert_eq!(bot.sim.requests("GET build"), 0, "nothing was read");
 
     // Launchpad's next attempt reaches the next start.
-    let restarted = Engine::new(
-        image_builder::launchpad::Client::new(support::client_settings(&bot.sim)).unwrap(),
-        bot.wired.engine.store().clone(),
-        bot.wired.console.clone(),
-        {
-            let mut settings = quick_engine();
-            settings.alerts_channel = Some("alerts".into());
-            settings
-        },
-    );
+    let restarted = restarted(&bot);
     let again = listen(&bot.sim, restarted).await;
     assert_eq!(post(&again, &body, Some(&signature), event).await, 200);
     bot.run_until("the alert", |bot| alerts(bot).len() == 1)

@@ -340,11 +340,7 @@ impl<C: Chat> Engine<C> {
         reported: Option<(BuildState, UploadStatus)>,
         hint: Option<Hint>,
     ) -> bool {
-        if self
-            .inner
-            .stopping
-            .load(std::sync::atomic::Ordering::SeqCst)
-        {
+        if self.stopping() {
             return false;
         }
         let store = &self.inner.store;
@@ -421,6 +417,13 @@ impl<C: Chat> Engine<C> {
         self.running()
     }
 
+    /// Whether the engine is stopping ([`Engine::stop`]).
+    fn stopping(&self) -> bool {
+        self.inner
+            .stopping
+            .load(std::sync::atomic::Ordering::SeqCst)
+    }
+
     /// How many jobs are being driven.
     pub fn running(&self) -> usize {
         *self.inner.running.borrow()
@@ -434,11 +437,7 @@ impl<C: Chat> Engine<C> {
 
     fn spawn(&self, job: Job, resumed: bool, initial: Step) {
         let id = job.id;
-        if self
-            .inner
-            .stopping
-            .load(std::sync::atomic::Ordering::SeqCst)
-        {
+        if self.stopping() {
             // Stored already: the next start resumes it.
             tracing::info!(%id, "the engine is stopping; the job starts at the next start");
             return;

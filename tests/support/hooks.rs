@@ -22,6 +22,17 @@ pub async fn listen<C: Chat>(sim: &Simulator, engine: Engine<C>) -> String {
 /// [`listen`] at `address` (a port a test keeps across a restart, as a deployment keeps its
 /// URL).
 pub async fn listen_at<C: Chat>(sim: &Simulator, engine: Engine<C>, address: &str) -> String {
+    let taken = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    listen_watched(sim, engine, address, taken).await
+}
+
+/// [`listen_at`], keeping `taken` as `run` does for `/healthz`.
+pub async fn listen_watched<C: Chat>(
+    sim: &Simulator,
+    engine: Engine<C>,
+    address: &str,
+    taken: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> String {
     let listener = tokio::net::TcpListener::bind(address).await.unwrap();
     let url = format!("http://{}{}", listener.local_addr().unwrap(), webhook::PATH);
     tokio::spawn(webhook::serve(
@@ -30,7 +41,7 @@ pub async fn listen_at<C: Chat>(sim: &Simulator, engine: Engine<C>, address: &st
         engine,
         sim.api_root(),
         image_builder::serve::Limits::default(),
-        std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true)),
+        taken,
         axum::Router::new(),
     ));
     url
