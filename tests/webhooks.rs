@@ -94,17 +94,24 @@ async fn a_tracked_job_moves_with_the_deliveries_and_not_the_polls() {
     assert!(bot.sim.deliveries().iter().all(|d| d.status == Some(200)));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn bad_deliveries_are_refused_with_the_right_status_and_change_nothing() {
-    let (bot, url) = alerting_bot(Failures::Always, false).await;
-    // A real failed build, but not announced by Launchpad: only forged deliveries name it.
+/// A real build of redis 22.04 amd64 that failed (as the bot's scenario has it), but that
+/// Launchpad does not announce: only the forged delivery returned names it, with its body and
+/// the signature [`SECRET`] gives it.
+fn forged_failure(bot: &TestBot) -> (String, String) {
     let id = bot
         .sim
         .with_world_mut(|world| world.foreign_build("redis", "22.04", "amd64"))
         .unwrap();
     bot.sim.advance(Duration::from_secs(3 * 3600));
     let body = status_changed(id);
-    let good = image_builder::launchpad::sim::deliver::signature(SECRET, body.as_bytes());
+    let signature = image_builder::launchpad::sim::deliver::signature(SECRET, body.as_bytes());
+    (body, signature)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_deliveries_are_refused_with_the_right_status_and_change_nothing() {
+    let (bot, url) = alerting_bot(Failures::Always, false).await;
+    let (body, good) = forged_failure(&bot);
     let wrong = image_builder::launchpad::sim::deliver::signature("guess", body.as_bytes());
     let event = "oci-recipe:build:0.1";
     assert_eq!(
@@ -175,13 +182,7 @@ async fn a_delivery_while_the_bot_stops_is_refused_and_taken_by_the_next_start()
         Watch::new(None, None, Some(taken)),
     ));
     let health = || async { reqwest::get(&health_url).await.unwrap().status().as_u16() };
-    let id = bot
-        .sim
-        .with_world_mut(|world| world.foreign_build("redis", "22.04", "amd64"))
-        .unwrap();
-    bot.sim.advance(Duration::from_secs(3 * 3600));
-    let body = status_changed(id);
-    let signature = image_builder::launchpad::sim::deliver::signature(SECRET, body.as_bytes());
+    let (body, signature) = forged_failure(&bot);
     let event = "oci-recipe:build:0.1";
     assert_eq!(health().await, 200);
     // SIGTERM: the engine stops, its listener still answers.
