@@ -36,6 +36,15 @@ pub fn signature(secret: &str, body: &[u8]) -> String {
 }
 
 /// Sends pending deliveries, and their retries, until the simulator stops.
+///
+/// Assumed where the reference is silent: deliveries go out on one pooled client, so they reuse
+/// kept-alive connections to the receiver. Launchpad's `WebhookClient.deliver`
+/// (`lib/lp/services/webhooks/client.py`) opens a new `requests.Session()` per delivery, but
+/// sends it through the webhooks proxy (Squid), which by default keeps its own connections to
+/// the receiver alive; what the receiver sees depends on that proxy. A receiver that pays for a
+/// new connection per delivery pays an accept and a connection task more than here. Due
+/// deliveries are looked for every 20 ms and sent one after another: Launchpad runs each
+/// delivery as a job of its own, and how many of them run at once is not in the reference.
 pub(super) async fn run(shared: Arc<Shared>) {
     let Ok(http) = reqwest::Client::builder()
         .user_agent("launchpad.net-Webhooks/rsimulator")
