@@ -87,7 +87,7 @@ pub fn records_of(job: &Job, now: DateTime<Utc>) -> Vec<HistoryRecord> {
         .iter()
         .flat_map(|target| {
             target.wanted().map(move |build| HistoryRecord {
-                build: build.url.clone(),
+                build: build.url.to_string(),
                 web_link: build.web_link.clone(),
                 image: target.image.clone(),
                 series: target.series,

@@ -565,7 +565,7 @@ fn with_deliveries_a_build_moving_on_is_not_read_and_its_end_is_read_at_once() {
     let mut job = following();
     let rules = with_webhooks();
     let arm64 = build_of(&job, "arm64");
-    let url = job.targets[0].builds[arm64].url.clone();
+    let url = job.targets[0].builds[arm64].url.to_string();
     let deliver = |job: &mut Job, state: BuildState, upload: UploadStatus, at| {
         observe(
             job,
@@ -1264,7 +1264,7 @@ fn a_read_made_before_a_delivery_moved_the_build_on_does_not_move_it_back() {
     let before = job.targets[0].builds[arm64].generation;
     // ...then a delivery says it is building...
     let at = t0() + chrono::Duration::minutes(3);
-    let build_url = job.targets[0].builds[arm64].url.clone();
+    let build_url = job.targets[0].builds[arm64].url.to_string();
     observe(
         &mut job,
         Observation::Delivered {

@@ -314,7 +314,7 @@ impl<C: Chat> Alerts<C> {
                 job.targets
                     .iter()
                     .flat_map(|target| &target.builds)
-                    .find(|build| build.url == link)
+                    .find(|build| *build.url == *link)
                     .map(|build| (build.upload_failures, build.upload.clone()))
             });
             if let Some((failures, upload)) = seen {

@@ -35,10 +35,10 @@ impl PreparedCall {
             Action::ListBuilds { url, .. } => (url.clone(), None),
             Action::ReadBuild { target, build } => {
                 let track = &job.targets[*target].builds[*build];
-                (track.url.clone(), track.etag.clone())
+                (track.url.to_string(), track.etag.clone())
             }
             Action::Call { target, build, .. } => {
-                (job.targets[*target].builds[*build].url.clone(), None)
+                (job.targets[*target].builds[*build].url.to_string(), None)
             }
             Action::ReadProcessors { target } => (job.targets[*target].recipe_url.clone(), None),
             Action::ReadCandidateRequest { build: url, .. }

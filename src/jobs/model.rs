@@ -188,8 +188,10 @@ pub struct Poll {
 /// One build of a target's request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BuildTrack {
-    /// Its API URL.
-    pub url: String,
+    /// Its API URL. Shared, not copied, with what the store last wrote of the build
+    /// ([`crate::store::Written`]): the comparison each save makes of every build then finds
+    /// it the same without reading it.
+    pub url: std::sync::Arc<str>,
     /// Its web page.
     pub web_link: String,
     /// Its architecture.
@@ -314,7 +316,7 @@ impl BuildTrack {
     /// A build as a request's builds collection lists it, before anything is known of it.
     pub fn new(url: String, web_link: String, arch: Arch, wanted: bool, poll: Poll) -> BuildTrack {
         BuildTrack {
-            url,
+            url: url.into(),
             web_link,
             arch,
             wanted,

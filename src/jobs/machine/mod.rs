@@ -732,7 +732,7 @@ fn delivered(
             }
         }
         for build in &mut target.builds {
-            if build.url != build_url {
+            if *build.url != *build_url {
                 continue;
             }
             match &reported {

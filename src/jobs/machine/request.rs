@@ -347,7 +347,7 @@ pub(super) fn candidate(
                 });
             }
             (Phase::Following { .. }, _, _) => {
-                let known = |url: &str| target.builds.iter().any(|build| build.url == url);
+                let known = |url: &str| target.builds.iter().any(|build| *build.url == *url);
                 if let Some(url) = build_url.filter(|url| !known(url)) {
                     step.actions.push(Action::ReadCandidateBuild {
                         target: index,
@@ -396,7 +396,11 @@ pub(super) fn candidate_build_read(
     let Ok(snapshot) = result else {
         return;
     };
-    if target.builds.iter().any(|build| build.url == snapshot.url) {
+    if target
+        .builds
+        .iter()
+        .any(|build| *build.url == *snapshot.url)
+    {
         return;
     }
     // Any build of that architecture a delivery names while the job waits: Launchpad's clock
