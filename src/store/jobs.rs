@@ -167,8 +167,9 @@ fn same_build(a: &BuildTrack, b: &BuildTrack) -> bool {
         && *log_url == b.log_url
         && *log == b.log
         // The build's identity: its link and architecture are its URL's, and never change.
-        // What was written shares the job's URL: found the same without reading it.
-        && (std::sync::Arc::ptr_eq(url, &b.url) || *url == b.url)
+        // What was written shares the job's URL, and `Arc`s of an `Eq` type that point to the
+        // same allocation are equal without reading it.
+        && *url == b.url
 }
 
 /// What of a job is in the store, so that the next write can leave out what did not change.
