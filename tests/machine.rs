@@ -71,6 +71,7 @@ fn snapshot(arch: &str, state: BuildState, upload: UploadStatus) -> BuildSnapsho
         upload_error: None,
         etag: Some(format!("\"{arch}\"")),
         log_url: None,
+        upload_log_url: None,
     }
 }
 
@@ -989,8 +990,10 @@ fn a_call_stored_as_pending_is_made_again_on_resume() {
     assert_eq!(pending, 3);
 }
 
+/// `reference/launchpad-truths.md`, "Registry uploads": Launchpad answers every read of a
+/// build whose upload failed on several registries 500, until the upload is scheduled again.
 #[test]
-fn three_reads_answered_500_make_a_build_unreadable_once_and_settled() {
+fn three_reads_answered_500_make_a_build_a_failed_upload_told_once_and_settled() {
     let (mut job, _) = listed_with(
         snapshot(
             "arm64",
@@ -1021,16 +1024,19 @@ fn three_reads_answered_500_make_a_build_unreadable_once_and_settled() {
         told.extend(step.notices);
     }
     assert_eq!(
-        told.iter()
-            .filter(|n| matches!(n, Notice::BuildUnreadable { .. }))
-            .count(),
-        1,
-        "{told:?}"
+        told,
+        [Notice::UploadFailed {
+            target: 0,
+            build: 1,
+            epoch: 1
+        }],
+        "told once, as a failed upload"
     );
     let build = &job.targets[0].builds[1];
     assert_eq!(build.unreadable.as_deref(), Some("OOPS-1"));
-    assert_eq!(build.progress(), Progress::Unreadable);
+    assert_eq!(build.progress(), Progress::UploadFailed);
     assert!(build.is_settled(false, 0));
+    assert_eq!(job.tally().upload_failed, 1);
     // A 503 is only a delay, however often.
     let (mut job, _) = listed_with(
         snapshot(

@@ -82,7 +82,7 @@ struct Shared<C> {
     following: Mutex<HashSet<String>>,
     /// Deliveries waiting to be taken in, per build: one build's are taken in one at a time,
     /// in the order they arrived, so a read never overtakes the delivery before it.
-    queued: Mutex<HashMap<String, VecDeque<Option<Hint>>>>,
+    queued: Mutex<HashMap<String, VecDeque<deliveries::Queued>>>,
 }
 
 /// Whether a claim in the ledger was won.
@@ -149,6 +149,7 @@ impl<C: Chat> Alerts<C> {
     pub fn resume(&self) {
         self.resume_mutes();
         self.resume_unsaid();
+        self.resume_unread();
         match self.inner.store.retries_followed() {
             Ok(links) => {
                 for link in links {
@@ -209,28 +210,107 @@ impl<C: Chat> Alerts<C> {
     /// Launchpad says the build at `url` (a canonical API URL) changed, and no running job
     /// follows it: it is read, and a new failure of its upload is told once; the outcome of a
     /// retry the bot made for it is said where its alert is. The delivery is only a hint: what
-    /// counts is what Launchpad answers to the read.
-    pub async fn build_changed(&self, url: &str) {
+    /// counts is what Launchpad answers to the read, except for a build Launchpad cannot show
+    /// (500): one whose delivery said its upload failed (`said`), or whose upload was last
+    /// known to be running, failed on several registries, and is told as such a failed upload.
+    /// `Err` when Launchpad gave no answer that says what happened (the network, an outage):
+    /// the caller reads again later. `server_errors`: 500s answered to this read before, after
+    /// [`crate::jobs::machine::UNREADABLE_AFTER`] of which a build is said to be unreadable.
+    pub async fn build_changed(
+        &self,
+        url: &str,
+        said: Option<&UploadStatus>,
+        server_errors: u32,
+    ) -> Result<(), LaunchpadError> {
         let build = match self.inner.client.build(url, None).await {
             Ok(Conditional::Modified(build)) => build,
-            Ok(Conditional::NotModified) => return,
+            Ok(Conditional::NotModified) => return Ok(()),
+            // Gone (deleted, or made private): nothing to tell.
+            Err(LaunchpadError::NotFound { .. }) => return Ok(()),
             Err(LaunchpadError::Server {
                 status: 500,
                 oops_id,
-                ..
-            }) => return self.unreadable(url, oops_id.as_deref()).await,
+                message,
+            }) => {
+                if self.handed_over(url) {
+                    return Ok(());
+                }
+                let record = self.record_for(url).ok().unwrap_or_default();
+                let running = record.last_status.as_deref() == Some(UploadStatus::Pending.as_str());
+                let failed =
+                    said == Some(&UploadStatus::FailedToUpload) || (said.is_none() && running);
+                if failed {
+                    let build = self.unshown(url, oops_id.as_deref());
+                    self.observe(build).await;
+                    return Ok(());
+                }
+                if server_errors + 1 >= crate::jobs::machine::UNREADABLE_AFTER {
+                    self.unreadable(url, oops_id.as_deref()).await;
+                    return Ok(());
+                }
+                return Err(LaunchpadError::Server {
+                    status: 500,
+                    oops_id,
+                    message,
+                });
+            }
+            Err(error) if error.is_transient() => return Err(error),
             Err(error) => {
                 tracing::warn!(%error, build = url, "reading a webhook's build failed");
-                return;
+                return Ok(());
             }
         };
-        let link = build.self_link.clone();
-        match self.inner.store.job_for_link(&link) {
-            Ok(Some(job)) if (self.inner.hand_over)(job, &link) => return,
-            Ok(_) => {}
-            Err(error) => tracing::error!(%error, "looking up a build's job failed"),
+        if self.handed_over(&build.self_link) {
+            return Ok(());
         }
         self.observe(build).await;
+        Ok(())
+    }
+
+    /// Whether a running job follows the build at `link` and took it.
+    fn handed_over(&self, link: &str) -> bool {
+        match self.inner.store.job_for_link(link) {
+            Ok(Some(job)) => (self.inner.hand_over)(job, link),
+            Ok(None) => false,
+            Err(error) => {
+                tracing::error!(%error, "looking up a build's job failed");
+                false
+            }
+        }
+    }
+
+    /// A build Launchpad cannot show, as what it must be: built, its upload failed on several
+    /// registries, the errors unknown (`reference/launchpad-truths.md`, "Registry uploads").
+    /// Its architecture is not known: no delivery carries it.
+    fn unshown(&self, url: &str, oops_id: Option<&str>) -> Build {
+        let recipe_link = url
+            .split_once("/+build/")
+            .map_or(url, |(recipe, _)| recipe)
+            .to_string();
+        let number = url.rsplit('/').next().unwrap_or_default();
+        let recipe_path = recipe_link
+            .strip_prefix(self.inner.client.settings().api_root.as_str())
+            .unwrap_or(&recipe_link);
+        Build {
+            self_link: url.to_string(),
+            web_link: self.web_link(url),
+            arch_tag: String::new(),
+            buildstate: crate::launchpad::models::BuildState::SuccessfullyBuilt,
+            registry_upload_status: UploadStatus::FailedToUpload,
+            registry_upload_error_summary: Some(say::errors_unshown(oops_id)),
+            registry_upload_errors: Default::default(),
+            can_be_retried: false,
+            can_be_cancelled: false,
+            title: say::unshown_title(number, recipe_path),
+            recipe_link,
+            requester_link: None,
+            build_log_url: None,
+            upload_log_url: None,
+            datecreated: None,
+            date_started: None,
+            datebuilt: None,
+            http_etag: None,
+        }
     }
 
     /// Takes in what a read of a build no running job follows says.

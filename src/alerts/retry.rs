@@ -96,7 +96,7 @@ impl<C: Chat> Alerts<C> {
                 tokio::time::sleep(wait).await;
                 wait = wait.mul_f64(1.5).min(settings.follow_max);
                 // A read in the build's queue, behind the deliveries that came before it.
-                alerts.deliver(link.clone(), None);
+                alerts.look(link.clone());
                 match alerts.inner.store.upload_record(&link) {
                     Ok(Some(record)) if record.retrying_in.is_some() => {}
                     Ok(_) => break,

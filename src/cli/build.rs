@@ -9,7 +9,9 @@ use anyhow::Context;
 use clap::{Args, ValueEnum};
 use indicatif::MultiProgress;
 
-use super::follow::{configured_client, data_dir, exit_code, final_report, follow, open_store};
+use super::follow::{
+    configured_client, data_dir, exit_code, final_report, follow, open_store, requested_exit_code,
+};
 use super::{config, ConfigArgs, Failure, Outcome};
 use crate::chat::terminal::Terminal;
 use crate::command::parse_rebuild;
@@ -189,8 +191,11 @@ pub async fn run(args: &BuildArgs, out: &mut impl Write) -> Outcome {
         // leaving earlier would leave them to build and push.
         let job = builds_known(&engine, id).await?;
         writeln!(out, "{}", messages::jobs::requested_builds(&job))?;
-        writeln!(out, "{}", messages::build_requested(id))?;
-        return Ok(ExitCode::SUCCESS);
+        let code = requested_exit_code(&job);
+        if code == 0 {
+            writeln!(out, "{}", messages::build_requested(id))?;
+        }
+        return Ok(ExitCode::from(code));
     }
     let job = follow(&engine, &bars, id).await?;
     writeln!(out, "{}", final_report(&job))?;

@@ -21,7 +21,8 @@ use crate::target::JobId;
 /// Exit code: a build failed, a recipe could not be requested, an architecture asked for got
 /// no build, or one not asked for could not be cancelled.
 pub const BUILD_FAILED: u8 = 3;
-/// Exit code: everything built, but an upload failed.
+/// Exit code: everything built, but an upload failed, or a build was superseded by a newer
+/// one before its upload (nothing was pushed for it).
 pub const UPLOAD_FAILED: u8 = 4;
 /// Exit code: the job was cancelled or given up.
 pub const UNFINISHED: u8 = 5;
@@ -43,7 +44,7 @@ pub fn exit_code(job: &Job) -> u8 {
         > 0
     {
         BUILD_FAILED
-    } else if tally.upload_failed > 0 {
+    } else if tally.upload_failed + tally.superseded > 0 {
         UPLOAD_FAILED
     } else if job.hook_runs.iter().any(|run| run.outcome.failed()) {
         HOOK_FAILED
@@ -180,6 +181,18 @@ fn target_progress(target: &crate::jobs::model::Target) -> String {
             .map(|build| format!("{} {:?}", build.arch, build.progress()).to_lowercase())
             .collect::<Vec<_>>()
             .join(", "),
+    }
+}
+
+/// The exit code of `build` without `--wait`, once the builds are known: a recipe Launchpad
+/// refused or failed to request, or deduped as "already pending" (nothing new was requested),
+/// is [`BUILD_FAILED`]; otherwise 0 (what the builds do is for `wait` to say).
+pub fn requested_exit_code(job: &Job) -> u8 {
+    let tally = job.tally();
+    if tally.request_failed + tally.already_pending > 0 {
+        BUILD_FAILED
+    } else {
+        0
     }
 }
 

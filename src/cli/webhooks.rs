@@ -2,9 +2,12 @@
 //! catalogue. `install` is idempotent and repairs: a webhook that already has the bot's URL
 //! gets the secret set again (Launchpad never shows it, and one left with another secret is
 //! answered 401, which Launchpad gives up on after an hour), and is made active and delivering
-//! `oci-recipe:build:0.1` (`reference/launchpad-truths.md`, "Webhooks on recipes"). `list`
-//! says per recipe whether the bot's webhook is there and right; `ping` asks Launchpad to ping
-//! each and says which deliveries arrived and were verified by the listener.
+//! `oci-recipe:build:0.1` (`reference/launchpad-truths.md`, "Webhooks on recipes"); then the
+//! deliveries of the last day that failed (refused under a stale secret, sent to an inactive
+//! webhook, given up on) are sent again with `reset`, so the alerts they carry are not lost.
+//! `list` says per recipe whether the bot's webhook is there and right, and how many of its
+//! deliveries failed in the last day; `ping` asks Launchpad to ping each and says which
+//! deliveries arrived and were verified by the listener.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -43,9 +46,11 @@ pub struct WebhooksArgs {
 #[derive(Debug, Subcommand)]
 pub enum WebhooksAction {
     /// Register the bot's webhook (secret from WEBHOOK_SECRET) on every recipe, or set an
-    /// existing one right: secret, active, event type.
+    /// existing one right (secret, active, event type) and send again the deliveries of the
+    /// last day that failed.
     Install,
-    /// Show, per recipe, whether the bot's webhook is there, active, with its event type.
+    /// Show, per recipe, whether the bot's webhook is there, active, with its event type, and
+    /// how many of its deliveries failed in the last day.
     List,
     /// Ask Launchpad to ping the bot's webhook on every recipe, and say which pings arrived
     /// and were verified by the listener.
@@ -84,8 +89,8 @@ pub async fn run(args: &WebhooksArgs, out: &mut impl Write) -> Outcome {
     match &args.action {
         WebhooksAction::List => {
             for (label, url) in &recipes {
-                let line = match client.webhooks(url).await {
-                    Ok(hooks) => say::listed(&hooks, delivery_url.as_deref()),
+                let line = match listed(&client, url, delivery_url.as_deref()).await {
+                    Ok(line) => line,
                     Err(error) => say::failed(&error),
                 };
                 writeln!(out, "{label}: {line}")?;
@@ -191,6 +196,7 @@ async fn install(
     }
     let mut activated = false;
     let mut event_added = false;
+    let mut resent = 0;
     for hook in mine {
         client.set_webhook_secret(&hook.self_link, secret).await?;
         let has_event = hook.event_types.iter().any(|t| t == OCI_BUILD_EVENT);
@@ -203,8 +209,51 @@ async fn install(
             activated |= !hook.active;
             event_added |= !has_event;
         }
+        // Set right: what it failed to deliver meanwhile is sent again, its retry clock reset
+        // (a delivery Launchpad gave up on is still there to be retried), and signed with the
+        // secret just set (`launchpad-truths.md`, "Webhooks on recipes").
+        for delivery in failed_deliveries(client, hook).await? {
+            client.retry_delivery(&delivery.self_link, true).await?;
+            resent += 1;
+        }
     }
-    Ok(say::repaired(activated, event_added))
+    Ok(say::repaired(activated, event_added, resent))
+}
+
+/// How far back failed deliveries are looked for (and sent again by `install`): Launchpad
+/// retries a delivery refused for a day at most, so older ones are of builds long told
+/// another way, or not worth telling now.
+const RESEND_WITHIN: chrono::TimeDelta = chrono::TimeDelta::days(1);
+
+/// A webhook's build deliveries of the last day whose last attempt failed.
+async fn failed_deliveries(
+    client: &Client,
+    hook: &Webhook,
+) -> Result<Vec<WebhookDelivery>, LaunchpadError> {
+    Ok(client
+        .webhook_deliveries(hook, RESEND_WITHIN)
+        .await?
+        .into_iter()
+        .filter(|delivery| delivery.event_type == OCI_BUILD_EVENT)
+        .filter(|delivery| delivery.successful == Some(false))
+        .collect())
+}
+
+/// `list`'s line for a recipe: its webhooks, and the failed deliveries of the bot's.
+async fn listed(
+    client: &Client,
+    recipe: &str,
+    delivery_url: Option<&str>,
+) -> Result<String, LaunchpadError> {
+    let hooks = client.webhooks(recipe).await?;
+    let mut failed = Vec::new();
+    for hook in hooks
+        .iter()
+        .filter(|hook| delivery_url.is_none_or(|url| hook.delivery_url == url))
+    {
+        failed.extend(failed_deliveries(client, hook).await?);
+    }
+    Ok(say::listed(&hooks, delivery_url, &failed))
 }
 
 /// A delivery once Launchpad has tried it, or as it is at `deadline`.

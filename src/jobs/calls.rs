@@ -41,6 +41,7 @@ impl PreparedCall {
                 (job.targets[*target].builds[*build].url.to_string(), None)
             }
             Action::ReadProcessors { target } => (job.targets[*target].recipe_url.clone(), None),
+            Action::ReadArchSeries { arch, .. } => (arch.to_string(), None),
             Action::ReadCandidateRequest { build: url, .. }
             | Action::ReadCandidateBuild { url, .. } => (url.clone(), None),
         };
@@ -61,6 +62,11 @@ impl PreparedCall {
             Action::RequestBuilds { .. } | Action::Call { .. } => None,
             _ => Some((std::mem::discriminant(&self.action), self.url.clone())),
         }
+    }
+
+    /// Whether it is a `requestBuilds`.
+    pub(super) fn is_request(&self) -> bool {
+        matches!(self.action, Action::RequestBuilds { .. })
     }
 
     /// Makes the call; its answer, as the machine takes it.
@@ -118,6 +124,11 @@ impl PreparedCall {
             Action::ReadProcessors { target } => Observation::ProcessorsRead {
                 target,
                 result: client.processors(url).await,
+            },
+            Action::ReadArchSeries { target, arch } => Observation::ArchSeriesRead {
+                target,
+                result: client.arch_buildable(arch.as_str()).await,
+                arch,
             },
             Action::ReadCandidateRequest { target, url, .. } => {
                 let ours = async {

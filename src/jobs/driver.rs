@@ -21,6 +21,7 @@ use super::machine::{self, next_due, observe, Notice, Observation, Step};
 use super::model::{Job, Progress};
 use crate::alerts::{failure_key, job_owner, unreadable_key, Claim};
 use crate::chat::{Button, Chat, Kind, MessageId, Outgoing};
+use crate::launchpad::models::BuildState;
 use crate::messages::jobs as say;
 
 /// How long a job's driver gathers webhook deliveries after the first before it takes them in
@@ -295,6 +296,15 @@ impl<C: Chat> Driver<C> {
     /// Takes in a step: its notices go in the outbox and the job is stored, then (only if it
     /// was) its calls start. Returns whether the job could be stored.
     async fn take(&mut self, step: Step, calls: &mut Calls) -> bool {
+        if step
+            .notices
+            .iter()
+            .any(|notice| matches!(notice, Notice::Refused { .. }))
+        {
+            // Launchpad refused these credentials: the requests still waiting in the client
+            // would be refused too, and are not sent.
+            calls.abort_requests();
+        }
         self.queue(step.notices);
         // A call that changes something on Launchpad goes out only once it is on disk.
         let durable = step.actions.iter().any(|action| {
@@ -313,9 +323,11 @@ impl<C: Chat> Driver<C> {
     }
 
     /// Reads the log of every failed build whose log is not read yet, all at once (each
-    /// bounded in size and time, [`crate::launchpad::buildlog`]); returns whether any was.
+    /// bounded in size and time, [`crate::launchpad::buildlog`]); returns whether any was. A
+    /// build Launchpad could not take in (the state `Failed to upload`) built well: its reason
+    /// is in its upload log, which is read instead.
     async fn read_failed_logs(&mut self) -> bool {
-        let unread: Vec<(usize, usize, String)> = self
+        let unread: Vec<(usize, usize, String, bool)> = self
             .job
             .targets
             .iter()
@@ -327,8 +339,14 @@ impl<C: Chat> Driver<C> {
                     .enumerate()
                     .filter_map(move |(b, build)| {
                         let failed = build.wanted && build.progress() == Progress::BuildFailed;
-                        match (&build.log_url, &build.log) {
-                            (Some(url), None) if failed => Some((t, b, url.clone())),
+                        let upload = build.state == BuildState::FailedToUpload;
+                        let url = if upload {
+                            &build.upload_log_url
+                        } else {
+                            &build.log_url
+                        };
+                        match (url, &build.log) {
+                            (Some(url), None) if failed => Some((t, b, url.clone(), upload)),
                             _ => None,
                         }
                     })
@@ -340,9 +358,15 @@ impl<C: Chat> Driver<C> {
         tracing::info!(logs = unread.len(), "reading the logs of failed builds");
         let client = &self.inner.client;
         let excerpts =
-            futures_util::future::join_all(unread.iter().map(|(_, _, url)| client.build_log(url)))
-                .await;
-        for ((t, b, _), excerpt) in unread.into_iter().zip(excerpts) {
+            futures_util::future::join_all(unread.iter().map(|(_, _, url, upload)| async move {
+                if *upload {
+                    client.upload_log(url).await
+                } else {
+                    client.build_log(url).await
+                }
+            }))
+            .await;
+        for ((t, b, _, _), excerpt) in unread.into_iter().zip(excerpts) {
             if let Some(problem) = &excerpt.problem {
                 tracing::warn!(build = %self.job.targets[t].builds[b].url, problem, "a failed build's log could not be read");
             }
@@ -569,6 +593,13 @@ impl<C: Chat> Driver<C> {
                     *attempts,
                     refusal.as_deref(),
                 ))
+            }
+            Notice::UploadSuperseded { target, build } => {
+                let t = &job.targets[*target];
+                alert(say::upload_superseded(job, t, &t.builds[*build]))
+            }
+            Notice::RequestAskedAgain { target } => {
+                alert(say::request_asked_again(job, &job.targets[*target]))
             }
             Notice::AlreadyPending { target } => {
                 alert(say::already_pending(job, &job.targets[*target]))
@@ -819,16 +850,21 @@ async fn copy_to_alerts_channel<C: Chat>(inner: &Inner<C>, job: &Job, message: O
 /// answer then reaches the driver without a hop through the scheduler: a sixth of the engine's
 /// CPU per request in the mass-rebuild bench). While the driver works on the store or the chat,
 /// [`Calls::alongside`] keeps them going, so no call's slot in the client sits idle meanwhile.
-/// An action already out (the same read of the same build) is not started twice.
+/// An action already out (the same read of the same build) is not started twice. The
+/// `requestBuilds` calls can be dropped ([`Calls::abort_requests`]): one still waiting for a
+/// slot in the client is then never sent.
 #[derive(Default)]
 struct Calls {
-    running: futures_util::stream::FuturesUnordered<
-        futures_util::future::BoxFuture<'static, (Option<ReadKey>, Observation)>,
-    >,
+    running: futures_util::stream::FuturesUnordered<Running>,
     out: std::collections::HashSet<ReadKey>,
     /// Answers that came while the driver was busy, for its next pass, in order.
     early: std::collections::VecDeque<Observation>,
+    /// The `requestBuilds` calls out, to drop.
+    requests: Vec<futures_util::future::AbortHandle>,
 }
+
+/// A call out: its answer (and its read's key), or `None` once dropped.
+type Running = futures_util::future::BoxFuture<'static, Option<(Option<ReadKey>, Observation)>>;
 
 impl Calls {
     fn is_empty(&self) -> bool {
@@ -844,8 +880,22 @@ impl Calls {
             return;
         }
         let client = client.clone();
-        self.running
-            .push(Box::pin(async move { (key, call.run(&client).await) }));
+        let request = call.is_request();
+        let run = async move { (key, call.run(&client).await) };
+        if request {
+            let (run, handle) = futures_util::future::abortable(run);
+            self.requests.push(handle);
+            self.running.push(Box::pin(async move { run.await.ok() }));
+        } else {
+            self.running.push(Box::pin(async move { Some(run.await) }));
+        }
+    }
+
+    /// Drops every `requestBuilds` call not answered yet: one waiting for a slot is never sent.
+    fn abort_requests(&mut self) {
+        for handle in self.requests.drain(..) {
+            handle.abort();
+        }
     }
 
     /// The next answer; `None` when nothing is out.
@@ -853,8 +903,11 @@ impl Calls {
         if let Some(observation) = self.early.pop_front() {
             return Some(observation);
         }
-        let (key, observation) = self.running.next().await?;
-        Some(self.answered(key, observation))
+        loop {
+            if let Some((key, observation)) = self.running.next().await? {
+                return Some(self.answered(key, observation));
+            }
+        }
     }
 
     /// An answer already in, if any.
@@ -862,8 +915,11 @@ impl Calls {
         if let Some(observation) = self.early.pop_front() {
             return Some(observation);
         }
-        let (key, observation) = self.running.next().now_or_never()??;
-        Some(self.answered(key, observation))
+        loop {
+            if let Some((key, observation)) = self.running.next().now_or_never()?? {
+                return Some(self.answered(key, observation));
+            }
+        }
     }
 
     /// Does `work` (storing, saying) while the calls go on; their answers wait for the next
@@ -874,9 +930,11 @@ impl Calls {
             tokio::select! {
                 biased;
                 done = &mut work => return done,
-                Some((key, observation)) = self.running.next(), if !self.running.is_empty() => {
-                    let observation = self.answered(key, observation);
-                    self.early.push_back(observation);
+                Some(answer) = self.running.next(), if !self.running.is_empty() => {
+                    if let Some((key, observation)) = answer {
+                        let observation = self.answered(key, observation);
+                        self.early.push_back(observation);
+                    }
                 }
             }
         }

@@ -369,7 +369,9 @@ impl<C: Chat> Engine<C> {
                 return true;
             }
         }
-        if let Some(recipe_url) = recipe_url {
+        // Only a build request no job knows can be a lost request's, or a skipped
+        // architecture's queued build: a late delivery about an ended job's build is not.
+        if let Some(recipe_url) = recipe_url.filter(|_| job.is_none()) {
             match store.job_awaiting(&recipe_url) {
                 Ok(Some(id)) => {
                     if let Some(driver) = lock(&self.inner.drivers).get(&id) {
@@ -385,8 +387,8 @@ impl<C: Chat> Engine<C> {
             }
         }
         // Also read as a build no job follows: if the job takes it, the read hands it over.
-        self.inner.alerts.deliver(build_url, hint);
-        true
+        // Stored before it is answered, so its read is never lost ([`Alerts::deliver`]).
+        self.inner.alerts.deliver(build_url, hint)
     }
 
     /// Silences failed-upload alerts of `image` (all if `None`) for `duration`; when the mute

@@ -99,6 +99,13 @@ pub struct Target {
     /// answer was lost.
     #[serde(default)]
     pub requested_at: Option<DateTime<Utc>>,
+    /// Builds of its request that webhook deliveries named before the request's builds were
+    /// listed: what the job knows of them should Launchpad fail to list them.
+    #[serde(default)]
+    pub named_builds: Vec<String>,
+    /// Reads of the request's builds answered 500 in a row.
+    #[serde(default)]
+    pub list_errors: u32,
 }
 
 /// An architecture asked for that a request made no build of.
@@ -121,12 +128,28 @@ pub enum MissingWhy {
         processors: Vec<String>,
     },
     /// The recipe builds it, and Launchpad skipped it: another request's build of it is
-    /// queued (or the series cannot build it now). A delivery naming that build until `until`
+    /// queued, or the series cannot build it now (which the architecture's
+    /// `distro_arch_series` tells: `checked`). A delivery naming that build until `until`
     /// makes the job follow it.
     Skipped {
         /// Until when a delivery is waited for; `None` without webhooks.
         until: Option<DateTime<Utc>>,
+        /// Launchpad said the series can build it: then the only reason left is a queued
+        /// build of another request (not seen here).
+        #[serde(default)]
+        checked: bool,
     },
+    /// Launchpad could not list the request's builds (500: one of them cannot be shown,
+    /// most likely a failed upload on several registries), and no delivery or read showed a
+    /// build of this architecture.
+    Unlisted {
+        /// Launchpad's OOPS id.
+        oops_id: Option<String>,
+    },
+    /// Launchpad cannot build it now: its `distro_arch_series` in the series OCI builds are
+    /// made on is disabled or has no chroot (`launchpad-truths.md`, "Which architectures a
+    /// request builds"). Nothing builds it, and no retry helps until Launchpad can.
+    NotBuildable,
 }
 
 /// Where a target's build request is.
@@ -239,10 +262,23 @@ pub struct BuildTrack {
     /// Reads in a row that Launchpad answered with an internal error (500).
     #[serde(default)]
     pub read_errors: u32,
-    /// Set when the build's entry could not be read several times in a row: Launchpad's OOPS
-    /// id (or the error, without one). The build counts as ended, and says so.
+    /// Set when Launchpad cannot show the build's entry (500): its OOPS id (or the error,
+    /// without one). Launchpad fails so only for a build whose last upload failed on several
+    /// registries (`launchpad-truths.md`, "Registry uploads"), until a new upload replaces the
+    /// errors: such a build is a failed upload whose registries' errors cannot be shown. Set at
+    /// once when a delivery said its upload failed ([`BuildTrack::delivered`]), else after
+    /// [`crate::jobs::machine::UNREADABLE_AFTER`] reads in a row; cleared by a read that works
+    /// or an upload scheduled again.
     #[serde(default)]
     pub unreadable: Option<String>,
+    /// What the last webhook delivery about the build said (its `status` and
+    /// `registry_upload_status`): what is known of a build Launchpad cannot show.
+    #[serde(default)]
+    pub delivered: Option<(BuildState, UploadStatus)>,
+    /// Launchpad's `upload_log_url`: why it could not take the build's files in (the build
+    /// state `Failed to upload`).
+    #[serde(default)]
+    pub upload_log_url: Option<String>,
     /// When it was first seen in its current stage (queued, building, uploading): what paces
     /// its reads ([`crate::jobs::machine::Typical`]).
     #[serde(default)]
@@ -256,7 +292,8 @@ pub struct BuildTrack {
     /// Launchpad's `build_log_url`, once the build has started.
     #[serde(default)]
     pub log_url: Option<String>,
-    /// What the log of a failed build says, read once it failed and before the summary.
+    /// What the log of a failed build says, read once it failed and before the summary (its
+    /// upload log, for the build state `Failed to upload`).
     #[serde(default)]
     pub log: Option<crate::launchpad::buildlog::LogExcerpt>,
 }
@@ -269,9 +306,12 @@ impl Progress {
             (BuildState::CancellingBuild | BuildState::CancelledBuild, _) => Progress::Cancelled,
             (BuildState::SuccessfullyBuilt, UploadStatus::Pending) => Progress::Uploading,
             (BuildState::SuccessfullyBuilt, UploadStatus::FailedToUpload) => Progress::UploadFailed,
-            (BuildState::SuccessfullyBuilt | BuildState::BuildForSupersededSource, _) => {
-                Progress::Done
+            // A newer build of the recipe and processor was built first: nothing was pushed
+            // for this one (`launchpad-truths.md`, "Registry uploads").
+            (BuildState::BuildForSupersededSource, _) | (_, UploadStatus::Superseded) => {
+                Progress::Superseded
             }
+            (BuildState::SuccessfullyBuilt, _) => Progress::Done,
             (state, _) if state.is_final() => Progress::BuildFailed,
             _ => Progress::Building,
         }
@@ -303,8 +343,9 @@ pub enum Progress {
     UploadFailed,
     /// Cancelled.
     Cancelled,
-    /// Launchpad could not show the build (its entry answers 500).
-    Unreadable,
+    /// Built, and superseded by a newer build of the recipe and processor before its upload:
+    /// nothing was pushed for it.
+    Superseded,
 }
 
 impl BuildTrack {
@@ -337,6 +378,8 @@ impl BuildTrack {
             generation: 0,
             read_errors: 0,
             unreadable: None,
+            delivered: None,
+            upload_log_url: None,
             stage_since: None,
             unstarted_at: None,
             log_url: None,
@@ -344,12 +387,20 @@ impl BuildTrack {
         }
     }
 
-    /// Where the build is, for people.
+    /// Where the build is, for people. One Launchpad cannot show is a failed upload.
     pub fn progress(&self) -> Progress {
         if self.unreadable.is_some() {
-            return Progress::Unreadable;
+            return Progress::UploadFailed;
         }
         Progress::of(&self.state, &self.upload)
+    }
+
+    /// Whether Launchpad cannot show the build and a delivery said its upload failed (rather
+    /// than its reads failing long enough to leave no other likely cause).
+    pub fn failure_delivered(&self) -> bool {
+        self.delivered
+            .as_ref()
+            .is_some_and(|(_, upload)| *upload == UploadStatus::FailedToUpload)
     }
 
     /// Whether an auto-retry of the upload is still to come.
@@ -362,9 +413,6 @@ impl BuildTrack {
 
     /// Whether nothing more will happen to it without someone asking.
     pub fn is_settled(&self, auto_retry: bool, budget: u32) -> bool {
-        if self.unreadable.is_some() {
-            return true;
-        }
         if !self.wanted {
             // Not ours: followed only until it is cancelled, or can no longer be.
             return !matches!(
@@ -378,7 +426,7 @@ impl BuildTrack {
             Progress::Queued | Progress::Building | Progress::Uploading => false,
             Progress::Cancelled => self.state.is_final(),
             Progress::UploadFailed => !self.auto_retry_pending(auto_retry, budget),
-            Progress::Done | Progress::BuildFailed | Progress::Unreadable => true,
+            Progress::Done | Progress::BuildFailed | Progress::Superseded => true,
         }
     }
 }
@@ -404,7 +452,9 @@ impl Target {
                     .all(|build| build.is_settled(auto_retry, budget))
                     && self.missing.iter().all(|missing| match missing.why {
                         MissingWhy::Unknown => false,
-                        MissingWhy::NotInProcessors { .. } => true,
+                        MissingWhy::NotInProcessors { .. }
+                        | MissingWhy::NotBuildable
+                        | MissingWhy::Unlisted { .. } => true,
                         MissingWhy::Skipped { until, .. } => until.is_none_or(|until| until <= now),
                     })
             }
@@ -415,8 +465,10 @@ impl Target {
     /// the queued build of an architecture Launchpad skipped.
     pub fn awaits_delivery(&self, now: DateTime<Utc>) -> bool {
         matches!(self.phase, Phase::Requesting { .. } | Phase::InDoubt { .. })
-            || self.missing.iter().any(|missing| {
-                matches!(missing.why, MissingWhy::Skipped { until: Some(until), .. } if until > now)
+            || self.missing.iter().any(|missing| match missing.why {
+                MissingWhy::Skipped { until, .. } => until.is_some_and(|until| until > now),
+                MissingWhy::Unlisted { .. } => true,
+                _ => false,
             })
     }
 
@@ -459,8 +511,8 @@ pub struct Tally {
     pub cancelled: usize,
     /// Builds not finished.
     pub unfinished: usize,
-    /// Builds Launchpad could not show.
-    pub unreadable: usize,
+    /// Builds superseded by a newer build before their upload: nothing pushed for them.
+    pub superseded: usize,
     /// Targets Launchpad answered "already pending" for.
     pub already_pending: usize,
     /// Targets whose request failed.
@@ -534,6 +586,8 @@ impl Job {
                 missing: Vec::new(),
                 asked_again: false,
                 requested_at: None,
+                named_builds: Vec::new(),
+                list_errors: 0,
             })
             .collect();
         Job {
@@ -576,7 +630,7 @@ impl Job {
                 + t.upload_failed
                 + t.cancelled
                 + t.unfinished
-                + t.unreadable
+                + t.superseded
                 + t.already_pending
                 + t.request_failed
                 + t.not_requested
@@ -613,7 +667,7 @@ impl Job {
                             Progress::BuildFailed => tally.build_failed += 1,
                             Progress::UploadFailed => tally.upload_failed += 1,
                             Progress::Cancelled => tally.cancelled += 1,
-                            Progress::Unreadable => tally.unreadable += 1,
+                            Progress::Superseded => tally.superseded += 1,
                             Progress::Queued | Progress::Building | Progress::Uploading => {
                                 tally.unfinished += 1
                             }

@@ -90,8 +90,24 @@ pub enum Notice {
         /// Why it stopped, if not the budget.
         refusal: Option<String>,
     },
-    /// A build's entry could not be read: Launchpad answered with a server error (some
-    /// multi-registry upload failures make its entry unreadable). Said once, with the OOPS id.
+    /// An upload auto-retry scheduled ended superseded: a newer build of the recipe and
+    /// processor was built first, and nothing was pushed for this one.
+    UploadSuperseded {
+        /// The target.
+        target: usize,
+        /// The build.
+        build: usize,
+    },
+    /// The answer to a target's `requestBuilds` was lost (a restart while it was out, or no
+    /// clear answer) and, without webhook deliveries to find the request it made, it was sent
+    /// again: Launchpad may build it twice, or dedupe it against the first request's builds,
+    /// which are then not followed.
+    RequestAskedAgain {
+        /// The target.
+        target: usize,
+    },
+    /// No longer made (a build Launchpad cannot show is now a failed upload, told as such):
+    /// kept so that an outbox stored by an earlier version still reads and is said.
     BuildUnreadable {
         /// The target.
         target: usize,

@@ -112,7 +112,22 @@ impl LogExcerpt {
 
 /// Fetches the log at `url` and boils it down.
 pub async fn fetch(http: &reqwest::Client, url: &str, limits: LogLimits) -> LogExcerpt {
-    let read = tokio::time::timeout(limits.time, read(http, url, limits)).await;
+    fetch_as(http, url, limits, false).await
+}
+
+/// Fetches an upload log (`upload_log_url`, stored as plain text, or gzip like a build log)
+/// and boils it down the same way.
+pub async fn fetch_upload_log(http: &reqwest::Client, url: &str, limits: LogLimits) -> LogExcerpt {
+    fetch_as(http, url, limits, true).await
+}
+
+async fn fetch_as(
+    http: &reqwest::Client,
+    url: &str,
+    limits: LogLimits,
+    plain_ok: bool,
+) -> LogExcerpt {
+    let read = tokio::time::timeout(limits.time, read(http, url, limits, plain_ok)).await;
     match read {
         Ok(Ok(tail)) => tail.excerpt(url),
         Ok(Err(error)) => LogExcerpt::unreadable(url, &error),
@@ -120,7 +135,12 @@ pub async fn fetch(http: &reqwest::Client, url: &str, limits: LogLimits) -> LogE
     }
 }
 
-async fn read(http: &reqwest::Client, url: &str, limits: LogLimits) -> Result<Tail, LogError> {
+async fn read(
+    http: &reqwest::Client,
+    url: &str,
+    limits: LogLimits,
+    plain_ok: bool,
+) -> Result<Tail, LogError> {
     let too_large = || LogError::TooLarge {
         limit_mb: limits.bytes / (1024 * 1024),
     };
@@ -144,7 +164,10 @@ async fn read(http: &reqwest::Client, url: &str, limits: LogLimits) -> Result<Ta
     {
         return Err(too_large());
     }
-    let mut inflate = Inflate::default();
+    let mut inflate = Inflate {
+        plain_ok,
+        ..Inflate::default()
+    };
     let mut received = 0_u64;
     while let Some(chunk) = response.chunk().await.map_err(unreachable)? {
         received += chunk.len() as u64;
@@ -156,10 +179,13 @@ async fn read(http: &reqwest::Client, url: &str, limits: LogLimits) -> Result<Ta
     inflate.finish()
 }
 
-/// Inflates gzip as it arrives into a [`Tail`]; checks the magic number first.
+/// Inflates gzip as it arrives into a [`Tail`]; checks the magic number first. With
+/// `plain_ok`, text that is not gzip goes into the tail as it is.
 #[derive(Default)]
 struct Inflate {
     decoder: Option<flate2::write::MultiGzDecoder<Tail>>,
+    plain: Option<Tail>,
+    plain_ok: bool,
     start: Vec<u8>,
 }
 
@@ -169,12 +195,23 @@ impl Inflate {
         if let Some(decoder) = &mut self.decoder {
             return decoder.write_all(bytes).map_err(corrupt);
         }
+        if let Some(plain) = &mut self.plain {
+            return plain.write_all(bytes).map_err(corrupt);
+        }
         self.start.extend_from_slice(bytes);
         if self.start.len() < 2 {
             return Ok(());
         }
         if self.start[..2] != [0x1f, 0x8b] {
-            return Err(LogError::NotGzip);
+            if !self.plain_ok {
+                return Err(LogError::NotGzip);
+            }
+            let mut plain = Tail::default();
+            plain
+                .write_all(&std::mem::take(&mut self.start))
+                .map_err(corrupt)?;
+            self.plain = Some(plain);
+            return Ok(());
         }
         let mut decoder = flate2::write::MultiGzDecoder::new(Tail::default());
         decoder
@@ -184,7 +221,18 @@ impl Inflate {
         Ok(())
     }
 
-    fn finish(self) -> Result<Tail, LogError> {
+    fn finish(mut self) -> Result<Tail, LogError> {
+        if self.plain_ok && self.decoder.is_none() && self.plain.is_none() && !self.start.is_empty()
+        {
+            // A text shorter than the magic number.
+            let mut plain = Tail::default();
+            let _ = plain.write_all(&std::mem::take(&mut self.start));
+            self.plain = Some(plain);
+        }
+        if let Some(mut plain) = self.plain {
+            plain.end();
+            return Ok(plain);
+        }
         let Some(decoder) = self.decoder else {
             return Err(if self.start.is_empty() {
                 LogError::Corrupt("empty".to_string())
@@ -449,6 +497,14 @@ mod tests {
 
         let mut plain = Inflate::default();
         assert_eq!(plain.write(b"E: not compressed\n"), Err(LogError::NotGzip));
+        // An upload log is plain text: taken as it is.
+        let mut upload_log = Inflate {
+            plain_ok: true,
+            ..Inflate::default()
+        };
+        upload_log.write(b"INFO x\nERROR files missing\n").unwrap();
+        let excerpt = upload_log.finish().unwrap().excerpt("U");
+        assert_eq!(excerpt.errors, ["ERROR files missing"]);
 
         let mut corrupt = Inflate::default();
         let mut bytes = gz[..10].to_vec();

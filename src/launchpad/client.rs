@@ -23,7 +23,11 @@ use serde::de::DeserializeOwned;
 use super::auth::Credentials;
 use super::error::{LaunchpadError, Refusal};
 use super::lanes::{Lane, Lanes};
-use super::models::{Build, BuildRequest, Page, Recipe, Webhook, WebhookDelivery};
+use chrono::{DateTime, Utc};
+
+use super::models::{
+    Build, BuildRequest, DistroArchSeries, Page, Recipe, Webhook, WebhookDelivery,
+};
 use super::retry::{parse_retry_after, RetryPolicy};
 use crate::catalogue::RecipePath;
 use crate::secret::Secret;
@@ -78,6 +82,8 @@ struct Inner {
     slots: Lanes,
     /// Who the credentials act for (`people/+me`), once asked.
     me: tokio::sync::OnceCell<String>,
+    /// Ubuntu's current series (its API URL), asked once: where OCI builds are made.
+    current_series: tokio::sync::OnceCell<String>,
 }
 
 /// How a request may be repeated.
@@ -135,6 +141,7 @@ impl Client {
                 settings,
                 slots,
                 me: tokio::sync::OnceCell::new(),
+                current_series: tokio::sync::OnceCell::new(),
             }),
         })
     }
@@ -143,6 +150,16 @@ impl Client {
     /// ([`super::buildlog`]): fetched without credentials, within bounds of size and time.
     pub async fn build_log(&self, url: &str) -> super::buildlog::LogExcerpt {
         super::buildlog::fetch(&self.inner.http, url, super::buildlog::LogLimits::default()).await
+    }
+
+    /// A build's upload log at `url` (its `upload_log_url`), boiled down like a build log.
+    pub async fn upload_log(&self, url: &str) -> super::buildlog::LogExcerpt {
+        super::buildlog::fetch_upload_log(
+            &self.inner.http,
+            url,
+            super::buildlog::LogLimits::default(),
+        )
+        .await
     }
 
     /// The settings in use.
@@ -354,6 +371,100 @@ impl Client {
             })
             .await?;
         location(&answer, webhook_url)
+    }
+
+    /// The deliveries of a webhook made within `within` of its newest one, newest first
+    /// (Launchpad lists them so; pages are read only as far back as that). Counted from the
+    /// newest delivery, on Launchpad's clock rather than this machine's.
+    pub async fn webhook_deliveries(
+        &self,
+        webhook: &Webhook,
+        within: chrono::Duration,
+    ) -> Result<Vec<WebhookDelivery>, LaunchpadError> {
+        let first = webhook
+            .deliveries_collection_link
+            .clone()
+            .unwrap_or_else(|| format!("{}/deliveries", webhook.self_link));
+        let mut deliveries: Vec<WebhookDelivery> = Vec::new();
+        let mut since: Option<DateTime<Utc>> = None;
+        let mut next = Some(first);
+        let mut seen = std::collections::HashSet::new();
+        while let Some(page_url) = next.take() {
+            if !seen.insert(page_url.clone()) {
+                break;
+            }
+            let page: Page<WebhookDelivery> = self.get_entry(&page_url).await?;
+            if since.is_none() {
+                since = page
+                    .entries
+                    .iter()
+                    .filter_map(|delivery| delivery.date_created)
+                    .max()
+                    .map(|newest| newest - within);
+            }
+            let recent = |delivery: &WebhookDelivery| {
+                delivery
+                    .date_created
+                    .zip(since)
+                    .is_none_or(|(date, since)| date >= since)
+            };
+            let older = page.entries.iter().any(|delivery| !recent(delivery));
+            deliveries.extend(page.entries.into_iter().filter(|delivery| recent(delivery)));
+            if !older {
+                next = page.next_collection_link;
+            }
+        }
+        Ok(deliveries)
+    }
+
+    /// Sends a delivery again (`retry`); with `reset`, Launchpad's retry clock for it starts
+    /// anew, so a delivery it gave up on gets its full hour (or day) again.
+    pub async fn retry_delivery(&self, url: &str, reset: bool) -> Result<(), LaunchpadError> {
+        self.execute(Call {
+            method: Method::POST,
+            url,
+            form: Some(vec![
+                ("ws.op", "retry".to_string()),
+                ("reset", json(&reset)),
+            ]),
+            etag: None,
+            repeat: Repeat::Safe,
+            body: None,
+            lane: Lane::Ordinary,
+        })
+        .await
+        .map(drop)
+    }
+
+    /// Whether Launchpad can build `arch` now: its `distro_arch_series` in the series OCI
+    /// builds are made on is enabled and has a chroot (`launchpad-truths.md`, "Which
+    /// architectures a request builds"). That series is Ubuntu's current one: the recipes'
+    /// OCI projects belong to a project, whose builds go to Launchpad's default build
+    /// distribution, Ubuntu (`launchpad-api.md` §1.5). An architecture the series does not
+    /// have at all (404) cannot be built either.
+    pub async fn arch_buildable(&self, arch: &str) -> Result<bool, LaunchpadError> {
+        #[derive(serde::Deserialize)]
+        struct Distribution {
+            current_series_link: String,
+        }
+        let url = format!("{}ubuntu", self.inner.settings.api_root);
+        let series = self
+            .inner
+            .current_series
+            .get_or_try_init(|| async {
+                self.get_entry::<Distribution>(&url)
+                    .await
+                    .map(|ubuntu| ubuntu.current_series_link)
+            })
+            .await?;
+        match self
+            .get_entry::<DistroArchSeries>(&format!("{series}/{arch}"))
+            .await
+        {
+            Ok(arch_series) => Ok(arch_series.is_buildable()),
+            Err(LaunchpadError::NotFound { .. }) => Ok(false),
+            Err(error) => Err(error),
+        }
     }
 
     /// A webhook delivery: whether it arrived, and what went wrong if not.

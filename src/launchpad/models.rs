@@ -372,6 +372,10 @@ pub struct Build {
     pub title: String,
     /// The build log, once there is one.
     pub build_log_url: Option<String>,
+    /// What Launchpad logged taking the build's files in, when that failed (the build state
+    /// `Failed to upload`: not a registry upload, and not in the build log).
+    #[serde(default)]
+    pub upload_log_url: Option<String>,
     /// When it was created.
     pub datecreated: Option<DateTime<Utc>>,
     /// When a builder started it.
@@ -453,6 +457,29 @@ impl<'de> Deserialize<'de> for UploadErrors {
     }
 }
 
+/// An architecture of a distribution series (`distro_arch_series`): whether Launchpad can
+/// build on it now.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct DistroArchSeries {
+    /// Its API URL.
+    pub self_link: String,
+    /// `amd64`, ...
+    pub architecture_tag: String,
+    /// Whether builds may be dispatched to it.
+    #[serde(default)]
+    pub enabled: bool,
+    /// Its chroot; without one nothing can be built on it.
+    #[serde(default)]
+    pub chroot_url: Option<String>,
+}
+
+impl DistroArchSeries {
+    /// Whether Launchpad builds on it (`getAllowedArchitectures`: enabled, with a chroot).
+    pub fn is_buildable(&self) -> bool {
+        self.enabled && self.chroot_url.is_some()
+    }
+}
+
 /// A webhook on a recipe.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct Webhook {
@@ -482,6 +509,9 @@ pub struct WebhookDelivery {
     pub successful: Option<bool>,
     /// What went wrong with the last attempt (`Bad HTTP response: 401`).
     pub error_message: Option<String>,
+    /// When it was made.
+    #[serde(default)]
+    pub date_created: Option<DateTime<Utc>>,
 }
 
 /// One page of a collection.

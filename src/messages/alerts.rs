@@ -100,12 +100,32 @@ pub fn retried_upload_worked(build: &Build) -> String {
     )
 }
 
-/// A retried upload ended neither uploaded nor failed (a newer build superseded it).
+/// A retried upload ended neither uploaded nor failed: a newer build superseded it (nothing
+/// pushed for this one), or it ended some other way.
 pub fn retried_upload_ended(build: &Build) -> String {
+    if build.registry_upload_status == crate::launchpad::models::UploadStatus::Superseded {
+        return format!(
+            "The retried upload of {} was superseded by a newer build of the recipe: nothing was pushed for this one.\n{}",
+            build.title, build.web_link
+        );
+    }
     format!(
         "The retried upload of {} ended {}: nothing more to do.\n{}",
         build.title, build.registry_upload_status, build.web_link
     )
+}
+
+/// Why the upload of a build Launchpad cannot show failed, in place of its error summary.
+pub fn errors_unshown(oops_id: Option<&str>) -> String {
+    format!(
+        "it failed on several registries, and Launchpad cannot show the registries' errors ({})",
+        oops_id.unwrap_or("no OOPS id given")
+    )
+}
+
+/// What a build Launchpad cannot show is called (its architecture is not known).
+pub fn unshown_title(number: &str, recipe_path: &str) -> String {
+    format!("build {number} of /{recipe_path}")
 }
 
 /// A build nobody asked for whose entry Launchpad cannot show.

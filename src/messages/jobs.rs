@@ -12,6 +12,7 @@ use crate::jobs::model::{
 };
 use crate::jobs::notice::Control;
 use crate::launchpad::buildlog::LogExcerpt;
+use crate::launchpad::models::BuildState;
 use crate::plan::Plan;
 use crate::target::{Arch, JobId};
 
@@ -25,7 +26,7 @@ pub(super) fn symbol(progress: Progress) -> char {
         Progress::BuildFailed => '✗',
         Progress::UploadFailed => '!',
         Progress::Cancelled => '⊘',
-        Progress::Unreadable => '?',
+        Progress::Superseded => '»',
     }
 }
 
@@ -176,7 +177,7 @@ pub(super) fn progress_word(progress: Progress) -> &'static str {
         Progress::BuildFailed => "failed",
         Progress::UploadFailed => "upload failed",
         Progress::Cancelled => "cancelled",
-        Progress::Unreadable => "unreadable",
+        Progress::Superseded => "superseded",
     }
 }
 
@@ -206,9 +207,17 @@ fn cell(target: &Target, arch: &Arch) -> String {
                     ..
                 }) => "∅".into(),
                 Some(Missing {
+                    why: MissingWhy::NotBuildable,
+                    ..
+                }) => "∅".into(),
+                Some(Missing {
                     why: MissingWhy::Skipped { .. },
                     ..
                 }) => "≡".into(),
+                Some(Missing {
+                    why: MissingWhy::Unlisted { .. },
+                    ..
+                }) => "?".into(),
                 _ => "…".into(),
             }
         }
@@ -223,7 +232,36 @@ pub fn missing_reason(missing: &Missing) -> String {
             "not built by this recipe (its processors: {})",
             processors.join(", ")
         ),
-        MissingWhy::Skipped { .. } => "already queued by another request".to_string(),
+        MissingWhy::Skipped { checked: false, .. } => {
+            "skipped: queued by another request, or not buildable now".to_string()
+        }
+        MissingWhy::Skipped { checked: true, .. } => {
+            "queued by another request (Launchpad can build it; that build is not followed here)"
+                .to_string()
+        }
+        MissingWhy::NotBuildable => {
+            "not buildable on Launchpad now (no chroot or disabled in the current series)"
+                .to_string()
+        }
+        MissingWhy::Unlisted { oops_id } => format!(
+            "Launchpad cannot list the request's builds ({}), and no build of it was seen",
+            oops_id.as_deref().unwrap_or("no OOPS id")
+        ),
+    }
+}
+
+/// Why a build's upload failed, for people: Launchpad's summary; for a build Launchpad cannot
+/// show, what that means.
+pub fn upload_reason(build: &BuildTrack) -> String {
+    match (&build.upload_error, &build.unreadable) {
+        (Some(summary), _) => summary.clone(),
+        (None, Some(oops)) if build.failure_delivered() => format!(
+            "it failed on several registries, and Launchpad cannot show the registries' errors ({oops})"
+        ),
+        (None, Some(oops)) => format!(
+            "most likely it failed on several registries: Launchpad cannot show this build ({oops}), which it does only then"
+        ),
+        (None, None) => "Launchpad gave no reason".to_string(),
     }
 }
 
@@ -250,10 +288,7 @@ pub fn upload_failed(job: &Job, target: &Target, build: &BuildTrack, failure: u3
         "Upload failed{again}: {} (job {}): {}\n{}\nRetry with `retry uploads {}`.",
         build_name(target, build),
         job.id,
-        build
-            .upload_error
-            .as_deref()
-            .unwrap_or("Launchpad gave no reason"),
+        upload_reason(build),
         build.web_link,
         job.id
     )
@@ -265,19 +300,13 @@ pub fn failure_line(job: &Job, target: &Target, build: &BuildTrack) -> String {
         "• {} (job {}): {} {}",
         build_name(target, build),
         job.id,
-        build
-            .upload_error
-            .as_deref()
-            .or(build
-                .unreadable
-                .as_deref()
-                .map(|_| "Launchpad cannot show it"))
-            .unwrap_or("Launchpad gave no reason"),
+        upload_reason(build),
         build.web_link
     )
 }
 
-/// A build of a job whose entry Launchpad cannot show.
+/// A build of a job whose entry Launchpad cannot show, as an earlier version said it (an
+/// outbox it stored is still said).
 pub fn build_unreadable(
     job: &Job,
     target: &Target,
@@ -285,11 +314,48 @@ pub fn build_unreadable(
     oops_id: Option<&str>,
 ) -> String {
     format!(
-        "Cannot read {} (job {}): Launchpad answers its entry with an error ({}); its upload may          have failed (Launchpad fails this way on some failures to several registries). Look at it          there, and quote the OOPS id to Launchpad's admins:\n{}",
+        "Cannot read {} (job {}): Launchpad answers its entry with an error ({}); most likely its upload failed on several registries. Retry with `retry uploads {}`, or look at it there:\n{}",
         build_name(target, build),
         job.id,
         oops_id.unwrap_or("no OOPS id given"),
+        job.id,
         build.web_link
+    )
+}
+
+/// An upload auto-retry scheduled was superseded: not a recovery.
+pub fn upload_superseded(job: &Job, target: &Target, build: &BuildTrack) -> String {
+    format!(
+        "The retried upload of {} (job {}) was superseded: {}",
+        build_name(target, build),
+        job.id,
+        superseded_reason(target)
+    )
+}
+
+/// What a superseded build means, with where to see the newer build.
+fn superseded_reason(target: &Target) -> String {
+    format!(
+        "superseded by a newer build of the recipe ({}): nothing pushed for this one",
+        web_link_of(&target.recipe_url)
+    )
+}
+
+/// A request whose answer was lost was sent again, without deliveries to find the first.
+pub fn request_asked_again(job: &Job, target: &Target) -> String {
+    format!(
+        "{} (job {}): the answer to its build request was lost, so it was asked again. {}",
+        target_name(target),
+        job.id,
+        asked_again_risk(target)
+    )
+}
+
+/// What may have happened to a recipe asked for twice, and what to look at.
+fn asked_again_risk(target: &Target) -> String {
+    format!(
+        "Launchpad may have built it twice, or the first request's builds (other architectures too) run without being followed or cancelled here: Launchpad lists no recipe's builds, so only its page shows them: {}",
+        web_link_of(&target.recipe_url)
     )
 }
 
@@ -307,10 +373,7 @@ pub fn upload_retrying(job: &Job, target: &Target, build: &BuildTrack, budget: u
             text,
             " Attempt {} failed too: {}",
             build.auto_retries - 1,
-            build
-                .upload_error
-                .as_deref()
-                .unwrap_or("Launchpad gave no reason")
+            upload_reason(build)
         );
     }
     text
@@ -432,17 +495,46 @@ const LOGS_IN_SUMMARY: usize = 5;
 const LOG_LINE_CHARS: usize = 200;
 
 /// Under a failed build: the Dockerfile step it failed at and the log's error lines, in a code
-/// block, and the full log's link; or why the log could not be read.
-fn log_excerpt(log: &LogExcerpt) -> String {
+/// block, and the full log's link (`what`: "full log", or "upload log" for a build Launchpad
+/// could not take in); or why the log could not be read.
+fn log_excerpt(log: &LogExcerpt, what: &str) -> String {
     if let Some(problem) = &log.problem {
-        return format!("\n  ({problem}; full log: {})", log.url);
+        return format!("\n  ({problem}; {what}: {})", log.url);
     }
     let lines: Vec<&String> = log.step.iter().chain(&log.errors).collect();
     format!(
-        "\n{}\n  full log: {}",
+        "\n{}\n  {what}: {}",
         code_block(&lines, LOG_LINE_CHARS),
         log.url
     )
+}
+
+/// A failed build's line: its state (for `Failed to upload`, that Launchpad could not take
+/// its files in: not a registry upload) and page.
+fn failed_build_line(target: &Target, build: &BuildTrack) -> String {
+    if build.state == BuildState::FailedToUpload {
+        format!(
+            "• {}: built, but Launchpad could not take its files in (Failed to upload; its build log shows a good build) {}",
+            build_name(target, build),
+            build.web_link
+        )
+    } else {
+        format!(
+            "• {}: {} {}",
+            build_name(target, build),
+            build.state,
+            build.web_link
+        )
+    }
+}
+
+/// Which log a failed build's excerpt comes from.
+fn log_kind(build: &BuildTrack) -> &'static str {
+    if build.state == BuildState::FailedToUpload {
+        "upload log"
+    } else {
+        "full log"
+    }
 }
 
 /// Lines of a log in a code block: each cut at `chars`, and a fence inside one made harmless.
@@ -479,11 +571,12 @@ pub fn logs(job: &Job, limit: usize) -> String {
     let mut text = String::new();
     for (t, b) in failed {
         let mut part = format!("**{}**: {} {}\n", build_name(t, b), b.state, b.web_link);
+        let what = log_kind(b);
         match &b.log {
             None => part.push_str("Its log is read when the job ends.\n"),
             Some(log) => match &log.problem {
                 Some(problem) => {
-                    let _ = writeln!(part, "{problem}; full log: {}", log.url);
+                    let _ = writeln!(part, "{problem}; {what}: {}", log.url);
                 }
                 None => {
                     if let Some(step) = &log.step {
@@ -492,7 +585,7 @@ pub fn logs(job: &Job, limit: usize) -> String {
                     let tail: Vec<&String> = log.tail.iter().collect();
                     let _ = writeln!(
                         part,
-                        "{}\nfull log: {}",
+                        "{}\n{what}: {}",
                         code_block(&tail, LOG_LINE_CHARS),
                         log.url
                     );
@@ -532,7 +625,7 @@ pub fn summary(job: &Job) -> String {
         (tally.build_failed, "failed to build"),
         (tally.upload_failed, "failed to upload"),
         (tally.cancelled, "cancelled"),
-        (tally.unreadable, "could not be read"),
+        (tally.superseded, "superseded (nothing pushed)"),
         (tally.not_built, "not built"),
         (
             tally.unwanted_ran,
@@ -551,9 +644,9 @@ pub fn summary(job: &Job) -> String {
     let failed_builds: Vec<String> = builds_at(job, Progress::BuildFailed)
         .enumerate()
         .map(|(n, (t, b))| {
-            let mut line = format!("• {}: {} {}", build_name(t, b), b.state, b.web_link);
+            let mut line = failed_build_line(t, b);
             match &b.log {
-                Some(log) if n < LOGS_IN_SUMMARY => line.push_str(&log_excerpt(log)),
+                Some(log) if n < LOGS_IN_SUMMARY => line.push_str(&log_excerpt(log, log_kind(b))),
                 Some(_) if n == LOGS_IN_SUMMARY => {
                     let _ = write!(line, "\n  (more logs: `log {}`)", job.id);
                 }
@@ -575,7 +668,7 @@ pub fn summary(job: &Job) -> String {
             format!(
                 "• {}: {} {}",
                 build_name(t, b),
-                b.upload_error.as_deref().unwrap_or("no reason given"),
+                upload_reason(b),
                 b.web_link
             )
         })
@@ -588,21 +681,21 @@ pub fn summary(job: &Job) -> String {
             failed_uploads.join("\n")
         );
     }
-    let unreadable: Vec<String> = builds_at(job, Progress::Unreadable)
+    let superseded: Vec<String> = builds_at(job, Progress::Superseded)
         .map(|(t, b)| {
             format!(
-                "• {}: Launchpad error {} {}",
+                "• {}: {} {}",
                 build_name(t, b),
-                b.unreadable.as_deref().unwrap_or_default(),
+                superseded_reason(t),
                 b.web_link
             )
         })
         .collect();
-    if !unreadable.is_empty() {
+    if !superseded.is_empty() {
         let _ = write!(
             text,
-            "\nBuilds Launchpad could not show (look at them there):\n{}",
-            unreadable.join("\n")
+            "\nSuperseded (the registries hold the newer build's image, not this job's):\n{}",
+            superseded.join("\n")
         );
     }
     let not_built: Vec<String> = job
@@ -615,7 +708,13 @@ pub fn summary(job: &Job) -> String {
                     "add {} to the recipe's processors on Launchpad, or drop it from the image's architectures in the config",
                     missing.arch
                 ),
-                _ => "Launchpad builds it in that request; see the recipe's page".to_string(),
+                MissingWhy::NotBuildable => {
+                    "nothing builds it until Launchpad can; see the recipe's page".to_string()
+                }
+                MissingWhy::Unlisted { .. } => {
+                    "look at the request's builds on the recipe's page".to_string()
+                }
+                _ => "look at the recipe's page".to_string(),
             };
             format!(
                 "• {} {}: {}: {what_to_do}: {}",
@@ -640,9 +739,7 @@ pub fn summary(job: &Job) -> String {
             t.builds
                 .iter()
                 .filter(|b| {
-                    !b.wanted
-                        && b.state.is_final()
-                        && b.state != crate::launchpad::models::BuildState::CancelledBuild
+                    !b.wanted && b.state.is_final() && b.state != BuildState::CancelledBuild
                 })
                 .map(move |b| format!("• {}: {} {}", build_name(t, b), b.state, b.web_link))
         })
@@ -675,6 +772,18 @@ pub fn summary(job: &Job) -> String {
         if let Phase::Failed { reason } = &target.phase {
             let _ = write!(text, "\n• {}: not requested: {reason}", target_name(target));
         }
+    }
+    for target in job
+        .targets
+        .iter()
+        .filter(|t| t.asked_again && matches!(t.phase, Phase::Following { .. }))
+    {
+        let _ = write!(
+            text,
+            "\n• {}: asked for twice (the first answer was lost). {}",
+            target_name(target),
+            asked_again_risk(target)
+        );
     }
     text.push_str(&hook_lines(job));
     text

@@ -5,14 +5,21 @@ use crate::launchpad::models::{Webhook, WebhookDelivery, OCI_BUILD_EVENT};
 /// `install`: a new webhook was registered.
 pub const REGISTERED: &str = "registered";
 
-/// `install`: what was set right on an existing webhook with the bot's URL.
-pub fn repaired(activated: bool, event_added: bool) -> String {
-    let mut done = vec!["secret set"];
+/// `install`: what was set right on an existing webhook with the bot's URL, and how many of
+/// its failed deliveries were sent again.
+pub fn repaired(activated: bool, event_added: bool, resent: usize) -> String {
+    let mut done = vec!["secret set".to_string()];
     if activated {
-        done.push("activated");
+        done.push("activated".to_string());
     }
     if event_added {
-        done.push("event type oci-recipe:build:0.1 added");
+        done.push("event type oci-recipe:build:0.1 added".to_string());
+    }
+    if resent > 0 {
+        done.push(format!(
+            "{} of the last day sent again",
+            super::count(resent, "failed delivery", "failed deliveries")
+        ));
     }
     format!("already there: {}", done.join(", "))
 }
@@ -22,8 +29,21 @@ pub fn failed(error: &dyn std::fmt::Display) -> String {
     format!("failed: {error}")
 }
 
-/// `list`: the bot's webhooks (those to `url`) and how many others there are.
-pub fn listed(hooks: &[Webhook], url: Option<&str>) -> String {
+/// `list`: the bot's webhooks (those to `url`), how many others there are, and the failed
+/// deliveries of the last day.
+pub fn listed(hooks: &[Webhook], url: Option<&str>, failed: &[WebhookDelivery]) -> String {
+    let mut text = hooks_listed(hooks, url);
+    if let Some(last) = failed.first() {
+        text.push_str(&format!(
+            "; {} in the last day (the last: {}): `image-builder webhooks install` sends them again",
+            super::count(failed.len(), "delivery failed", "deliveries failed"),
+            last.error_message.as_deref().unwrap_or("no reason given")
+        ));
+    }
+    text
+}
+
+fn hooks_listed(hooks: &[Webhook], url: Option<&str>) -> String {
     let describe = |hook: &Webhook| {
         let mut problems = Vec::new();
         if !hook.active {
@@ -78,6 +98,9 @@ pub fn pinged(delivery: Option<&WebhookDelivery>) -> String {
             (_, Some(error)) if error.ends_with(" 401") => format!(
                 "refused by the listener ({error}): Launchpad signs with another secret; run \
                  `image-builder webhooks install` with the listener's WEBHOOK_SECRET"
+            ),
+            (_, Some(error)) if error == "Webhook deactivated" => format!(
+                "not delivered ({error}): the webhook is inactive; run `image-builder webhooks install`"
             ),
             (_, Some(error)) => format!("not delivered: {error}"),
             (_, None) => {

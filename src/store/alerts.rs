@@ -8,6 +8,9 @@
 //! - `mutes` (number → [`MuteRecord`]) and `muted` (time and link → [`MutedFailure`]): mutes in
 //!   effect and the failures they kept quiet.
 //! - `groups`: number → [`GroupRecord`], the builds of a grouped alert, for its Retry button.
+//! - `unread`: number → [`UnreadDelivery`], a webhook delivery taken (answered 200) whose read
+//!   of its build has not been answered yet: written before the delivery is answered, removed
+//!   once Launchpad answered the read, so a restart makes it again.
 //!
 //! Old records are compacted with the jobs ([`Store::compact_alerts`]).
 
@@ -102,6 +105,19 @@ pub struct GroupRecord {
     pub started_at: DateTime<Utc>,
 }
 
+/// A webhook delivery taken whose read of its build has not been answered yet.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnreadDelivery {
+    /// The build's API URL.
+    pub build: String,
+    /// `X-Launchpad-Delivery`, if it came with one.
+    pub delivery: Option<String>,
+    /// The payload's `registry_upload_status`, if it had one.
+    pub upload_status: Option<String>,
+    /// When it was taken.
+    pub at: DateTime<Utc>,
+}
+
 fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
     Ok(serde_json::from_slice(bytes)?)
 }
@@ -191,6 +207,32 @@ impl Store {
             }
         }
         Ok(links)
+    }
+
+    /// Records a delivery whose read is still to be answered; flushed. Returns its number.
+    pub fn add_unread(&self, unread: &UnreadDelivery) -> Result<u64, StoreError> {
+        let number = self.db.generate_id()?;
+        self.unread
+            .insert(number.to_be_bytes(), serde_json::to_vec(unread)?)?;
+        self.flush()?;
+        Ok(number)
+    }
+
+    /// The read of delivery `number` was answered: forgotten.
+    pub fn remove_unread(&self, number: u64) -> Result<(), StoreError> {
+        self.unread.remove(number.to_be_bytes())?;
+        Ok(())
+    }
+
+    /// Every delivery whose read is still to be answered, in the order they were taken.
+    pub fn unread(&self) -> Result<Vec<(u64, UnreadDelivery)>, StoreError> {
+        let mut unread = Vec::new();
+        for entry in self.unread.iter() {
+            let (key, bytes) = entry?;
+            let number = u64::from_be_bytes(key.as_ref().try_into().unwrap_or_default());
+            unread.push((number, decode(&bytes)?));
+        }
+        Ok(unread)
     }
 
     /// A new mute, numbered; flushed.

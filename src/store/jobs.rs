@@ -74,6 +74,8 @@ fn bare(target: &Target) -> Target {
         missing,
         asked_again,
         requested_at,
+        named_builds,
+        list_errors,
     } = target;
     Target {
         image: image.clone(),
@@ -87,6 +89,8 @@ fn bare(target: &Target) -> Target {
         missing: missing.clone(),
         asked_again: *asked_again,
         requested_at: *requested_at,
+        named_builds: named_builds.clone(),
+        list_errors: *list_errors,
     }
 }
 
@@ -107,11 +111,15 @@ fn same_record(a: &Target, b: &Target) -> bool {
         missing,
         asked_again,
         requested_at,
+        named_builds,
+        list_errors,
     } = a;
     *phase == b.phase
         && *missing == b.missing
         && *asked_again == b.asked_again
         && *requested_at == b.requested_at
+        && *named_builds == b.named_builds
+        && *list_errors == b.list_errors
 }
 
 /// Whether two builds' records are the same as far as a restart cares (the same build: its web
@@ -142,6 +150,8 @@ fn same_build(a: &BuildTrack, b: &BuildTrack) -> bool {
         generation,
         read_errors,
         unreadable,
+        delivered,
+        upload_log_url,
         stage_since: _,
         unstarted_at: _,
         log_url,
@@ -163,6 +173,8 @@ fn same_build(a: &BuildTrack, b: &BuildTrack) -> bool {
         && *upload_error == b.upload_error
         && *upload_refusal == b.upload_refusal
         && *unreadable == b.unreadable
+        && *delivered == b.delivered
+        && *upload_log_url == b.upload_log_url
         && *wanted == b.wanted
         && *log_url == b.log_url
         && *log == b.log

@@ -22,7 +22,7 @@ pub mod alerts;
 mod history;
 mod jobs;
 
-pub use alerts::{Claimed, GroupRecord, MuteRecord, MutedFailure, UploadRecord};
+pub use alerts::{Claimed, GroupRecord, MuteRecord, MutedFailure, UnreadDelivery, UploadRecord};
 pub use jobs::{decode_v1, Written};
 
 /// The layout this code reads and writes. Bump it with a migration when the layout changes.
@@ -117,6 +117,7 @@ pub struct Store {
     muted: sled::Tree,
     groups: sled::Tree,
     history: sled::Tree,
+    unread: sled::Tree,
 }
 
 impl Store {
@@ -205,6 +206,7 @@ impl Store {
             muted: db.open_tree("muted")?,
             groups: db.open_tree("groups")?,
             history: db.open_tree("history")?,
+            unread: db.open_tree("unread")?,
             meta,
             db,
         };

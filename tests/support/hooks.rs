@@ -78,6 +78,24 @@ pub async fn post(url: &str, body: &str, signature: Option<&str>, event: &str) -
     request.send().await.unwrap().status().as_u16()
 }
 
+/// Sends a delivery the simulator made again, as Launchpad does: the same body, signature,
+/// event type and delivery number, to `url`. Returns the status.
+pub async fn post_delivery(
+    url: &str,
+    delivery: &image_builder::launchpad::sim::deliver::Delivered,
+) -> u16 {
+    let mut request = reqwest::Client::new()
+        .post(url)
+        .header("Content-Type", "application/json")
+        .header("X-Launchpad-Event-Type", &delivery.event_type)
+        .header("X-Launchpad-Delivery", delivery.id.to_string())
+        .body(delivery.body.clone());
+    if let Some(signature) = &delivery.signature {
+        request = request.header("X-Hub-Signature", signature);
+    }
+    request.send().await.unwrap().status().as_u16()
+}
+
 /// A bot whose alerts channel is `alerts`, every upload failing as `failures` says, its listener
 /// serving (and registered on every recipe if `installed`); returns the bot and the listener.
 pub async fn alerting_bot(failures: Failures, installed: bool) -> (TestBot, String) {

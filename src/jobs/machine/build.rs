@@ -75,6 +75,9 @@ pub(super) fn apply(
     step: &mut Step,
 ) {
     let was = build.progress();
+    // Launchpad shows it again: its errors were replaced by a new upload's.
+    build.unreadable = None;
+    build.read_errors = 0;
     let changed = build.state != snapshot.state || build.upload != snapshot.upload;
     build.state = snapshot.state;
     build.upload = snapshot.upload;
@@ -83,6 +86,7 @@ pub(super) fn apply(
     build.can_be_cancelled = snapshot.can_be_cancelled;
     build.etag = snapshot.etag;
     build.log_url = snapshot.log_url;
+    build.upload_log_url = snapshot.upload_log_url;
     if changed {
         // A retried build's old log says nothing of the new attempt.
         build.log = None;
@@ -91,6 +95,20 @@ pub(super) fn apply(
         build.unstarted_at = Some(now);
     }
     schedule(build, was, changed, now, rules);
+    arrived(build, (target, index), was, auto, now, rules, step);
+}
+
+/// What a build reaching a new stage (from `was`) is told as: a failed upload once (or, under
+/// auto-retry, as an attempt), an auto-retried upload's end.
+fn arrived(
+    build: &mut BuildTrack,
+    (target, index): (usize, usize),
+    was: Progress,
+    auto: bool,
+    now: DateTime<Utc>,
+    rules: &Rules,
+    step: &mut Step,
+) {
     let now_progress = build.progress();
     if !build.wanted || was == now_progress {
         return;
@@ -126,6 +144,14 @@ pub(super) fn apply(
                 target,
                 build: index,
                 attempts: build.auto_retries,
+            });
+        }
+        Progress::Superseded if build.upload_by_auto_retry => {
+            // Not a recovery: a newer build was built first, and nothing was pushed for this.
+            build.upload_by_auto_retry = false;
+            step.notices.push(Notice::UploadSuperseded {
+                target,
+                build: index,
             });
         }
         _ => {}
@@ -201,6 +227,9 @@ pub(super) fn delivered(
     now: DateTime<Utc>,
     rules: &Rules,
 ) {
+    // Kept whatever comes next: for a build Launchpad cannot show, the deliveries are all that
+    // says what happened ([`read_failed`]).
+    build.delivered = Some((state.clone(), upload.clone()));
     if settled || !build.pending_calls.is_empty() {
         // Nothing more to learn; or a call's answer sets the next look.
         return;
@@ -212,12 +241,7 @@ pub(super) fn delivered(
         Progress::Uploading => Some(2),
         _ => None,
     };
-    let hinted = BuildTrack {
-        state: state.clone(),
-        upload: upload.clone(),
-        ..build.clone()
-    }
-    .progress();
+    let hinted = Progress::of(&state, &upload);
     let forward = matches!((rank(was), rank(hinted)), (Some(was), Some(hinted)) if hinted > was);
     let cancelled = build.cancel_sent && state == BuildState::CancelledBuild;
     if forward || cancelled {
@@ -234,38 +258,55 @@ pub(super) fn delivered(
     // queue) is left to the next read.
 }
 
-/// A read of a build failed. Network trouble and overload only delay the next look; Launchpad's
-/// internal error (500), [`UNREADABLE_AFTER`] times in a row, makes the build unreadable: told
-/// once, with the OOPS id, and no longer waited for.
+/// A read of a build failed. Network trouble and overload only delay the next look.
+/// Launchpad's internal error (500) is its answer for a build whose last upload failed on
+/// several registries, until the upload is scheduled again (`launchpad-truths.md`, "Registry
+/// uploads"): such a build is taken for a failed upload whose errors cannot be shown, at once
+/// when a delivery said its upload failed, else after [`UNREADABLE_AFTER`] reads in a row (a
+/// passing fault rarely lasts that long). It is told, retried and counted like any failed
+/// upload; a read that works again, or a new upload, ends it.
 pub(super) fn read_failed(
     build: &mut BuildTrack,
     (target, index): (usize, usize),
     error: &LaunchpadError,
+    auto: bool,
     now: DateTime<Utc>,
     rules: &Rules,
     step: &mut Step,
 ) {
-    back_off(&mut build.poll, now, rules);
     let LaunchpadError::Server {
         status: 500,
         oops_id,
         ..
     } = error
     else {
-        return;
+        return back_off(&mut build.poll, now, rules);
     };
-    build.read_errors += 1;
-    if build.read_errors < UNREADABLE_AFTER || build.unreadable.is_some() {
-        return;
+    build.read_errors = build.read_errors.saturating_add(1);
+    if build.unreadable.is_some() {
+        return back_off(&mut build.poll, now, rules);
     }
+    if !build.failure_delivered() && build.read_errors < UNREADABLE_AFTER {
+        // Soon again: the client has already waited out its own retries.
+        return poll_soon(&mut build.poll, now, rules);
+    }
+    let was = build.progress();
     build.unreadable = Some(oops_id.clone().unwrap_or_else(|| error.to_string()));
-    if build.wanted {
-        step.notices.push(Notice::BuildUnreadable {
-            target,
-            build: index,
-            oops_id: oops_id.clone(),
-        });
-    }
+    // What it must be: built (only a built build has an upload), its upload failed.
+    build.state = BuildState::SuccessfullyBuilt;
+    build.upload = UploadStatus::FailedToUpload;
+    build.upload_error = None;
+    build.etag = None;
+    build.stage_since = None;
+    back_off(&mut build.poll, now, rules);
+    arrived(build, (target, index), was, auto, now, rules, step);
+}
+
+/// Launchpad can show the build again (a new upload replaced the errors it could not render).
+fn forget_unreadable(build: &mut BuildTrack) {
+    build.unreadable = None;
+    build.read_errors = 0;
+    build.delivered = None;
 }
 
 fn schedule_auto_retry(build: &mut BuildTrack, now: DateTime<Utc>, rules: &Rules) {
@@ -300,6 +341,9 @@ pub(super) fn build_call(
                 ..
             }),
         ) => {
+            // A new upload job: its errors replace the last one's, so Launchpad can show the
+            // build again.
+            forget_unreadable(build);
             build.upload = UploadStatus::Pending;
             schedule(build, was, true, now, rules);
         }
@@ -310,6 +354,7 @@ pub(super) fn build_call(
                 ..
             }),
         ) => {
+            forget_unreadable(build);
             build.upload = UploadStatus::Uploaded;
         }
         (BuildCall::ScheduleUpload { auto }, Err(error)) => {

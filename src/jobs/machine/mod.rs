@@ -20,8 +20,10 @@
 //!   up to the budget, stopping on a refusal no retry fixes.
 //! - A call on a build is stored as pending before it is made and until it is answered; after a
 //!   restart, pending calls are made again ([`resume`]).
-//! - A build whose entry Launchpad cannot show (500, [`UNREADABLE_AFTER`] reads in a row) is
-//!   told once as unreadable and counts as ended.
+//! - A build whose entry Launchpad cannot show (500) is a failed upload on several registries
+//!   whose errors cannot be shown: taken so at once when a delivery said its upload failed,
+//!   else after [`UNREADABLE_AFTER`] reads in a row; told once, retried by hand or auto-retry
+//!   like any other (a named POST on the entry works), and read again after the retry.
 
 use std::time::Duration;
 
@@ -36,10 +38,10 @@ use crate::launchpad::models::{BuildState, RequestStatus, UploadStatus};
 use crate::launchpad::LaunchpadError;
 
 /// Reads of a build answered 500 in a row (each after the client's own retries) before the
-/// build is called unreadable. Launchpad answers 500 for some builds whose upload failed to
-/// several registries (`reference/launchpad-truths.md`, "Registry uploads"): such a build will
-/// not become readable by waiting, and a job must not wait on it forever; three reads rule out
-/// a passing fault.
+/// build is taken, without a delivery saying so, for a failed upload on several registries:
+/// Launchpad answers every read of such a build 500 until its upload is scheduled again
+/// (`reference/launchpad-truths.md`, "Registry uploads"). It will not become readable by
+/// waiting, and a job must not wait on it; three reads rule out a passing fault.
 pub const UNREADABLE_AFTER: u32 = 3;
 
 /// The timings and budgets the machine works with.
@@ -164,6 +166,8 @@ pub struct BuildSnapshot {
     pub etag: Option<String>,
     /// `build_log_url`, once it has started.
     pub log_url: Option<String>,
+    /// `upload_log_url`, when Launchpad could not take its files in.
+    pub upload_log_url: Option<String>,
 }
 
 impl From<crate::launchpad::models::Build> for BuildSnapshot {
@@ -179,6 +183,7 @@ impl From<crate::launchpad::models::Build> for BuildSnapshot {
             can_be_cancelled: build.can_be_cancelled,
             etag: build.http_etag,
             log_url: build.build_log_url,
+            upload_log_url: build.upload_log_url,
         }
     }
 }
@@ -239,6 +244,15 @@ pub enum Observation {
         target: usize,
         /// Their names, or the failure.
         result: Result<Vec<String>, LaunchpadError>,
+    },
+    /// Whether Launchpad can build an architecture now was read.
+    ArchSeriesRead {
+        /// The target.
+        target: usize,
+        /// The architecture.
+        arch: crate::target::Arch,
+        /// Whether it can, or the failure.
+        result: Result<bool, LaunchpadError>,
     },
     /// A webhook delivery names a build request, and a build, of a recipe of this job that no
     /// job knows (its lost request's, or the queued build of a skipped architecture).
@@ -326,6 +340,13 @@ pub enum Action {
         /// The target.
         target: usize,
     },
+    /// Read whether Launchpad can build an architecture a request skipped now.
+    ReadArchSeries {
+        /// The target.
+        target: usize,
+        /// The architecture.
+        arch: crate::target::Arch,
+    },
     /// See whether a build request a delivery named (with one of its builds) is ours.
     ReadCandidateRequest {
         /// The target.
@@ -409,26 +430,23 @@ pub fn observe(job: &mut Job, observation: Observation, now: DateTime<Utc>, rule
                 return finish(job, step, now, rules);
             }
             match result {
-                Ok(Some(snapshot)) => {
-                    track.read_errors = 0;
-                    track.unreadable = None;
-                    build::apply(
-                        track,
-                        (target, build),
-                        snapshot,
-                        auto,
-                        now,
-                        rules,
-                        &mut step,
-                    )
-                }
+                Ok(Some(snapshot)) => build::apply(
+                    track,
+                    (target, build),
+                    snapshot,
+                    auto,
+                    now,
+                    rules,
+                    &mut step,
+                ),
                 Ok(None) => {
                     track.read_errors = 0;
                     back_off(&mut track.poll, now, rules)
                 }
                 Err(error) => {
                     tracing::warn!(job = %job.id, build = %track.url, %error, "reading a build failed");
-                    build::read_failed(track, (target, build), &error, now, rules, &mut step);
+                    let auto = auto && !job.cancel_requested;
+                    build::read_failed(track, (target, build), &error, auto, now, rules, &mut step);
                 }
             }
         }
@@ -444,9 +462,19 @@ pub fn observe(job: &mut Job, observation: Observation, now: DateTime<Utc>, rule
             }
             build::build_call(track, (target, build), call, result, now, rules, &mut step)
         }
-        Observation::ProcessorsRead { target, result } => {
-            request::processors_read(&mut job.targets[target], result, now, rules)
-        }
+        Observation::ProcessorsRead { target, result } => request::processors_read(
+            &mut job.targets[target],
+            target,
+            result,
+            now,
+            rules,
+            &mut step,
+        ),
+        Observation::ArchSeriesRead {
+            target,
+            arch,
+            result,
+        } => request::arch_series_read(&mut job.targets[target], &arch, result),
         Observation::Candidate {
             recipe_url,
             request_url,
@@ -504,6 +532,7 @@ fn reachability(job: &mut Job, observation: &Observation, step: &mut Step) {
         Observation::BuildRead { result, .. } => result.as_ref().err(),
         Observation::BuildCall { result, .. } => result.as_ref().err(),
         Observation::ProcessorsRead { result, .. } => result.as_ref().err(),
+        Observation::ArchSeriesRead { result, .. } => result.as_ref().err(),
         Observation::CandidateRequestRead { result, .. } => result.as_ref().err(),
         Observation::CandidateBuildRead { result, .. } => result.as_ref().err(),
         Observation::Tick
@@ -722,14 +751,33 @@ fn delivered(
 ) {
     let auto = job.auto_retry_uploads && !job.cancel_requested;
     for (index, target) in job.targets.iter_mut().enumerate() {
-        if let Phase::Requested { request_url: mine } = &target.phase {
-            if Some(mine.as_str()) == request_url {
+        match &target.phase {
+            Phase::Requested { request_url: mine } if Some(mine.as_str()) == request_url => {
                 step.actions.push(Action::ListBuilds {
                     target: index,
                     url: format!("{mine}/builds"),
                     ran: true,
                 });
+                // Kept should Launchpad fail to list the builds ([`request::builds_listed`]).
+                if !target.named_builds.iter().any(|known| known == build_url) {
+                    target.named_builds.push(build_url.to_string());
+                }
             }
+            Phase::Following { request_url: mine }
+                if Some(mine.as_str()) == request_url
+                    && target
+                        .missing
+                        .iter()
+                        .any(|m| matches!(m.why, MissingWhy::Unlisted { .. }))
+                    && !target.builds.iter().any(|b| *b.url == *build_url) =>
+            {
+                // A build of a request Launchpad could not list: read to see which it is.
+                step.actions.push(Action::ReadCandidateBuild {
+                    target: index,
+                    url: build_url.to_string(),
+                });
+            }
+            _ => {}
         }
         for build in &mut target.builds {
             if *build.url != *build_url {

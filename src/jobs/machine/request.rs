@@ -72,7 +72,14 @@ pub(super) fn in_doubt(
             let reason = crate::messages::jobs::lost_long_ago(minutes, &target.recipe_url);
             fail_target(target, index, reason, step)
         }
-        None => ask_again(target, index, attempt, now, step),
+        None => {
+            // Said, with the recipe's page: whatever Launchpad makes of the second request,
+            // builds of the first may run unfollowed (Launchpad exports no list of a recipe's
+            // builds, so without deliveries they cannot be found).
+            step.notices
+                .push(Notice::RequestAskedAgain { target: index });
+            ask_again(target, index, attempt, now, step)
+        }
     }
 }
 
@@ -207,9 +214,25 @@ pub(super) fn builds_listed(
     };
     let snapshots = match result {
         Ok(snapshots) => snapshots,
+        Err(LaunchpadError::Server {
+            status: 500,
+            oops_id,
+            ..
+        }) => {
+            return unlisted(
+                target,
+                index,
+                request_url,
+                oops_id,
+                (cancel_all, now),
+                rules,
+                step,
+            )
+        }
         Err(error) if error.is_transient() => return back_off(&mut target.poll, now, rules),
         Err(error) => return fail_target(target, index, error.to_string(), step),
     };
+    target.list_errors = 0;
     if snapshots.is_empty() && !ran {
         step.actions.push(Action::ReadRequest { target: index });
         return;
@@ -249,6 +272,48 @@ pub(super) fn builds_listed(
         .collect();
     if !target.missing.is_empty() {
         step.actions.push(Action::ReadProcessors { target: index });
+    }
+}
+
+/// Launchpad answered the listing of a request's builds with 500: a collection holding a build
+/// it cannot show (a failed upload on several registries) cannot be shown either. After
+/// [`super::UNREADABLE_AFTER`] such answers the job goes on with what it knows: the builds
+/// deliveries named are read one by one, and every architecture asked for that none of them
+/// turns out to be is accounted for as unlisted.
+fn unlisted(
+    target: &mut Target,
+    index: usize,
+    request_url: String,
+    oops_id: Option<String>,
+    (cancel_all, now): (bool, DateTime<Utc>),
+    rules: &Rules,
+    step: &mut Step,
+) {
+    target.list_errors = target.list_errors.saturating_add(1);
+    if target.list_errors < super::UNREADABLE_AFTER {
+        return poll_soon(&mut target.poll, now, rules);
+    }
+    target.phase = Phase::Following { request_url };
+    target.builds.clear();
+    target.missing = if cancel_all {
+        Vec::new()
+    } else {
+        target
+            .arches
+            .iter()
+            .map(|arch| Missing {
+                arch: arch.clone(),
+                why: MissingWhy::Unlisted {
+                    oops_id: oops_id.clone(),
+                },
+            })
+            .collect()
+    };
+    for url in &target.named_builds {
+        step.actions.push(Action::ReadCandidateBuild {
+            target: index,
+            url: url.clone(),
+        });
     }
 }
 
@@ -298,9 +363,11 @@ fn track(
 /// request), which the job then waits a while to see named by a delivery.
 pub(super) fn processors_read(
     target: &mut Target,
+    index: usize,
     result: Result<Vec<String>, LaunchpadError>,
     now: DateTime<Utc>,
     rules: &Rules,
+    step: &mut Step,
 ) {
     let processors = match result {
         Ok(processors) => processors,
@@ -312,14 +379,46 @@ pub(super) fn processors_read(
             continue;
         }
         missing.why = if processors.iter().any(|name| name == missing.arch.as_str()) {
+            // Skipped: a queued build of another request, or the series cannot build it now,
+            // which its `distro_arch_series` tells.
+            step.actions.push(Action::ReadArchSeries {
+                target: index,
+                arch: missing.arch.clone(),
+            });
             MissingWhy::Skipped {
                 until: rules.queued_grace.map(|grace| later(now, grace)),
+                checked: false,
             }
         } else {
             MissingWhy::NotInProcessors {
                 processors: processors.clone(),
             }
         };
+    }
+}
+
+/// Whether Launchpad can build an architecture a request skipped was read: if not (disabled,
+/// or no chroot), that is why it has no build, and no queued build elsewhere is waited for.
+/// A failed read leaves it "skipped", which says both reasons.
+pub(super) fn arch_series_read(
+    target: &mut Target,
+    arch: &crate::target::Arch,
+    result: Result<bool, LaunchpadError>,
+) {
+    let Ok(buildable) = result else {
+        return;
+    };
+    for missing in target.missing.iter_mut().filter(|m| &m.arch == arch) {
+        if let MissingWhy::Skipped { until, .. } = missing.why {
+            missing.why = if buildable {
+                MissingWhy::Skipped {
+                    until,
+                    checked: true,
+                }
+            } else {
+                MissingWhy::NotBuildable
+            };
+        }
     }
 }
 
@@ -403,10 +502,34 @@ pub(super) fn candidate_build_read(
     {
         return;
     }
-    // Any build of that architecture a delivery names while the job waits: Launchpad's clock
-    // and this one's cannot be compared, and a newer build of it serves as well.
+    let unlisted = |missing: &Missing| matches!(missing.why, MissingWhy::Unlisted { .. });
+    if target.missing.iter().any(unlisted)
+        && !target.arches.iter().any(|a| a.as_str() == snapshot.arch)
+    {
+        // A build of the request Launchpad could not list, of an architecture not asked for:
+        // cancelled, as listed ones are.
+        track(target, index, snapshot, false, auto, now, rules, step);
+        let build_index = target.builds.len() - 1;
+        let build = &mut target.builds[build_index];
+        if build.can_be_cancelled {
+            build.cancel_sent = true;
+            step.actions.push(Action::Call {
+                target: index,
+                build: build_index,
+                call: BuildCall::Cancel,
+            });
+        }
+        return;
+    }
+    // Any build of that architecture a delivery names while the job waits (or that Launchpad
+    // could not list): Launchpad's clock and this one's cannot be compared, and a newer build
+    // of it serves as well.
     let Some(position) = target.missing.iter().position(|missing| {
-        missing.arch.as_str() == snapshot.arch && matches!(missing.why, MissingWhy::Skipped { .. })
+        missing.arch.as_str() == snapshot.arch
+            && matches!(
+                missing.why,
+                MissingWhy::Skipped { .. } | MissingWhy::Unlisted { .. }
+            )
     }) else {
         return;
     };

@@ -138,3 +138,24 @@ pub fn text(world: &World, build: &SimBuild) -> String {
     }
     log
 }
+
+/// The upload log's file name in `upload_log_url`, for a build whose files Launchpad could not
+/// take in (the build state `Failed to upload`).
+pub fn upload_log_name(build: &SimBuild) -> String {
+    format!("upload_{}_log.txt", build.id)
+}
+
+/// What Launchpad's upload processor logs when it cannot take an OCI build's files in.
+/// Assumed, where the reference is silent: plain text (not gzip), the processor's usual
+/// `LEVEL message` lines, the reason on an `ERROR` line.
+pub fn upload_log(id: u64, recipe_name: &str) -> String {
+    format!(
+        "INFO Creating lockfile: /var/lock/process-upload-buildd.lock\n\
+         DEBUG Beginning processing.\n\
+         INFO Processing OCI upload 20260105-090000-OCIBUILD-{id}\n\
+         DEBUG Looking for build {id} of {recipe_name}\n\
+         ERROR Build {id} of {recipe_name}: digests.json is missing from the upload; the build's files were not stored\n\
+         DEBUG Moving upload directory 20260105-090000-OCIBUILD-{id} to failed.\n\
+         INFO Rolling back any remaining transactions.\n"
+    )
+}

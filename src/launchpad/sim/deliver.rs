@@ -43,8 +43,9 @@ pub fn signature(secret: &str, body: &[u8]) -> String {
 /// sends it through the webhooks proxy (Squid), which by default keeps its own connections to
 /// the receiver alive; what the receiver sees depends on that proxy. A receiver that pays for a
 /// new connection per delivery pays an accept and a connection task more than here. Due
-/// deliveries are looked for every 20 ms and sent one after another: Launchpad runs each
-/// delivery as a job of its own, and how many of them run at once is not in the reference.
+/// deliveries are looked for every 20 ms and sent one after another, in a shuffled order
+/// (Launchpad runs each delivery as a job of its own, so they arrive in any order); how many
+/// of them run at once is not in the reference.
 pub(super) async fn run(shared: Arc<Shared>) {
     let Ok(http) = reqwest::Client::builder()
         .user_agent("launchpad.net-Webhooks/rsimulator")
@@ -60,6 +61,7 @@ pub(super) async fn run(shared: Arc<Shared>) {
             let mut state = shared.lock();
             state.catch_up();
             state.world.queue_deliveries();
+            state.world.deactivated_deliveries();
             state
                 .world
                 .due_deliveries()

@@ -214,7 +214,8 @@ impl World {
     }
 
     /// `ping`: a delivery of `{"ping": true}` with event type `ping`, made whether or not the
-    /// webhook is active; returns the delivery's number.
+    /// webhook is active (on an inactive one it fails "Webhook deactivated" unsent, like any
+    /// delivery: [`World::deactivated_deliveries`]); returns the delivery's number.
     pub fn ping(&mut self, webhook: u64) -> u64 {
         let body = python_json(&[("ping", Value::Bool(true))]);
         self.add_delivery(webhook, PING_EVENT, body)
@@ -266,10 +267,10 @@ impl World {
     }
 
     /// The next attempt of delivery `id`, signed with its webhook's secret now, if it is
-    /// still pending.
+    /// still pending and its webhook active.
     pub fn attempt(&self, id: u64) -> Option<Attempt> {
         let delivery = self.deliveries.get(&id).filter(|d| d.pending)?;
-        let webhook = self.webhooks.get(&delivery.webhook)?;
+        let webhook = self.webhooks.get(&delivery.webhook).filter(|w| w.active)?;
         Some(Attempt {
             id,
             url: webhook.delivery_url.clone(),
@@ -282,11 +283,53 @@ impl World {
         })
     }
 
+    /// Due deliveries whose webhook was deactivated meanwhile end unsent, "Webhook
+    /// deactivated", and are not tried again (`lib/lp/services/webhooks/model.py:748-755`:
+    /// the job checks `webhook.active` before sending). Returns how many.
+    pub fn deactivated_deliveries(&mut self) -> usize {
+        let now = self.now;
+        let inactive: Vec<u64> = self
+            .deliveries
+            .values()
+            .filter(|d| d.pending && d.next_attempt <= now)
+            .filter(|d| self.webhooks.get(&d.webhook).is_none_or(|w| !w.active))
+            .map(|d| d.id)
+            .collect();
+        for id in &inactive {
+            if let Some(delivery) = self.deliveries.get_mut(id) {
+                delivery.pending = false;
+                delivery.successful = Some(false);
+                delivery.error_message = Some("Webhook deactivated".to_string());
+            }
+        }
+        inactive.len()
+    }
+
+    /// `retry` on a delivery: sent again now; with `reset`, its retry clock starts anew at the
+    /// next attempt, as if it had never been sent (`lib/lp/services/webhooks/model.py`
+    /// `WebhookDeliveryJob.retry`: `date_first_sent` dropped, the job queued at once).
+    pub fn retry_delivery(&mut self, id: u64, reset: bool) {
+        let now = self.now;
+        if let Some(delivery) = self.deliveries.get_mut(&id) {
+            if reset {
+                delivery.date_first_sent = None;
+            }
+            delivery.pending = true;
+            delivery.next_attempt = now;
+        }
+    }
+
     /// Records how an attempt went: the status the receiver answered, or why none came.
     /// Launchpad's texts: `Bad HTTP response: 401`, `Connection error: ...`. A failed delivery
     /// is tried again every minute for ten minutes, every five up to an hour, then hourly; it
     /// is given up after an hour of 4xx answers, or a day of 5xx or no connection
-    /// (`reference/launchpad-api.md` §1.8, `launchpad-truths.md` "Webhooks on recipes").
+    /// (`reference/launchpad-api.md` §1.8, `launchpad-truths.md` "Webhooks on recipes"),
+    /// counted from its first attempt (`model.py:720-746`: `date_first_sent`, else its
+    /// creation).
+    ///
+    /// Assumed where Launchpad differs for the simulator's sake: the receivers are on loopback
+    /// only because the simulator runs beside them, and stand for the public hosts a real
+    /// webhook names, so Launchpad's five-minute limit for loopback hosts is not applied.
     pub fn record_attempt(&mut self, id: u64, answer: Result<u16, String>) {
         let now = self.now;
         let Some(delivery) = self.deliveries.get_mut(&id) else {
@@ -303,7 +346,7 @@ impl World {
             Ok(status) => Some(format!("Bad HTTP response: {status}")),
             Err(why) => Some(format!("Connection error: {why}")),
         };
-        let age = now - delivery.date_created;
+        let age = now - delivery.date_first_sent.unwrap_or(delivery.date_created);
         let give_up_after = if client_error {
             chrono::Duration::hours(1)
         } else {
@@ -320,12 +363,22 @@ impl World {
         delivery.next_attempt = now + wait;
     }
 
-    /// Every delivery whose next attempt is due, oldest first.
-    pub fn due_deliveries(&self) -> Vec<u64> {
-        self.deliveries
+    /// Every delivery whose next attempt is due, in no particular order: each is a job of its
+    /// own on Launchpad, run by whichever worker takes it, so deliveries can arrive in any
+    /// order (`launchpad-truths.md`, "Builds nobody asked the bot for"). Shuffled with the
+    /// world's seeded generator, so a scenario plays the same every time.
+    pub fn due_deliveries(&mut self) -> Vec<u64> {
+        let now = self.now;
+        let mut due: Vec<u64> = self
+            .deliveries
             .values()
-            .filter(|d| d.pending && d.next_attempt <= self.now)
+            .filter(|d| d.pending && d.next_attempt <= now)
             .map(|d| d.id)
-            .collect()
+            .collect();
+        for index in (1..due.len()).rev() {
+            let other = (self.random() % (index as u64 + 1)) as usize;
+            due.swap(index, other);
+        }
+        due
     }
 }

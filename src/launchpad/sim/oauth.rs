@@ -95,7 +95,8 @@ fn unauthorized(message: impl Into<String>) -> Refusal {
 }
 
 impl Tokens {
-    /// Checks an API request's OAuth the way Launchpad does: PLAINTEXT only; no token means
+    /// Checks an API request's OAuth the way Launchpad does: PLAINTEXT only (401 "Invalid
+    /// signature." otherwise, after the consumer and token are checked); no token means
     /// anonymous; a token must exist for that consumer, not be unauthorized, and be signed
     /// `&SECRET` (consumer secret empty). Nonce, timestamp and realm are ignored.
     pub fn authenticate(&self, headers: &HeaderMap) -> Result<Caller, Refusal> {
@@ -122,13 +123,6 @@ impl Tokens {
                 .map(|(_, value)| value.as_str())
                 .unwrap_or_default()
         };
-        let method = get("oauth_signature_method");
-        if method != "PLAINTEXT" {
-            return Err((
-                StatusCode::BAD_REQUEST,
-                format!("Unsupported signature method: {method}"),
-            ));
-        }
         let consumer = get("oauth_consumer_key");
         if consumer.is_empty() {
             return Err(unauthorized("No consumer key specified."));
@@ -145,7 +139,11 @@ impl Tokens {
         if token.permission == "UNAUTHORIZED" {
             return Err(unauthorized(format!("Unauthorized token ({key}).")));
         }
-        if get("oauth_signature") != format!("&{}", token.secret.expose()) {
+        // Another signature method is refused like a wrong signature, once the consumer and
+        // token are known (`lib/lp/services/webapp/servers.py:1497-1507`,
+        // `authentication.py:337-341`).
+        let plaintext = get("oauth_signature_method") == "PLAINTEXT";
+        if !plaintext || get("oauth_signature") != format!("&{}", token.secret.expose()) {
             return Err(unauthorized("Invalid signature."));
         }
         Ok(Caller::Token {

@@ -183,8 +183,8 @@ pub fn build(roots: &Roots, world: &World, build: &SimBuild) -> (Value, String) 
         "datecreated": date(build.datecreated),
         "dependencies": Value::Null,
         "distribution_link": format!("{}ubuntu", roots.api),
-        "distro_arch_series_link": format!("{}ubuntu/{codename}/{}", roots.api, build.arch),
-        "distro_series_link": format!("{}ubuntu/{codename}", roots.api),
+        "distro_arch_series_link": format!("{}ubuntu/{}/{}", roots.api, world.current_series, build.arch),
+        "distro_series_link": format!("{}ubuntu/{}", roots.api, world.current_series),
         "duration": duration,
         "estimate": !finished,
         "eta": if finished { Value::Null } else { maybe_date(build.due()) },
@@ -196,9 +196,66 @@ pub fn build(roots: &Roots, world: &World, build: &SimBuild) -> (Value, String) 
         "requester_link": requester_link(roots, world, build),
         "score": if build.can_be_rescored() { json!(2510) } else { Value::Null },
         "title": format!("{} build of /{}", build.arch, build.recipe),
-        "upload_log_url": Value::Null,
+        "upload_log_url": match &build.upload_log {
+            Some(_) => Value::String(format!(
+                "{}{path}/+files/{}",
+                roots.web,
+                super::buildlog::upload_log_name(build)
+            )),
+            None => Value::Null,
+        },
     }));
     with_etag(entry, &[])
+}
+
+/// The `distribution` entry of Ubuntu (the fields a client needs to find its current series).
+pub fn distribution(roots: &Roots, world: &World) -> Value {
+    json!({
+        "self_link": format!("{}ubuntu", roots.api),
+        "web_link": format!("{}ubuntu", roots.web),
+        "resource_type_link": roots.resource_type("distribution"),
+        "name": "ubuntu",
+        "display_name": "Ubuntu",
+        "current_series_link": format!("{}ubuntu/{}", roots.api, world.current_series),
+        "series_collection_link": format!("{}ubuntu/series", roots.api),
+    })
+}
+
+/// A `distro_series` entry of Ubuntu.
+pub fn distro_series(roots: &Roots, world: &World, codename: &str) -> Value {
+    json!({
+        "self_link": format!("{}ubuntu/{codename}", roots.api),
+        "web_link": format!("{}ubuntu/{codename}", roots.web),
+        "resource_type_link": roots.resource_type("distro_series"),
+        "name": codename,
+        "active": true,
+        "status": if codename == world.current_series { "Current Stable Release" } else { "Supported" },
+        "distribution_link": format!("{}ubuntu", roots.api),
+    })
+}
+
+/// A `distro_arch_series` entry: an architecture of a series, whether it is enabled, and its
+/// chroot (`null` without one: then nothing of it can be built).
+pub fn distro_arch_series(roots: &Roots, codename: &str, arch: &str, buildable: bool) -> Value {
+    let path = format!("ubuntu/{codename}/{arch}");
+    json!({
+        "self_link": format!("{}{path}", roots.api),
+        "web_link": format!("{}{path}", roots.web),
+        "resource_type_link": roots.resource_type("distro_arch_series"),
+        "architecture_tag": arch,
+        "display_name": format!("Ubuntu {codename} {arch}"),
+        "enabled": true,
+        "official": true,
+        "is_nominated_arch_indep": arch == "amd64",
+        "supports_virtualized": true,
+        "chroot_url": if buildable {
+            Value::String(format!("{}+librarian/chroot/livecd.ubuntu-base.{codename}.{arch}.tar.gz", roots.web))
+        } else {
+            Value::Null
+        },
+        "processor_link": format!("{}+processors/{arch}", roots.api),
+        "distroseries_link": format!("{}ubuntu/{codename}", roots.api),
+    })
 }
 
 /// Who asked for a build: the requester of the build request that made it.

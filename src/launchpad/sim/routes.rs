@@ -201,6 +201,9 @@ enum Resource {
     Deliveries(u64),
     Delivery(u64),
     BuilderAlias(u64),
+    Distribution,
+    DistroSeries(String),
+    DistroArchSeries(String, String),
 }
 
 impl Resource {
@@ -211,6 +214,9 @@ impl Resource {
             [""] => "root",
             ["people", "+me"] => "me",
             ["builders", "+ocirecipebuild", _] => "build",
+            ["ubuntu"] => "distribution",
+            ["ubuntu", _] => "distro_series",
+            ["ubuntu", _, _] => "distro_arch_series",
             [_, _, "+oci", _, "+recipe", _] => "recipe",
             [_, _, "+oci", _, "+recipe", _, "processors"] => "processors",
             [_, _, "+oci", _, "+recipe", _, "webhooks"] => "webhooks",
@@ -240,6 +246,26 @@ impl Resource {
         }
         if segments == ["people", "+me"] {
             return Some(Resource::Me);
+        }
+        let known_series = |codename: &str| {
+            codename == world.current_series
+                || world.recipes.values().any(|r| r.codename == codename)
+        };
+        match segments.as_slice() {
+            ["ubuntu"] => return Some(Resource::Distribution),
+            ["ubuntu", codename] if known_series(codename) => {
+                return Some(Resource::DistroSeries(codename.to_string()))
+            }
+            ["ubuntu", codename, arch]
+                if known_series(codename)
+                    && world.arch_series.keys().any(|a| a.as_str() == *arch) =>
+            {
+                return Some(Resource::DistroArchSeries(
+                    codename.to_string(),
+                    arch.to_string(),
+                ))
+            }
+            _ => {}
         }
         if segments.len() < 6 || segments[2] != "+oci" || segments[4] != "+recipe" {
             return None;
@@ -448,6 +474,25 @@ fn get(
                 .collect();
             page("webhook_delivery", entries)
         }
+        Resource::Distribution => {
+            json_response(StatusCode::OK, &render::distribution(roots, world))
+        }
+        Resource::DistroSeries(codename) => json_response(
+            StatusCode::OK,
+            &render::distro_series(roots, world, &codename),
+        ),
+        Resource::DistroArchSeries(codename, arch) => {
+            // Only the current series' chroots are the scenario's to take away.
+            let buildable = codename != world.current_series
+                || world
+                    .arch_series
+                    .iter()
+                    .any(|(a, buildable)| a.as_str() == arch && *buildable);
+            json_response(
+                StatusCode::OK,
+                &render::distro_arch_series(roots, &codename, &arch, buildable),
+            )
+        }
         Resource::BuilderAlias(id) => {
             let mut response = StatusCode::MOVED_PERMANENTLY.into_response();
             let location = format!("{}{}", roots.api, render::build_path(&world.builds[&id]));
@@ -559,6 +604,19 @@ fn post(
             StatusCode::INTERNAL_SERVER_ERROR,
             &format!("The simulator does not implement {op}."),
         ),
+        (Resource::Build(id), "cancel" | "retry" | "scheduleRegistryUpload")
+            if !caller
+                .person()
+                .is_some_and(|person| world.may_edit(person, &world.builds[&id].recipe)) =>
+        {
+            // `IOCIRecipeBuildEdit`: the owning team only (`lib/lp/oci/configure.zcml:72-83`).
+            // Zope's `Unauthorized` text, as for webhooks.
+            let path = render::build_path(&world.builds[&id]);
+            text(
+                StatusCode::UNAUTHORIZED,
+                &format!("(<OCIRecipeBuild at /{path}>, '{op}', 'launchpad.Edit')"),
+            )
+        }
         (Resource::Build(id), "cancel") => {
             world.cancel(id);
             null()
@@ -586,6 +644,15 @@ fn post(
             world.set_webhook_secret(id, secret.map(Secret::new));
             null()
         }
+        (Resource::Delivery(id), "retry") => {
+            // `retry(reset=False)`: sent again now, its clock started anew with `reset`
+            // (`lib/lp/services/webhooks/interfaces.py:449-466`, `model.py` `retry`).
+            let reset = incoming
+                .param("reset")
+                .is_some_and(|raw| form_value(raw) == Value::Bool(true));
+            world.retry_delivery(id, reset);
+            null()
+        }
         (Resource::Webhook(id), "ping") => {
             let delivery = world.ping(id);
             let recipe = &world.webhooks[&id].recipe;
@@ -597,6 +664,9 @@ fn post(
         (
             Resource::Root
             | Resource::Me
+            | Resource::Distribution
+            | Resource::DistroSeries(_)
+            | Resource::DistroArchSeries(..)
             | Resource::Processors(_)
             | Resource::Webhooks(_)
             | Resource::PushRules(_)
@@ -720,7 +790,10 @@ fn build_file(world: &World, roots: &Roots, path: &str) -> Response {
         .recipes
         .get(&build.recipe)
         .map_or("ubuntu", |recipe| recipe.codename.as_str());
-    if build.date_started.is_none() || name != super::buildlog::file_name(codename, build) {
+    let upload_log = build.upload_log.is_some() && name == super::buildlog::upload_log_name(build);
+    let build_log =
+        build.date_started.is_some() && name == super::buildlog::file_name(codename, build);
+    if !upload_log && !build_log {
         return text(StatusCode::NOT_FOUND, "Not found.");
     }
     let mut response = Response::new(axum::body::Body::empty());
@@ -739,6 +812,15 @@ fn librarian(world: &World, path: &str) -> Response {
     let Some(build) = id.and_then(|id| world.builds.get(&id)) else {
         return text(StatusCode::NOT_FOUND, "Not found.");
     };
+    if path.ends_with(&super::buildlog::upload_log_name(build)) {
+        return match &build.upload_log {
+            Some(log) => text(StatusCode::OK, log),
+            None => text(
+                StatusCode::NOT_FOUND,
+                "The file has expired or was deleted.",
+            ),
+        };
+    }
     match super::buildlog::body(world, build) {
         Some(bytes) => {
             let mut response = Response::new(axum::body::Body::from(bytes));

@@ -36,6 +36,13 @@
 //! upload_failures = 1
 //! failing_registries = ["https://public.ecr.aws"]   # which pushes fail (default: all)
 //! upload_error = "unreachable"   # "denied" (default), "manifest" or "unreachable"
+//! # Pushes to several registries failing with registry errors make the build's entry answer
+//! # 500 until its next upload, as on Launchpad: that is not a choice of the scenario.
+//!
+//! [[outcomes]]
+//! image = "mysql"
+//! processing_failures = 1   # Launchpad cannot take the files in: the build state
+//!                           # `Failed to upload`, with an upload log
 //!
 //! [[outcomes]]
 //! image = "squid"
@@ -287,12 +294,11 @@ pub struct Outcome {
     /// How each failing push fails.
     #[serde(default)]
     pub upload_error: UploadError,
-    /// When pushes to several registries failed (errors per push rule), the build's entry
-    /// answers 500, as Launchpad does for some of them (lazr's dict marshaller meets a list;
-    /// `reference/launchpad-truths.md`). Which ones the reference does not say: the scenario
-    /// decides.
+    /// How often Launchpad fails to take the build's files in from the builder: the build
+    /// *state* `Failed to upload` (not a registry upload), explained by its `upload_log_url`
+    /// (`reference/launchpad-truths.md`, "Registry uploads"). Each `retry` is a new attempt.
     #[serde(default)]
-    pub unreadable: bool,
+    pub processing_failures: Failures,
     /// `registry_upload_errors` is `null` rather than `[]` when there are none. Launchpad's
     /// model says `[]` today (`(job and job.errors) or []`); the reference says a client must
     /// take `null` too, and this makes the simulator send it.

@@ -5,7 +5,11 @@
 //! and whose `errors` has one item per failed push that was a registry error (each a list of
 //! the registry's error objects, or `null`). The upload job stores the summary and `errors`
 //! (`ocirecipebuildjob.py`: `None` for an exception that is not a registry error), and the
-//! build exports `errors or []` (`ocirecipebuild.py`).
+//! build exports `errors or []` (`ocirecipebuild.py`). The field is declared a list of dicts
+//! (`interfaces/ocirecipebuild.py:295-307`) and lazr.restful's dict marshaller calls `.items()`
+//! on every item: an item that is itself a list raises, so a build whose several failed pushes
+//! left registry errors cannot be rendered at all (500, entry and collections) until a new
+//! upload job replaces the errors; `[null, null]` renders.
 
 use serde_json::{json, Value};
 
@@ -27,8 +31,6 @@ pub struct FailureMode {
     pub registries: Option<Vec<String>>,
     /// How each failing push fails.
     pub error: UploadError,
-    /// Whether the entry answers 500 while errors are per push rule.
-    pub unreadable: bool,
     /// `null` instead of `[]` when there are no errors.
     pub null_errors: bool,
 }
@@ -38,7 +40,6 @@ impl From<&Outcome> for FailureMode {
         FailureMode {
             registries: outcome.failing_registries.clone(),
             error: outcome.upload_error,
-            unreadable: outcome.unreadable,
             null_errors: outcome.null_errors,
         }
     }
@@ -51,7 +52,7 @@ pub struct Failed {
     pub summary: String,
     /// `registry_upload_errors`, as it is exported.
     pub errors: Value,
-    /// Whether the entry cannot be shown (500).
+    /// Whether the entry cannot be shown (500): an item of the errors is a list.
     pub unreadable: bool,
 }
 
@@ -122,7 +123,9 @@ pub fn fail(rules: &[PushRule], mode: &FailureMode, recipe_name: &str, id: u64) 
                 .filter(|(_, _, registry_error)| *registry_error)
                 .map(|(_, errors, _)| errors.clone().unwrap_or(Value::Null))
                 .collect();
-            (summary, Some(Value::Array(per_rule)), mode.unreadable)
+            // lazr's dict marshaller fails on an item that is a list (`null` items render).
+            let unreadable = per_rule.iter().any(Value::is_array);
+            (summary, Some(Value::Array(per_rule)), unreadable)
         }
     };
     // `(job and job.errors) or []`: `None` and an empty list are exported alike.
@@ -176,11 +179,7 @@ mod tests {
 
     #[test]
     fn several_failing_pushes_record_errors_per_push_rule_and_join_summaries() {
-        let mode = FailureMode {
-            unreadable: true,
-            ..FailureMode::default()
-        };
-        let failed = fail(&rules(), &mode, "redis-6.2-22.04", 7).unwrap();
+        let failed = fail(&rules(), &FailureMode::default(), "redis-6.2-22.04", 7).unwrap();
         assert!(
             failed.summary.contains("ubuntu/redis failed / Upload of"),
             "{}",
@@ -195,6 +194,7 @@ mod tests {
         };
         let failed = fail(&rules(), &manifests, "redis-6.2-22.04", 7).unwrap();
         assert_eq!(failed.errors, json!([null, null]));
+        assert!(!failed.unreadable, "[null, null] renders");
     }
 
     #[test]

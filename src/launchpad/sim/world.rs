@@ -5,12 +5,14 @@
 //! The rules follow `reference/launchpad-api.md` §1.5–1.7 and `launchpad-truths.md`: a build
 //! request completes with one build per processor, skipping processors that already have a
 //! queued build, and fails with "already pending" when it skips them all; only members of the
-//! recipe's owning team may request builds or touch its webhooks; builds move through
-//! Launchpad's states; a successful build's upload is scheduled at once and pushed to each of
-//! the recipe's push rules ([`super::upload`]); `retry` (which keeps the last upload's status),
-//! `cancel` and `scheduleRegistryUpload` check what Launchpad checks. Builds nobody asked the
-//! bot for come from someone else's build request, as from Launchpad's web UI. Webhooks and
-//! their deliveries: [`super::hooks`].
+//! recipe's owning team may request builds, act on them or touch its webhooks; builds move
+//! through Launchpad's states; a successful build's upload job is made at once, runs under the
+//! recipe's upload lock (one at a time, retried on Launchpad's delays when it meets it), finds
+//! the build superseded when a newer build of the recipe and processor is built, and otherwise
+//! pushes to each of the recipe's push rules ([`super::upload`]); `retry` (which keeps the last
+//! upload's status), `cancel` and `scheduleRegistryUpload` check what Launchpad checks. Builds
+//! nobody asked the bot for come from someone else's build request, as from Launchpad's web UI.
+//! Webhooks and their deliveries: [`super::hooks`].
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -54,6 +56,19 @@ pub struct Timing {
 }
 
 const MINUTE: Duration = Duration::from_secs(60);
+
+/// When an upload job meets the recipe's upload lock (another build of the recipe is being
+/// pushed), it is tried again after these waits, at most this many times; then it fails with
+/// no summary (`lib/lp/oci/model/ocirecipebuildjob.py:195-232`, `launchpad-truths.md`,
+/// "Registry uploads"). Launchpad adds up to a minute of dithering to each; the simulator does
+/// not (assumed: it changes nothing a client can rely on).
+pub const UPLOAD_LOCK_RETRIES: [Duration; 5] = [
+    Duration::from_secs(10 * 60),
+    Duration::from_secs(15 * 60),
+    Duration::from_secs(20 * 60),
+    Duration::from_secs(30 * 60),
+    Duration::from_secs(10 * 60),
+];
 
 impl Timing {
     /// These timings, with a scenario's overrides.
@@ -170,8 +185,16 @@ pub struct SimBuild {
     pub upload_error_summary: Option<String>,
     /// The last upload's `registry_upload_errors`, exactly as exported.
     pub upload_errors: Value,
-    /// Whether its entry answers 500 (some multi-registry failures).
+    /// Whether its entry answers 500: its last upload failed on several registries with
+    /// registry errors ([`super::upload`]).
     pub unreadable: bool,
+    /// Whether its upload job holds the recipe's upload lock and is pushing now.
+    pub pushing: bool,
+    /// How many times its upload job met the recipe's lock.
+    pub lock_retries: u32,
+    /// What Launchpad logged when it could not take the build's files in (the build state
+    /// `Failed to upload`), served at `upload_log_url`.
+    pub upload_log: Option<String>,
     /// When it was created.
     pub datecreated: DateTime<Utc>,
     /// When a builder started on it.
@@ -180,6 +203,7 @@ pub struct SimBuild {
     pub datebuilt: Option<DateTime<Utc>>,
     build_failures: Failures,
     upload_failures: Failures,
+    processing_failures: Failures,
     failure_mode: FailureMode,
     log_kind: super::buildlog::LogKind,
     due: Option<DateTime<Utc>>,
@@ -191,13 +215,16 @@ impl SimBuild {
         self.log_kind
     }
 
-    /// A new upload job, due to end at `due`: pending, with no errors yet.
-    fn start_upload(&mut self, due: DateTime<Utc>) {
+    /// A new upload job, run at `now` (Celery runs it on commit): pending, with no errors yet
+    /// (they are the new job's), not holding the lock yet.
+    fn start_upload(&mut self, now: DateTime<Utc>) {
         self.upload = UploadStatus::Pending;
         self.upload_error_summary = None;
         self.upload_errors = upload::no_errors(&self.failure_mode);
         self.unreadable = false;
-        self.due = Some(due);
+        self.pushing = false;
+        self.lock_retries = 0;
+        self.due = Some(now);
     }
 
     /// Makes its next upload fail (as the scenario's outcome says uploads fail), whatever
@@ -264,6 +291,13 @@ pub struct World {
     pub teams: BTreeMap<String, BTreeSet<String>>,
     /// How long things take.
     pub timing: Timing,
+    /// The code name of Ubuntu's current series: every OCI build is built on it, whatever the
+    /// image's base (`recipe.distro_series` is the distribution's `currentseries`,
+    /// `launchpad-api.md` §1.5), so its architectures' chroots decide what a request can build.
+    pub current_series: String,
+    /// The architectures of the current series, each with whether it is enabled and has a
+    /// chroot (`distro_arch_series`' `enabled` and `chroot_url`).
+    pub arch_series: BTreeMap<Arch, bool>,
     foreign: Vec<(DateTime<Utc>, super::scenario::ForeignBuild)>,
     scenario: Scenario,
     rng: Rng,
@@ -326,9 +360,24 @@ impl World {
                 (recipe.owner().to_string(), members)
             })
             .collect();
+        let current_series = catalogue
+            .series
+            .iter()
+            .max_by_key(|info| info.series)
+            .map(|info| info.codename.clone())
+            .unwrap_or_else(|| "noble".to_string());
+        let arch_series = catalogue
+            .arches
+            .iter()
+            .chain(scenario.recipes.iter().flat_map(|rule| &rule.processors))
+            .chain(&scenario.without_chroot)
+            .map(|arch| (arch.clone(), !scenario.without_chroot.contains(arch)))
+            .collect();
         World {
             events: Vec::new(),
             now,
+            current_series,
+            arch_series,
             recipes,
             requests: BTreeMap::new(),
             builds: BTreeMap::new(),
@@ -492,14 +541,14 @@ impl World {
         // build (`lib/lp/oci/model/ocirecipe.py:515-525, 625-633`); the web UI's form narrows
         // them to what it asked for.
         let asked = request.architectures.clone();
-        let without_chroot = &self.scenario.without_chroot;
+        let buildable = |arch: &Arch| self.arch_series.get(arch).copied().unwrap_or(false);
         let mut processors: Vec<Arch> = self
             .recipes
             .get(&recipe_path)
             .map(|recipe| recipe.processors.clone())
             .unwrap_or_default()
             .into_iter()
-            .filter(|arch| !without_chroot.contains(arch))
+            .filter(|arch| buildable(arch))
             .filter(|arch| asked.as_ref().is_none_or(|asked| asked.contains(arch)))
             .collect();
         processors.sort();
@@ -550,11 +599,15 @@ impl World {
                 upload_error_summary: None,
                 upload_errors: upload::no_errors(&FailureMode::from(&outcome)),
                 unreadable: false,
+                pushing: false,
+                lock_retries: 0,
+                upload_log: None,
                 datecreated: self.now,
                 date_started: None,
                 datebuilt: None,
                 build_failures: outcome.build_failures,
                 upload_failures: outcome.upload_failures,
+                processing_failures: outcome.processing_failures,
                 failure_mode: FailureMode::from(&outcome),
                 log_kind: outcome.build_log,
                 due: Some(due),
@@ -579,19 +632,33 @@ impl World {
     fn step_build(&mut self, id: u64) {
         let now = self.now;
         let timing = self.timing;
-        let recipe = self
-            .builds
-            .get(&id)
-            .and_then(|build| self.recipes.get(&build.recipe));
+        let Some(this) = self.builds.get(&id) else {
+            return;
+        };
+        let recipe = self.recipes.get(&this.recipe);
         let can_upload = recipe.is_some_and(SimRecipe::can_upload);
         let push_rules = recipe.map(|r| r.push_rules.clone()).unwrap_or_default();
         let recipe_name = recipe.map(|r| r.name.clone()).unwrap_or_default();
+        // One upload of a recipe at a time: an advisory lock per recipe, held while pushing.
+        let lock_held = self
+            .builds
+            .values()
+            .any(|other| other.id != id && other.recipe == this.recipe && other.pushing);
+        // `hasMoreRecentBuild`: a build of the same recipe and processor, made later, that
+        // built (`lib/lp/oci/model/ocirecipebuild.py`, `ociregistryclient.py:463-472`).
+        let superseded = self.builds.values().any(|other| {
+            other.recipe == this.recipe
+                && other.arch == this.arch
+                && other.state == BuildState::SuccessfullyBuilt
+                && (other.datecreated, other.id) > (this.datecreated, this.id)
+        });
         let build_time = self.rng.between(timing.build);
         let upload_time = self.rng.between(timing.registry_upload);
         let Some(build) = self.builds.get_mut(&id) else {
             return;
         };
         build.due = None;
+        let mut built = false;
         match build.state {
             BuildState::NeedsBuilding => {
                 build.state = BuildState::CurrentlyBuilding;
@@ -610,15 +677,47 @@ impl World {
                 build.state = BuildState::UploadingBuild;
                 build.due = Some(now + timing.process);
             }
+            BuildState::UploadingBuild if build.processing_failures.take() => {
+                // Launchpad could not take the builder's files in: the build's own state, its
+                // reason in the upload log, not the build log (which shows a good build).
+                build.state = BuildState::FailedToUpload;
+                build.datebuilt = Some(now);
+                build.upload_log = Some(super::buildlog::upload_log(id, &recipe_name));
+            }
             BuildState::UploadingBuild => {
                 build.state = BuildState::SuccessfullyBuilt;
                 build.datebuilt = Some(now);
-                if can_upload {
-                    // A new upload job: its errors are not the last one's.
-                    build.start_upload(now + upload_time);
+                build.upload_log = None;
+                built = true;
+            }
+            BuildState::SuccessfullyBuilt
+                if build.upload == UploadStatus::Pending && !build.pushing =>
+            {
+                // The upload job runs: it takes the recipe's lock, or is tried again later.
+                if lock_held {
+                    build.lock_retries += 1;
+                    match UPLOAD_LOCK_RETRIES.get(build.lock_retries as usize - 1) {
+                        Some(wait) => build.due = Some(now + *wait),
+                        None => {
+                            // Given up on the lock: failed, with no summary and no errors.
+                            build.upload = UploadStatus::FailedToUpload;
+                            build.upload_error_summary = None;
+                            build.upload_errors = upload::no_errors(&build.failure_mode);
+                        }
+                    }
+                } else if superseded {
+                    // Nothing is pushed: the registry has (or gets) the newer build's image.
+                    build.state = BuildState::BuildForSupersededSource;
+                    build.upload = UploadStatus::Superseded;
+                    build.upload_error_summary = None;
+                    build.upload_errors = upload::no_errors(&build.failure_mode);
+                } else {
+                    build.pushing = true;
+                    build.due = Some(now + upload_time);
                 }
             }
             BuildState::SuccessfullyBuilt if build.upload == UploadStatus::Pending => {
+                build.pushing = false;
                 let failed = if build.upload_failures.take() {
                     upload::fail(&push_rules, &build.failure_mode, &recipe_name, id)
                 } else {
@@ -640,6 +739,15 @@ impl World {
             }
             BuildState::CancellingBuild => build.state = BuildState::CancelledBuild,
             _ => {}
+        }
+        if built && can_upload {
+            // The success is announced before its upload job exists, so a delivery says
+            // `(Successfully built, Unscheduled)` first, then another `Pending`
+            // (`lib/lp/oci/subscribers/ocirecipebuild.py:43-58`).
+            self.announce(id, "status-changed");
+            if let Some(build) = self.builds.get_mut(&id) {
+                build.start_upload(now);
+            }
         }
     }
 
@@ -686,9 +794,16 @@ impl World {
         }
         // The last upload job stays the build's: its status, summary and errors are kept
         // (`ocirecipebuild.py:488-500`) until the rebuilt build uploads again.
+        // `Superseded` is computed from the build's status, not kept by the upload job: once
+        // the build is queued again the simulator shows no upload (assumed; the reference
+        // does not say what the superseded build's completed job then reads as).
+        if build.upload == UploadStatus::Superseded {
+            build.upload = UploadStatus::Unscheduled;
+        }
         build.state = BuildState::NeedsBuilding;
         build.date_started = None;
         build.datebuilt = None;
+        build.upload_log = None;
         build.due = Some(now + queue);
         // No delivery: `retry` is a write operation without edited fields, which the
         // subscriber ignores (`buildfarmjob.py:348-377`, `subscribers/ocirecipebuild.py:46`).
@@ -698,7 +813,6 @@ impl World {
     /// `scheduleRegistryUpload`: a new upload, or one of Launchpad's four 400 messages, checked
     /// in Launchpad's order.
     pub fn schedule_upload(&mut self, id: u64) -> Result<(), &'static str> {
-        let upload_time = self.rng.between(self.timing.registry_upload);
         let now = self.now;
         let Some(build) = self.builds.get_mut(&id) else {
             return Err(upload_refusal::NO_FILES);
@@ -718,7 +832,7 @@ impl World {
             UploadStatus::Uploaded => return Err(upload_refusal::ALREADY_UPLOADED),
             _ => {}
         }
-        build.start_upload(now + upload_time);
+        build.start_upload(now);
         self.announce(id, "status-changed");
         Ok(())
     }
