@@ -212,6 +212,53 @@ mod tests {
         }
     }
 
+    /// What each command needs: reading, or changing something on Launchpad or in the bot.
+    /// Every command has an example here (the match over [`CommandName`] is exhaustive, so a
+    /// new command cannot go without one).
+    #[test]
+    fn every_command_needs_the_permission_of_what_it_does() {
+        use crate::command::CommandName;
+        let vocabulary = crate::config::Config::built_in()
+            .unwrap()
+            .catalogue
+            .vocabulary();
+        for name in CommandName::ALL {
+            let examples: &[(&str, Permission)] = match name {
+                CommandName::Rebuild => &[
+                    ("rebuild 20.04 arm64 redis", Permission::Build),
+                    ("rebuild redis --dry-run", Permission::Read),
+                ],
+                CommandName::Status => &[
+                    ("status", Permission::Read),
+                    ("status #1", Permission::Read),
+                ],
+                CommandName::Jobs => &[("jobs", Permission::Read)],
+                CommandName::History => &[("history redis", Permission::Read)],
+                CommandName::Log => &[("log #1", Permission::Read)],
+                CommandName::Cancel => &[("cancel #1", Permission::Build)],
+                CommandName::Retry => &[
+                    ("retry uploads #1", Permission::Build),
+                    ("retry builds #1", Permission::Build),
+                    ("retry alert 3", Permission::Build),
+                ],
+                CommandName::Confirm => &[("confirm ABCDEF", Permission::Build)],
+                CommandName::Abort => &[("abort ABCDEF", Permission::Build)],
+                CommandName::Help => &[
+                    ("help", Permission::Read),
+                    ("help cancel", Permission::Read),
+                ],
+                CommandName::Whoami => &[("whoami", Permission::Read)],
+                CommandName::Mute => &[("mute uploads redis 2h", Permission::Build)],
+                CommandName::Unmute => &[("unmute", Permission::Build)],
+            };
+            for (text, needed) in examples {
+                let command = crate::command::parse(text, &vocabulary)
+                    .unwrap_or_else(|error| panic!("{text}: {error:?}"));
+                assert_eq!(required(&command), *needed, "{text}");
+            }
+        }
+    }
+
     #[test]
     fn build_is_held_by_listed_users_and_roles_only() {
         let policy = policy();

@@ -1,10 +1,13 @@
 //! The accept loop of the bot's own HTTP listeners (Launchpad's deliveries, health and metrics),
 //! hardened for a port the internet can reach: a cap on connections (one over it is closed at
-//! once, so idle connections cannot starve the process of file descriptors), a time limit for
+//! once, so idle connections cannot starve the process of file descriptors) and a lower one per
+//! address (so one peer cannot take every place), a time limit for
 //! a request's headers (slowloris), and a time limit on a connection as a whole. A handler
 //! limits and times its body itself ([`read_body`]).
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
@@ -21,6 +24,9 @@ use tower_service::Service;
 pub struct Limits {
     /// Connections open at once; one more is closed as soon as it is accepted.
     pub max_connections: usize,
+    /// Connections open at once from one address; one more from it is closed as soon as it is
+    /// accepted, so one peer holding connections open cannot take every place.
+    pub max_per_address: usize,
     /// How long a client may take to send a request's headers.
     pub header_timeout: Duration,
     /// How long a client may take to send a request's body.
@@ -30,11 +36,14 @@ pub struct Limits {
 }
 
 impl Default for Limits {
-    /// Launchpad sends one small delivery per connection, at once: 64 connections, headers in
-    /// 10 s, a body in 10 s, a minute in all leave it every room and an attacker little.
+    /// Launchpad sends one small delivery per connection, at once: 64 connections (16 from any
+    /// one address: Launchpad's deliveries all come through its webhooks proxy, which never
+    /// holds that many at once), headers in 10 s, a body in 10 s, a minute in all leave it
+    /// every room and an attacker little.
     fn default() -> Limits {
         Limits {
             max_connections: 64,
+            max_per_address: 16,
             header_timeout: Duration::from_secs(10),
             body_timeout: Duration::from_secs(10),
             connection_timeout: Duration::from_secs(60),
@@ -42,18 +51,66 @@ impl Default for Limits {
     }
 }
 
+/// The connections open from each address.
+#[derive(Default)]
+struct PerAddress(Mutex<HashMap<IpAddr, usize>>);
+
+/// A connection's place among its address's; given back when dropped.
+struct AddressPlace {
+    counts: Arc<PerAddress>,
+    address: IpAddr,
+}
+
+impl PerAddress {
+    /// A place for one more connection from `address`, if it has fewer than `max` open.
+    fn take(counts: &Arc<PerAddress>, address: IpAddr, max: usize) -> Option<AddressPlace> {
+        let mut open = counts.0.lock().unwrap_or_else(|p| p.into_inner());
+        let count = open.entry(address).or_insert(0);
+        if *count >= max {
+            return None;
+        }
+        *count += 1;
+        Some(AddressPlace {
+            counts: counts.clone(),
+            address,
+        })
+    }
+}
+
+impl Drop for AddressPlace {
+    fn drop(&mut self) {
+        let mut open = self.counts.0.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(count) = open.get_mut(&self.address) {
+            *count -= 1;
+            if *count == 0 {
+                open.remove(&self.address);
+            }
+        }
+    }
+}
+
 /// Serves `router` on `listener` within `limits`, until the task is aborted.
 pub async fn serve(listener: TcpListener, router: Router, limits: Limits) {
     let permits = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    let per_address = Arc::new(PerAddress::default());
     loop {
-        let stream = match listener.accept().await {
-            Ok((stream, _)) => stream,
+        let (stream, peer) = match listener.accept().await {
+            Ok(accepted) => accepted,
             Err(error) => {
                 // Out of file descriptors and the like: wait a moment rather than spin.
                 crate::metrics::rejected("accept", &error.to_string());
                 tokio::time::sleep(Duration::from_millis(50)).await;
                 continue;
             }
+        };
+        // One peer first: its connections over its own cap are closed without taking a place.
+        let Some(place) = PerAddress::take(&per_address, peer.ip(), limits.max_per_address.max(1))
+        else {
+            crate::metrics::rejected(
+                "connections_per_address",
+                "too many connections at once from one address",
+            );
+            continue;
         };
         let Ok(permit) = permits.clone().try_acquire_owned() else {
             // Full: closed at once (dropping it), counted, logged at most once a minute.
@@ -63,6 +120,7 @@ pub async fn serve(listener: TcpListener, router: Router, limits: Limits) {
         let router = router.clone();
         tokio::spawn(async move {
             let _permit = permit;
+            let _place = place;
             let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
                 let mut router = router.clone();
                 async move { router.call(request.map(Body::new)).await }

@@ -620,3 +620,310 @@ fn a_retry_of_an_untracked_upload_is_still_followed_after_a_restart() {
         .count();
     assert_eq!(outcomes, 1, "{after:#?}");
 }
+
+/// One registry refuses every upload: Launchpad can show the build (its errors are one rule's).
+fn one_registry_failing(failures: Failures) -> Outcome {
+    Outcome {
+        upload_failures: failures,
+        failing_registries: Some(vec!["https://public.ecr.aws".into()]),
+        ..Outcome::default()
+    }
+}
+
+/// A crash after a job's alert was said and before the notice left its outbox on disk: the
+/// restart says the outbox again, and only the alert ledger (the failure's key, marked said)
+/// keeps the alert from being said twice (`Alerts::claim`).
+#[test]
+fn an_alert_said_before_a_crash_is_not_said_again_by_the_restart_the_ledger_alone_stops_it() {
+    let sim_runtime = tokio::runtime::Runtime::new().unwrap();
+    let sim = sim_runtime.block_on(support::simulator_with(|settings| {
+        settings.scenario = scenario(vec![one_registry_failing(Failures::Always)]);
+    }));
+    let dir = TempDir::new("said");
+    let ((), before) = crash_point(&sim, &dir, 1, async |wired| {
+        wired
+            .bot
+            .handle(Incoming {
+                user: user("alice"),
+                channel: "team".into(),
+                text: "rebuild 20.04 arm64 redis".into(),
+            })
+            .await;
+        let store = wired.engine.store().clone();
+        step_until(&sim, "job 1 ends", || {
+            store.job(JobId(1)).unwrap().unwrap().is_finished()
+        })
+        .await;
+        wired.engine.wait_idle().await;
+    });
+    let told = |printed: &[Printed]| {
+        printed
+            .iter()
+            .filter(|p| {
+                p.channel == "team" && p.kind == Kind::Alert && p.text.starts_with("Upload failed")
+            })
+            .count()
+    };
+    assert_eq!(told(&before), 1, "{before:#?}");
+    // As the store is after a crash right after the alert went out: the job running, the
+    // notice still in its outbox.
+    {
+        let store = Store::open(&dir.0).unwrap();
+        let mut job = store.job(JobId(1)).unwrap().unwrap();
+        let (index, build) = job.targets[0]
+            .builds
+            .iter()
+            .enumerate()
+            .find(|(_, build)| build.wanted)
+            .unwrap();
+        job.outbox.push(image_builder::jobs::Notice::UploadFailed {
+            target: 0,
+            build: index,
+            epoch: build.upload_failures,
+        });
+        job.status = image_builder::jobs::JobStatus::Running;
+        job.finished_at = None;
+        store.put_job(&job).unwrap();
+    }
+    let ((), after) = crash_point(&sim, &dir, 1000, async |wired| {
+        let store = wired.engine.store().clone();
+        step_until(&sim, "job 1 ends again", || {
+            store.job(JobId(1)).unwrap().unwrap().is_finished()
+        })
+        .await;
+        wired.engine.wait_idle().await;
+    });
+    assert_eq!(told(&after), 0, "said once, not again: {after:#?}");
+}
+
+/// The read a delivery asks for fails (Launchpad is down, 503): it is made again, with a
+/// growing wait, until Launchpad answers, and the failure is then told once. Launchpad never
+/// sends a delivery again after the 200 it got.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_failing_in_an_outage_right_after_a_delivery_is_made_again_and_told_once() {
+    let (bot, url) = alerting_bot_with(
+        scenario(vec![one_registry_failing(Failures::Times(1))]),
+        2000,
+        true,
+    )
+    .await;
+    let id = bot
+        .sim
+        .with_world_mut(|world| world.foreign_build("redis", "22.04", "amd64"))
+        .unwrap();
+    support::advance_until(&bot.sim, "the upload runs", |world| {
+        world.builds[&id].pushing
+    });
+    // Launchpad's API goes down for ten minutes; its webhooks still deliver.
+    bot.sim.outage(Duration::from_secs(600));
+    support::advance_until(&bot.sim, "the upload failed", |world| {
+        world.builds[&id].upload == UploadStatus::FailedToUpload
+    });
+    let delivered = |bot: &TestBot| {
+        bot.sim
+            .deliveries()
+            .iter()
+            .any(|d| d.body.contains("\"Failed to upload\"") && d.status == Some(200))
+    };
+    support::bot::run_until(&bot.sim, "the failure's delivery is taken", || {
+        delivered(&bot)
+    })
+    .await;
+    let store = bot.wired.engine.store().clone();
+    assert!(
+        !store.unread().unwrap().is_empty(),
+        "the read it asks for is stored"
+    );
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(
+        alerts(&bot).is_empty(),
+        "nothing read yet: {:#?}",
+        alerts(&bot)
+    );
+    // The outage ends: the read goes through, and the failure is told once.
+    bot.run_until("the alert", |bot| !alerts(bot).is_empty())
+        .await;
+    for delivery in bot.sim.deliveries() {
+        support::hooks::post_delivery(&url, &delivery).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let told = alerts(&bot);
+    assert_eq!(told.len(), 1, "{told:#?}");
+    assert!(
+        told[0].starts_with("Upload failed: amd64 build of"),
+        "{}",
+        told[0]
+    );
+    assert!(store.unread().unwrap().is_empty(), "answered: forgotten");
+}
+
+/// The same, with the bot stopping (a crash) while Launchpad is down: the next start makes
+/// the read the stored delivery asked for, and the failure is told once.
+#[test]
+fn a_read_failing_in_an_outage_is_made_again_after_a_restart_and_told_once() {
+    let sim_runtime = tokio::runtime::Runtime::new().unwrap();
+    let sim = sim_runtime.block_on(support::simulator_with(|settings| {
+        settings.scenario = scenario(vec![one_registry_failing(Failures::Times(1))]);
+    }));
+    let dir = TempDir::new("unread");
+    let ((), before) = crash_point(&sim, &dir, 1, async |wired| {
+        let url = support::hooks::listen(&sim, wired.engine.clone()).await;
+        support::hooks::install(&sim, &url).await;
+        let id = sim
+            .with_world_mut(|world| world.foreign_build("redis", "22.04", "amd64"))
+            .unwrap();
+        support::advance_until(&sim, "the upload runs", |world| world.builds[&id].pushing);
+        sim.outage(Duration::from_secs(600));
+        support::advance_until(&sim, "the upload failed", |world| {
+            world.builds[&id].upload == UploadStatus::FailedToUpload
+        });
+        step_until(&sim, "the failure's delivery is taken", || {
+            sim.deliveries()
+                .iter()
+                .any(|d| d.body.contains("\"Failed to upload\"") && d.status == Some(200))
+        })
+        .await;
+        let store = wired.engine.store().clone();
+        assert!(
+            store
+                .unread()
+                .unwrap()
+                .iter()
+                .any(|(_, unread)| unread.upload_status.as_deref() == Some("Failed to upload")),
+            "its read is stored"
+        );
+    });
+    assert!(before.iter().all(|p| p.channel != "alerts"), "{before:#?}");
+    // Launchpad comes back while nothing listens; nothing will deliver it again.
+    sim.advance(Duration::from_secs(900));
+    let ((), after) = crash_point(&sim, &dir, 1000, async |wired| {
+        let console = wired.console.clone();
+        step_until(&sim, "the alert", || {
+            console.transcript().iter().any(|p| p.channel == "alerts")
+        })
+        .await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    });
+    let told: Vec<&Printed> = after.iter().filter(|p| p.channel == "alerts").collect();
+    assert_eq!(told.len(), 1, "{after:#?}");
+    assert!(
+        told[0].text.starts_with("Upload failed: amd64 build of"),
+        "{}",
+        told[0].text
+    );
+    assert!(Store::open(&dir.0).unwrap().unread().unwrap().is_empty());
+}
+
+/// `launchpad-truths.md`, "Webhooks on recipes": deliveries refused for an hour (the webhook
+/// signs with a stale secret) are given up by Launchpad, and can be sent again. `webhooks
+/// install` sets the secret and sends them again with `reset`; the alert they carry arrives,
+/// once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhooks_install_after_an_hour_of_401s_resends_the_failed_deliveries_and_alerts_once() {
+    let (bot, url) = alerting_bot_with(
+        scenario(vec![one_registry_failing(Failures::Always)]),
+        2000,
+        false,
+    )
+    .await;
+    let client = support::client(&bot.sim);
+    for image in support::config().catalogue.images {
+        for track in image.tracks {
+            client
+                .new_webhook(
+                    &client.recipe_url(&track.recipe),
+                    &url,
+                    &["oci-recipe:build:0.1"],
+                    Some(&image_builder::secret::Secret::new("stale")),
+                )
+                .await
+                .unwrap();
+        }
+    }
+    let id = bot
+        .sim
+        .with_world_mut(|world| world.foreign_build("redis", "22.04", "amd64"))
+        .unwrap();
+    support::advance_until(&bot.sim, "the upload failed", |world| {
+        world.builds[&id].upload == UploadStatus::FailedToUpload
+    });
+    // An hour and more of 401s: Launchpad gives up on every delivery.
+    for _ in 0..16 {
+        bot.sim.advance(Duration::from_secs(300));
+        tokio::time::sleep(Duration::from_millis(40)).await;
+    }
+    let given_up = bot.sim.with_world(|world| {
+        world
+            .deliveries
+            .values()
+            .all(|d| !d.pending && d.successful == Some(false))
+    });
+    assert!(given_up, "Launchpad gave up on them");
+    assert!(alerts(&bot).is_empty());
+
+    let dir = TempDir::new("resend");
+    let config = dir.0.join("config.toml");
+    std::fs::write(
+        &config,
+        image_builder::config::BUILT_IN
+            .replace("https://api.launchpad.net/devel/", &bot.sim.api_root()),
+    )
+    .unwrap();
+    let credentials = dir.0.join("credentials");
+    bot.sim.credentials().save(&credentials).unwrap();
+    let webhooks = |action: &'static str| {
+        let (config, credentials, url) = (config.clone(), credentials.clone(), url.clone());
+        tokio::task::spawn_blocking(move || {
+            let output = std::process::Command::new(env!("CARGO_BIN_EXE_image-builder"))
+                .args(["webhooks", action, "--delivery-url", &url, "--config"])
+                .arg(&config)
+                .arg("--credentials")
+                .arg(&credentials)
+                .env("WEBHOOK_SECRET", SECRET)
+                .env("NO_COLOR", "1")
+                .output()
+                .unwrap();
+            (
+                output.status.code(),
+                String::from_utf8_lossy(&output.stdout).to_string(),
+            )
+        })
+    };
+    let (code, listed) = webhooks("list").await.unwrap();
+    assert_eq!(code, Some(0), "{listed}");
+    let line = listed
+        .lines()
+        .find(|line| line.starts_with("redis 22.04:"))
+        .unwrap();
+    assert!(
+        line.contains("deliveries failed in the last day (the last: Bad HTTP response: 401): 'image-builder webhooks install' sends them again"),
+        "{listed}"
+    );
+    let (code, out) = webhooks("install").await.unwrap();
+    assert_eq!(code, Some(0), "{out}");
+    let line = out
+        .lines()
+        .find(|line| line.starts_with("redis 22.04:"))
+        .unwrap();
+    assert!(
+        line.contains("failed deliveries of the last day sent again"),
+        "{out}"
+    );
+    bot.run_until("the alert", |bot| !alerts(bot).is_empty())
+        .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (code, again) = webhooks("install").await.unwrap();
+    assert_eq!(code, Some(0), "{again}");
+    assert!(
+        !again.contains("sent again"),
+        "nothing failed since: {again}"
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let told = alerts(&bot);
+    assert_eq!(told.len(), 1, "{told:#?}");
+    assert!(
+        told[0].starts_with("Upload failed: amd64 build of"),
+        "{}",
+        told[0]
+    );
+}

@@ -256,6 +256,53 @@ async fn a_denied_user_changes_nothing() {
     assert!(mass.contains("`mass-rebuild` permission"), "{mass}");
 }
 
+/// `cancel`, `retry uploads` and `retry builds` change builds on Launchpad: a reader (carol)
+/// is refused them, on a running job and on an ended one, and nothing changes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_readers_cancel_and_retries_are_refused_and_change_nothing() {
+    let bot = TestBot::start(vec![
+        redis_arm64_upload(Failures::Always),
+        Outcome {
+            image: Some("redis".parse().unwrap()),
+            arch: Some("amd64".parse().unwrap()),
+            build_failures: Failures::Always,
+            ..Outcome::default()
+        },
+    ])
+    .await;
+    bot.say("alice", "rebuild 20.04 arm64 amd64 redis").await;
+    let refused = |answer: &str, command: &str| {
+        assert!(
+            answer.starts_with(&format!(
+                "You may not `{command}`: it needs the `build` permission"
+            )),
+            "{answer}"
+        );
+    };
+    refused(&bot.say("carol", "cancel #1").await, "cancel");
+    let running = bot.job(1);
+    assert_eq!(running.status, JobStatus::Running);
+    assert!(!running.cancel_requested);
+    bot.run_until("job 1 ends", finished(1)).await;
+    let ended = bot.job(1);
+    assert_eq!(
+        (ended.tally().upload_failed, ended.tally().build_failed),
+        (1, 1)
+    );
+    let counts = bot.sim.request_counts();
+    refused(&bot.say("carol", "cancel #1").await, "cancel");
+    refused(&bot.say("carol", "retry uploads #1").await, "retry");
+    refused(&bot.say("carol", "retry builds #1").await, "retry");
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    assert_eq!(
+        bot.sim.request_counts(),
+        counts,
+        "nothing sent to Launchpad"
+    );
+    assert_eq!(bot.job(1), ended, "the job is as it was");
+    assert_eq!(bot.wired.engine.running(), 0, "nothing reopened it");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn status_and_jobs_answer_from_the_store() {
     let bot = TestBot::start(vec![]).await;

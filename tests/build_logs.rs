@@ -137,3 +137,40 @@ async fn a_huge_corrupt_plain_or_missing_log_gets_a_clear_line_and_the_job_still
     }
     assert_eq!(bot.job(1).tally().build_failed, 4);
 }
+
+/// `launchpad-truths.md`, "Registry uploads": the build *state* `Failed to upload` means
+/// Launchpad could not take the builder's files in; the build log shows a good build, and the
+/// reason is in `upload_log_url`, which the summary quotes instead (and says what it means).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_build_launchpad_could_not_take_in_is_explained_from_its_upload_log() {
+    let bot = TestBot::start(vec![Outcome {
+        image: Some("redis".parse().unwrap()),
+        arch: Some("arm64".parse().unwrap()),
+        processing_failures: Failures::Times(1),
+        ..Outcome::default()
+    }])
+    .await;
+    bot.say("alice", "rebuild 20.04 arm64 redis").await;
+    bot.run_until("job 1 ends", summarised(1)).await;
+    let text = bot
+        .printed_containing(Kind::Summary, "Job #1 finished.")
+        .pop()
+        .unwrap();
+    assert!(text.contains("1 failed to build"), "{text}");
+    assert!(
+        text.contains("• redis 5.0 on 20.04 arm64: built, but Launchpad could not take its files in (Failed to upload; its build log shows a good build)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("ERROR Build 7") && text.contains("digests.json is missing from the upload"),
+        "the upload log's reason: {text}"
+    );
+    assert!(
+        text.contains("upload log: http://") && text.contains("/+files/upload_"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("Successfully built"),
+        "not the build log: {text}"
+    );
+}

@@ -101,6 +101,11 @@ fn build_without_credentials_fails_before_requesting_anything() {
 
 /// `build --launchpad sim --wait` with a scenario, in a temporary directory.
 fn build_on_sim(scenario: &str, images: &[&str]) -> Output {
+    build_on_sim_with(scenario, &[], images)
+}
+
+/// [`build_on_sim`], with more arguments before the images.
+fn build_on_sim_with(scenario: &str, extra: &[&str], images: &[&str]) -> Output {
     // Named for the call too: tests building the same images run at once.
     let dir = std::env::temp_dir().join(format!(
         "ib-build-{}-{}-{}",
@@ -127,6 +132,7 @@ fn build_on_sim(scenario: &str, images: &[&str]) -> Output {
     ];
     let path_text = path.to_str().unwrap().to_string();
     args.push(&path_text);
+    args.extend(extra);
     args.push("--");
     args.extend(images);
     let output = image_builder(&args);
@@ -487,4 +493,80 @@ fn an_architecture_the_recipe_does_not_build_is_named_and_fails_the_build() {
         text.contains("• redis 6.2 on 22.04 s390x: not built by this recipe (its processors: amd64, arm64): add s390x to the recipe's processors on Launchpad, or drop it from the image's architectures in the config: http://127.0.0.1:"),
         "the summary says what to do: {text}"
     );
+}
+
+/// Docker Hub and a cloud registry, both refusing redis's arm64 push `failures` times.
+fn refused_by_two_registries(failures: &str) -> String {
+    format!(
+        "[[registries]]\nurl = \"https://registry-1.docker.io\"\nimage_name = \"ubuntu/{{image}}\"\n\
+         [[registries]]\nurl = \"https://public.ecr.aws\"\nimage_name = \"lts/{{image}}\"\n\
+         [[outcomes]]\nimage = \"redis\"\narch = \"arm64\"\nupload_failures = {failures}\n"
+    )
+}
+
+/// `reference/launchpad-truths.md`, "Registry uploads": an upload two registries refuse makes
+/// the build unreadable (500). With `--auto-retry-uploads` it is scheduled again (a named POST
+/// works) and `build --wait` ends 0.
+#[test]
+fn an_upload_refused_by_two_registries_is_auto_retried_and_build_wait_exits_0() {
+    let output = build_on_sim_with(
+        &refused_by_two_registries("1"),
+        &["--arch", "arm64", "--auto-retry-uploads"],
+        &["redis"],
+    );
+    let text = stdout(&output);
+    assert_eq!(output.status.code(), Some(0), "{text}{}", stderr(&output));
+    assert!(text.contains("worked on retry 1"), "{text}");
+    assert!(
+        text.contains("Job #1 finished. 1 build built and uploaded."),
+        "{text}"
+    );
+}
+
+/// The same without auto-retry: `build --wait` ends 4 (an upload failed), its summary naming
+/// the build's page and the command that retries it; never 0, never a wait for the deadline.
+#[test]
+fn an_upload_refused_by_two_registries_ends_build_wait_with_exit_4_naming_the_build() {
+    let started = std::time::Instant::now();
+    let output = build_on_sim_with(
+        &refused_by_two_registries("1"),
+        &["--arch", "arm64"],
+        &["redis"],
+    );
+    let text = stdout(&output);
+    assert_eq!(output.status.code(), Some(4), "{text}{}", stderr(&output));
+    assert!(
+        text.contains("Failed uploads (retry with 'retry uploads #1'):\n• redis 6.2 on 22.04 arm64: most likely it failed on several registries: Launchpad cannot show this build (OOPS-sim"),
+        "{text}"
+    );
+    assert!(
+        text.contains("/+oci/redis/+recipe/redis-6.2-22.04/+build/"),
+        "the build's page: {text}"
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(120),
+        "bounded: {:?}",
+        started.elapsed()
+    );
+}
+
+/// `lib/lp/oci/model/ocirecipe.py:515-525`: an architecture without a chroot in the current
+/// series gets no build; the board and the summary say it cannot be built now, not that
+/// another request builds it, and `build --wait` does not succeed.
+#[test]
+fn an_architecture_without_a_chroot_is_named_not_buildable_and_fails_the_build() {
+    let output = build_on_sim("without_chroot = [\"s390x\"]\n", &["redis"]);
+    let text = stdout(&output);
+    assert_eq!(output.status.code(), Some(3), "{text}{}", stderr(&output));
+    assert!(
+        text.contains(
+            "s390x: not buildable on Launchpad now (no chroot or disabled in the current series)"
+        ),
+        "the board says why: {text}"
+    );
+    assert!(
+        text.contains("Job #1 finished. 3 builds built and uploaded, 1 not built."),
+        "{text}"
+    );
+    assert!(!text.contains("builds it in that request"), "{text}");
 }

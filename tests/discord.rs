@@ -14,7 +14,7 @@ use image_builder::launchpad::Client;
 use image_builder::secret::Secret;
 use image_builder::store::Store;
 use support::bot::{quick_engine, TempDir};
-use support::discord::{FakeDiscord, CHANNEL};
+use support::discord::{allowed_mentions, content, FakeDiscord, CHANNEL};
 use support::discord_bot::{run_until_posted, start_bot, ALICE};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -483,4 +483,100 @@ async fn image_names_are_autocompleted_from_the_catalogue() {
         .collect();
     assert_eq!(choices, ["redis postgres"]);
     fake.assert_only_expected_calls();
+}
+
+/// Nothing the bot sends can ping `@everyone`, `@here`, a role or anyone but a summary's
+/// requester, whatever text it carries (a reason, a word it echoes): every message, edit,
+/// reply, interaction answer, follow-up and click answer says what Discord may ping, and
+/// that is the requester alone, on the summary.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_text_the_bot_sends_can_ping_everyone_on_any_path() {
+    let sim = support::simulator().await;
+    let fake = FakeDiscord::start().await;
+    let _bot = start_bot(&sim, &fake);
+    fake.ready().await;
+    let loud = "@everyone @here ".repeat(62);
+    // Two jobs whose reasons (on their boards, and in `jobs`) say it.
+    fake.say(
+        ALICE,
+        "alice",
+        &[],
+        &format!("!rebuild 22.04 arm64 redis reason=\"{loud}\""),
+    );
+    let board = run_until_posted(&sim, &fake, "**Job #1**").await;
+    fake.say(
+        ALICE,
+        "alice",
+        &[],
+        &format!("!rebuild 22.04 arm64 postgres reason=\"{loud}\""),
+    );
+    run_until_posted(&sim, &fake, "**Job #2**").await;
+    // A reply that echoes a word.
+    fake.say(ALICE, "alice", &[], "!rebuild @everyone");
+    fake.wait_for("the echo", 10, |c| {
+        content(c).is_some_and(|t| t.contains("`@everyone`"))
+    })
+    .await;
+    // An interaction answer longer than a message: its follow-up carries the rest.
+    fake.slash(ALICE, "alice", "jobs", serde_json::json!([]));
+    wait_for_callback(&fake, 1).await;
+    fake.wait_for("the follow-up", 10, |c| {
+        c.method == "POST" && c.path.contains("/webhooks/")
+    })
+    .await;
+    // A click answer, which shows the clicked board (and its reason) again.
+    let message = fake.message_id_of(&board);
+    fake.click(ALICE, "alice", &message, "ib:cancel:1");
+    let clicked = wait_for_callback(&fake, 2).await;
+    assert_eq!(clicked.body["type"], 7, "{}", clicked.body);
+    run_until_posted(&sim, &fake, "Job #1 was cancelled.").await;
+
+    let calls: Vec<support::discord::Call> = fake
+        .calls()
+        .into_iter()
+        .filter(|c| content(c).is_some())
+        .collect();
+    let loud_on = |kind: &dyn Fn(&support::discord::Call) -> bool| {
+        calls
+            .iter()
+            .any(|c| kind(c) && content(c).unwrap().contains("@everyone"))
+    };
+    assert!(loud_on(
+        &|c| c.method == "POST" && c.path.ends_with("/messages")
+    ));
+    assert!(loud_on(&|c| c.method == "PATCH"));
+    assert!(loud_on(
+        &|c| c.path.ends_with("/callback") && c.body["type"] == 4
+    ));
+    assert!(loud_on(&|c| c.path.contains("/webhooks/")));
+    assert!(loud_on(
+        &|c| c.path.ends_with("/callback") && c.body["type"] == 7
+    ));
+    for call in &calls {
+        let allowed = allowed_mentions(call)
+            .unwrap_or_else(|| panic!("says what may be pinged: {} {}", call.path, call.body));
+        assert_eq!(
+            allowed["parse"],
+            serde_json::json!([]),
+            "nothing is parsed for pings: {} {}",
+            call.path,
+            call.body
+        );
+        let users = allowed["users"].as_array().cloned().unwrap_or_default();
+        let summary = content(call)
+            .unwrap()
+            .starts_with(&format!("<@{ALICE}> Job #"));
+        if summary {
+            assert_eq!(users, [serde_json::json!(ALICE)], "{}", call.body);
+        } else {
+            assert!(users.is_empty(), "{} {}", call.path, call.body);
+        }
+        assert!(
+            allowed["roles"]
+                .as_array()
+                .is_none_or(|roles| roles.is_empty()),
+            "{}",
+            call.body
+        );
+    }
 }

@@ -821,3 +821,39 @@ fn a_full_disk_ends_build_with_a_clear_error_and_a_later_wait_finishes_without_d
     assert_eq!(sim_count(&setup.web_root, "POST requestBuilds"), 5);
     assert_eq!(sim_builds(&setup.web_root).len(), 20, "no build twice");
 }
+
+/// Launchpad exports no list of a recipe's builds (`launchpad-truths.md`, "Build operations
+/// and errors"): after a crash with `requestBuilds` out, and no webhook deliveries to find what
+/// they made, the bot cannot find the first requests' builds. It says so: every such recipe by
+/// its page, with what may have happened and what to look at, and the job does not succeed.
+#[test]
+fn without_webhooks_every_recipe_whose_request_a_crash_left_unanswered_is_named_with_its_page() {
+    // Builders idle (speed 300): by the restart, the first requests' builds left the queue.
+    let setup = Setup::start(
+        "sigkill-requests",
+        "[faults]\nslow_operations = { \"POST requestBuilds\" = 3000 }\n",
+        "300",
+    );
+    let images = ["redis", "postgres", "mysql", "nginx", "squid"];
+    setup.kill_build_when(
+        &["build", "--wait", "--series", "20.04", "--arch", "arm64"],
+        &images,
+        |setup| sim_count(&setup.web_root, "POST requestBuilds") >= 5,
+    );
+    std::thread::sleep(Duration::from_secs(5));
+    let output = output_within(setup.command(&["wait"]), Duration::from_secs(120));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(3), "{stdout}");
+    for image in images {
+        let named = stdout.lines().any(|line| {
+            line.starts_with(&format!("• {image} "))
+                && line.contains("asked for twice")
+                && line.contains(&format!("+oci/{image}/+recipe/{image}-"))
+        });
+        assert!(named, "{image} named with its page: {stdout}");
+    }
+    assert!(
+        stdout.contains("Launchpad lists no recipe's builds, so only its page shows them"),
+        "{stdout}"
+    );
+}

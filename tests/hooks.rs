@@ -161,7 +161,81 @@ async fn a_successful_job_with_then_retag_runs_the_command_with_the_jobs_builds(
     assert!(text.contains("Hook `retag` done (exit 0)."), "{text}");
     assert!(text.contains("tagging redis for 20.04 22.04"), "{text}");
     assert!(text.contains("retag: registry said no"), "{text}");
-    assert_eq!(bot.job(1).hook_runs.len(), 1);
+    // Stored as it ended, before the summary said it: a restart does not take it for one
+    // that was interrupted.
+    let stored = bot.job(1).hook_runs;
+    assert_eq!(stored.len(), 1);
+    assert!(
+        matches!(
+            stored[0].outcome,
+            image_builder::hooks::HookOutcome::Exited { code: Some(0), .. }
+        ),
+        "{stored:?}"
+    );
+}
+
+/// The bot stops (a crash) while a hook runs: the next start reports it interrupted and never
+/// runs it again (it may have done its work: a person decides).
+#[test]
+fn a_hook_running_when_the_bot_stops_is_reported_interrupted_and_never_run_again() {
+    let sim_runtime = tokio::runtime::Runtime::new().unwrap();
+    let sim = sim_runtime.block_on(support::simulator());
+    let hook = Hook::new();
+    let config = config_with(hook.config(&[("HOOK_SLEEP", "5")], 60, false));
+    let dir = TempDir::new("interrupted");
+    let wire = |first_id: u64| {
+        let settings = image_builder::jobs::EngineSettings {
+            hooks: config.hooks.clone(),
+            ..support::bot::quick_engine()
+        };
+        let console =
+            image_builder::chat::console::Console::with_first_id(std::io::sink(), first_id);
+        support::bot::wire_config(
+            &dir.0,
+            console,
+            settings,
+            support::client_settings(&sim),
+            config.clone(),
+        )
+    };
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let wired = wire(1);
+        wired
+            .bot
+            .handle(image_builder::chat::Incoming {
+                user: support::bot::user("alice"),
+                channel: "team".into(),
+                text: "rebuild 20.04 arm64 redis --then retag".into(),
+            })
+            .await;
+        support::bot::run_until(&sim, "the hook starts", || !hook.runs(1).is_empty()).await;
+    });
+    // The process dies while the hook runs.
+    drop(runtime);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let printed = runtime.block_on(async {
+        let wired = wire(1000);
+        wired.engine.resume().await.unwrap();
+        let console = wired.console.clone();
+        support::bot::run_until(&sim, "the summary", || {
+            console.transcript().iter().any(|p| p.kind == Kind::Summary)
+        })
+        .await;
+        wired.engine.wait_idle().await;
+        console.transcript()
+    });
+    let summary = printed
+        .iter()
+        .find(|p| p.kind == Kind::Summary)
+        .map(|p| p.text.clone())
+        .unwrap();
+    assert!(
+        summary.contains("Hook `retag` was running when the bot stopped; it is not run again"),
+        "{summary}"
+    );
+    // A run writes its record as it starts: a second would be there by now.
+    assert_eq!(hook.runs(1).len(), 1, "run once, never again");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -227,4 +301,60 @@ async fn an_unconfigured_hook_is_refused_and_a_failed_job_skips_its_hook() {
         "{text}"
     );
     assert!(hook.runs(1).is_empty());
+}
+
+/// `launchpad-truths.md`, "Registry uploads": a newer build of the recipe and processor, built
+/// before this job's build reached its upload, supersedes it, and nothing is pushed for it. Not
+/// a success: the summary says so with the recipe's page, the hook does not run (it would
+/// promote an image this job did not push), and `build --wait` would not exit 0.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_build_superseded_by_a_newer_one_is_not_a_success_and_its_hook_does_not_run() {
+    use image_builder::launchpad::models::{BuildState, UploadStatus};
+    let hook = Hook::new();
+    let bot = TestBot::start_config(config_with(hook.config(&[], 60, false))).await;
+    bot.say("alice", "rebuild 20.04 arm64 redis --then retag")
+        .await;
+    bot.run_until("the build is on its way to Launchpad", |bot| {
+        bot.sim.with_world(|world| {
+            world.builds.values().any(|build| {
+                build.arch.as_str() == "arm64" && build.state == BuildState::UploadingBuild
+            })
+        })
+    })
+    .await;
+    // Someone's newer build of arm64, built first.
+    bot.sim
+        .with_world_mut(|world| {
+            let id = world.foreign_build("redis", "20.04", "arm64")?;
+            world.builds.get_mut(&id)?.state = BuildState::SuccessfullyBuilt;
+            Some(id)
+        })
+        .unwrap();
+    bot.run_until("job 1 ends", summarised(1)).await;
+    let job = bot.job(1);
+    let tally = job.tally();
+    assert_eq!((tally.superseded, tally.succeeded), (1, 0), "{tally:?}");
+    let ours = job.targets[0].wanted().next().unwrap().clone();
+    assert_eq!(
+        (ours.state, ours.upload),
+        (
+            BuildState::BuildForSupersededSource,
+            UploadStatus::Superseded
+        )
+    );
+    let text = summary(&bot, 1);
+    assert!(text.contains("1 superseded (nothing pushed)"), "{text}");
+    assert!(
+        text.contains(
+            "• redis 5.0 on 20.04 arm64: superseded by a newer build of the recipe (http://"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("): nothing pushed for this one"), "{text}");
+    assert!(
+        text.contains("Hook `retag` not run: not every build and upload succeeded."),
+        "{text}"
+    );
+    assert!(hook.runs(1).is_empty(), "the hook did not run");
+    assert_eq!(image_builder::cli::exit_code(&job), 4, "not 0");
 }

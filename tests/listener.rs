@@ -28,6 +28,7 @@ async fn listener(limits: Limits) -> (String, mpsc::UnboundedReceiver<webhook::D
 fn short_limits() -> Limits {
     Limits {
         max_connections: 4,
+        max_per_address: 4,
         header_timeout: Duration::from_millis(300),
         body_timeout: Duration::from_millis(300),
         connection_timeout: Duration::from_secs(3),
@@ -189,4 +190,56 @@ async fn a_malformed_chunked_body_is_a_400_and_changes_nothing() {
     assert!(deliveries.try_recv().is_err(), "nothing was taken");
     // The listener is still there.
     assert_eq!(status(&exchange(&address, &ping()).await), Some(200));
+}
+
+#[tokio::test]
+async fn a_malformed_request_is_answered_400_before_the_connection_closes() {
+    let (address, mut deliveries) = listener(Limits::default()).await;
+    for raw in [
+        "GARBAGE\r\n\r\n",
+        "POST /launchpad/webhook HTTP/1.1\r\nHost bot\r\n\r\n",
+        "POST /launchpad/webhook HTTP/1.1\r\nHost: bot\r\nContent-Length: twelve\r\n\r\n",
+        // A TLS client hello on the plain port.
+        "\x16\x03\x01\x02\x00\x01\x00\x01",
+    ] {
+        let said = exchange(&address, raw.as_bytes()).await;
+        assert_eq!(status(&said), Some(400), "{raw:?}: {said:?}");
+    }
+    assert!(deliveries.try_recv().is_err(), "nothing was taken");
+    assert_eq!(status(&exchange(&address, &ping()).await), Some(200));
+}
+
+/// A connection from `from` (a loopback address of its own) to `address`.
+async fn connect_from(from: &str, address: &str) -> TcpStream {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind(format!("{from}:0").parse().unwrap()).unwrap();
+    socket.connect(address.parse().unwrap()).await.unwrap()
+}
+
+/// One peer holding 64 slow connections (the whole global cap) does not block another's
+/// delivery: each address has a cap of its own, below the global one.
+#[tokio::test]
+async fn slow_connections_from_one_address_leave_room_for_another() {
+    let limits = Limits::default();
+    let (address, _deliveries) = listener(limits).await;
+    let mut slow = Vec::new();
+    for _ in 0..limits.max_connections {
+        let mut stream = connect_from("127.0.0.1", &address).await;
+        // Half a request, then nothing: each would hold its place for the header timeout.
+        let _ = stream
+            .write_all(format!("POST {} HTTP/1.1\r\nHost: bot\r\n", webhook::PATH).as_bytes())
+            .await;
+        slow.push(stream);
+    }
+    let started = std::time::Instant::now();
+    let mut stream = connect_from("127.0.0.2", &address).await;
+    stream.write_all(&ping()).await.unwrap();
+    let said = until_closed(&mut stream).await;
+    assert_eq!(status(&said), Some(200), "{said}");
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "taken within a second: {:?}",
+        started.elapsed()
+    );
+    drop(slow);
 }

@@ -1320,3 +1320,201 @@ fn a_read_made_before_a_delivery_moved_the_build_on_does_not_move_it_back() {
         BuildState::UploadingBuild
     );
 }
+
+fn server_error(status: u16) -> LaunchpadError {
+    LaunchpadError::Server {
+        status,
+        oops_id: (status == 500).then(|| "OOPS-1".to_string()),
+        message: "down".into(),
+    }
+}
+
+/// The auto-retry budget bounds the calls even when they fail: the last call it allows,
+/// answered 503, ends in "gave up" (said once), and no call goes past it.
+#[test]
+fn the_last_auto_retry_the_budget_allows_failing_ends_in_gave_up_and_no_call_goes_past_it() {
+    let failed = snapshot(
+        "arm64",
+        BuildState::SuccessfullyBuilt,
+        UploadStatus::FailedToUpload,
+    );
+    let (mut job, _) = listed_with(failed, true);
+    let mut calls = 0;
+    let mut notices = Vec::new();
+    let mut now = t0();
+    for _ in 0..10 {
+        now += chrono::Duration::hours(1);
+        let step = observe(&mut job, Observation::Tick, now, &rules());
+        for action in step.actions {
+            if let Action::Call {
+                target,
+                build,
+                call: call @ BuildCall::ScheduleUpload { .. },
+            } = action
+            {
+                calls += 1;
+                let answered = observe(
+                    &mut job,
+                    Observation::BuildCall {
+                        target,
+                        build,
+                        call,
+                        result: Err(server_error(503)),
+                    },
+                    now,
+                    &rules(),
+                );
+                notices.extend(answered.notices);
+            }
+        }
+        notices.extend(step.notices);
+    }
+    assert_eq!(calls, rules().upload_retry_budget, "{notices:?}");
+    let gave_up: Vec<&Notice> = notices
+        .iter()
+        .filter(|n| matches!(n, Notice::UploadGaveUp { .. }))
+        .collect();
+    assert_eq!(gave_up.len(), 1, "{notices:?}");
+    let Notice::UploadGaveUp {
+        attempts, refusal, ..
+    } = gave_up[0]
+    else {
+        unreachable!()
+    };
+    assert_eq!(*attempts, 2);
+    assert!(
+        refusal.as_deref().is_some_and(|r| r.contains("503")),
+        "{refusal:?}"
+    );
+    assert_eq!(job.targets[0].builds[1].retry_due, None);
+}
+
+/// `launchpad-truths.md`, "Registry uploads": an upload auto-retry scheduled that ends
+/// superseded pushed nothing for this build: not "worked on retry", and not a success.
+#[test]
+fn an_auto_retried_upload_that_ends_superseded_is_not_a_recovery() {
+    let failed = snapshot(
+        "arm64",
+        BuildState::SuccessfullyBuilt,
+        UploadStatus::FailedToUpload,
+    );
+    let (mut job, _) = listed_with(failed, true);
+    let due = job.targets[0].builds[1].retry_due.unwrap();
+    let step = observe(&mut job, Observation::Tick, due, &rules());
+    assert!(step.actions.contains(&Action::Call {
+        target: 0,
+        build: 1,
+        call: BuildCall::ScheduleUpload { auto: true }
+    }));
+    observe(
+        &mut job,
+        Observation::BuildCall {
+            target: 0,
+            build: 1,
+            call: BuildCall::ScheduleUpload { auto: true },
+            result: Ok(()),
+        },
+        due,
+        &rules(),
+    );
+    let generation = job.targets[0].builds[1].generation;
+    let step = observe(
+        &mut job,
+        Observation::BuildRead {
+            target: 0,
+            build: 1,
+            generation,
+            result: Ok(Some(snapshot(
+                "arm64",
+                BuildState::BuildForSupersededSource,
+                UploadStatus::Superseded,
+            ))),
+        },
+        due,
+        &rules(),
+    );
+    assert_eq!(
+        step.notices,
+        [Notice::UploadSuperseded {
+            target: 0,
+            build: 1
+        }]
+    );
+    assert_eq!(job.targets[0].builds[1].progress(), Progress::Superseded);
+    assert_eq!(job.tally().superseded, 1);
+    assert_eq!(job.tally().succeeded, 0);
+}
+
+/// `launchpad-truths.md`, "Registry uploads": a delivery says the upload failed, and the read
+/// it leads to answers 500: Launchpad cannot show the registries' errors. A failed upload at
+/// once (no three reads needed), told once; auto-retry schedules it again, and a read works
+/// again after.
+#[test]
+fn a_delivered_failure_whose_read_answers_500_is_a_failed_upload_at_once_and_auto_retried() {
+    let (mut job, _) = listed_with(
+        snapshot(
+            "arm64",
+            BuildState::SuccessfullyBuilt,
+            UploadStatus::Pending,
+        ),
+        true,
+    );
+    let url = job.targets[0].builds[1].url.to_string();
+    observe(
+        &mut job,
+        Observation::Delivered {
+            build_url: url,
+            request_url: None,
+            reported: Some((BuildState::SuccessfullyBuilt, UploadStatus::FailedToUpload)),
+        },
+        t0(),
+        &rules(),
+    );
+    let step = observe(&mut job, Observation::Tick, t0(), &rules());
+    assert!(step.actions.contains(&Action::ReadBuild {
+        target: 0,
+        build: 1
+    }));
+    let generation = job.targets[0].builds[1].generation;
+    let step = observe(
+        &mut job,
+        Observation::BuildRead {
+            target: 0,
+            build: 1,
+            generation,
+            result: Err(server_error(500)),
+        },
+        t0(),
+        &rules(),
+    );
+    assert_eq!(
+        step.notices,
+        [Notice::UploadFailed {
+            target: 0,
+            build: 1,
+            epoch: 1
+        }]
+    );
+    let build = &job.targets[0].builds[1];
+    assert!(build.failure_delivered());
+    assert_eq!(build.unreadable.as_deref(), Some("OOPS-1"));
+    let due = build.retry_due.expect("auto-retry is due");
+    observe(&mut job, Observation::Tick, due, &rules());
+    observe(
+        &mut job,
+        Observation::BuildCall {
+            target: 0,
+            build: 1,
+            call: BuildCall::ScheduleUpload { auto: true },
+            result: Ok(()),
+        },
+        due,
+        &rules(),
+    );
+    let build = &job.targets[0].builds[1];
+    assert_eq!(
+        build.unreadable, None,
+        "a new upload: Launchpad shows it again"
+    );
+    assert_eq!(build.progress(), Progress::Uploading);
+}

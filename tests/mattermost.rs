@@ -844,3 +844,67 @@ async fn sigterm_stops_run_cleanly_mid_job_and_the_next_start_finishes_it_saying
     let requests = sim.with_world(|world| world.requests.len());
     assert_eq!(requests, 1, "redis 20.04 was requested once");
 }
+
+/// Whether `text` (a post, an edit, an ephemeral answer) has an `@` Mattermost could read as a
+/// mention: every `@` the bot sends is followed by a zero-width space, but the one naming a
+/// summary's requester.
+fn live_at_signs(text: &str, requester: Option<&str>) -> Vec<String> {
+    let text = match requester {
+        Some(name) => text.replacen(&format!("@{name} "), "", 1),
+        None => text.to_string(),
+    };
+    text.match_indices('@')
+        .filter(|(at, _)| !text[at + 1..].starts_with('\u{200B}'))
+        .map(|(at, _)| text[at..].chars().take(20).collect())
+        .collect()
+}
+
+/// Nothing the bot sends can ping the channel, or anyone but a summary's requester, whatever
+/// text it carries: a reason, a build's log (anyone's text), a word it echoes; on every path
+/// (posts and their edits, a slash command's reply, a button's answer to the clicker alone).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_text_the_bot_sends_can_ping_the_channel_on_any_path() {
+    let (sim, fake, _bot) = connected_with_listener().await;
+    sim.set_outcomes(vec![image_builder::launchpad::sim::scenario::Outcome {
+        build_failures: image_builder::launchpad::sim::scenario::Failures::Always,
+        build_log: image_builder::launchpad::sim::buildlog::LogKind::Hostile,
+        ..Default::default()
+    }]);
+    fake.say(
+        ALICE,
+        CHANNEL,
+        "!rebuild 20.04 arm64 redis reason=\"x` @channel @here `y @all\"",
+        None,
+    );
+    acknowledged(&fake).await;
+    let summary = run_until_posted(&sim, &fake, "Job #1 finished.").await;
+    assert!(says(&summary, "see above"), "the log's lines: {summary}");
+    let summary_id = summary["id"].as_str().unwrap().to_string();
+    let show = fake
+        .actions(&summary_id)
+        .into_iter()
+        .find(|(name, _)| name == "Show log")
+        .map(|(_, id)| id)
+        .unwrap();
+    assert_eq!(fake.click(BOB, &summary_id, &show).await, 200);
+    assert_eq!(fake.slash(BOB, CHANNEL, "rebuild @channel").await, 200);
+    let told = fake.ephemeral();
+    assert_eq!(told.len(), 2, "{told:?}");
+    assert!(told[0].2.contains("the build broke"), "{told:?}");
+    assert!(told[1].2.contains("channel"), "{told:?}");
+    for (_, _, text) in &told {
+        assert_eq!(live_at_signs(text, None), Vec::<String>::new(), "{text}");
+    }
+    for post in fake.posts().iter().filter(|p| by_bot(p)) {
+        let text = post["message"].as_str().unwrap_or_default();
+        let requester = (post["id"] == summary["id"]).then_some("alice");
+        assert_eq!(
+            live_at_signs(text, requester),
+            Vec::<String>::new(),
+            "{text}"
+        );
+    }
+    for mentions in fake.mentions().iter().filter(|m| m.author == BOT) {
+        assert!(!mentions.everyone, "{mentions:?}");
+    }
+}

@@ -327,3 +327,63 @@ fn with_webhooks_a_request_in_flight_at_a_crash_is_found_by_its_delivery_after_t
     );
     assert_eq!(sim.requests("POST requestBuilds"), 1, "never asked again");
 }
+
+/// `lib/lp/oci/model/ocirecipe.py:635-639`: `requestBuilds` by someone outside the recipes'
+/// owning team is 401. `build` stops at the first: the requests still waiting in the client are
+/// never sent (one in flight at a time here, so none was out with it), and it exits 3, with or
+/// without `--wait`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_401_for_the_owning_team_stops_build_at_once_with_or_without_wait() {
+    let sim = support::simulator().await;
+    let dir = support::bot::TempDir::new("owner-401");
+    let config = dir.0.join("config.toml");
+    let text = image_builder::config::BUILT_IN
+        .replace("https://api.launchpad.net/devel/", &sim.api_root())
+        .replace("max_concurrent_requests = 8", "max_concurrent_requests = 1");
+    std::fs::write(&config, text).unwrap();
+    let credentials = dir.0.join("credentials");
+    sim.credentials_for("outsider").save(&credentials).unwrap();
+    for (run, wait) in [(1, false), (2, true)] {
+        let (config, credentials, data) = (
+            config.clone(),
+            credentials.clone(),
+            dir.0.join(format!("data-{run}")),
+        );
+        let output = tokio::task::spawn_blocking(move || {
+            let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_image-builder"));
+            command.args(["build", "--series", "20.04"]);
+            if wait {
+                command.arg("--wait");
+            }
+            command
+                .arg("--config")
+                .arg(&config)
+                .arg("--credentials")
+                .arg(&credentials)
+                .arg("--data-dir")
+                .arg(&data)
+                .args(["--", "redis", "postgres", "mysql"])
+                .env("NO_COLOR", "1")
+                .output()
+                .unwrap()
+        })
+        .await
+        .unwrap();
+        let out = String::from_utf8_lossy(&output.stdout);
+        let err = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(3), "wait: {wait}\n{out}{err}");
+        assert!(
+            out.contains("outsider, who is not in ubuntu-docker-images"),
+            "said in plain words: {out}"
+        );
+        assert_eq!(
+            sim.requests("POST requestBuilds"),
+            run,
+            "nothing requested after the first 401 (wait: {wait})"
+        );
+    }
+    assert!(
+        sim.with_world(|world| world.requests.is_empty()),
+        "nothing built"
+    );
+}

@@ -19,7 +19,8 @@ use crate::store::Store;
 use crate::target::JobId;
 
 /// Exit code: a build failed, a recipe could not be requested, an architecture asked for got
-/// no build, or one not asked for could not be cancelled.
+/// no build, or one not asked for could not be cancelled (or may run unfollowed: a request
+/// sent again after its answer was lost).
 pub const BUILD_FAILED: u8 = 3;
 /// Exit code: everything built, but an upload failed, or a build was superseded by a newer
 /// one before its upload (nothing was pushed for it).
@@ -41,6 +42,7 @@ pub fn exit_code(job: &Job) -> u8 {
         + tally.not_requested
         + tally.not_built
         + tally.unwanted_ran
+        + tally.asked_twice
         > 0
     {
         BUILD_FAILED

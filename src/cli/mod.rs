@@ -23,6 +23,7 @@ use clap::{Args, Parser, Subcommand};
 
 pub use build::BuildArgs;
 pub use check::CheckArgs;
+pub use follow::exit_code;
 pub use jobs::{HistoryArgs, JobsArgs, StatusArgs, WaitArgs};
 pub use login::LoginArgs;
 pub use manual::{CompletionsArgs, ManArgs};

@@ -523,6 +523,9 @@ pub struct Tally {
     pub not_built: usize,
     /// Builds not asked for that could not be cancelled and ran.
     pub unwanted_ran: usize,
+    /// Targets whose request was sent again after its answer was lost: the first request's
+    /// builds (other architectures too) may run unfollowed and uncancelled.
+    pub asked_twice: usize,
 }
 
 /// What a new job is made of ([`Job::new`]).
@@ -636,6 +639,7 @@ impl Job {
                 + t.not_requested
                 + t.not_built
                 + t.unwanted_ran
+                + t.asked_twice
                 == 0
     }
 
@@ -652,6 +656,7 @@ impl Job {
                 }
                 Phase::Following { .. } => {
                     tally.not_built += target.missing.len();
+                    tally.asked_twice += usize::from(target.asked_again);
                     tally.unwanted_ran += target
                         .builds
                         .iter()

@@ -575,6 +575,16 @@ impl Client {
             attempt += 1;
             let outcome = self.attempt(&call).await;
             let (error, unclear, retry_after) = match outcome {
+                Ok(answer)
+                    if answer.status == StatusCode::INTERNAL_SERVER_ERROR
+                        && call.method == Method::GET =>
+                {
+                    // An OOPS: Launchpad met an exception, which the same read meets again
+                    // (a build whose errors it cannot render answers every read so). Not
+                    // repeated here: those who read decide, at their own pace, what a 500
+                    // that lasts means (`jobs::machine::UNREADABLE_AFTER`).
+                    return Err(server_error(&answer));
+                }
                 Ok(answer) if answer.status.is_server_error() => {
                     let error = server_error(&answer);
                     // Launchpad's appserver rolls back on 500 and 503; a 502/504 comes from the

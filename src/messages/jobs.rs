@@ -633,6 +633,7 @@ pub fn summary(job: &Job) -> String {
         ),
         (tally.already_pending, "already pending"),
         (tally.request_failed, "not requested (error)"),
+        (tally.asked_twice, "requested twice (answer lost)"),
     ] {
         if n > 0 {
             parts.push(format!("{n} {what}"));

@@ -530,3 +530,20 @@ async fn serve_gateway(listener: TcpListener, shared: Arc<Shared>) {
         });
     }
 }
+
+/// What a call lets Discord ping with its text: its `allowed_mentions` (the message's, or an
+/// interaction answer's), `None` when it gives none (then Discord pings whatever the text
+/// names, `@everyone` included).
+pub fn allowed_mentions(call: &Call) -> Option<&Value> {
+    call.body
+        .get("allowed_mentions")
+        .or_else(|| call.body["data"].get("allowed_mentions"))
+        .filter(|allowed| allowed.is_object())
+}
+
+/// The text a call sends (a message, an edit, an interaction answer), if any.
+pub fn content(call: &Call) -> Option<&str> {
+    call.body["content"]
+        .as_str()
+        .or_else(|| call.body["data"]["content"].as_str())
+}

@@ -11,7 +11,7 @@
 //!
 //! A scenario's `build_log` makes a log huge (50 MB, stored uncompressed in the gzip so its
 //! size is what crosses the wire), corrupt (a gzip header, then garbage), not gzip (plain
-//! text), or missing (404).
+//! text), missing (404), or hostile (mentions and escape sequences in its last lines).
 
 use std::io::Write;
 
@@ -35,6 +35,10 @@ pub enum LogKind {
     NotGzip,
     /// No file (404), as for an expired log.
     Missing,
+    /// A realistic log whose failing step printed what a chat reads as mentions (`@channel`,
+    /// `@here`, `@everyone`, `<@!1>`) and a terminal as escape sequences: a build's output is
+    /// anyone's text.
+    Hostile,
 }
 
 /// How big a huge log is on the wire.
@@ -65,6 +69,15 @@ pub fn body(world: &World, build: &SimBuild) -> Option<Vec<u8>> {
             Some(gzip(&log, flate2::Compression::none()))
         }
         LogKind::Realistic => Some(gzip(&text(), flate2::Compression::default())),
+        LogKind::Hostile => {
+            let mut log = text();
+            log.push_str(
+                "@channel @here @everyone <@!1> <@&2> the build broke, tell @all\n\
+                 \x1b[31mERROR\x1b[0m \x1b]8;;http://example.invalid\x07link\x1b]8;;\x07 tests failed\n\
+                 E: @channel see above\n",
+            );
+            Some(gzip(&log, flate2::Compression::default()))
+        }
     }
 }
 

@@ -305,7 +305,7 @@ pub struct Outcome {
     #[serde(default)]
     pub null_errors: bool,
     /// What the librarian holds as the build's log: `"realistic"` (default), `"huge"` (50
-    /// MB), `"corrupt"`, `"not_gzip"` or `"missing"` ([`super::buildlog`]).
+    /// MB), `"corrupt"`, `"not_gzip"`, `"missing"` or `"hostile"` ([`super::buildlog`]).
     #[serde(default)]
     pub build_log: super::buildlog::LogKind,
 }
