@@ -455,6 +455,7 @@ fn an_architecture_asked_for_without_a_build_is_accounted_for() {
         &mut job,
         Observation::CandidateBuildRead {
             target: 0,
+            own: false,
             result: Ok(queued),
         },
         t0(),
@@ -1517,4 +1518,88 @@ fn a_delivered_failure_whose_read_answers_500_is_a_failed_upload_at_once_and_aut
         "a new upload: Launchpad shows it again"
     );
     assert_eq!(build.progress(), Progress::Uploading);
+}
+
+/// `launchpad-truths.md`, "Registry uploads": a request's builds collection holding a build
+/// Launchpad cannot show answers 500 too. After three such answers the job goes on with what
+/// deliveries named: it reads those builds one by one, follows the one asked for, cancels one
+/// not asked for, and names every architecture still unfound (not "queued elsewhere").
+#[test]
+fn builds_launchpad_cannot_list_fall_back_to_those_deliveries_named() {
+    let mut job = requested(false, &rules());
+    // As `snapshot` names builds.
+    let named = |arch: &str| format!("http://lp/devel/r/+build/{arch}");
+    for arch in ["arm64", "amd64"] {
+        observe(
+            &mut job,
+            Observation::Delivered {
+                build_url: named(arch),
+                request_url: Some(REQUEST.into()),
+                reported: None,
+            },
+            t0(),
+            &rules(),
+        );
+    }
+    let mut step = Default::default();
+    for _ in 0..3 {
+        step = observe(
+            &mut job,
+            Observation::BuildsListed {
+                target: 0,
+                ran: true,
+                result: Err(server_error(500)),
+            },
+            t0(),
+            &rules(),
+        );
+    }
+    let reads: Vec<&Action> = step
+        .actions
+        .iter()
+        .filter(|a| matches!(a, Action::ReadCandidateBuild { .. }))
+        .collect();
+    assert_eq!(reads.len(), 2, "{:?}", step.actions);
+    assert!(matches!(job.targets[0].phase, Phase::Following { .. }));
+    let at = |arch: &str| snapshot(arch, BuildState::NeedsBuilding, UploadStatus::Unscheduled);
+    observe(
+        &mut job,
+        Observation::CandidateBuildRead {
+            target: 0,
+            own: true,
+            result: Ok(at("arm64")),
+        },
+        t0(),
+        &rules(),
+    );
+    let step = observe(
+        &mut job,
+        Observation::CandidateBuildRead {
+            target: 0,
+            own: true,
+            result: Ok(at("amd64")),
+        },
+        t0(),
+        &rules(),
+    );
+    let target = &job.targets[0];
+    assert!(
+        target
+            .builds
+            .iter()
+            .any(|b| b.wanted && b.arch.as_str() == "arm64"),
+        "the one asked for is followed"
+    );
+    assert!(step.actions.iter().any(|a| matches!(
+        a,
+        Action::Call {
+            call: BuildCall::Cancel,
+            ..
+        }
+    )));
+    assert!(
+        target.missing.is_empty(),
+        "arm64 was found: {:?}",
+        target.missing
+    );
 }

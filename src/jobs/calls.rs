@@ -146,8 +146,9 @@ impl PreparedCall {
                     url,
                 }
             }
-            Action::ReadCandidateBuild { target, .. } => Observation::CandidateBuildRead {
+            Action::ReadCandidateBuild { target, own, .. } => Observation::CandidateBuildRead {
                 target,
+                own,
                 result: client
                     .build(url, None)
                     .await

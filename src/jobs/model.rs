@@ -467,9 +467,15 @@ impl Target {
         matches!(self.phase, Phase::Requesting { .. } | Phase::InDoubt { .. })
             || self.missing.iter().any(|missing| match missing.why {
                 MissingWhy::Skipped { until, .. } => until.is_some_and(|until| until > now),
-                MissingWhy::Unlisted { .. } => true,
                 _ => false,
             })
+    }
+
+    /// Whether Launchpad could not list its request's builds, so that the job follows those
+    /// deliveries name instead ([`crate::jobs::machine`]).
+    pub fn unlisted(&self) -> bool {
+        matches!(self.phase, Phase::Following { .. })
+            && self.list_errors >= crate::jobs::machine::UNREADABLE_AFTER
     }
 
     /// Whether its builds are known and the unwanted ones cancelled (or ended): what

@@ -278,6 +278,8 @@ pub enum Observation {
     CandidateBuildRead {
         /// The target.
         target: usize,
+        /// A build of the target's own request (named by a delivery of it), not another's.
+        own: bool,
         /// What it looks like, or the failure.
         result: Result<BuildSnapshot, LaunchpadError>,
     },
@@ -362,6 +364,9 @@ pub enum Action {
         target: usize,
         /// The build.
         url: String,
+        /// A build of the target's own request (one Launchpad could not list), rather than a
+        /// skipped architecture's queued build of another request.
+        own: bool,
     },
 }
 
@@ -492,12 +497,16 @@ pub fn observe(job: &mut Job, observation: Observation, now: DateTime<Utc>, rule
             url,
             result,
         } => request::candidate_request_read(&mut job.targets[target], url, result, now, rules),
-        Observation::CandidateBuildRead { target, result } => {
+        Observation::CandidateBuildRead {
+            target,
+            own,
+            result,
+        } => {
             let auto = job.auto_retry_uploads && !job.cancel_requested;
             request::candidate_build_read(
                 &mut job.targets[target],
                 target,
-                result,
+                (own, result),
                 auto,
                 now,
                 rules,
@@ -765,16 +774,14 @@ fn delivered(
             }
             Phase::Following { request_url: mine }
                 if Some(mine.as_str()) == request_url
-                    && target
-                        .missing
-                        .iter()
-                        .any(|m| matches!(m.why, MissingWhy::Unlisted { .. }))
+                    && target.unlisted()
                     && !target.builds.iter().any(|b| *b.url == *build_url) =>
             {
                 // A build of a request Launchpad could not list: read to see which it is.
                 step.actions.push(Action::ReadCandidateBuild {
                     target: index,
                     url: build_url.to_string(),
+                    own: true,
                 });
             }
             _ => {}

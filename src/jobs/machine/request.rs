@@ -313,6 +313,7 @@ fn unlisted(
         step.actions.push(Action::ReadCandidateBuild {
             target: index,
             url: url.clone(),
+            own: true,
         });
     }
 }
@@ -451,6 +452,7 @@ pub(super) fn candidate(
                     step.actions.push(Action::ReadCandidateBuild {
                         target: index,
                         url: url.to_string(),
+                        own: false,
                     });
                 }
             }
@@ -486,7 +488,7 @@ pub(super) fn candidate_request_read(
 pub(super) fn candidate_build_read(
     target: &mut Target,
     index: usize,
-    result: Result<BuildSnapshot, LaunchpadError>,
+    (own, result): (bool, Result<BuildSnapshot, LaunchpadError>),
     auto: bool,
     now: DateTime<Utc>,
     rules: &Rules,
@@ -502,10 +504,8 @@ pub(super) fn candidate_build_read(
     {
         return;
     }
-    let unlisted = |missing: &Missing| matches!(missing.why, MissingWhy::Unlisted { .. });
-    if target.missing.iter().any(unlisted)
-        && !target.arches.iter().any(|a| a.as_str() == snapshot.arch)
-    {
+    let asked = target.arches.iter().any(|a| a.as_str() == snapshot.arch);
+    if own && target.unlisted() && !asked {
         // A build of the request Launchpad could not list, of an architecture not asked for:
         // cancelled, as listed ones are.
         track(target, index, snapshot, false, auto, now, rules, step);
@@ -526,10 +526,11 @@ pub(super) fn candidate_build_read(
     // of it serves as well.
     let Some(position) = target.missing.iter().position(|missing| {
         missing.arch.as_str() == snapshot.arch
-            && matches!(
-                missing.why,
-                MissingWhy::Skipped { .. } | MissingWhy::Unlisted { .. }
-            )
+            && match missing.why {
+                MissingWhy::Skipped { .. } => true,
+                MissingWhy::Unlisted { .. } => own,
+                _ => false,
+            }
     }) else {
         return;
     };
