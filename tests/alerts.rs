@@ -8,33 +8,19 @@ mod support;
 use std::time::{Duration, Instant};
 
 use image_builder::chat::console::Printed;
-use image_builder::chat::{Button, Incoming, Kind};
+use image_builder::chat::{Button, Kind};
 use image_builder::launchpad::models::{BuildState, UploadStatus};
-use image_builder::launchpad::sim::scenario::{Failures, Outcome, Registry, Scenario, UploadError};
+use image_builder::launchpad::sim::scenario::{Failures, Outcome, Scenario, UploadError};
 use image_builder::launchpad::sim::Simulator;
 use image_builder::store::Store;
 use image_builder::target::JobId;
-use support::bot::{quick_engine, user, TempDir, TestBot};
+use support::bot::{quick_engine, TempDir, TestBot};
 use support::hooks::{alerting_bot_with, alerts, click, post, SECRET};
-
-/// Docker Hub and a cloud registry, as the team's images are published.
-fn two_registries() -> Vec<Registry> {
-    vec![
-        Registry {
-            url: "https://registry-1.docker.io".into(),
-            image_name: "ubuntu/{image}".into(),
-        },
-        Registry {
-            url: "https://public.ecr.aws".into(),
-            image_name: "lts/{image}".into(),
-        },
-    ]
-}
 
 fn scenario(outcomes: Vec<Outcome>) -> Scenario {
     Scenario {
         outcomes,
-        registries: two_registries(),
+        registries: support::two_registries(),
         ..Scenario::default()
     }
 }
@@ -197,12 +183,7 @@ async fn a_foreign_build_launchpad_cannot_show_is_told_once_in_the_alerts_channe
         "{}",
         told[0]
     );
-    let alert = support::hooks::first_alert(&bot);
-    let answer = bot
-        .wired
-        .bot
-        .click(&click("alice"), &alert.buttons[0])
-        .await;
+    let answer = support::hooks::click_first_alert(&bot, "alice").await;
     assert_eq!(
         answer.text,
         "Retrying 1 upload; I will say here how it ends."
@@ -402,14 +383,7 @@ fn a_mute_outlives_a_crash_ends_on_time_and_still_lists_what_it_hid() {
     let (muted_at, before) = crash_point(&sim, &dir, 1, async |wired| {
         let muted_at = Instant::now();
         wired.engine.mute(None, mute, "team").unwrap();
-        wired
-            .bot
-            .handle(Incoming {
-                user: user("alice"),
-                channel: "team".into(),
-                text: "rebuild 20.04 arm64 redis".into(),
-            })
-            .await;
+        wired.say("alice", "rebuild 20.04 arm64 redis").await;
         let alerts = wired.engine.alerts().clone();
         step_until(&sim, "the failure is muted", || {
             !alerts.muted_failures().unwrap().is_empty()
@@ -419,14 +393,7 @@ fn a_mute_outlives_a_crash_ends_on_time_and_still_lists_what_it_hid() {
     });
     // A new process on the same store.
     let ((status, ended), after) = crash_point(&sim, &dir, 1000, async |wired| {
-        let status = wired
-            .bot
-            .handle(Incoming {
-                user: user("carol"),
-                channel: "team".into(),
-                text: "status".into(),
-            })
-            .await;
+        let status = wired.say("carol", "status").await;
         let started = Instant::now();
         while !wired
             .console
@@ -494,12 +461,7 @@ fn a_build_first_seen_already_failed_is_told_once_and_auto_retried() {
     // The job requests its builds, and the process dies before it lists them.
     crash_point(&sim, &dir, 1, async |wired| {
         wired
-            .bot
-            .handle(Incoming {
-                user: user("alice"),
-                channel: "team".into(),
-                text: "rebuild 20.04 arm64 redis --auto-retry-uploads".into(),
-            })
+            .say("alice", "rebuild 20.04 arm64 redis --auto-retry-uploads")
             .await;
         let store = wired.engine.store().clone();
         step_until(&sim, "the request is out", || {
@@ -641,14 +603,7 @@ fn an_alert_said_before_a_crash_is_not_said_again_by_the_restart_the_ledger_alon
     }));
     let dir = TempDir::new("said");
     let ((), before) = crash_point(&sim, &dir, 1, async |wired| {
-        wired
-            .bot
-            .handle(Incoming {
-                user: user("alice"),
-                channel: "team".into(),
-                text: "rebuild 20.04 arm64 redis".into(),
-            })
-            .await;
+        wired.say("alice", "rebuild 20.04 arm64 redis").await;
         let store = wired.engine.store().clone();
         step_until(&sim, "job 1 ends", || {
             store.job(JobId(1)).unwrap().unwrap().is_finished()
@@ -889,25 +844,22 @@ async fn webhooks_install_after_an_hour_of_401s_resends_the_failed_deliveries_an
             )
         })
     };
-    let (code, listed) = webhooks("list").await.unwrap();
-    assert_eq!(code, Some(0), "{listed}");
-    let line = listed
-        .lines()
-        .find(|line| line.starts_with("redis 22.04:"))
-        .unwrap();
+    // What `webhooks ACTION` says of redis 22.04's recipe, which it must end 0.
+    let said = async |action: &'static str| {
+        let (code, out) = webhooks(action).await.unwrap();
+        assert_eq!(code, Some(0), "{out}");
+        let line = out.lines().find(|line| line.starts_with("redis 22.04:"));
+        line.unwrap().to_string()
+    };
+    let line = said("list").await;
     assert!(
         line.contains("deliveries failed in the last day (the last: Bad HTTP response: 401): 'image-builder webhooks install' sends them again"),
-        "{listed}"
+        "{line}"
     );
-    let (code, out) = webhooks("install").await.unwrap();
-    assert_eq!(code, Some(0), "{out}");
-    let line = out
-        .lines()
-        .find(|line| line.starts_with("redis 22.04:"))
-        .unwrap();
+    let line = said("install").await;
     assert!(
         line.contains("failed deliveries of the last day sent again"),
-        "{out}"
+        "{line}"
     );
     bot.run_until("the alert", |bot| !alerts(bot).is_empty())
         .await;

@@ -202,12 +202,7 @@ fn a_hook_running_when_the_bot_stops_is_reported_interrupted_and_never_run_again
     runtime.block_on(async {
         let wired = wire(1);
         wired
-            .bot
-            .handle(image_builder::chat::Incoming {
-                user: support::bot::user("alice"),
-                channel: "team".into(),
-                text: "rebuild 20.04 arm64 redis --then retag".into(),
-            })
+            .say("alice", "rebuild 20.04 arm64 redis --then retag")
             .await;
         support::bot::run_until(&sim, "the hook starts", || !hook.runs(1).is_empty()).await;
     });

@@ -601,17 +601,8 @@ async fn a_short_outage_is_ridden_out() {
 /// checked first, so the test knows which shape it decoded.
 #[tokio::test]
 async fn every_shape_of_registry_upload_errors_decodes_over_the_wire() {
-    use image_builder::launchpad::sim::scenario::{Registry, Scenario, UploadError};
-    let registries = vec![
-        Registry {
-            url: "https://registry-1.docker.io".into(),
-            image_name: "ubuntu/{image}".into(),
-        },
-        Registry {
-            url: "https://public.ecr.aws".into(),
-            image_name: "lts/{image}".into(),
-        },
-    ];
+    use image_builder::launchpad::sim::scenario::{Scenario, UploadError};
+    let registries = support::two_registries();
     let docker = || Some(vec!["https://registry-1.docker.io".to_string()]);
     // (how the pushes fail, the JSON expected, push rules decoded, errors decoded)
     let cases: Vec<(Outcome, &str, usize, usize)> = vec![

@@ -1330,6 +1330,28 @@ fn server_error(status: u16) -> LaunchpadError {
     }
 }
 
+/// At `due`, the auto-retry of the second build's upload goes out, and Launchpad takes it.
+fn auto_retry_scheduled(job: &mut Job, due: DateTime<Utc>) {
+    let call = BuildCall::ScheduleUpload { auto: true };
+    let step = observe(job, Observation::Tick, due, &rules());
+    assert!(step.actions.contains(&Action::Call {
+        target: 0,
+        build: 1,
+        call
+    }));
+    observe(
+        job,
+        Observation::BuildCall {
+            target: 0,
+            build: 1,
+            call,
+            result: Ok(()),
+        },
+        due,
+        &rules(),
+    );
+}
+
 /// The auto-retry budget bounds the calls even when they fail: the last call it allows,
 /// answered 503, ends in "gave up" (said once), and no call goes past it.
 #[test]
@@ -1401,23 +1423,7 @@ fn an_auto_retried_upload_that_ends_superseded_is_not_a_recovery() {
     );
     let (mut job, _) = listed_with(failed, true);
     let due = job.targets[0].builds[1].retry_due.unwrap();
-    let step = observe(&mut job, Observation::Tick, due, &rules());
-    assert!(step.actions.contains(&Action::Call {
-        target: 0,
-        build: 1,
-        call: BuildCall::ScheduleUpload { auto: true }
-    }));
-    observe(
-        &mut job,
-        Observation::BuildCall {
-            target: 0,
-            build: 1,
-            call: BuildCall::ScheduleUpload { auto: true },
-            result: Ok(()),
-        },
-        due,
-        &rules(),
-    );
+    auto_retry_scheduled(&mut job, due);
     let generation = job.targets[0].builds[1].generation;
     let step = observe(
         &mut job,
@@ -1500,18 +1506,7 @@ fn a_delivered_failure_whose_read_answers_500_is_a_failed_upload_at_once_and_aut
     assert!(build.failure_delivered());
     assert_eq!(build.unreadable.as_deref(), Some("OOPS-1"));
     let due = build.retry_due.expect("auto-retry is due");
-    observe(&mut job, Observation::Tick, due, &rules());
-    observe(
-        &mut job,
-        Observation::BuildCall {
-            target: 0,
-            build: 1,
-            call: BuildCall::ScheduleUpload { auto: true },
-            result: Ok(()),
-        },
-        due,
-        &rules(),
-    );
+    auto_retry_scheduled(&mut job, due);
     let build = &job.targets[0].builds[1];
     assert_eq!(
         build.unreadable, None,

@@ -256,9 +256,8 @@ async fn a_cancel_answered_503_is_sent_again_until_launchpad_cancels() {
 
 #[test]
 fn with_webhooks_a_request_in_flight_at_a_crash_is_found_by_its_delivery_after_the_restart() {
-    use image_builder::chat::Incoming;
     use image_builder::target::JobId;
-    use support::bot::{user, wire_with, TempDir};
+    use support::bot::{wire_with, TempDir};
     let sim_runtime = tokio::runtime::Runtime::new().unwrap();
     let sim = sim_runtime.block_on(support::simulator());
     let dir = TempDir::new("inflight");
@@ -279,14 +278,7 @@ fn with_webhooks_a_request_in_flight_at_a_crash_is_found_by_its_delivery_after_t
                 Fault::Delay(Duration::from_secs(30)),
                 1,
             );
-            wired
-                .bot
-                .handle(Incoming {
-                    user: user("alice"),
-                    channel: "team".into(),
-                    text: "rebuild 20.04 arm64 redis".into(),
-                })
-                .await;
+            wired.say("alice", "rebuild 20.04 arm64 redis").await;
             let started = std::time::Instant::now();
             while sim.with_world(|world| world.requests.is_empty()) {
                 assert!(started.elapsed() < Duration::from_secs(10));

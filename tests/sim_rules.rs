@@ -7,8 +7,8 @@ mod support;
 use std::time::Duration;
 
 use image_builder::launchpad::models::{BuildState, RequestStatus, UploadStatus, ALREADY_PENDING};
-use image_builder::launchpad::sim::scenario::{Failures, Outcome, RecipeRule, Registry, Scenario};
-use image_builder::launchpad::sim::world::World;
+use image_builder::launchpad::sim::scenario::{Failures, Outcome, RecipeRule, Scenario};
+use image_builder::launchpad::sim::world::{SimBuild, World};
 use image_builder::launchpad::sim::Simulator;
 use image_builder::launchpad::{Client, Conditional, LaunchpadError};
 use support::{advance_until, client, simulator_with};
@@ -122,15 +122,7 @@ async fn a_queued_build_is_dispatched_on_launchpads_clock() {
     let (sim, client) = with(Scenario::default()).await;
     let request = client.request_builds(&redis(&sim)).await.unwrap();
     made(&sim, &client, &request).await;
-    let queued = |sim: &Simulator| {
-        sim.with_world(|world| {
-            world
-                .builds
-                .values()
-                .filter(|build| build.state == BuildState::NeedsBuilding)
-                .count()
-        })
-    };
+    let queued = |sim: &Simulator| counted(sim, |build| build.state == BuildState::NeedsBuilding);
     assert_eq!(queued(&sim), 4);
     sim.advance(Duration::from_secs(50));
     assert_eq!(queued(&sim), 4, "none leaves the queue within a minute");
@@ -256,6 +248,11 @@ async fn a_foreign_build_has_a_build_request_of_someone_else() {
     sim.with_world(|world| assert_eq!(world.requests[&request].status, RequestStatus::Completed));
 }
 
+/// How many of the world's builds `which` picks.
+fn counted(sim: &Simulator, which: impl Fn(&SimBuild) -> bool) -> usize {
+    sim.with_world(|world| world.builds.values().filter(|b| which(b)).count())
+}
+
 /// Steps the clock until `done`, in steps of `step` (for rules measured in minutes and hours).
 fn advance_in(sim: &Simulator, step: Duration, what: &str, done: impl Fn(&World) -> bool) {
     for _ in 0..2000 {
@@ -279,20 +276,6 @@ fn build_of(sim: &Simulator, arch: &str) -> u64 {
     })
 }
 
-/// Docker Hub and a cloud registry, as the team's images are published.
-fn two_registries() -> Vec<Registry> {
-    vec![
-        Registry {
-            url: "https://registry-1.docker.io".into(),
-            image_name: "ubuntu/{image}".into(),
-        },
-        Registry {
-            url: "https://public.ecr.aws".into(),
-            image_name: "lts/{image}".into(),
-        },
-    ]
-}
-
 /// `lib/lp/oci/interfaces/ocirecipebuild.py:295-307, 507-510`,
 /// `lib/lp/oci/model/ociregistryclient.py:483-500`: when pushes to two registries fail with the
 /// registries' errors, `registry_upload_errors` holds a list per push rule, which lazr's dict
@@ -305,7 +288,7 @@ async fn an_upload_refused_by_two_registries_makes_the_build_unreadable_until_it
             upload_failures: Failures::Times(1),
             ..Outcome::default()
         }],
-        registries: two_registries(),
+        registries: support::two_registries(),
         ..Scenario::default()
     })
     .await;
@@ -440,15 +423,7 @@ async fn uploads_of_one_recipe_run_one_at_a_time_and_one_meeting_the_lock_waits_
     let built_at = sim.with_world(|world| world.now);
     // The others wait: still pending ten minutes on, and an hour on.
     sim.advance(Duration::from_secs(9 * 60));
-    let pending = |sim: &Simulator| {
-        sim.with_world(|world| {
-            world
-                .builds
-                .values()
-                .filter(|b| b.upload == UploadStatus::Pending)
-                .count()
-        })
-    };
+    let pending = |sim: &Simulator| counted(sim, |b| b.upload == UploadStatus::Pending);
     assert_eq!(pending(&sim), 4);
     // 10 + 15 + 20 + 30 + 10 minutes of waiting, and the lock still held: they fail.
     advance_in(

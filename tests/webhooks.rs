@@ -412,11 +412,7 @@ async fn an_untracked_failures_retry_button_works_for_builders_only_and_its_retr
     let refused_typed = bot.say("carol", &typed).await;
     assert_eq!(refused_typed, refused.text);
     assert_eq!(bot.sim.requests("POST scheduleRegistryUpload"), 0);
-    let answer = bot
-        .wired
-        .bot
-        .click(&click("alice"), &alert.buttons[0])
-        .await;
+    let answer = support::hooks::click_first_alert(&bot, "alice").await;
     assert_eq!(
         answer.text,
         "Retrying 1 upload; I will say here how it ends."

@@ -320,20 +320,9 @@ impl Client {
         webhook_url: &str,
         secret: &Secret,
     ) -> Result<(), LaunchpadError> {
-        self.execute(Call {
-            method: Method::POST,
-            url: webhook_url,
-            form: Some(vec![
-                ("ws.op", "setSecret".to_string()),
-                ("secret", json(&secret.expose())),
-            ]),
-            etag: None,
-            repeat: Repeat::Safe,
-            body: None,
-            lane: Lane::Ordinary,
-        })
-        .await
-        .map(drop)
+        let secret = ("secret", json(&secret.expose()));
+        self.operation_with(webhook_url, "setSecret", vec![secret], Repeat::Safe)
+            .await
     }
 
     /// Makes a webhook active and delivering `event_types` (a PATCH of those two fields).
@@ -420,20 +409,9 @@ impl Client {
     /// Sends a delivery again (`retry`); with `reset`, Launchpad's retry clock for it starts
     /// anew, so a delivery it gave up on gets its full hour (or day) again.
     pub async fn retry_delivery(&self, url: &str, reset: bool) -> Result<(), LaunchpadError> {
-        self.execute(Call {
-            method: Method::POST,
-            url,
-            form: Some(vec![
-                ("ws.op", "retry".to_string()),
-                ("reset", json(&reset)),
-            ]),
-            etag: None,
-            repeat: Repeat::Safe,
-            body: None,
-            lane: Lane::Ordinary,
-        })
-        .await
-        .map(drop)
+        let reset = ("reset", json(&reset));
+        self.operation_with(url, "retry", vec![reset], Repeat::Safe)
+            .await
     }
 
     /// Whether Launchpad can build `arch` now: its `distro_arch_series` in the series OCI
@@ -479,10 +457,36 @@ impl Client {
         repeat: Repeat,
         lane: Lane,
     ) -> Result<(), LaunchpadError> {
+        self.named_post(url, op, Vec::new(), repeat, lane).await
+    }
+
+    /// A named operation with parameters (each JSON-encoded, as Launchpad reads form values),
+    /// in the ordinary lane.
+    async fn operation_with(
+        &self,
+        url: &str,
+        op: &str,
+        parameters: Vec<(&'static str, String)>,
+        repeat: Repeat,
+    ) -> Result<(), LaunchpadError> {
+        self.named_post(url, op, parameters, repeat, Lane::Ordinary)
+            .await
+    }
+
+    async fn named_post(
+        &self,
+        url: &str,
+        op: &str,
+        parameters: Vec<(&'static str, String)>,
+        repeat: Repeat,
+        lane: Lane,
+    ) -> Result<(), LaunchpadError> {
+        let mut form = vec![("ws.op", op.to_string())];
+        form.extend(parameters);
         self.execute(Call {
             method: Method::POST,
             url,
-            form: Some(vec![("ws.op", op.to_string())]),
+            form: Some(form),
             etag: None,
             repeat,
             body: None,

@@ -171,6 +171,19 @@ pub fn wire_config(
     }
 }
 
+impl Wired {
+    /// `user_name` says `text` in the team's channel; returns the answer.
+    pub async fn say(&self, user_name: &str, text: &str) -> String {
+        self.bot
+            .handle(Incoming {
+                user: user(user_name),
+                channel: "team".into(),
+                text: text.into(),
+            })
+            .await
+    }
+}
+
 /// A bot against a fresh simulator with these outcomes.
 pub struct TestBot {
     /// The simulator.
@@ -248,14 +261,7 @@ impl TestBot {
 
     /// `user` says `text`; returns the answer.
     pub async fn say(&self, user_name: &str, text: &str) -> String {
-        self.wired
-            .bot
-            .handle(Incoming {
-                user: user(user_name),
-                channel: "team".into(),
-                text: text.into(),
-            })
-            .await
+        self.wired.say(user_name, text).await
     }
 
     /// A job from the store.

@@ -144,6 +144,12 @@ pub fn click(user: &str) -> image_builder::chat::Incoming {
     }
 }
 
+/// `user` clicks the first button of the first alert in the alerts channel; the answer.
+pub async fn click_first_alert(bot: &TestBot, user: &str) -> image_builder::chat::Answer {
+    let alert = first_alert(bot);
+    bot.wired.bot.click(&click(user), &alert.buttons[0]).await
+}
+
 /// The first alert in the alerts channel and its button.
 pub fn first_alert(bot: &TestBot) -> Printed {
     bot.printed()

@@ -33,6 +33,22 @@ use image_builder::launchpad::sim::world::World;
 use image_builder::launchpad::sim::{SimSettings, Simulator};
 use image_builder::launchpad::{Client, ClientSettings};
 
+/// Docker Hub and a cloud registry, as the team's images are published: every recipe's push
+/// rules in a scenario.
+pub fn two_registries() -> Vec<image_builder::launchpad::sim::scenario::Registry> {
+    use image_builder::launchpad::sim::scenario::Registry;
+    vec![
+        Registry {
+            url: "https://registry-1.docker.io".into(),
+            image_name: "ubuntu/{image}".into(),
+        },
+        Registry {
+            url: "https://public.ecr.aws".into(),
+            image_name: "lts/{image}".into(),
+        },
+    ]
+}
+
 /// A simulator of the real catalogue on a free port, with a hand-stepped clock.
 pub async fn simulator() -> Simulator {
     simulator_with(|_| {}).await
