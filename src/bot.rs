@@ -8,11 +8,12 @@ use std::time::Duration;
 
 use chrono::Utc;
 
-use crate::chat::{Button, Chat, Incoming, Kind, Outgoing};
+use crate::chat::{Answer, Button, Chat, Incoming, Kind, Outgoing};
 use crate::command::{parse, Command, CommandName, JobsScope, Rebuild, RetryWhat, Vocabulary};
 use crate::config::Config;
 use crate::confirm::Confirmations;
-use crate::jobs::{Control, Engine, EngineError, Job};
+use crate::engine::{Engine, EngineError};
+use crate::jobs::{Control, Job};
 use crate::messages::{self, alerts as alerts_say, jobs as say, Front};
 use crate::permissions::{self, may, Permission, User};
 use crate::plan::{plan, Approval, Plan};
@@ -31,39 +32,6 @@ pub struct Bot<C> {
     engine: Engine<C>,
     chat: C,
     confirmations: Mutex<Confirmations>,
-}
-
-/// What handling a message produced: the answer, whether only the asker should see it (where
-/// the chat can do that), its buttons, and a job to start once the answer is out.
-#[derive(Debug)]
-pub struct Answer {
-    /// The text.
-    pub text: String,
-    /// An error, a denial or help: shown to the asker alone where the chat allows.
-    pub private: bool,
-    /// Buttons under the answer.
-    pub buttons: Vec<Button>,
-    start: Option<Job>,
-}
-
-impl From<String> for Answer {
-    fn from(text: String) -> Answer {
-        Answer {
-            text,
-            private: false,
-            buttons: Vec::new(),
-            start: None,
-        }
-    }
-}
-
-impl Answer {
-    fn private(text: String) -> Answer {
-        Answer {
-            private: true,
-            ..Answer::from(text)
-        }
-    }
 }
 
 impl<C: Chat + Clone> Bot<C> {

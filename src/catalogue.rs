@@ -5,7 +5,6 @@
 
 use std::fmt;
 
-use crate::command::Vocabulary;
 use crate::target::{Arch, ImageName, Series};
 
 /// Everything the bot may build, as validated from the config.
@@ -85,18 +84,6 @@ impl Catalogue {
     /// Every series, oldest first.
     pub fn all_series(&self) -> Vec<Series> {
         self.series.iter().map(|info| info.series).collect()
-    }
-
-    /// The words a command may use for series, architectures and images.
-    pub fn vocabulary(&self) -> Vocabulary {
-        Vocabulary::new(
-            self.series
-                .iter()
-                .map(|info| (info.series, info.codename.clone()))
-                .collect(),
-            self.arches.clone(),
-            self.images.iter().map(|image| image.name.clone()).collect(),
-        )
     }
 }
 

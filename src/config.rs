@@ -12,6 +12,8 @@ use std::path::Path;
 
 use serde::Deserialize;
 
+pub use crate::plan::Confirmation;
+
 use crate::catalogue::{render_recipe_name, Catalogue, Image, RecipePath, SeriesInfo, Track};
 use crate::permissions::{Policy, Rule, Service};
 use crate::target::{Arch, ImageName, Series};
@@ -368,67 +370,6 @@ impl Default for EngineConfig {
     }
 }
 
-/// No wait of the engine shrinks below this, however fast a simulator's clock runs.
-const SHORTEST_WAIT: std::time::Duration = std::time::Duration::from_millis(20);
-
-/// `wait` at a simulator's `speed` (1 for Launchpad), no shorter than [`SHORTEST_WAIT`].
-fn scaled(wait: std::time::Duration, speed: f64) -> std::time::Duration {
-    wait.div_f64(speed.max(1.0)).max(SHORTEST_WAIT)
-}
-
-impl EngineConfig {
-    /// The engine's settings, with simulated time running `speed` times faster than real time
-    /// (1 for Launchpad). Waits shrink with the speed; board edits do not, since chat rate
-    /// limits are real. No wait shrinks below 20 ms.
-    pub fn settings(&self, speed: f64) -> crate::jobs::EngineSettings {
-        let scaled = |seconds: u64| scaled(std::time::Duration::from_secs(seconds), speed);
-        crate::jobs::EngineSettings {
-            rules: crate::jobs::Rules {
-                poll_min: scaled(self.poll_min_seconds),
-                poll_max: scaled(self.poll_max_seconds),
-                request_retry: scaled(60),
-                upload_retry_budget: self.upload_retry_budget,
-                upload_retry_delay: scaled(self.upload_retry_delay_seconds),
-                // Set where a webhook listener runs ([`EngineConfig::settings_with_webhooks`]).
-                request_grace: None,
-                queued_grace: None,
-                pushed: false,
-                typical: crate::jobs::Typical {
-                    request: std::time::Duration::from_secs(self.typical_request_seconds),
-                    queue: std::time::Duration::from_secs(self.typical_queue_seconds),
-                    build: std::time::Duration::from_secs(self.typical_build_seconds),
-                    upload: std::time::Duration::from_secs(self.typical_upload_seconds),
-                    ..crate::jobs::Typical::default()
-                }
-                .scaled(speed, SHORTEST_WAIT),
-            },
-            board_interval: std::time::Duration::from_secs(self.board_edit_interval_seconds),
-            give_up_after: scaled(self.give_up_after_hours * 3600),
-            keep_finished: std::time::Duration::from_secs(self.keep_finished_jobs_days * 24 * 3600),
-            alerts_channel: None,
-            board_max_age: None,
-            alert_group_window: std::time::Duration::from_secs(self.alert_group_minutes * 60)
-                .div_f64(speed.max(1.0)),
-            web_root: None,
-            hooks: crate::hooks::Hooks::new(),
-            // Set by `Config::engine_settings`, which knows the catalogue.
-            recipes: crate::history::Recipes::new(),
-            keep_history: std::time::Duration::from_secs(self.history_keep_days * 24 * 3600),
-        }
-    }
-
-    /// [`EngineConfig::settings`] for a process that webhook deliveries reach: a lost request
-    /// and a skipped architecture wait for word of their builds.
-    pub fn settings_with_webhooks(&self, speed: f64) -> crate::jobs::EngineSettings {
-        let scaled = |seconds: u64| scaled(std::time::Duration::from_secs(seconds), speed);
-        let mut settings = self.settings(speed);
-        settings.rules.request_grace = Some(scaled(self.request_grace_seconds));
-        settings.rules.queued_grace = Some(scaled(self.queued_grace_minutes * 60));
-        settings.rules.pushed = true;
-        settings
-    }
-}
-
 /// The console adapter's user (`[console]`).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -526,51 +467,6 @@ impl Launchpad {
     }
 }
 
-/// When a plan is big enough to ask before building.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Confirmation {
-    /// A plan of more builds than this waits for `confirm CODE` from the same user. A typo in a
-    /// `rebuild` should not queue a day of builder time unasked.
-    #[serde(default = "default_confirm_above")]
-    pub above_builds: usize,
-    /// A plan of more builds than this also needs the `mass-rebuild` permission.
-    #[serde(default = "default_mass_rebuild_above")]
-    pub mass_rebuild_above_builds: usize,
-    /// How long a confirmation code stays valid, in minutes.
-    #[serde(default = "default_code_valid_minutes")]
-    pub code_valid_minutes: u64,
-    /// The most builds one user may start in any hour, from chat. Generous: a runaway script
-    /// or a careless loop stops here, the team's real work does not.
-    #[serde(default = "default_builds_per_user_per_hour")]
-    pub builds_per_user_per_hour: usize,
-}
-
-fn default_builds_per_user_per_hour() -> usize {
-    500
-}
-
-fn default_confirm_above() -> usize {
-    12
-}
-fn default_mass_rebuild_above() -> usize {
-    100
-}
-fn default_code_valid_minutes() -> u64 {
-    10
-}
-
-impl Default for Confirmation {
-    fn default() -> Confirmation {
-        Confirmation {
-            above_builds: default_confirm_above(),
-            mass_rebuild_above_builds: default_mass_rebuild_above(),
-            code_valid_minutes: default_code_valid_minutes(),
-            builds_per_user_per_hour: default_builds_per_user_per_hour(),
-        }
-    }
-}
-
 /// The file as written; [`ConfigFile::validate`] turns it into a [`Config`].
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -661,31 +557,11 @@ fn problem(key: impl fmt::Display, what: impl fmt::Display) -> Problem {
 }
 
 impl Config {
-    /// The engine's settings at `speed` times Launchpad's pace, with Launchpad's web root for
-    /// links.
-    pub fn engine_settings(&self, speed: f64) -> crate::jobs::EngineSettings {
-        let mut settings = self.engine.settings(speed);
-        settings.web_root = Some(self.launchpad.web_root.clone());
-        settings.hooks = self.hooks.clone();
-        settings.recipes = crate::history::recipes(&self.catalogue);
-        settings
-    }
-
     /// The chat grammar's words: the catalogue's series, architectures and images, and the
     /// configured hooks' names.
     pub fn vocabulary(&self) -> crate::command::Vocabulary {
-        self.catalogue
-            .vocabulary()
+        crate::command::Vocabulary::of(&self.catalogue)
             .with_hooks(self.hooks.keys().cloned().collect())
-    }
-
-    /// [`Config::engine_settings`] for a process webhook deliveries reach.
-    pub fn engine_settings_with_webhooks(&self, speed: f64) -> crate::jobs::EngineSettings {
-        let mut settings = self.engine.settings_with_webhooks(speed);
-        settings.web_root = Some(self.launchpad.web_root.clone());
-        settings.hooks = self.hooks.clone();
-        settings.recipes = crate::history::recipes(&self.catalogue);
-        settings
     }
 
     /// Reads and validates the file at `path`.

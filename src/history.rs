@@ -12,6 +12,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::command::HistoryQuery as Query;
 use crate::jobs::model::{Job, Progress};
 use crate::launchpad::models::{BuildState, UploadStatus};
 use crate::target::{Arch, ImageName, JobId, Series};
@@ -106,35 +107,14 @@ pub fn records_of(job: &Job, now: DateTime<Utc>) -> Vec<HistoryRecord> {
         .collect()
 }
 
-/// What `history` asks for: filters (each empty means all) and how many rebuilds to list.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Query {
-    /// Only these images.
-    pub images: Vec<ImageName>,
-    /// Only these series.
-    pub series: Vec<Series>,
-    /// Only these architectures.
-    pub arches: Vec<Arch>,
-    /// Only rebuilds this person asked for.
-    pub by: Option<String>,
-    /// How many rebuilds to list.
-    pub last: usize,
-}
-
-/// How many rebuilds `history` lists unless told.
-pub const DEFAULT_LAST: usize = 10;
-/// The most it lists.
-pub const MAX_LAST: usize = 100;
-
-impl Query {
-    /// Whether `record` is one the query asks about.
-    pub fn matches(&self, record: &HistoryRecord) -> bool {
-        (self.images.is_empty() || self.images.contains(&record.image))
-            && (self.series.is_empty() || self.series.contains(&record.series))
-            && (self.arches.is_empty() || self.arches.contains(&record.arch))
-            && self.by.as_ref().is_none_or(|by| {
-                record
-                    .requester
+impl HistoryRecord {
+    /// Whether it is a build `query` asks about.
+    pub fn answers(&self, query: &Query) -> bool {
+        (query.images.is_empty() || query.images.contains(&self.image))
+            && (query.series.is_empty() || query.series.contains(&self.series))
+            && (query.arches.is_empty() || query.arches.contains(&self.arch))
+            && query.by.as_ref().is_none_or(|by| {
+                self.requester
                     .as_ref()
                     .is_some_and(|who| who.eq_ignore_ascii_case(by))
             })
@@ -172,7 +152,7 @@ impl Rebuild {
 pub fn rebuilds(records: Vec<HistoryRecord>, query: &Query) -> Vec<Rebuild> {
     let mut groups: Vec<Rebuild> = Vec::new();
     let mut matching: Vec<HistoryRecord> =
-        records.into_iter().filter(|r| query.matches(r)).collect();
+        records.into_iter().filter(|r| r.answers(query)).collect();
     matching.sort_by(|a, b| {
         b.requested_at
             .cmp(&a.requested_at)

@@ -23,8 +23,6 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use tokio::io::AsyncReadExt;
 
-use crate::jobs::model::Job;
-
 /// How many of a hook's last output lines are kept.
 pub const OUTPUT_LINES: usize = 15;
 /// How long a kept output line may be, in characters.
@@ -115,15 +113,6 @@ pub fn for_job(hooks: &Hooks, asked: &[String]) -> Vec<String> {
     names
 }
 
-/// What became of one hook of a job.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct HookRun {
-    /// The hook's name.
-    pub name: String,
-    /// What happened.
-    pub outcome: HookOutcome,
-}
-
 /// How a hook's run went.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -176,55 +165,12 @@ impl HookOutcome {
     }
 }
 
-/// The variables a hook gets for `job`.
-pub fn environment(job: &Job) -> Vec<(String, String)> {
-    let unique = |mut words: Vec<String>| {
-        words.sort();
-        words.dedup();
-        words.join(" ")
-    };
-    let targets = &job.targets;
-    let builds: Vec<String> = targets
-        .iter()
-        .flat_map(|t| t.wanted().map(|b| b.web_link.clone()))
-        .collect();
-    vec![
-        ("IB_JOB".to_string(), job.id.0.to_string()),
-        (
-            "IB_IMAGES".to_string(),
-            unique(targets.iter().map(|t| t.image.to_string()).collect()),
-        ),
-        (
-            "IB_SERIES".to_string(),
-            unique(targets.iter().map(|t| t.series.to_string()).collect()),
-        ),
-        (
-            "IB_ARCHES".to_string(),
-            unique(
-                targets
-                    .iter()
-                    .flat_map(|t| t.arches.iter().map(ToString::to_string))
-                    .collect(),
-            ),
-        ),
-        (
-            "IB_TRACKS".to_string(),
-            targets
-                .iter()
-                .map(|t| format!("{}:{}:{}", t.image, t.track, t.series))
-                .collect::<Vec<_>>()
-                .join(" "),
-        ),
-        ("IB_BUILDS".to_string(), builds.join("\n")),
-        ("IB_REQUESTER".to_string(), job.requester.clone()),
-    ]
-}
-
 /// The bot's own variables a hook keeps; everything else (tokens, secrets) stays with the bot.
 const PASSED_ON: [&str; 4] = ["PATH", "HOME", "LANG", "TZ"];
 
-/// Runs `hook` for `job` to its end or its timeout.
-pub async fn run(hook: &HookConfig, job: &Job) -> HookOutcome {
+/// Runs `hook` to its end or its timeout, with `variables` (the job's: `IB_JOB`, ...) besides
+/// its own environment.
+pub async fn run(hook: &HookConfig, variables: &[(String, String)]) -> HookOutcome {
     let (program, args) = hook
         .command
         .split_first()
@@ -239,7 +185,7 @@ pub async fn run(hook: &HookConfig, job: &Job) -> HookOutcome {
                 .filter_map(|name| std::env::var_os(name).map(|value| (name.to_string(), value))),
         )
         .envs(&hook.environment)
-        .envs(environment(job))
+        .envs(variables.iter().cloned())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

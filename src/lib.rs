@@ -32,6 +32,8 @@ pub mod cli;
 pub mod command;
 pub mod config;
 pub mod confirm;
+pub mod engine;
+pub mod health;
 pub mod history;
 pub mod hooks;
 pub mod jobs;

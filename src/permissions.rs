@@ -218,10 +218,7 @@ mod tests {
     #[test]
     fn every_command_needs_the_permission_of_what_it_does() {
         use crate::command::CommandName;
-        let vocabulary = crate::config::Config::built_in()
-            .unwrap()
-            .catalogue
-            .vocabulary();
+        let vocabulary = crate::config::Config::built_in().unwrap().vocabulary();
         for name in CommandName::ALL {
             let examples: &[(&str, Permission)] = match name {
                 CommandName::Rebuild => &[

@@ -5,8 +5,8 @@
 
 use crate::catalogue::{Catalogue, Image, RecipePath, Track};
 use crate::command::{Images, Rebuild};
-use crate::config::Confirmation;
 use crate::target::{Arch, ImageName, Series};
+use serde::Deserialize;
 
 /// What a rebuild will build.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -206,5 +206,50 @@ fn target(image: &Image, track: &Track, arches: Vec<Arch>) -> Target {
         track: track.track.clone(),
         recipe: track.recipe.clone(),
         arches,
+    }
+}
+
+/// When a plan is big enough to ask before building.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Confirmation {
+    /// A plan of more builds than this waits for `confirm CODE` from the same user. A typo in a
+    /// `rebuild` should not queue a day of builder time unasked.
+    #[serde(default = "default_confirm_above")]
+    pub above_builds: usize,
+    /// A plan of more builds than this also needs the `mass-rebuild` permission.
+    #[serde(default = "default_mass_rebuild_above")]
+    pub mass_rebuild_above_builds: usize,
+    /// How long a confirmation code stays valid, in minutes.
+    #[serde(default = "default_code_valid_minutes")]
+    pub code_valid_minutes: u64,
+    /// The most builds one user may start in any hour, from chat. Generous: a runaway script
+    /// or a careless loop stops here, the team's real work does not.
+    #[serde(default = "default_builds_per_user_per_hour")]
+    pub builds_per_user_per_hour: usize,
+}
+
+fn default_builds_per_user_per_hour() -> usize {
+    500
+}
+
+fn default_confirm_above() -> usize {
+    12
+}
+fn default_mass_rebuild_above() -> usize {
+    100
+}
+fn default_code_valid_minutes() -> u64 {
+    10
+}
+
+impl Default for Confirmation {
+    fn default() -> Confirmation {
+        Confirmation {
+            above_builds: default_confirm_above(),
+            mass_rebuild_above_builds: default_mass_rebuild_above(),
+            code_valid_minutes: default_code_valid_minutes(),
+            builds_per_user_per_hour: default_builds_per_user_per_hour(),
+        }
     }
 }

@@ -57,7 +57,7 @@ struct Listener {
 }
 
 /// The listener's route: `POST /launchpad/webhook`, each delivery sent to `deliveries`.
-/// (Health and metrics are on their own address: [`crate::metrics::router`].)
+/// (Health and metrics are on their own address: [`crate::health::router`].)
 pub fn router(
     secret: Secret,
     deliveries: mpsc::UnboundedSender<Delivery>,
@@ -244,12 +244,12 @@ fn percent_decode(text: &str) -> Option<String> {
 /// A delivery is handed over by the request that brings it, before it is answered
 /// ([`take`]): no task of its own between the listener and the job (Launchpad sends some
 /// sixteen per recipe in a mass rebuild, each waking the process), and an answer of `200`
-/// means the job has it; one the engine refuses ([`crate::jobs::Engine::webhook`]) is
+/// means the job has it; one the engine refuses ([`crate::engine::Engine::webhook`]) is
 /// answered `503` (and Launchpad sends it again later).
 pub async fn serve<C: crate::chat::Chat>(
     listener: tokio::net::TcpListener,
     secret: Secret,
-    engine: crate::jobs::Engine<C>,
+    engine: crate::engine::Engine<C>,
     api_root: String,
     limits: Limits,
     taken: Arc<AtomicBool>,
@@ -266,7 +266,7 @@ pub async fn serve<C: crate::chat::Chat>(
 
 /// Hands `delivery` to `engine`, whose Launchpad is at `api_root`; whether it took it.
 fn take<C: crate::chat::Chat>(
-    engine: &crate::jobs::Engine<C>,
+    engine: &crate::engine::Engine<C>,
     api_root: &str,
     delivery: Delivery,
 ) -> bool {

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use image_builder::bot::Bot;
 use image_builder::chat::discord::{self, Discord, Handler, ServeError};
-use image_builder::jobs::Engine;
+use image_builder::engine::Engine;
 use image_builder::launchpad::Client;
 use image_builder::secret::Secret;
 use image_builder::store::Store;
@@ -503,7 +503,7 @@ async fn no_text_the_bot_sends_can_ping_everyone_on_any_path() {
         &[],
         &format!("!rebuild 22.04 arm64 redis reason=\"{loud}\""),
     );
-    let board = run_until_posted(&sim, &fake, "**Job #1**").await;
+    run_until_posted(&sim, &fake, "**Job #1**").await;
     fake.say(
         ALICE,
         "alice",
@@ -525,7 +525,7 @@ async fn no_text_the_bot_sends_can_ping_everyone_on_any_path() {
     })
     .await;
     // A click answer, which shows the clicked board (and its reason) again.
-    let message = fake.message_id_of(&board);
+    let message = fake.message_id_starting("**Job #1**");
     fake.click(ALICE, "alice", &message, "ib:cancel:1");
     let clicked = wait_for_callback(&fake, 2).await;
     assert_eq!(clicked.body["type"], 7, "{}", clicked.body);

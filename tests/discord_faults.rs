@@ -259,7 +259,7 @@ async fn a_failure_after_a_moderator_deleted_the_grouped_alert_is_told_in_a_new_
     )));
     let mut settings = quick_engine();
     settings.alerts_channel = Some("4100".into());
-    let engine = image_builder::jobs::Engine::new(
+    let engine = image_builder::engine::Engine::new(
         image_builder::launchpad::Client::new(support::client_settings(&sim)).unwrap(),
         image_builder::store::Store::open(&dir.0).unwrap(),
         chat,

@@ -471,9 +471,7 @@ fn a_duration_in_another_script_is_refused_not_a_panic() {
 
 #[test]
 fn then_names_a_configured_hook_and_round_trips() {
-    let vocabulary = config()
-        .catalogue
-        .vocabulary()
+    let vocabulary = image_builder::command::Vocabulary::of(&config().catalogue)
         .with_hooks(vec!["retag".to_string(), "notify-team".to_string()]);
     let parsed = image_builder::command::parse(
         "rebuild 20.04 redis --then retag --then=notify-team --then retag",

@@ -184,7 +184,7 @@ fn a_hook_running_when_the_bot_stops_is_reported_interrupted_and_never_run_again
     let config = config_with(hook.config(&[("HOOK_SLEEP", "5")], 60, false));
     let dir = TempDir::new("interrupted");
     let wire = |first_id: u64| {
-        let settings = image_builder::jobs::EngineSettings {
+        let settings = image_builder::engine::EngineSettings {
             hooks: config.hooks.clone(),
             ..support::bot::quick_engine()
         };

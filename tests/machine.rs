@@ -35,7 +35,11 @@ fn rules() -> Rules {
 
 fn job(text: &str, auto_retry: bool) -> Job {
     let config = support::config();
-    let rebuild = match image_builder::command::parse(text, &config.catalogue.vocabulary()).unwrap()
+    let rebuild = match image_builder::command::parse(
+        text,
+        &image_builder::command::Vocabulary::of(&config.catalogue),
+    )
+    .unwrap()
     {
         image_builder::command::Command::Rebuild(rebuild) => rebuild,
         other => panic!("{other:?}"),

@@ -14,7 +14,7 @@ use std::sync::atomic::AtomicBool;
 use image_builder::chat::mattermost::callbacks;
 use image_builder::chat::mattermost::socket::{Listener, ServeError, Settings};
 use image_builder::chat::mattermost::Mattermost;
-use image_builder::jobs::Engine;
+use image_builder::engine::Engine;
 use image_builder::launchpad::sim::Simulator;
 use image_builder::launchpad::Client;
 use image_builder::permissions::{Members, Rule};

@@ -9,7 +9,7 @@ mod support;
 use std::time::Duration;
 
 use image_builder::chat::Kind;
-use image_builder::jobs::EngineSettings;
+use image_builder::engine::EngineSettings;
 use image_builder::launchpad::models::{BuildState, RequestStatus};
 use image_builder::launchpad::sim::scenario::Scenario;
 use image_builder::launchpad::sim::world::Timing;

@@ -7,9 +7,10 @@ mod support;
 use std::time::Duration;
 
 use image_builder::chat::Kind;
-use image_builder::jobs::Engine;
+use image_builder::engine::Engine;
+use image_builder::health::{self, Watch};
 use image_builder::launchpad::sim::scenario::Failures;
-use image_builder::metrics::{self, Watch};
+use image_builder::metrics;
 use image_builder::webhook;
 use support::bot::{quick_engine, TestBot};
 use support::hooks::{
@@ -177,10 +178,7 @@ async fn a_delivery_while_the_bot_stops_is_refused_and_taken_by_the_next_start()
     .await;
     let watching = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let health_url = format!("http://{}/healthz", watching.local_addr().unwrap());
-    tokio::spawn(metrics::serve(
-        watching,
-        Watch::new(None, None, Some(taken)),
-    ));
+    tokio::spawn(health::serve(watching, Watch::new(None, None, Some(taken))));
     let health = || async { reqwest::get(&health_url).await.unwrap().status().as_u16() };
     let (body, signature) = forged_failure(&bot);
     let event = "oci-recipe:build:0.1";
@@ -223,10 +221,7 @@ async fn metrics_parse_as_prometheus_text_and_their_counters_move() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let store = bot.wired.engine.store().clone();
-    tokio::spawn(metrics::serve(
-        listener,
-        Watch::new(Some(store), None, None),
-    ));
+    tokio::spawn(health::serve(listener, Watch::new(Some(store), None, None)));
     let health = reqwest::get(format!("{base}/healthz")).await.unwrap();
     assert_eq!(health.status(), 200);
     let on_webhook_port = reqwest::get(url.replace(webhook::PATH, "/metrics"))

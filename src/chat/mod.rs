@@ -187,7 +187,40 @@ pub trait Inbox: Send + Sync + 'static {
 /// A future an [`Inbox`] returns.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
-pub use crate::bot::Answer;
+/// What handling a message produced: the answer, whether only the asker should see it (where
+/// the chat can do that), its buttons, and a job to start once the answer is out.
+#[derive(Debug)]
+pub struct Answer {
+    /// The text.
+    pub text: String,
+    /// An error, a denial or help: shown to the asker alone where the chat allows.
+    pub private: bool,
+    /// Buttons under the answer.
+    pub buttons: Vec<Button>,
+    /// The job the answer accepted, started once the answer is out ([`Inbox::launch`]).
+    pub(crate) start: Option<crate::jobs::Job>,
+}
+
+impl From<String> for Answer {
+    fn from(text: String) -> Answer {
+        Answer {
+            text,
+            private: false,
+            buttons: Vec::new(),
+            start: None,
+        }
+    }
+}
+
+impl Answer {
+    /// An answer for the asker alone.
+    pub fn private(text: String) -> Answer {
+        Answer {
+            private: true,
+            ..Answer::from(text)
+        }
+    }
+}
 
 /// `text` cut into pieces of at most `limit` characters: at line ends where it can, inside a
 /// line only when the line alone is longer. Never empty: empty text is one empty piece.

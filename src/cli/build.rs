@@ -15,8 +15,8 @@ use super::follow::{
 use super::{config, ConfigArgs, Failure, Outcome};
 use crate::chat::terminal::Terminal;
 use crate::command::parse_rebuild;
+use crate::engine::Engine;
 use crate::jobs::model::Job;
-use crate::jobs::Engine;
 use crate::launchpad::sim::{SimSettings, Simulator};
 use crate::launchpad::Client;
 use crate::messages::{self, Front};
@@ -157,7 +157,7 @@ pub async fn run(args: &BuildArgs, out: &mut impl Write) -> Outcome {
         )));
     }
     let now = chrono::Utc::now();
-    let mut settings = config.engine_settings(speed);
+    let mut settings = crate::engine::EngineSettings::from_config(&config, speed);
     if let Some(sim) = &sim {
         settings.web_root = Some(sim.web_root());
     }

@@ -10,8 +10,8 @@ use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use super::credentials_path;
 use crate::chat::terminal::Terminal;
 use crate::config::Config;
+use crate::engine::Engine;
 use crate::jobs::model::{Job, JobStatus, Phase};
-use crate::jobs::Engine;
 use crate::launchpad::auth::Credentials;
 use crate::launchpad::Client;
 use crate::messages::jobs as say;
@@ -176,7 +176,9 @@ fn target_progress(target: &crate::jobs::model::Target) -> String {
         Phase::InDoubt { .. } => "the request's answer was lost: waiting to hear of it".into(),
         Phase::Requested { .. } => "waiting for Launchpad to make the builds".into(),
         Phase::AlreadyPending => "already pending on Launchpad".into(),
-        Phase::Failed { reason } => format!("request failed: {reason}"),
+        Phase::Failed { reason } => {
+            format!("request failed: {}", say::failure_reason(target, reason))
+        }
         Phase::Cancelled => "cancelled".into(),
         Phase::Following { .. } => target
             .wanted()

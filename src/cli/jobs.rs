@@ -12,7 +12,7 @@ use super::follow::{
 };
 use super::{config, ConfigArgs, Failure, Outcome};
 use crate::chat::terminal::Terminal;
-use crate::jobs::Engine;
+use crate::engine::Engine;
 use crate::messages::jobs as say;
 use crate::target::JobId;
 
@@ -82,7 +82,7 @@ pub struct HistoryArgs {
     #[arg(long, value_name = "USER")]
     pub by: Option<String>,
     /// How many rebuilds to list, newest first (1 to 100).
-    #[arg(long, value_name = "N", default_value_t = crate::history::DEFAULT_LAST)]
+    #[arg(long, value_name = "N", default_value_t = crate::command::DEFAULT_LAST)]
     pub last: usize,
     #[command(flatten)]
     pub store: StoreArgs,
@@ -134,7 +134,7 @@ pub async fn wait(args: &WaitArgs, out: &mut impl Write) -> Outcome {
         client,
         store,
         Terminal::new(bars.clone()),
-        config.engine_settings(1.0),
+        crate::engine::EngineSettings::from_config(&config, 1.0),
     );
     engine.resume().await?;
     let mut worst = 0;

@@ -14,8 +14,8 @@ use super::{config, ConfigArgs, Failure, Outcome};
 use crate::bot::Bot;
 use crate::chat::discord::{self, Discord, Handler};
 use crate::chat::mattermost::{self, Mattermost};
-use crate::jobs::Engine;
-use crate::metrics::Watch;
+use crate::engine::Engine;
+use crate::health::Watch;
 use crate::permissions::Service;
 use crate::secret::Secret;
 use crate::serve::Limits;
@@ -60,11 +60,11 @@ fn token_from(variable: &str, how: &str) -> Result<Secret, Failure> {
 }
 
 /// The engine's settings for `run`: deliveries reach this process where it listens for them.
-fn engine_settings(config: &crate::config::Config) -> crate::jobs::EngineSettings {
+fn engine_settings(config: &crate::config::Config) -> crate::engine::EngineSettings {
     if config.webhook.listen.is_some() {
-        config.engine_settings_with_webhooks(1.0)
+        crate::engine::EngineSettings::with_webhooks(config, 1.0)
     } else {
-        config.engine_settings(1.0)
+        crate::engine::EngineSettings::from_config(config, 1.0)
     }
 }
 
@@ -221,7 +221,7 @@ impl Listeners {
         match tokio::net::TcpListener::bind(self.metrics).await {
             Ok(listener) => {
                 tracing::info!(address = %self.metrics, "serving /healthz and /metrics");
-                tokio::spawn(crate::metrics::serve(listener, watch));
+                tokio::spawn(crate::health::serve(listener, watch));
             }
             Err(error) => {
                 tracing::warn!(address = %self.metrics, %error, "cannot serve /healthz and /metrics (metrics.listen); going on without them");

@@ -15,7 +15,7 @@ use crate::bot::Bot;
 use crate::chat::console::Console;
 use crate::chat::terminal::{render, Rendered, Style};
 use crate::chat::Incoming;
-use crate::jobs::Engine;
+use crate::engine::Engine;
 use crate::launchpad::models::OCI_BUILD_EVENT;
 use crate::launchpad::sim::scenario::Scenario;
 use crate::launchpad::sim::{SimSettings, Simulator};
@@ -139,7 +139,7 @@ pub async fn run(args: &SandboxArgs) -> Outcome {
     client_settings.api_root = sim.api_root();
     let client = Client::new(client_settings)?;
     // The sandbox listens for the simulator's deliveries.
-    let mut settings = config.engine_settings_with_webhooks(args.speed);
+    let mut settings = crate::engine::EngineSettings::with_webhooks(&config, args.speed);
     // Alerts for builds nobody asked for go to the console too.
     settings.alerts_channel = Some(CHANNEL.to_string());
     settings.web_root = Some(sim.web_root());

@@ -32,7 +32,7 @@ pub enum Command {
         scope: JobsScope,
     },
     /// What was built when: rebuilds, newest first, with their outcomes.
-    History(crate::history::Query),
+    History(HistoryQuery),
     /// Show why a job's builds failed: the end of each failed build's log.
     Log {
         /// The job.
@@ -391,7 +391,7 @@ impl fmt::Display for Command {
                 if let Some(by) = &query.by {
                     write!(f, " --by {}", quote(by))?;
                 }
-                if query.last != crate::history::DEFAULT_LAST {
+                if query.last != DEFAULT_LAST {
                     write!(f, " --last {}", query.last)?;
                 }
                 Ok(())
@@ -426,6 +426,26 @@ impl fmt::Display for Command {
     }
 }
 
+/// What `history` asks for: filters (each empty means all) and how many rebuilds to list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryQuery {
+    /// Only these images.
+    pub images: Vec<ImageName>,
+    /// Only these series.
+    pub series: Vec<Series>,
+    /// Only these architectures.
+    pub arches: Vec<Arch>,
+    /// Only rebuilds this person asked for.
+    pub by: Option<String>,
+    /// How many rebuilds to list.
+    pub last: usize,
+}
+
+/// How many rebuilds `history` lists unless told.
+pub const DEFAULT_LAST: usize = 10;
+/// The most it lists.
+pub const MAX_LAST: usize = 100;
+
 /// The words a command may use: the catalogue's series (by number or code name), architectures
 /// and images. They never overlap; the config checks that.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -437,6 +457,23 @@ pub struct Vocabulary {
 }
 
 impl Vocabulary {
+    /// The words of `catalogue`: its series (by number or code name), architectures and images.
+    pub fn of(catalogue: &crate::catalogue::Catalogue) -> Vocabulary {
+        Vocabulary::new(
+            catalogue
+                .series
+                .iter()
+                .map(|info| (info.series, info.codename.clone()))
+                .collect(),
+            catalogue.arches.clone(),
+            catalogue
+                .images
+                .iter()
+                .map(|image| image.name.clone())
+                .collect(),
+        )
+    }
+
     /// A vocabulary of these series (with their code names), architectures and images.
     pub fn new(series: Vec<(Series, String)>, arches: Vec<Arch>, images: Vec<ImageName>) -> Self {
         Vocabulary {

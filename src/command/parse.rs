@@ -377,13 +377,13 @@ struct RebuildWords {
 pub fn parse_history<'a>(
     words: impl IntoIterator<Item = &'a str>,
     vocabulary: &Vocabulary,
-) -> Result<crate::history::Query, ParseError> {
-    let mut query = crate::history::Query {
+) -> Result<super::HistoryQuery, ParseError> {
+    let mut query = super::HistoryQuery {
         images: Vec::new(),
         series: Vec::new(),
         arches: Vec::new(),
         by: None,
-        last: crate::history::DEFAULT_LAST,
+        last: super::DEFAULT_LAST,
     };
     let mut words = words.into_iter();
     while let Some(word) = words.next() {
@@ -410,7 +410,7 @@ pub fn parse_history<'a>(
                 query.last = value
                     .parse::<usize>()
                     .ok()
-                    .filter(|n| (1..=crate::history::MAX_LAST).contains(n))
+                    .filter(|n| (1..=super::MAX_LAST).contains(n))
                     .ok_or(ParseError::BadLast { given: value })?;
             }
             option if option.starts_with("--") => {

@@ -51,7 +51,16 @@ pub struct Job {
     pub hooks: Vec<String>,
     /// What became of them, stored before each starts and when it ends.
     #[serde(default)]
-    pub hook_runs: Vec<crate::hooks::HookRun>,
+    pub hook_runs: Vec<HookRun>,
+}
+
+/// What became of one hook of a job.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HookRun {
+    /// The hook's name.
+    pub name: String,
+    /// What happened.
+    pub outcome: crate::hooks::HookOutcome,
 }
 
 /// Where a job stands.
@@ -191,11 +200,39 @@ pub enum Phase {
     AlreadyPending,
     /// The request failed.
     Failed {
-        /// Why, in a sentence.
-        reason: String,
+        /// Why.
+        reason: RequestFailure,
     },
     /// Cancelled before it was requested.
     Cancelled,
+}
+
+/// Why a target's build request failed; worded by [`crate::messages`]. Stored as Launchpad's
+/// words alone (a plain string) or as what the bot knows, so a store written when every reason
+/// was a sentence still reads.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum RequestFailure {
+    /// Launchpad's words: its refusal, the request's `error_message`, or the error met.
+    Launchpad(String),
+    /// The answer to `requestBuilds` was lost, and it was not asked again.
+    Lost {
+        /// How.
+        lost: LostRequest,
+    },
+}
+
+/// How a request's answer was lost when it is not asked again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum LostRequest {
+    /// Twice: Launchpad did not confirm it either time.
+    Twice,
+    /// So long ago (a restart long after a crash) that asking again could build every
+    /// architecture twice.
+    LongAgo {
+        /// How many minutes ago it was sent.
+        minutes: i64,
+    },
 }
 
 /// When to look next, and how patient to be.
@@ -617,6 +654,51 @@ impl Job {
             hooks,
             hook_runs: Vec::new(),
         }
+    }
+
+    /// The variables a hook run for the job gets ([`crate::hooks::run`]).
+    pub fn hook_environment(&self) -> Vec<(String, String)> {
+        let job = self;
+        let unique = |mut words: Vec<String>| {
+            words.sort();
+            words.dedup();
+            words.join(" ")
+        };
+        let targets = &job.targets;
+        let builds: Vec<String> = targets
+            .iter()
+            .flat_map(|t| t.wanted().map(|b| b.web_link.clone()))
+            .collect();
+        vec![
+            ("IB_JOB".to_string(), job.id.0.to_string()),
+            (
+                "IB_IMAGES".to_string(),
+                unique(targets.iter().map(|t| t.image.to_string()).collect()),
+            ),
+            (
+                "IB_SERIES".to_string(),
+                unique(targets.iter().map(|t| t.series.to_string()).collect()),
+            ),
+            (
+                "IB_ARCHES".to_string(),
+                unique(
+                    targets
+                        .iter()
+                        .flat_map(|t| t.arches.iter().map(ToString::to_string))
+                        .collect(),
+                ),
+            ),
+            (
+                "IB_TRACKS".to_string(),
+                targets
+                    .iter()
+                    .map(|t| format!("{}:{}:{}", t.image, t.track, t.series))
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            ),
+            ("IB_BUILDS".to_string(), builds.join("\n")),
+            ("IB_REQUESTER".to_string(), job.requester.clone()),
+        ]
     }
 
     /// Whether the job has ended.

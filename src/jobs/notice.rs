@@ -50,7 +50,7 @@ pub enum Notice {
         /// The target.
         target: usize,
         /// Why.
-        reason: String,
+        reason: super::model::RequestFailure,
     },
     /// A build's upload failed (alert once per build and `epoch`).
     UploadFailed {

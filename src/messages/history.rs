@@ -6,7 +6,8 @@ use std::fmt::Write;
 use chrono::{DateTime, Utc};
 
 use super::jobs::{progress_word, symbol};
-use crate::history::{Query, Rebuild};
+use crate::command::HistoryQuery as Query;
+use crate::history::Rebuild;
 use crate::jobs::model::Progress;
 
 /// The answer to `history` for `rebuilds` (newest first, as [`crate::history::rebuilds`]

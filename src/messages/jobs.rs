@@ -8,7 +8,8 @@ use chrono::{DateTime, Utc};
 
 use super::{count, plain_list};
 use crate::jobs::model::{
-    BuildTrack, Job, JobStatus, Missing, MissingWhy, Phase, Progress, Target,
+    BuildTrack, Job, JobStatus, LostRequest, Missing, MissingWhy, Phase, Progress, RequestFailure,
+    Target,
 };
 use crate::jobs::notice::Control;
 use crate::launchpad::buildlog::LogExcerpt;
@@ -447,8 +448,21 @@ pub fn store_failed(id: JobId) -> String {
     )
 }
 
+/// Why a target's request failed, in a sentence.
+pub fn failure_reason(target: &Target, reason: &RequestFailure) -> String {
+    match reason {
+        RequestFailure::Launchpad(words) => words.clone(),
+        RequestFailure::Lost {
+            lost: LostRequest::Twice,
+        } => lost_twice(&target.recipe_url),
+        RequestFailure::Lost {
+            lost: LostRequest::LongAgo { minutes },
+        } => lost_long_ago(*minutes, &target.recipe_url),
+    }
+}
+
 /// Why a target whose request's answer was lost long ago is not asked again.
-pub fn lost_long_ago(minutes: i64, recipe_url: &str) -> String {
+fn lost_long_ago(minutes: i64, recipe_url: &str) -> String {
     format!(
         "the answer to its build request was lost {minutes} min ago, too long ago to ask again without risking a second build of every architecture; look at the recipe's page, and rebuild it if nothing is building: {}",
         web_link_of(recipe_url)
@@ -456,7 +470,7 @@ pub fn lost_long_ago(minutes: i64, recipe_url: &str) -> String {
 }
 
 /// Why a target whose request's answer was lost twice is given up.
-pub fn lost_twice(recipe_url: &str) -> String {
+fn lost_twice(recipe_url: &str) -> String {
     format!(
         "Launchpad did not confirm the build request twice; look at the recipe's page: {}",
         web_link_of(recipe_url)
@@ -481,11 +495,12 @@ pub fn refused(job: &Job, message: &str) -> String {
 }
 
 /// A target's request failed.
-pub fn request_failed(job: &Job, target: &Target, reason: &str) -> String {
+pub fn request_failed(job: &Job, target: &Target, reason: &RequestFailure) -> String {
     format!(
-        "{} (job {}): the build request failed: {reason}",
+        "{} (job {}): the build request failed: {}",
         target_name(target),
-        job.id
+        job.id,
+        failure_reason(target, reason)
     )
 }
 
@@ -771,7 +786,12 @@ pub fn summary(job: &Job) -> String {
     }
     for target in &job.targets {
         if let Phase::Failed { reason } = &target.phase {
-            let _ = write!(text, "\n• {}: not requested: {reason}", target_name(target));
+            let _ = write!(
+                text,
+                "\n• {}: not requested: {}",
+                target_name(target),
+                failure_reason(target, reason)
+            );
         }
     }
     for target in job
@@ -877,9 +897,11 @@ pub fn requested_builds(job: &Job) -> String {
                 target_name(target),
                 web_link_of(&target.recipe_url)
             )),
-            Phase::Failed { reason } => {
-                lines.push(format!("{}: not requested: {reason}", target_name(target)))
-            }
+            Phase::Failed { reason } => lines.push(format!(
+                "{}: not requested: {}",
+                target_name(target),
+                failure_reason(target, reason)
+            )),
             _ => lines.push(format!("{}: not requested", target_name(target))),
         }
     }

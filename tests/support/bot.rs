@@ -8,7 +8,8 @@ use image_builder::bot::Bot;
 use image_builder::chat::console::{Console, Printed};
 use image_builder::chat::{Incoming, Kind};
 use image_builder::config::Config;
-use image_builder::jobs::{Engine, EngineSettings, Job, Rules, Typical};
+use image_builder::engine::{Engine, EngineSettings};
+use image_builder::jobs::{Job, Rules, Typical};
 use image_builder::launchpad::sim::scenario::{Outcome, Scenario};
 use image_builder::launchpad::sim::Simulator;
 use image_builder::launchpad::Client;
@@ -250,7 +251,7 @@ impl TestBot {
         let dir = TempDir::new("bot");
         let console = Console::with_first_id(std::io::sink(), 1);
         let client = super::client_settings(&sim);
-        // The engine runs the config's hooks, as `Config::engine_settings` makes it.
+        // The engine runs the config's hooks, as `EngineSettings::from_config` makes it.
         let settings = EngineSettings {
             hooks: config.hooks.clone(),
             ..quick_engine()

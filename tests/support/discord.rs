@@ -301,6 +301,21 @@ impl FakeDiscord {
             .expect("the call created a message")
     }
 
+    /// The id of the bot's message whose text (as edited since) starts with `prefix`.
+    pub fn message_id_starting(&self, prefix: &str) -> String {
+        let messages = self.shared.messages.lock().unwrap();
+        messages
+            .iter()
+            .filter(|(_, message)| {
+                message["content"]
+                    .as_str()
+                    .is_some_and(|text| text.starts_with(prefix))
+            })
+            .map(|(id, _)| id.clone())
+            .min_by_key(|id| id.parse::<u64>().unwrap_or(0))
+            .expect("a message that starts so")
+    }
+
     /// Waits (up to `seconds`) for a REST call that `matches`, and returns it.
     pub async fn wait_for(
         &self,

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use image_builder::bot::Bot;
 use image_builder::chat::discord::{self, Discord, Handler, ServeError};
-use image_builder::jobs::Engine;
+use image_builder::engine::Engine;
 use image_builder::launchpad::Client;
 use image_builder::permissions::Rule;
 use image_builder::secret::Secret;

@@ -3,7 +3,7 @@
 
 use image_builder::chat::console::Printed;
 use image_builder::chat::{Chat, Kind};
-use image_builder::jobs::Engine;
+use image_builder::engine::Engine;
 use image_builder::launchpad::sim::scenario::{Failures, Outcome, Scenario};
 use image_builder::launchpad::sim::Simulator;
 use image_builder::secret::Secret;

@@ -18,7 +18,7 @@ pub fn config() -> Config {
 
 /// The real catalogue's vocabulary.
 pub fn vocabulary() -> Vocabulary {
-    config().catalogue.vocabulary()
+    Vocabulary::of(&config().catalogue)
 }
 
 /// Parses `text` against the real catalogue.

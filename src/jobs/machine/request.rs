@@ -17,7 +17,9 @@ use chrono::{DateTime, Utc};
 
 use super::build::apply;
 use super::{back_off, later, poll_soon, Action, BuildSnapshot, Rules, Step};
-use crate::jobs::model::{BuildTrack, Job, Missing, MissingWhy, Phase, Poll, Target};
+use crate::jobs::model::{
+    BuildTrack, Job, LostRequest, Missing, MissingWhy, Phase, Poll, RequestFailure, Target,
+};
 use crate::jobs::notice::{BuildCall, Notice};
 use crate::launchpad::models::RequestStatus;
 use crate::launchpad::{LaunchpadError, Refusal};
@@ -54,7 +56,9 @@ pub(super) fn in_doubt(
     step: &mut Step,
 ) {
     if attempt >= 2 {
-        let reason = crate::messages::jobs::lost_twice(&target.recipe_url);
+        let reason = RequestFailure::Lost {
+            lost: LostRequest::Twice,
+        };
         return fail_target(target, index, reason, step);
     }
     match rules.request_grace {
@@ -69,7 +73,9 @@ pub(super) fn in_doubt(
         }
         None if sent_at.is_some_and(|sent_at| now - sent_at > ASK_AGAIN_WITHIN) => {
             let minutes = sent_at.map_or(0, |sent_at| (now - sent_at).num_minutes().max(1));
-            let reason = crate::messages::jobs::lost_long_ago(minutes, &target.recipe_url);
+            let reason = RequestFailure::Lost {
+                lost: LostRequest::LongAgo { minutes },
+            };
             fail_target(target, index, reason, step)
         }
         None => {
@@ -134,7 +140,12 @@ pub(super) fn requested(
             target.poll.due = later(now, rules.request_retry);
         }
         Err(LaunchpadError::Unauthorized { message }) => refused(job, message, step),
-        Err(error) => fail_target(target, index, error.to_string(), step),
+        Err(error) => fail_target(
+            target,
+            index,
+            RequestFailure::Launchpad(error.to_string()),
+            step,
+        ),
     }
 }
 
@@ -144,14 +155,19 @@ fn refused(job: &mut Job, message: String, step: &mut Step) {
     for target in &mut job.targets {
         if matches!(target.phase, Phase::ToRequest | Phase::Requesting { .. }) {
             target.phase = Phase::Failed {
-                reason: message.clone(),
+                reason: RequestFailure::Launchpad(message.clone()),
             };
         }
     }
     step.notices.push(Notice::Refused { message });
 }
 
-pub(super) fn fail_target(target: &mut Target, index: usize, reason: String, step: &mut Step) {
+pub(super) fn fail_target(
+    target: &mut Target,
+    index: usize,
+    reason: RequestFailure,
+    step: &mut Step,
+) {
     target.phase = Phase::Failed {
         reason: reason.clone(),
     };
@@ -186,12 +202,17 @@ pub(super) fn request_read(
                 target.phase = Phase::AlreadyPending;
                 step.notices.push(Notice::AlreadyPending { target: index });
             } else {
-                fail_target(target, index, message, step);
+                fail_target(target, index, RequestFailure::Launchpad(message), step);
             }
         }
         Ok(_) => back_off(&mut target.poll, now, rules),
         Err(error) if error.is_transient() => back_off(&mut target.poll, now, rules),
-        Err(error) => fail_target(target, index, error.to_string(), step),
+        Err(error) => fail_target(
+            target,
+            index,
+            RequestFailure::Launchpad(error.to_string()),
+            step,
+        ),
     }
 }
 
@@ -230,7 +251,14 @@ pub(super) fn builds_listed(
             )
         }
         Err(error) if error.is_transient() => return back_off(&mut target.poll, now, rules),
-        Err(error) => return fail_target(target, index, error.to_string(), step),
+        Err(error) => {
+            return fail_target(
+                target,
+                index,
+                RequestFailure::Launchpad(error.to_string()),
+                step,
+            )
+        }
     };
     target.list_errors = 0;
     if snapshots.is_empty() && !ran {

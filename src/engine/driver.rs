@@ -16,11 +16,11 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::calls::{PreparedCall, ReadKey};
-use super::engine::{controlled_count, Command, Inner, PUBLISH_EVERY};
-use super::machine::{self, next_due, observe, Notice, Observation, Step};
-use super::model::{Job, Progress};
+use super::shared::{controlled_count, Command, Inner, PUBLISH_EVERY};
 use crate::alerts::{failure_key, job_owner, unreadable_key, Claim};
 use crate::chat::{Button, Chat, Kind, MessageId, Outgoing};
+use crate::jobs::machine::{self, next_due, observe, Notice, Observation, Step};
+use crate::jobs::model::{Job, Progress};
 use crate::launchpad::models::BuildState;
 use crate::messages::jobs as say;
 
@@ -381,7 +381,8 @@ impl<C: Chat> Driver<C> {
     /// (one a restart interrupted is reported so). A job that did not wholly succeed skips them
     /// (and runs them if a retry makes it succeed). Returns whether the job changed.
     async fn run_hooks(&mut self) -> bool {
-        use crate::hooks::{HookOutcome, HookRun};
+        use crate::hooks::HookOutcome;
+        use crate::jobs::model::HookRun;
         let mut changed = false;
         for name in self.job.hooks.clone() {
             let at = self.job.hook_runs.iter().position(|run| run.name == name);
@@ -434,7 +435,7 @@ impl<C: Chat> Driver<C> {
             }
             let hook = &self.inner.settings.hooks[&name];
             tracing::info!(hook = %name, command = ?hook.command, "running a hook");
-            let ended = crate::hooks::run(hook, &self.job).await;
+            let ended = crate::hooks::run(hook, &self.job.hook_environment()).await;
             tracing::info!(hook = %name, outcome = ?ended, "hook ended");
             self.job.hook_runs[at].outcome = ended;
             self.version += 1;

@@ -2,8 +2,8 @@
 //! copied out with what it needs (URL, ETag), run against the client, and its answer comes back
 //! as the [`Observation`] the machine takes in.
 
-use super::machine::{Action, BuildCall, Observation};
-use super::model::{Job, Phase};
+use crate::jobs::machine::{Action, BuildCall, Observation};
+use crate::jobs::model::{Job, Phase};
 use crate::launchpad::{Client, Conditional, LaunchpadError};
 
 /// A Launchpad call with everything it needs copied out of the job, so it can run on its own.

@@ -10,66 +10,23 @@ use chrono::{DateTime, Utc};
 use tokio::sync::{mpsc, oneshot, watch};
 use tracing::Instrument;
 
-use super::driver::Driver;
-use super::machine::{observe, Control, Notice, Observation, Rules, Step};
-use super::model::Job;
+mod calls;
+mod driver;
+mod settings;
+mod shared;
+
+pub use settings::EngineSettings;
+
 use crate::alerts::{AlertSettings, Alerts, Hint};
 use crate::chat::Chat;
+use crate::jobs::machine::{observe, Control, Observation, Step};
+use crate::jobs::Job;
 use crate::launchpad::models::{BuildState, UploadStatus};
 use crate::launchpad::Client;
 use crate::store::{Store, StoreError};
 use crate::target::{ImageName, JobId};
-
-/// How the engine paces itself.
-#[derive(Debug, Clone)]
-pub struct EngineSettings {
-    /// The state machine's timings and budgets.
-    pub rules: Rules,
-    /// The least time between two edits of one board: chat services rate-limit edits.
-    pub board_interval: Duration,
-    /// How long a job may run before the engine gives up on it.
-    pub give_up_after: Duration,
-    /// How long an ended job is kept in the store (for `status`, `jobs`) before [`Engine::resume`]
-    /// compacts it away, with the alerting records as old.
-    pub keep_finished: Duration,
-    /// A channel that also gets every failed-upload alert and every summary (Discord's
-    /// `alerts_channel`), besides the job's own; alerts of builds no job follows go only there.
-    pub alerts_channel: Option<String>,
-    /// How old a board message may get before the board moves to a new one (Discord refuses
-    /// edits of messages older than an hour); `None` for chats without such a limit.
-    pub board_max_age: Option<Duration>,
-    /// Failed uploads of builds nobody asked the bot for, arriving within this time of the
-    /// first, are grouped into one alert that is edited as it grows.
-    pub alert_group_window: Duration,
-    /// Launchpad's web root, for links to builds whose entry cannot be read.
-    pub web_root: Option<String>,
-    /// The configured hooks ([`crate::hooks`]).
-    pub hooks: crate::hooks::Hooks,
-    /// The catalogue's recipes, to name builds no job follows in the history.
-    pub recipes: crate::history::Recipes,
-    /// How long the history keeps a build ([`crate::history`]).
-    pub keep_history: Duration,
-}
-
-impl Default for EngineSettings {
-    /// Boards edited at most every 2 s; jobs given up after 12 hours (a mass rebuild on a busy
-    /// Launchpad takes a few).
-    fn default() -> EngineSettings {
-        EngineSettings {
-            rules: Rules::default(),
-            board_interval: Duration::from_secs(2),
-            give_up_after: Duration::from_secs(12 * 3600),
-            keep_finished: Duration::from_secs(30 * 24 * 3600),
-            alerts_channel: None,
-            board_max_age: None,
-            alert_group_window: Duration::from_secs(10 * 60),
-            web_root: None,
-            hooks: crate::hooks::Hooks::new(),
-            recipes: crate::history::Recipes::new(),
-            keep_history: Duration::from_secs(365 * 24 * 3600),
-        }
-    }
-}
+use driver::Driver;
+use shared::{controlled_count, lock, Command, Drivers, Inner};
 
 /// Why a control could not be applied.
 #[derive(Debug, thiserror::Error)]
@@ -84,60 +41,6 @@ pub enum EngineError {
     #[error("job {0} stopped while it was being asked")]
     Stopped(JobId),
 }
-
-/// What a job's driver is asked while it runs.
-pub(super) enum Command {
-    /// `cancel` or `retry`, with where to say how many builds it acted on.
-    Control {
-        control: Control,
-        reply: oneshot::Sender<usize>,
-    },
-    /// Launchpad said this build (of this build request) changed, and perhaps to what: the
-    /// machine decides whether to read it ([`Observation::Delivered`]).
-    Poke {
-        build_url: String,
-        request_url: Option<String>,
-        reported: Option<(BuildState, UploadStatus)>,
-    },
-    /// A delivery names a build (and build request) of a recipe of the job that no job knows:
-    /// perhaps its lost request's, or a skipped architecture's queued build.
-    Candidate {
-        recipe_url: String,
-        request_url: Option<String>,
-        build_url: String,
-    },
-    /// The process is stopping: store what waits to be stored and end, leaving the job for the
-    /// next start to resume ([`Engine::stop`]).
-    Stop,
-}
-
-/// The running jobs' drivers, by job.
-type Drivers = Arc<Mutex<HashMap<JobId, mpsc::UnboundedSender<Command>>>>;
-
-fn lock(
-    drivers: &Drivers,
-) -> std::sync::MutexGuard<'_, HashMap<JobId, mpsc::UnboundedSender<Command>>> {
-    drivers.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-/// What the engine's parts share; the drivers use it too.
-pub(super) struct Inner<C> {
-    pub(super) client: Client,
-    pub(super) store: Store,
-    pub(super) chat: C,
-    pub(super) settings: EngineSettings,
-    pub(super) alerts: Alerts<C>,
-    pub(super) drivers: Drivers,
-    running: watch::Sender<usize>,
-    /// Jobs someone follows ([`Engine::follow`]): their drivers publish them here as they
-    /// change, at most every [`PUBLISH_EVERY`].
-    pub(super) followed: Mutex<HashMap<JobId, watch::Sender<Arc<Job>>>>,
-    /// [`Engine::stop`] was called: no job starts any more.
-    stopping: std::sync::atomic::AtomicBool,
-}
-
-/// How often a followed job is published at most: progress bars need no more.
-pub(super) const PUBLISH_EVERY: Duration = Duration::from_millis(100);
 
 /// The engine. Cheap to clone.
 pub struct Engine<C> {
@@ -466,15 +369,4 @@ impl<C: Chat> Engine<C> {
             .instrument(span),
         );
     }
-}
-
-/// How many builds a control acted on, from the notice it gave.
-pub(super) fn controlled_count(step: &Step) -> usize {
-    step.notices
-        .iter()
-        .find_map(|notice| match notice {
-            Notice::Controlled { count, .. } => Some(*count),
-            _ => None,
-        })
-        .unwrap_or(0)
 }
