@@ -4,7 +4,6 @@
 
 use std::time::Duration;
 
-
 use super::Driver;
 use crate::alerts::{failure_key, job_owner, unreadable_key, Claim};
 use crate::chat::{Button, Chat, Kind, Outgoing};
@@ -198,4 +197,3 @@ async fn copy_to_alerts_channel<C: Chat>(inner: &Inner<C>, job: &Job, message: O
         tracing::warn!(%error, channel, "copying to the alerts channel failed");
     }
 }
-

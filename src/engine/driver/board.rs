@@ -170,4 +170,3 @@ impl<C: Chat> Driver<C> {
         self.board.message = None;
     }
 }
-

@@ -1,8 +1,6 @@
 //! The end-of-job work, before the summary: the logs of failed builds read, and the hooks
 //! run (each stored before it starts, never run twice).
 
-
-
 use super::Driver;
 use crate::chat::Chat;
 use crate::jobs::model::Progress;
@@ -130,4 +128,3 @@ impl<C: Chat> Driver<C> {
         changed
     }
 }
-

@@ -19,14 +19,14 @@ mod board;
 mod ending;
 mod inflight;
 
-use announce::send_summary;
-use inflight::Calls;
 use super::calls::PreparedCall;
 use super::shared::{controlled_count, Command, Inner, PUBLISH_EVERY};
 use crate::chat::{Chat, Kind, MessageId, Outgoing};
 use crate::jobs::machine::{self, next_due, observe, Notice, Observation, Step};
 use crate::jobs::model::Job;
 use crate::messages::jobs as say;
+use announce::send_summary;
+use inflight::Calls;
 
 /// How long a job's driver gathers webhook deliveries after the first before it takes them in
 /// ([`Driver::run`]): short beside how long anything on Launchpad takes, long beside a burst.
@@ -389,7 +389,6 @@ impl<C: Chat> Driver<C> {
             }
         }
     }
-
 }
 
 /// Continues a job's count of a build's failed uploads from what alerting knows (a failure
@@ -401,4 +400,3 @@ fn seed_failures<C: Chat>(inner: &Inner<C>, job: &mut Job) {
             .max(inner.alerts.failures_known(&build.url));
     }
 }
-
