@@ -11,6 +11,7 @@ use crate::plan::Plan;
 use crate::target::JobId;
 
 mod build;
+mod record;
 mod target;
 
 pub use build::{BuildTrack, Poll, Progress};

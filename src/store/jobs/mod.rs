@@ -9,11 +9,16 @@
 //! - `j` ID `2` TARGET BUILD: a build
 //! - `u` ID: the job is open: unfinished, or ended with something left to say
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 
 use super::{awaiting_key, Store, StoreError};
-use crate::jobs::model::{BuildTrack, Job, Phase, Target};
+use crate::jobs::model::{Job, Phase, Target};
 use crate::target::JobId;
+
+mod compact;
+mod read;
+
+pub use compact::decode_v1;
 
 const JOB: u8 = b'j';
 const OPEN: u8 = b'u';
@@ -60,130 +65,6 @@ fn number_at(key: &[u8], at: usize) -> Option<usize> {
     Some(u32::from_be_bytes(bytes.try_into().ok()?) as usize)
 }
 
-/// A target without its builds (what its record holds).
-fn bare(target: &Target) -> Target {
-    let Target {
-        image,
-        series,
-        track,
-        recipe_url,
-        arches,
-        phase,
-        builds: _,
-        poll,
-        missing,
-        asked_again,
-        requested_at,
-        named_builds,
-        list_errors,
-    } = target;
-    Target {
-        image: image.clone(),
-        series: *series,
-        track: track.clone(),
-        recipe_url: recipe_url.clone(),
-        arches: arches.clone(),
-        phase: phase.clone(),
-        builds: Vec::new(),
-        poll: *poll,
-        missing: missing.clone(),
-        asked_again: *asked_again,
-        requested_at: *requested_at,
-        named_builds: named_builds.clone(),
-        list_errors: *list_errors,
-    }
-}
-
-/// Whether a target's record is the same as the one stored for it (its builds aside), as far
-/// as a restart cares: what it is (image, series, track, recipe, architectures) is fixed by the
-/// plan and never changes at its place in the job; when to look next is not compared (a
-/// restart looks at everything at once), so a look that changed nothing else writes nothing.
-fn same_record(a: &Target, b: &Target) -> bool {
-    let Target {
-        image: _,
-        series: _,
-        track: _,
-        recipe_url: _,
-        arches: _,
-        phase,
-        builds: _,
-        poll: _,
-        missing,
-        asked_again,
-        requested_at,
-        named_builds,
-        list_errors,
-    } = a;
-    *phase == b.phase
-        && *missing == b.missing
-        && *asked_again == b.asked_again
-        && *requested_at == b.requested_at
-        && *named_builds == b.named_builds
-        && *list_errors == b.list_errors
-}
-
-/// Whether two builds' records are the same as far as a restart cares (the same build: its web
-/// link and architecture come with its URL): not when to look next,
-/// nor when it was last seen queued or entered its stage, nor the ETag of the last answer (a restart
-/// reads every build again, and an older ETag only costs a 200 instead of a 304). So a read
-/// that found nothing new writes nothing.
-fn same_build(a: &BuildTrack, b: &BuildTrack) -> bool {
-    let BuildTrack {
-        url,
-        web_link: _,
-        arch: _,
-        wanted,
-        state,
-        upload,
-        upload_error,
-        can_be_retried,
-        can_be_cancelled,
-        etag: _,
-        poll: _,
-        cancel_sent,
-        upload_failures,
-        auto_retries,
-        upload_by_auto_retry,
-        retry_due,
-        upload_refusal,
-        pending_calls,
-        generation,
-        read_errors,
-        unreadable,
-        delivered,
-        upload_log_url,
-        stage_since: _,
-        unstarted_at: _,
-        log_url,
-        log,
-    } = a;
-    // What changes most often first.
-    *state == b.state
-        && *upload == b.upload
-        && *pending_calls == b.pending_calls
-        && *generation == b.generation
-        && *read_errors == b.read_errors
-        && *cancel_sent == b.cancel_sent
-        && *can_be_retried == b.can_be_retried
-        && *can_be_cancelled == b.can_be_cancelled
-        && *upload_failures == b.upload_failures
-        && *auto_retries == b.auto_retries
-        && *upload_by_auto_retry == b.upload_by_auto_retry
-        && *retry_due == b.retry_due
-        && *upload_error == b.upload_error
-        && *upload_refusal == b.upload_refusal
-        && *unreadable == b.unreadable
-        && *delivered == b.delivered
-        && *upload_log_url == b.upload_log_url
-        && *wanted == b.wanted
-        && *log_url == b.log_url
-        && *log == b.log
-        // The build's identity: its link and architecture are its URL's, and never change.
-        // What was written shares the job's URL, and `Arc`s of an `Eq` type that point to the
-        // same allocation are equal without reading it.
-        && *url == b.url
-}
-
 /// What of a job is in the store, so that the next write can leave out what did not change.
 /// Empty: nothing known, everything is written.
 #[derive(Debug, Default)]
@@ -210,83 +91,6 @@ impl Written {
 /// next write, so the store (and a copy of it read by `status`) is never older; a crash loses
 /// no more than the reads of that second, which a restart makes again.
 pub const FLUSH_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
-
-/// A job's own record: the job without its targets.
-fn head_of(job: &Job) -> Job {
-    let Job {
-        id,
-        requester,
-        channel,
-        command,
-        auto_retry_uploads,
-        reason,
-        created_at,
-        deadline,
-        finished_at,
-        status,
-        cancel_requested,
-        targets: _,
-        outbox,
-        unreachable,
-        hooks,
-        hook_runs,
-    } = job;
-    Job {
-        id: *id,
-        requester: requester.clone(),
-        channel: channel.clone(),
-        command: command.clone(),
-        auto_retry_uploads: *auto_retry_uploads,
-        reason: reason.clone(),
-        created_at: *created_at,
-        deadline: *deadline,
-        finished_at: *finished_at,
-        status: *status,
-        cancel_requested: *cancel_requested,
-        targets: Vec::new(),
-        outbox: outbox.clone(),
-        unreachable: unreachable.clone(),
-        hooks: hooks.clone(),
-        hook_runs: hook_runs.clone(),
-    }
-}
-
-/// Whether two jobs' own records are the same (their targets aside).
-fn same_head(a: &Job, b: &Job) -> bool {
-    let Job {
-        id,
-        requester,
-        channel,
-        command,
-        auto_retry_uploads,
-        reason,
-        created_at,
-        deadline,
-        finished_at,
-        status,
-        cancel_requested,
-        targets: _,
-        outbox,
-        unreachable,
-        hooks,
-        hook_runs,
-    } = a;
-    *id == b.id
-        && *requester == b.requester
-        && *channel == b.channel
-        && *command == b.command
-        && *auto_retry_uploads == b.auto_retry_uploads
-        && *reason == b.reason
-        && *created_at == b.created_at
-        && *deadline == b.deadline
-        && *finished_at == b.finished_at
-        && *status == b.status
-        && *cancel_requested == b.cancel_requested
-        && *outbox == b.outbox
-        && *unreachable == b.unreachable
-        && *hooks == b.hooks
-        && *hook_runs == b.hook_runs
-}
 
 /// The writes one save makes.
 struct Changes {
@@ -318,14 +122,14 @@ fn diff(written: &Written, job: &Job) -> Diff {
         head: !written
             .head
             .as_ref()
-            .is_some_and(|head| same_head(head, job)),
+            .is_some_and(|head| head.same_head(job)),
         targets: Vec::new(),
         builds: Vec::new(),
         shrunk: false,
     };
     for (index, target) in job.targets.iter().enumerate() {
         let before = written.targets.get(index);
-        if !before.is_some_and(|before| same_record(before, target)) {
+        if !before.is_some_and(|before| before.same_record(target)) {
             diff.targets.push(index);
         }
         let kept = before.map_or(&[][..], |before| &before.builds[..]);
@@ -333,7 +137,7 @@ fn diff(written: &Written, job: &Job) -> Diff {
         for (build_index, build) in target.builds.iter().enumerate() {
             if !kept
                 .get(build_index)
-                .is_some_and(|old| same_build(old, build))
+                .is_some_and(|old| old.same_record(build))
             {
                 diff.builds.push((index, build_index));
             }
@@ -405,7 +209,7 @@ impl Store {
         }
         written.targets.truncate(job.targets.len());
         for index in targets {
-            let record = bare(&job.targets[index]);
+            let record = job.targets[index].without_builds();
             match written.targets.get_mut(index) {
                 Some(old) => {
                     let builds = std::mem::take(&mut old.builds);
@@ -458,13 +262,14 @@ impl Store {
             if !job.is_finished() {
                 changes.batch.insert(open_key(id), &[][..]);
             }
-            changes.head = Some(head_of(job));
+            changes.head = Some(job.head());
         }
         for &index in &changes.targets {
             let target = &job.targets[index];
-            changes
-                .batch
-                .insert(target_key(id, index), serde_json::to_vec(&bare(target))?);
+            changes.batch.insert(
+                target_key(id, index),
+                serde_json::to_vec(&target.without_builds())?,
+            );
             if let Phase::Requested { request_url } | Phase::Following { request_url } =
                 &target.phase
             {
@@ -524,225 +329,6 @@ impl Store {
         self.records.apply_batch(changes.batch)?;
         Ok(())
     }
-
-    /// A job.
-    pub fn job(&self, id: JobId) -> Result<Option<Job>, StoreError> {
-        let Some(head) = self.records.get(head_key(id))? else {
-            return Ok(None);
-        };
-        let mut job: Job = serde_json::from_slice(&head)?;
-        let corrupt = || {
-            StoreError::Decode(serde::de::Error::custom(format!(
-                "job {id} has a record out of place"
-            )))
-        };
-        let mut targets = prefix(id);
-        targets.push(TARGET);
-        for entry in self.records.scan_prefix(&targets) {
-            let (key, bytes) = entry?;
-            if number_at(&key, 10) != Some(job.targets.len()) {
-                return Err(corrupt());
-            }
-            job.targets.push(serde_json::from_slice(&bytes)?);
-        }
-        let mut builds = prefix(id);
-        builds.push(BUILD);
-        for entry in self.records.scan_prefix(&builds) {
-            let (key, bytes) = entry?;
-            let target = number_at(&key, 10)
-                .and_then(|index| job.targets.get_mut(index))
-                .ok_or_else(corrupt)?;
-            if number_at(&key, 14) != Some(target.builds.len()) {
-                return Err(corrupt());
-            }
-            target.builds.push(serde_json::from_slice(&bytes)?);
-        }
-        Ok(Some(job))
-    }
-
-    /// The stored jobs' ids, newest first.
-    fn ids_newest_first(&self) -> impl Iterator<Item = Result<JobId, StoreError>> + '_ {
-        let mut upper = Some(vec![
-            JOB, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
-        ]);
-        std::iter::from_fn(move || {
-            let below = upper.take()?;
-            match self.records.get_lt(below) {
-                Ok(Some((key, _))) if key.first() == Some(&JOB) && key.len() >= 9 => {
-                    let id = JobId(u64::from_be_bytes(key[1..9].try_into().ok()?));
-                    // The next one down is below this job's first record.
-                    upper = Some(head_key(id));
-                    Some(Ok(id))
-                }
-                Ok(_) => None,
-                Err(error) => Some(Err(error.into())),
-            }
-        })
-    }
-
-    /// Jobs newest first, as long as `keep` says (reading one job at a time: a listing of the
-    /// last few reads only those).
-    pub fn jobs_while(&self, mut keep: impl FnMut(&Job) -> bool) -> Result<Vec<Job>, StoreError> {
-        let mut jobs = Vec::new();
-        for id in self.ids_newest_first() {
-            let Some(job) = self.job(id?)? else { continue };
-            if !keep(&job) {
-                break;
-            }
-            jobs.push(job);
-        }
-        Ok(jobs)
-    }
-
-    /// The last `count` jobs, newest first.
-    pub fn recent_jobs(&self, count: usize) -> Result<Vec<Job>, StoreError> {
-        let mut left = count;
-        self.jobs_while(|_| {
-            let keep = left > 0;
-            left = left.saturating_sub(1);
-            keep
-        })
-    }
-
-    /// Jobs created at or after `since`, newest first.
-    pub fn jobs_since(&self, since: DateTime<Utc>) -> Result<Vec<Job>, StoreError> {
-        self.jobs_while(|job| job.created_at >= since)
-    }
-
-    /// Every job, newest first.
-    pub fn jobs(&self) -> Result<Vec<Job>, StoreError> {
-        self.jobs_while(|_| true)
-    }
-
-    /// The open jobs (unfinished, or ended with something left to say), oldest first, from
-    /// the index: what a restart picks up.
-    pub fn open_jobs(&self) -> Result<Vec<Job>, StoreError> {
-        let mut jobs = Vec::new();
-        for key in self.records.scan_prefix([OPEN]).keys() {
-            let key = key?;
-            let Some(id) = key.get(1..9).and_then(|bytes| bytes.try_into().ok()) else {
-                continue;
-            };
-            if let Some(job) = self.job(JobId(u64::from_be_bytes(id)))? {
-                jobs.push(job);
-            }
-        }
-        Ok(jobs)
-    }
-
-    /// Every job not yet ended, oldest first.
-    pub fn unfinished(&self) -> Result<Vec<Job>, StoreError> {
-        let mut jobs = self.open_jobs()?;
-        jobs.retain(|job| !job.is_finished());
-        Ok(jobs)
-    }
-
-    /// Whether `job` ended and said all it had to (its notices and its summary): then it is
-    /// no longer open.
-    pub fn said_all(&self, job: &Job) -> Result<bool, StoreError> {
-        Ok(job.is_finished() && job.outbox.is_empty() && self.messages(job.id)?.summary_sent)
-    }
-
-    /// The job ended and said all it had to: it leaves the index of open jobs.
-    pub fn close_job(&self, id: JobId) -> Result<(), StoreError> {
-        self.records.remove(open_key(id))?;
-        self.flush()
-    }
-
-    /// How many jobs there are by status (`running`, `finished`, ...), reading only each job's
-    /// own record.
-    pub fn job_counts(&self) -> Result<std::collections::BTreeMap<String, u64>, StoreError> {
-        let mut counts = std::collections::BTreeMap::new();
-        for id in self.ids_newest_first() {
-            let Some(head) = self.records.get(head_key(id?))? else {
-                continue;
-            };
-            let job: Job = serde_json::from_slice(&head)?;
-            *counts
-                .entry(format!("{:?}", job.status).to_lowercase())
-                .or_insert(0) += 1;
-        }
-        Ok(counts)
-    }
-
-    /// Deletes jobs that ended before `before`, with their links and messages, and the alerting
-    /// records last touched before then ([`Store::compact_alerts`]); returns how many jobs.
-    pub fn compact(&self, before: DateTime<Utc>) -> Result<usize, StoreError> {
-        let mut removed = 0;
-        let ids: Vec<JobId> = self.ids_newest_first().collect::<Result<_, _>>()?;
-        for id in ids {
-            let Some(job) = self.job(id)? else { continue };
-            if job.finished_at.is_none_or(|at| at >= before) {
-                continue;
-            }
-            for target in &job.targets {
-                if let Phase::Requested { request_url } | Phase::Following { request_url } =
-                    &target.phase
-                {
-                    self.links.remove(request_url.as_bytes())?;
-                }
-                for build in &target.builds {
-                    self.links.remove(build.url.as_bytes())?;
-                }
-                if self.job_awaiting(&target.recipe_url)? == Some(job.id) {
-                    self.links
-                        .remove(awaiting_key(&target.recipe_url).as_bytes())?;
-                }
-            }
-            let mut batch = sled::Batch::default();
-            for key in self.records.scan_prefix(prefix(id)).keys() {
-                batch.remove(key?);
-            }
-            batch.remove(open_key(id));
-            self.records.apply_batch(batch)?;
-            self.messages.remove(id.0.to_be_bytes())?;
-            removed += 1;
-        }
-        self.compact_alerts(before)?;
-        self.flush()?;
-        Ok(removed)
-    }
-
-    /// Moves the jobs of a version 1 store (each job one record, its targets and builds
-    /// inside) to this layout. A job is open if unfinished or if it ended with notices unsaid
-    /// or its summary not sent.
-    pub(super) fn migrate_v1_jobs(&self, old: &sled::Tree) -> Result<usize, StoreError> {
-        let mut moved = 0;
-        for entry in old.iter() {
-            let (_, bytes) = entry?;
-            let job = decode_v1(&bytes)?;
-            self.put_job(&job)?;
-            if self.said_all(&job)? {
-                self.records.remove(open_key(job.id))?;
-            } else {
-                self.records.insert(open_key(job.id), &[][..])?;
-            }
-            moved += 1;
-        }
-        Ok(moved)
-    }
-}
-
-/// A job as version 1 stored it: one JSON object, its targets and their builds inside.
-pub fn decode_v1(bytes: &[u8]) -> Result<Job, StoreError> {
-    let mut value: serde_json::Value = serde_json::from_slice(bytes)?;
-    let targets = value
-        .get_mut("targets")
-        .map(serde_json::Value::take)
-        .unwrap_or_default();
-    let mut job: Job = serde_json::from_value(value)?;
-    for mut target in targets.as_array().cloned().unwrap_or_default() {
-        let builds = target
-            .get_mut("builds")
-            .map(serde_json::Value::take)
-            .unwrap_or_default();
-        let mut decoded: Target = serde_json::from_value(target)?;
-        for build in builds.as_array().cloned().unwrap_or_default() {
-            decoded.builds.push(serde_json::from_value(build)?);
-        }
-        job.targets.push(decoded);
-    }
-    Ok(job)
 }
 
 #[cfg(test)]
@@ -753,7 +339,10 @@ mod tests {
 
     /// A job with two targets of four builds each (written by version 1 of the store).
     fn job_with_builds() -> Job {
-        decode_v1(include_bytes!("../../tests/fixtures/store-v1-job-1.json")).unwrap()
+        decode_v1(include_bytes!(
+            "../../../tests/fixtures/store-v1-job-1.json"
+        ))
+        .unwrap()
     }
 
     /// Counts the writes to `job`'s records while `during` runs.

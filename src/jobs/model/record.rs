@@ -1,0 +1,219 @@
+//! What of a job a restart needs, decided here beside the fields rather than in the store: a
+//! job is stored as its own record (its targets left out, [`Job::head`]), one per target (its
+//! builds left out, [`Target::without_builds`]) and one per build, and a record is written only
+//! when it differs from the stored one in what a restart needs (the `same_*` functions below).
+//! What a restart reads again from Launchpad (when to look next, the last answer's ETag, when a
+//! build entered its stage) does not count as a difference, so a read that found nothing new
+//! writes nothing.
+//!
+//! Each function destructures its type without `..`: a field added to [`Job`], [`Target`] or
+//! [`BuildTrack`] does not compile until it is placed here, compared or deliberately not.
+
+use super::{BuildTrack, Job, Target};
+
+impl Job {
+    /// A job's own record: the job without its targets.
+    pub fn head(&self) -> Job {
+        let Job {
+            id,
+            requester,
+            channel,
+            command,
+            auto_retry_uploads,
+            reason,
+            created_at,
+            deadline,
+            finished_at,
+            status,
+            cancel_requested,
+            targets: _,
+            outbox,
+            unreachable,
+            hooks,
+            hook_runs,
+        } = self;
+        Job {
+            id: *id,
+            requester: requester.clone(),
+            channel: channel.clone(),
+            command: command.clone(),
+            auto_retry_uploads: *auto_retry_uploads,
+            reason: reason.clone(),
+            created_at: *created_at,
+            deadline: *deadline,
+            finished_at: *finished_at,
+            status: *status,
+            cancel_requested: *cancel_requested,
+            targets: Vec::new(),
+            outbox: outbox.clone(),
+            unreachable: unreachable.clone(),
+            hooks: hooks.clone(),
+            hook_runs: hook_runs.clone(),
+        }
+    }
+
+    /// Whether two jobs' own records are the same (their targets aside).
+    pub fn same_head(&self, b: &Job) -> bool {
+        let Job {
+            id,
+            requester,
+            channel,
+            command,
+            auto_retry_uploads,
+            reason,
+            created_at,
+            deadline,
+            finished_at,
+            status,
+            cancel_requested,
+            targets: _,
+            outbox,
+            unreachable,
+            hooks,
+            hook_runs,
+        } = self;
+        *id == b.id
+            && *requester == b.requester
+            && *channel == b.channel
+            && *command == b.command
+            && *auto_retry_uploads == b.auto_retry_uploads
+            && *reason == b.reason
+            && *created_at == b.created_at
+            && *deadline == b.deadline
+            && *finished_at == b.finished_at
+            && *status == b.status
+            && *cancel_requested == b.cancel_requested
+            && *outbox == b.outbox
+            && *unreachable == b.unreachable
+            && *hooks == b.hooks
+            && *hook_runs == b.hook_runs
+    }
+}
+
+impl Target {
+    /// The target without its builds: what its record holds.
+    pub fn without_builds(&self) -> Target {
+        let Target {
+            image,
+            series,
+            track,
+            recipe_url,
+            arches,
+            phase,
+            builds: _,
+            poll,
+            missing,
+            asked_again,
+            requested_at,
+            named_builds,
+            list_errors,
+        } = self;
+        Target {
+            image: image.clone(),
+            series: *series,
+            track: track.clone(),
+            recipe_url: recipe_url.clone(),
+            arches: arches.clone(),
+            phase: phase.clone(),
+            builds: Vec::new(),
+            poll: *poll,
+            missing: missing.clone(),
+            asked_again: *asked_again,
+            requested_at: *requested_at,
+            named_builds: named_builds.clone(),
+            list_errors: *list_errors,
+        }
+    }
+
+    /// Whether a target's record is the same as the one stored for it (its builds aside), as far
+    /// as a restart cares: what it is (image, series, track, recipe, architectures) is fixed by the
+    /// plan and never changes at its place in the job; when to look next is not compared (a
+    /// restart looks at everything at once), so a look that changed nothing else writes nothing.
+    pub fn same_record(&self, b: &Target) -> bool {
+        let Target {
+            image: _,
+            series: _,
+            track: _,
+            recipe_url: _,
+            arches: _,
+            phase,
+            builds: _,
+            poll: _,
+            missing,
+            asked_again,
+            requested_at,
+            named_builds,
+            list_errors,
+        } = self;
+        *phase == b.phase
+            && *missing == b.missing
+            && *asked_again == b.asked_again
+            && *requested_at == b.requested_at
+            && *named_builds == b.named_builds
+            && *list_errors == b.list_errors
+    }
+}
+
+impl BuildTrack {
+    /// Whether two builds' records are the same as far as a restart cares (the same build: its web
+    /// link and architecture come with its URL): not when to look next,
+    /// nor when it was last seen queued or entered its stage, nor the ETag of the last answer (a restart
+    /// reads every build again, and an older ETag only costs a 200 instead of a 304). So a read
+    /// that found nothing new writes nothing.
+    pub fn same_record(&self, b: &BuildTrack) -> bool {
+        let BuildTrack {
+            url,
+            web_link: _,
+            arch: _,
+            wanted,
+            state,
+            upload,
+            upload_error,
+            can_be_retried,
+            can_be_cancelled,
+            etag: _,
+            poll: _,
+            cancel_sent,
+            upload_failures,
+            auto_retries,
+            upload_by_auto_retry,
+            retry_due,
+            upload_refusal,
+            pending_calls,
+            generation,
+            read_errors,
+            unreadable,
+            delivered,
+            upload_log_url,
+            stage_since: _,
+            unstarted_at: _,
+            log_url,
+            log,
+        } = self;
+        // What changes most often first.
+        *state == b.state
+            && *upload == b.upload
+            && *pending_calls == b.pending_calls
+            && *generation == b.generation
+            && *read_errors == b.read_errors
+            && *cancel_sent == b.cancel_sent
+            && *can_be_retried == b.can_be_retried
+            && *can_be_cancelled == b.can_be_cancelled
+            && *upload_failures == b.upload_failures
+            && *auto_retries == b.auto_retries
+            && *upload_by_auto_retry == b.upload_by_auto_retry
+            && *retry_due == b.retry_due
+            && *upload_error == b.upload_error
+            && *upload_refusal == b.upload_refusal
+            && *unreadable == b.unreadable
+            && *delivered == b.delivered
+            && *upload_log_url == b.upload_log_url
+            && *wanted == b.wanted
+            && *log_url == b.log_url
+            && *log == b.log
+            // The build's identity: its link and architecture are its URL's, and never change.
+            // What was written shares the job's URL, and `Arc`s of an `Eq` type that point to the
+            // same allocation are equal without reading it.
+            && *url == b.url
+    }
+}
