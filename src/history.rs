@@ -149,44 +149,110 @@ impl Rebuild {
 }
 
 /// The records matching `query`, grouped by rebuild, newest first, at most `query.last`.
-pub fn rebuilds(records: Vec<HistoryRecord>, query: &Query) -> Vec<Rebuild> {
-    let mut groups: Vec<Rebuild> = Vec::new();
-    let mut matching: Vec<HistoryRecord> =
-        records.into_iter().filter(|r| r.answers(query)).collect();
-    matching.sort_by(|a, b| {
-        b.requested_at
-            .cmp(&a.requested_at)
-            .then_with(|| b.job.cmp(&a.job))
-            .then_with(|| (&a.image, a.series, &a.arch).cmp(&(&b.image, b.series, &b.arch)))
-    });
-    for record in matching {
-        let same = groups
-            .last()
-            .is_some_and(|group| match (group.job, record.job) {
-                (Some(a), Some(b)) => a == b,
-                // A build the bot only heard of joins the one before if one person asked for
-                // both at the same moment (one request of several architectures).
-                (None, None) => {
-                    group.requester == record.requester && group.requested_at == record.requested_at
-                }
-                _ => false,
-            });
-        if same {
-            groups.last_mut().expect("checked").builds.push(record);
-            continue;
-        }
-        if groups.len() == query.last {
+pub fn rebuilds(mut records: Vec<HistoryRecord>, query: &Query) -> Vec<Rebuild> {
+    records.sort_by(newest_first);
+    let mut rebuilds = Rebuilds::new(query);
+    for record in records {
+        if !rebuilds.offer(record) {
             break;
         }
-        groups.push(Rebuild {
-            job: record.job,
-            requester: record.requester.clone(),
-            reason: record.reason.clone(),
-            requested_at: record.requested_at,
-            builds: vec![record],
-        });
     }
-    groups
+    rebuilds.finish()
+}
+
+/// The order of a query's answer: newest first, then the later job, then by image, series and
+/// architecture.
+fn newest_first(a: &HistoryRecord, b: &HistoryRecord) -> std::cmp::Ordering {
+    b.requested_at
+        .cmp(&a.requested_at)
+        .then_with(|| b.job.cmp(&a.job))
+        .then_with(|| (&a.image, a.series, &a.arch).cmp(&(&b.image, b.series, &b.arch)))
+}
+
+/// The rebuilds of a query, gathered from records offered newest first (by when they were asked
+/// for; in any order among those of one moment), so that a reader of an index stops as soon as
+/// it has [`Query::last`] of them ([`crate::store::Store::rebuilds`]). A rebuild's builds were
+/// all asked for at one moment, so the rebuilds are complete once an older record comes.
+pub struct Rebuilds<'q> {
+    query: &'q Query,
+    groups: Vec<Rebuild>,
+    /// The matching records of the moment being read.
+    moment: Vec<HistoryRecord>,
+    at: Option<DateTime<Utc>>,
+    full: bool,
+}
+
+impl<'q> Rebuilds<'q> {
+    /// None yet.
+    pub fn new(query: &'q Query) -> Rebuilds<'q> {
+        Rebuilds {
+            query,
+            groups: Vec::new(),
+            moment: Vec::new(),
+            at: None,
+            full: query.last == 0,
+        }
+    }
+
+    /// Offers a record asked for no later than any offered before; whether more are wanted.
+    pub fn offer(&mut self, record: HistoryRecord) -> bool {
+        if self.at != Some(record.requested_at) {
+            self.close_moment();
+            self.at = Some(record.requested_at);
+        }
+        if self.full {
+            return false;
+        }
+        if record.answers(self.query) {
+            self.moment.push(record);
+        }
+        true
+    }
+
+    /// The rebuilds, newest first.
+    pub fn finish(mut self) -> Vec<Rebuild> {
+        self.close_moment();
+        self.groups
+    }
+
+    /// Groups the records of the moment read, in the answer's order.
+    fn close_moment(&mut self) {
+        let mut moment = std::mem::take(&mut self.moment);
+        moment.sort_by(newest_first);
+        for record in moment {
+            let same = self
+                .groups
+                .last()
+                .is_some_and(|group| match (group.job, record.job) {
+                    (Some(a), Some(b)) => a == b,
+                    // A build the bot only heard of joins the one before if one person asked
+                    // for both at the same moment (one request of several architectures).
+                    (None, None) => {
+                        group.requester == record.requester
+                            && group.requested_at == record.requested_at
+                    }
+                    _ => false,
+                });
+            if same {
+                self.groups.last_mut().expect("checked").builds.push(record);
+                continue;
+            }
+            if self.groups.len() == self.query.last {
+                self.full = true;
+                break;
+            }
+            self.groups.push(Rebuild {
+                job: record.job,
+                requester: record.requester.clone(),
+                reason: record.reason.clone(),
+                requested_at: record.requested_at,
+                builds: vec![record],
+            });
+        }
+        // A later moment's records join none of these: with as many as asked, the answer is
+        // complete.
+        self.full |= self.groups.len() == self.query.last;
+    }
 }
 
 /// Which image, series and track each recipe builds, by its path

@@ -15,6 +15,7 @@ pub mod terminal;
 use std::future::Future;
 use std::pin::Pin;
 
+use crate::command::ConfirmCode;
 use crate::permissions::User;
 
 /// A message addressed to the bot (mention or prefix already stripped).
@@ -81,9 +82,9 @@ impl Outgoing {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Button {
     /// Start the large plan waiting under this code.
-    Confirm(String),
+    Confirm(ConfirmCode),
     /// Drop the large plan waiting under this code.
-    Abort(String),
+    Abort(ConfirmCode),
     /// Retry a job's failed uploads.
     RetryUploads(crate::target::JobId),
     /// Cancel a job.
@@ -113,8 +114,8 @@ impl Button {
         let (action, argument) = custom_id.strip_prefix("ib:")?.split_once(':')?;
         let job = || argument.parse().ok().map(crate::target::JobId);
         match action {
-            "confirm" => Some(Button::Confirm(argument.to_string())),
-            "abort" => Some(Button::Abort(argument.to_string())),
+            "confirm" => argument.parse().ok().map(Button::Confirm),
+            "abort" => argument.parse().ok().map(Button::Abort),
             "retry-uploads" => job().map(Button::RetryUploads),
             "cancel" => job().map(Button::Cancel),
             "show-log" => job().map(Button::ShowLog),

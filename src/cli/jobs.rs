@@ -105,7 +105,7 @@ pub fn history(args: &HistoryArgs, out: &mut impl Write, err: &mut impl Write) -
                 ))
             })?;
     let store = args.store.open(err)?;
-    let rebuilds = crate::history::rebuilds(store.history()?, &query);
+    let rebuilds = store.rebuilds(&query)?;
     writeln!(
         out,
         "{}",

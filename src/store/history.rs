@@ -1,25 +1,94 @@
 //! The `history` tree: one record per build (key: its API URL), kept much longer than jobs
-//! ([`crate::history`]). Added alongside the other trees: a store from before it simply has
-//! none yet, so the schema version is unchanged.
+//! ([`crate::history`]), and its index, `history_index`, which finds them newest first without
+//! reading the rest: a year of a busy team's builds is a hundred thousand records, and
+//! `history redis` must not read them all.
+//!
+//! Index keys (times inverted and big-endian, so that ascending keys are newest first):
+//! - `t` TIME URL: every build, by when it was asked for;
+//! - `i` IMAGE `0` TIME URL: an image's builds, by when they were asked for.
+//!
+//! A query of images reads each image's part of the index; any other reads the first. Series,
+//! architecture and requester are checked on the records read (an image has few of each). An
+//! index key is written before its record and removed after the record moved on, so a key may
+//! point at a record that no longer matches it (it is skipped), never the reverse. Stores from
+//! before the index are indexed once when opened ([`Store::index_history`]); the schema version
+//! is unchanged.
 
 use chrono::{DateTime, Utc};
 
 use super::{Store, StoreError};
-use crate::history::HistoryRecord;
+use crate::command::HistoryQuery;
+use crate::history::{HistoryRecord, Rebuild, Rebuilds};
+
+const BY_TIME: u8 = b't';
+const BY_IMAGE: u8 = b'i';
+/// The `meta` key saying the index holds every record.
+const INDEXED: &str = "history_indexed";
+
+/// How long a time is in an index key.
+const TIME: usize = 12;
+
+/// `requested_at` as index bytes, to the nanosecond: later times sort first.
+fn inverted(at: DateTime<Utc>) -> [u8; TIME] {
+    let mut bytes = [0; TIME];
+    bytes[..8].copy_from_slice(&(i64::MAX - at.timestamp()).to_be_bytes());
+    bytes[8..].copy_from_slice(&(u32::MAX - at.timestamp_subsec_nanos()).to_be_bytes());
+    bytes
+}
+
+fn time_key(record: &HistoryRecord) -> Vec<u8> {
+    let mut key = vec![BY_TIME];
+    key.extend_from_slice(&inverted(record.requested_at));
+    key.extend_from_slice(record.build.as_bytes());
+    key
+}
+
+fn image_prefix(image: &str) -> Vec<u8> {
+    let mut key = vec![BY_IMAGE];
+    key.extend_from_slice(image.as_bytes());
+    key.push(0);
+    key
+}
+
+fn image_key(record: &HistoryRecord) -> Vec<u8> {
+    let mut key = image_prefix(record.image.as_str());
+    key.extend_from_slice(&inverted(record.requested_at));
+    key.extend_from_slice(record.build.as_bytes());
+    key
+}
+
+/// The next entry of an image's part of the index, past the image (`skip` bytes).
+fn next_entry(stream: &mut sled::Iter, skip: usize) -> Result<Option<Vec<u8>>, StoreError> {
+    match stream.next() {
+        Some(entry) => Ok(Some(entry?.0[skip..].to_vec())),
+        None => Ok(None),
+    }
+}
 
 impl Store {
     /// Records builds, each merged with what is already known of it
-    /// ([`HistoryRecord::merged`]), and flushes.
+    /// ([`HistoryRecord::merged`]), indexes them, and flushes.
     pub fn put_history(&self, records: &[HistoryRecord]) -> Result<(), StoreError> {
         for record in records {
             let key = record.build.as_bytes();
-            let merged = match self.history.get(key)? {
-                Some(bytes) => {
-                    serde_json::from_slice::<HistoryRecord>(&bytes)?.merged(record.clone())
-                }
+            let before = match self.history.get(key)? {
+                Some(bytes) => Some(serde_json::from_slice::<HistoryRecord>(&bytes)?),
+                None => None,
+            };
+            let merged = match &before {
+                Some(before) => before.clone().merged(record.clone()),
                 None => record.clone(),
             };
+            self.history_index.insert(time_key(&merged), &[][..])?;
+            self.history_index.insert(image_key(&merged), &[][..])?;
             self.history.insert(key, serde_json::to_vec(&merged)?)?;
+            if let Some(before) = before {
+                for old in [time_key(&before), image_key(&before)] {
+                    if old != time_key(&merged) && old != image_key(&merged) {
+                        self.history_index.remove(old)?;
+                    }
+                }
+            }
         }
         self.flush()
     }
@@ -34,6 +103,92 @@ impl Store {
         Ok(records)
     }
 
+    /// The rebuilds `query` asks about, newest first, at most `query.last`
+    /// ([`crate::history::Rebuilds`]), reading the index newest first and only as far back as
+    /// they need.
+    pub fn rebuilds(&self, query: &HistoryQuery) -> Result<Vec<Rebuild>, StoreError> {
+        let mut rebuilds = Rebuilds::new(query);
+        if query.images.is_empty() {
+            self.feed(&[BY_TIME], 1, &mut rebuilds)?;
+        } else {
+            // Each image's builds, newest first, merged by time (the entries past the image:
+            // TIME URL, so the least is the newest).
+            let mut streams: Vec<_> = query
+                .images
+                .iter()
+                .map(|image| self.history_index.scan_prefix(image_prefix(image.as_str())))
+                .collect();
+            let skips: Vec<usize> = query
+                .images
+                .iter()
+                .map(|image| image_prefix(image.as_str()).len())
+                .collect();
+            let mut heads = Vec::with_capacity(streams.len());
+            for (stream, skip) in streams.iter_mut().zip(&skips) {
+                heads.push(next_entry(stream, *skip)?);
+            }
+            while let Some(index) = (0..heads.len())
+                .filter(|&index| heads[index].is_some())
+                .min_by(|&a, &b| heads[a].cmp(&heads[b]))
+            {
+                let entry = heads[index].take().expect("filtered");
+                heads[index] = next_entry(&mut streams[index], skips[index])?;
+                if !self.offer(&entry, &mut rebuilds)? {
+                    break;
+                }
+            }
+        }
+        Ok(rebuilds.finish())
+    }
+
+    /// Offers `rebuilds` the records of the index entries under `prefix` (the entry past the
+    /// first `skip` bytes: TIME URL), newest first, until it has enough.
+    fn feed(
+        &self,
+        prefix: &[u8],
+        skip: usize,
+        rebuilds: &mut Rebuilds<'_>,
+    ) -> Result<(), StoreError> {
+        for key in self.history_index.scan_prefix(prefix).keys() {
+            let key = key?;
+            if !self.offer(&key[skip..], rebuilds)? {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Offers the record of index entry `entry` (TIME URL); whether more are wanted.
+    fn offer(&self, entry: &[u8], rebuilds: &mut Rebuilds<'_>) -> Result<bool, StoreError> {
+        let (time, url) = entry.split_at(TIME.min(entry.len()));
+        let Some(bytes) = self.history.get(url)? else {
+            return Ok(true);
+        };
+        let record: HistoryRecord = serde_json::from_slice(&bytes)?;
+        if inverted(record.requested_at) != time {
+            // The record moved on (a later merge): its current entry comes elsewhere.
+            return Ok(true);
+        }
+        Ok(rebuilds.offer(record))
+    }
+
+    /// Indexes every record, once, for a store written before the index.
+    pub(super) fn index_history(&self) -> Result<usize, StoreError> {
+        if self.meta.get(INDEXED)?.is_some() {
+            return Ok(0);
+        }
+        let mut indexed = 0;
+        for entry in self.history.iter() {
+            let (_, bytes) = entry?;
+            let record: HistoryRecord = serde_json::from_slice(&bytes)?;
+            self.history_index.insert(time_key(&record), &[][..])?;
+            self.history_index.insert(image_key(&record), &[][..])?;
+            indexed += 1;
+        }
+        self.meta.insert(INDEXED, &[][..])?;
+        Ok(indexed)
+    }
+
     /// Forgets builds asked for before `before`; returns how many.
     pub fn compact_history(&self, before: DateTime<Utc>) -> Result<usize, StoreError> {
         let mut old = Vec::new();
@@ -41,13 +196,116 @@ impl Store {
             let (key, bytes) = entry?;
             let record: HistoryRecord = serde_json::from_slice(&bytes)?;
             if record.requested_at < before {
-                old.push(key);
+                old.push((key, record));
             }
         }
-        for key in &old {
+        for (key, record) in &old {
             self.history.remove(key)?;
+            self.history_index.remove(time_key(record))?;
+            self.history_index.remove(image_key(record))?;
         }
         self.flush()?;
         Ok(old.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeDelta;
+
+    use super::*;
+    use crate::launchpad::models::{BuildState, UploadStatus};
+    use crate::target::JobId;
+
+    /// Records of three images over two series and two architectures: jobs of several builds
+    /// at one moment, builds heard of alone or two at one moment, a merge that moves a record
+    /// to a later time, and moments shared by different jobs.
+    fn records() -> Vec<HistoryRecord> {
+        let start = "2026-01-01T00:00:00Z".parse::<DateTime<Utc>>().unwrap();
+        let mut records = Vec::new();
+        for n in 0..120u64 {
+            let image = ["redis", "nginx", "postgres"][(n % 3) as usize];
+            let job = (n % 4 != 0).then_some(JobId(n / 2));
+            let at = start + TimeDelta::minutes((n / 2) as i64);
+            for (series, arch) in [("20.04", "amd64"), ("22.04", "arm64")]
+                .into_iter()
+                .take(1 + (n % 2) as usize)
+            {
+                records.push(HistoryRecord {
+                    build: format!("https://lp/{image}/{series}/{arch}/+build/{n}"),
+                    web_link: String::new(),
+                    image: image.parse().unwrap(),
+                    series: series.parse().unwrap(),
+                    track: "1".into(),
+                    arch: arch.parse().unwrap(),
+                    job,
+                    requester: Some(["alice", "~bob"][(n % 2) as usize].into()),
+                    reason: None,
+                    requested_at: at,
+                    state: BuildState::SuccessfullyBuilt,
+                    upload: UploadStatus::Uploaded,
+                    upload_error: None,
+                    updated_at: at,
+                });
+            }
+        }
+        records
+    }
+
+    #[test]
+    fn the_index_answers_as_reading_every_record_does() {
+        let store = Store::temporary().unwrap();
+        let mut records = records();
+        store.put_history(&records).unwrap();
+        // A job's later word on a build it made, heard of first: the record moves in time.
+        let mut moved = records[7].clone();
+        moved.job = Some(JobId(999));
+        moved.requested_at += TimeDelta::hours(5);
+        store.put_history(&[moved.clone()]).unwrap();
+        records[7] = records[7].clone().merged(moved);
+        let every = store.history().unwrap();
+        assert_eq!(every.len(), records.len());
+        let image = |name: &str| name.parse().unwrap();
+        let mut queries = Vec::new();
+        for images in [
+            vec![],
+            vec![image("redis")],
+            vec![image("nginx"), image("postgres")],
+        ] {
+            for series in [vec![], vec!["22.04".parse().unwrap()]] {
+                for by in [None, Some("~BOB".to_string())] {
+                    for last in [0, 1, 3, 10, 100] {
+                        queries.push(HistoryQuery {
+                            images: images.clone(),
+                            series: series.clone(),
+                            arches: Vec::new(),
+                            by: by.clone(),
+                            last,
+                        });
+                    }
+                }
+            }
+        }
+        for query in queries {
+            let expected = crate::history::rebuilds(every.clone(), &query);
+            assert_eq!(store.rebuilds(&query).unwrap(), expected, "{query:?}");
+        }
+        // Compacted: gone from the index too.
+        let cut = "2026-01-01T00:30:00Z".parse::<DateTime<Utc>>().unwrap();
+        let removed = store.compact_history(cut).unwrap();
+        assert!(removed > 0);
+        let everything = HistoryQuery {
+            images: Vec::new(),
+            series: Vec::new(),
+            arches: Vec::new(),
+            by: None,
+            last: 100,
+        };
+        let left = store.rebuilds(&everything).unwrap();
+        assert!(left.iter().all(|r| r.requested_at >= cut));
+        assert_eq!(
+            left,
+            crate::history::rebuilds(store.history().unwrap(), &everything)
+        );
     }
 }

@@ -117,6 +117,7 @@ pub struct Store {
     muted: sled::Tree,
     groups: sled::Tree,
     history: sled::Tree,
+    history_index: sled::Tree,
     unread: sled::Tree,
 }
 
@@ -206,6 +207,7 @@ impl Store {
             muted: db.open_tree("muted")?,
             groups: db.open_tree("groups")?,
             history: db.open_tree("history")?,
+            history_index: db.open_tree("history_index")?,
             unread: db.open_tree("unread")?,
             meta,
             db,
@@ -222,6 +224,10 @@ impl Store {
         } else if found.is_none() {
             store.meta.insert("schema", current.as_bytes())?;
         }
+        let indexed = store.index_history()?;
+        if indexed > 0 {
+            tracing::info!(path, indexed, "indexed the build history");
+        }
         store.db.flush()?;
         Ok(store)
     }
@@ -234,6 +240,24 @@ impl Store {
             .and_then(|bytes| <[u8; 8]>::try_from(bytes.as_ref()).ok())
             .map(u64::from_be_bytes)
             .unwrap_or(0))
+    }
+
+    /// Runs `work` on the store on a blocking thread, off tokio's workers: sled's reads may wait
+    /// for the disk and its flushes always do, and one slow disk must not stall every chat
+    /// answer. Every call on the store from async code goes through here (or
+    /// [`Store::save_job`], which does the same).
+    pub async fn blocking<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        F: FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let store = self.clone();
+        tokio::task::spawn_blocking(move || work(&store))
+            .await
+            .map_err(|error| StoreError::Io {
+                path: "(the store's blocking thread)".to_string(),
+                cause: std::io::Error::other(error.to_string()),
+            })?
     }
 
     pub(crate) fn flush(&self) -> Result<(), StoreError> {

@@ -273,8 +273,11 @@ mod tests {
     #[test]
     fn buttons_are_said_as_commands() {
         let message = Outgoing::new(Kind::Reply, "big plan")
-            .with_buttons(vec![Button::Confirm("ab12".into())]);
-        assert_eq!(render(&message, None, false), "big plan\n(`confirm ab12`)");
+            .with_buttons(vec![Button::Confirm("AB2345".parse().unwrap())]);
+        assert_eq!(
+            render(&message, None, false),
+            "big plan\n(`confirm AB2345`)"
+        );
         assert_eq!(render(&message, None, true), "big plan");
     }
 
