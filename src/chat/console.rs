@@ -32,6 +32,8 @@ pub struct Printed {
 pub struct Console {
     out: Arc<Mutex<Box<dyn Write + Send>>>,
     transcript: Arc<Mutex<Vec<Printed>>>,
+    /// Whether [`Console::transcript`] keeps what is printed.
+    keeps: bool,
     next_id: Arc<AtomicU64>,
     limit: usize,
 }
@@ -48,9 +50,17 @@ impl Console {
         Console {
             out: Arc::new(Mutex::new(Box::new(out))),
             transcript: Arc::new(Mutex::new(Vec::new())),
+            keeps: true,
             next_id: Arc::new(AtomicU64::new(first)),
             limit: usize::MAX,
         }
+    }
+
+    /// The same console, keeping no transcript: for long runs where nothing reads it (the
+    /// benchmarks), whose memory it would otherwise grow with every board edit.
+    pub fn forgetful(mut self) -> Console {
+        self.keeps = false;
+        self
     }
 
     /// The same console, reporting a limit on message length as a chat service would (a
@@ -97,10 +107,12 @@ impl Console {
                 .and_then(|()| out.flush())
                 .map_err(|error| ChatError::new(error.to_string()))?;
         }
-        self.transcript
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(printed);
+        if self.keeps {
+            self.transcript
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(printed);
+        }
         Ok(())
     }
 }

@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 /// A call on a build.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum BuildCall {
     /// `cancel`.
     Cancel,

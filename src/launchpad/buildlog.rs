@@ -81,7 +81,7 @@ pub enum LogError {
 }
 
 /// What a failed build's log says, kept with the build.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct LogExcerpt {
     /// The log's URL.
     pub url: String,

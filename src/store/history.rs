@@ -189,23 +189,34 @@ impl Store {
         Ok(indexed)
     }
 
-    /// Forgets builds asked for before `before`; returns how many.
+    /// Forgets builds asked for before `before`; returns how many. Reads the index from its
+    /// oldest end, so only what is forgotten is read.
     pub fn compact_history(&self, before: DateTime<Utc>) -> Result<usize, StoreError> {
+        let cut = inverted(before);
         let mut old = Vec::new();
-        for entry in self.history.iter() {
-            let (key, bytes) = entry?;
-            let record: HistoryRecord = serde_json::from_slice(&bytes)?;
-            if record.requested_at < before {
-                old.push((key, record));
+        for key in self.history_index.scan_prefix([BY_TIME]).keys().rev() {
+            let key = key?;
+            let (time, url) = key[1..].split_at(TIME.min(key.len() - 1));
+            // Inverted: a time after the cut's bytes is before it.
+            if time <= &cut[..] {
+                break;
             }
+            old.push((key.clone(), url.to_vec()));
         }
-        for (key, record) in &old {
-            self.history.remove(key)?;
-            self.history_index.remove(time_key(record))?;
-            self.history_index.remove(image_key(record))?;
+        let mut forgotten = 0;
+        for (key, url) in &old {
+            if let Some(bytes) = self.history.get(url)? {
+                let record: HistoryRecord = serde_json::from_slice(&bytes)?;
+                if record.requested_at < before {
+                    self.history.remove(url)?;
+                    self.history_index.remove(image_key(&record))?;
+                    forgotten += 1;
+                }
+            }
+            self.history_index.remove(key)?;
         }
         self.flush()?;
-        Ok(old.len())
+        Ok(forgotten)
     }
 }
 

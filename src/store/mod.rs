@@ -133,8 +133,15 @@ impl Store {
         crate::launchpad::auth::create_private_dir(dir).map_err(io)?;
         // Every write is flushed before it returns, so sled's background flusher is redundant;
         // without it the store's lock is released as soon as the last handle is dropped, and a
-        // restarted engine (or the next process) can open it at once.
-        let db = match sled::Config::new().path(dir).flush_every_ms(None).open() {
+        // restarted engine (or the next process) can open it at once. sled's page cache
+        // defaults to 1 GiB; the store's working set (open jobs, the newest history) is a few
+        // megabytes, so a 1 MiB cache bounds the bot's memory without costing reads.
+        let db = match sled::Config::new()
+            .path(dir)
+            .flush_every_ms(None)
+            .cache_capacity(1 << 20)
+            .open()
+        {
             Ok(db) => db,
             Err(sled::Error::Io(error)) if error.to_string().contains("could not acquire lock") => {
                 let holder = std::fs::read_to_string(dir.join(HOLDER))
@@ -260,8 +267,21 @@ impl Store {
             })?
     }
 
+    /// Waits until every write is on disk: the one call of the store that always waits for
+    /// the disk. Never on a tokio worker: on a blocking thread when called through
+    /// [`Store::blocking`] or [`Store::save_job`], and otherwise (an alert's claim, a job's
+    /// messages, written from async code that must not go on before they are on disk) in
+    /// [`tokio::task::block_in_place`], which hands the worker's other tasks to another thread
+    /// for as long as the disk takes. Outside a multi-threaded runtime it simply waits.
     pub(crate) fn flush(&self) -> Result<(), StoreError> {
-        self.db.flush()?;
+        let on_worker = tokio::runtime::Handle::try_current().is_ok_and(|runtime| {
+            runtime.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread
+        });
+        if on_worker {
+            tokio::task::block_in_place(|| self.db.flush())?;
+        } else {
+            self.db.flush()?;
+        }
         Ok(())
     }
 

@@ -12,9 +12,20 @@ use crate::jobs::machine::Observation;
 /// An action already out (the same read of the same build) is not started twice. The
 /// `requestBuilds` calls can be dropped ([`Calls::abort_requests`]): one still waiting for a
 /// slot in the client is then never sent.
+///
+/// Reads beyond as many as the client makes at once wait here as plain [`PreparedCall`]s, not
+/// as calls started: a started call is a future of several kilobytes waiting for the client's
+/// slot, and a restart reads every build of every job at once (42 jobs of 240 builds were
+/// 70 MB of such futures). The calls on builds (cancels first in the client) and `requestBuilds`
+/// always start at once.
 #[derive(Default)]
 pub(super) struct Calls {
     running: futures_util::stream::FuturesUnordered<Running>,
+    /// Reads started and not yet answered.
+    reads_running: usize,
+    /// Reads waiting for one of those to be answered.
+    waiting: std::collections::VecDeque<PreparedCall>,
+    client: Option<crate::launchpad::Client>,
     out: std::collections::HashSet<ReadKey>,
     /// Answers that came while the driver was busy, for its next pass, in order.
     early: std::collections::VecDeque<Observation>,
@@ -27,7 +38,7 @@ type Running = futures_util::future::BoxFuture<'static, Option<(Option<ReadKey>,
 
 impl Calls {
     pub(super) fn is_empty(&self) -> bool {
-        self.running.is_empty() && self.early.is_empty()
+        self.running.is_empty() && self.early.is_empty() && self.waiting.is_empty()
     }
 
     pub(super) fn start(&mut self, call: PreparedCall, client: &crate::launchpad::Client) {
@@ -38,7 +49,39 @@ impl Calls {
         {
             return;
         }
-        let client = client.clone();
+        if self.client.is_none() {
+            self.client = Some(client.clone());
+        }
+        if key.is_some() {
+            if self.reads_running >= client.settings().max_concurrent_requests.max(1) {
+                self.waiting.push_back(call);
+                return;
+            }
+            self.reads_running += 1;
+        }
+        self.launch(key, call, client.clone());
+    }
+
+    /// Starts reads that wait, while there is room.
+    fn fill(&mut self) {
+        let Some(client) = self.client.clone() else {
+            return;
+        };
+        while self.reads_running < client.settings().max_concurrent_requests.max(1) {
+            let Some(call) = self.waiting.pop_front() else {
+                return;
+            };
+            self.reads_running += 1;
+            self.launch(call.key(), call, client.clone());
+        }
+    }
+
+    fn launch(
+        &mut self,
+        key: Option<ReadKey>,
+        call: PreparedCall,
+        client: crate::launchpad::Client,
+    ) {
         let request = call.is_request();
         let run = async move { (key, call.run(&client).await) };
         if request {
@@ -102,6 +145,8 @@ impl Calls {
     fn answered(&mut self, key: Option<ReadKey>, observation: Observation) -> Observation {
         if let Some(key) = key {
             self.out.remove(&key);
+            self.reads_running -= 1;
+            self.fill();
         }
         observation
     }

@@ -60,6 +60,13 @@ impl<C: Chat> Driver<C> {
         resumed: bool,
     ) -> (Driver<C>, Step) {
         let messages = inner.store.messages(job.id).unwrap_or_default();
+        // A resumed job is as the store has it; a new one was stored by whoever made it, but
+        // is written whole once more (nothing it needs can then be missing).
+        let written = if resumed {
+            crate::store::Written::stored(&job)
+        } else {
+            crate::store::Written::default()
+        };
         let step = if resumed {
             machine::resume(&mut job, Utc::now(), &inner.settings.rules)
         } else {
@@ -71,7 +78,7 @@ impl<C: Chat> Driver<C> {
             inner,
             job,
             stored: true,
-            written: crate::store::Written::default(),
+            written,
             version: 0,
             published: None,
         };

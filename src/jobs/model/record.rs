@@ -1,13 +1,16 @@
 //! What of a job a restart needs, decided here beside the fields rather than in the store: a
 //! job is stored as its own record (its targets left out, [`Job::head`]), one per target (its
 //! builds left out, [`Target::without_builds`]) and one per build, and a record is written only
-//! when it differs from the stored one in what a restart needs (the `same_*` functions below).
+//! when it differs from the stored one in what a restart needs (the job's and a target's
+//! compared, a build's by its fingerprint).
 //! What a restart reads again from Launchpad (when to look next, the last answer's ETag, when a
 //! build entered its stage) does not count as a difference, so a read that found nothing new
 //! writes nothing.
 //!
 //! Each function destructures its type without `..`: a field added to [`Job`], [`Target`] or
 //! [`BuildTrack`] does not compile until it is placed here, compared or deliberately not.
+
+use std::hash::{Hash, Hasher};
 
 use super::{BuildTrack, Job, Target};
 
@@ -155,14 +158,17 @@ impl Target {
 }
 
 impl BuildTrack {
-    /// Whether two builds' records are the same as far as a restart cares (the same build: its web
-    /// link and architecture come with its URL): not when to look next,
-    /// nor when it was last seen queued or entered its stage, nor the ETag of the last answer (a restart
-    /// reads every build again, and an older ETag only costs a 200 instead of a 304). So a read
-    /// that found nothing new writes nothing.
-    pub fn same_record(&self, b: &BuildTrack) -> bool {
+    /// A fingerprint of the build's record as far as a restart cares: two reads that differ only
+    /// in what a restart reads again (when to look next, when it was last seen queued or entered
+    /// its stage, the ETag of the last answer: a restart reads every build again, and an older
+    /// ETag only costs a 200 instead of a 304) have the same one, so a read that found nothing
+    /// new writes nothing. The build's identity (its URL, whose web link and architecture come
+    /// with it) is not in it: the store keeps the URL beside the fingerprint. A fingerprint, not
+    /// a copy: the store keeps one per build it wrote, and a copy of every build doubled the
+    /// engine's memory.
+    pub fn record_fingerprint(&self) -> u64 {
         let BuildTrack {
-            url,
+            url: _,
             web_link: _,
             arch: _,
             wanted,
@@ -190,30 +196,18 @@ impl BuildTrack {
             log_url,
             log,
         } = self;
-        // What changes most often first.
-        *state == b.state
-            && *upload == b.upload
-            && *pending_calls == b.pending_calls
-            && *generation == b.generation
-            && *read_errors == b.read_errors
-            && *cancel_sent == b.cancel_sent
-            && *can_be_retried == b.can_be_retried
-            && *can_be_cancelled == b.can_be_cancelled
-            && *upload_failures == b.upload_failures
-            && *auto_retries == b.auto_retries
-            && *upload_by_auto_retry == b.upload_by_auto_retry
-            && *retry_due == b.retry_due
-            && *upload_error == b.upload_error
-            && *upload_refusal == b.upload_refusal
-            && *unreadable == b.unreadable
-            && *delivered == b.delivered
-            && *upload_log_url == b.upload_log_url
-            && *wanted == b.wanted
-            && *log_url == b.log_url
-            && *log == b.log
-            // The build's identity: its link and architecture are its URL's, and never change.
-            // What was written shares the job's URL, and `Arc`s of an `Eq` type that point to the
-            // same allocation are equal without reading it.
-            && *url == b.url
+        let mut hasher = std::hash::DefaultHasher::new();
+        (state, upload, pending_calls, generation, read_errors).hash(&mut hasher);
+        (cancel_sent, can_be_retried, can_be_cancelled, wanted).hash(&mut hasher);
+        (
+            upload_failures,
+            auto_retries,
+            upload_by_auto_retry,
+            retry_due,
+        )
+            .hash(&mut hasher);
+        (upload_error, upload_refusal, unreadable, delivered).hash(&mut hasher);
+        (upload_log_url, log_url, log).hash(&mut hasher);
+        hasher.finish()
     }
 }

@@ -21,10 +21,12 @@ impl Store {
         let mut removed = 0;
         let ids: Vec<JobId> = self.ids_newest_first().collect::<Result<_, _>>()?;
         for id in ids {
-            let Some(job) = self.job(id)? else { continue };
-            if job.finished_at.is_none_or(|at| at >= before) {
+            // The job's own record says when it ended: only those to delete are read whole.
+            let Some(head) = self.head(id)? else { continue };
+            if head.finished_at.is_none_or(|at| at >= before) {
                 continue;
             }
+            let Some(job) = self.job(id)? else { continue };
             for target in &job.targets {
                 if let Phase::Requested { request_url } | Phase::Following { request_url } =
                     &target.phase

@@ -12,7 +12,7 @@
 use chrono::Utc;
 
 use super::{awaiting_key, Store, StoreError};
-use crate::jobs::model::{Job, Phase, Target};
+use crate::jobs::model::{BuildTrack, Job, Phase, Target};
 use crate::target::JobId;
 
 mod compact;
@@ -71,14 +71,68 @@ fn number_at(key: &[u8], at: usize) -> Option<usize> {
 pub struct Written {
     /// The job's own record (its targets left out).
     head: Option<Job>,
-    targets: Vec<Target>,
+    targets: Vec<WrittenTarget>,
     /// When the job was last written.
     flushed_at: Option<std::time::Instant>,
     /// Changes to builds wait for the next write.
     deferred: bool,
+    /// The next write looks again at which of the job's recipes wait for word of their builds
+    /// (time has passed since the job was read).
+    relink: bool,
+}
+
+/// A target's record as written, and what was written of its builds.
+#[derive(Debug)]
+struct WrittenTarget {
+    /// Without its builds.
+    record: Target,
+    builds: Vec<WrittenBuild>,
+}
+
+/// A build as written: which build (the URL, shared with the job's), and its record's
+/// [`BuildTrack::record_fingerprint`].
+#[derive(Debug)]
+struct WrittenBuild {
+    url: std::sync::Arc<str>,
+    fingerprint: u64,
+}
+
+impl WrittenBuild {
+    fn of(build: &BuildTrack) -> WrittenBuild {
+        WrittenBuild {
+            url: build.url.clone(),
+            fingerprint: build.record_fingerprint(),
+        }
+    }
+
+    /// Whether `build`'s record is the one written: the same build (`Arc`s of an `Eq` type that
+    /// point to one allocation are equal without reading it), the same fingerprint.
+    fn is(&self, build: &BuildTrack) -> bool {
+        self.url == build.url && self.fingerprint == build.record_fingerprint()
+    }
 }
 
 impl Written {
+    /// What is stored of `job`, as it was just read from the store: the next write writes only
+    /// what changed since (a restart writes nothing again of the jobs it resumes), and looks
+    /// again at which of its recipes wait for word of their builds.
+    pub fn stored(job: &Job) -> Written {
+        Written {
+            head: Some(job.head()),
+            targets: job
+                .targets
+                .iter()
+                .map(|target| WrittenTarget {
+                    record: target.without_builds(),
+                    builds: target.builds.iter().map(WrittenBuild::of).collect(),
+                })
+                .collect(),
+            flushed_at: None,
+            deferred: false,
+            relink: true,
+        }
+    }
+
     /// When changes waiting for a write are due to be written, if any wait.
     pub fn due(&self) -> Option<tokio::time::Instant> {
         let at = self.flushed_at?;
@@ -129,16 +183,13 @@ fn diff(written: &Written, job: &Job) -> Diff {
     };
     for (index, target) in job.targets.iter().enumerate() {
         let before = written.targets.get(index);
-        if !before.is_some_and(|before| before.same_record(target)) {
+        if !before.is_some_and(|before| before.record.same_record(target)) {
             diff.targets.push(index);
         }
         let kept = before.map_or(&[][..], |before| &before.builds[..]);
         diff.shrunk |= kept.len() > target.builds.len();
         for (build_index, build) in target.builds.iter().enumerate() {
-            if !kept
-                .get(build_index)
-                .is_some_and(|old| old.same_record(build))
-            {
+            if !kept.get(build_index).is_some_and(|old| old.is(build)) {
                 diff.builds.push((index, build_index));
             }
         }
@@ -185,8 +236,13 @@ impl Store {
             return Ok(builds_changed);
         }
         let mut changes = self.changes(written, job, written.head.is_none(), diff)?;
-        if changes.head.is_none() && changes.targets.is_empty() && changes.builds.is_empty() {
+        if changes.head.is_none()
+            && changes.targets.is_empty()
+            && changes.builds.is_empty()
+            && changes.links.is_empty()
+        {
             written.deferred = false;
+            written.relink = false;
             return Ok(false);
         }
         let head = changes.head.take();
@@ -204,6 +260,7 @@ impl Store {
         })??;
         written.flushed_at = Some(std::time::Instant::now());
         written.deferred = false;
+        written.relink = false;
         if let Some(head) = head {
             written.head = Some(head);
         }
@@ -211,15 +268,15 @@ impl Store {
         for index in targets {
             let record = job.targets[index].without_builds();
             match written.targets.get_mut(index) {
-                Some(old) => {
-                    let builds = std::mem::take(&mut old.builds);
-                    *old = Target { builds, ..record };
-                }
-                None => written.targets.push(record),
+                Some(old) => old.record = record,
+                None => written.targets.push(WrittenTarget {
+                    record,
+                    builds: Vec::new(),
+                }),
             }
         }
         for (target, index) in builds {
-            let build = job.targets[target].builds[index].clone();
+            let build = WrittenBuild::of(&job.targets[target].builds[index]);
             let kept = &mut written.targets[target].builds;
             if index < kept.len() {
                 kept[index] = build;
@@ -281,7 +338,7 @@ impl Store {
         // A target waiting for word of its recipe's builds is found by the recipe.
         let now = Utc::now();
         for (index, target) in job.targets.iter().enumerate() {
-            if !diff.head && !changes.targets.contains(&index) {
+            if !diff.head && !written.relink && !changes.targets.contains(&index) {
                 continue;
             }
             let key = awaiting_key(&target.recipe_url).into_bytes();

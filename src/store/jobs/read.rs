@@ -44,6 +44,14 @@ impl Store {
         Ok(Some(job))
     }
 
+    /// A job's own record: the job without its targets.
+    pub(in crate::store) fn head(&self, id: JobId) -> Result<Option<Job>, StoreError> {
+        match self.records.get(head_key(id))? {
+            Some(bytes) => Ok(Some(serde_json::from_slice(&bytes)?)),
+            None => Ok(None),
+        }
+    }
+
     /// The stored jobs' ids, newest first.
     pub(super) fn ids_newest_first(&self) -> impl Iterator<Item = Result<JobId, StoreError>> + '_ {
         let mut upper = Some(vec![
@@ -132,10 +140,9 @@ impl Store {
     pub fn job_counts(&self) -> Result<std::collections::BTreeMap<String, u64>, StoreError> {
         let mut counts = std::collections::BTreeMap::new();
         for id in self.ids_newest_first() {
-            let Some(head) = self.records.get(head_key(id?))? else {
+            let Some(job) = self.head(id?)? else {
                 continue;
             };
-            let job: Job = serde_json::from_slice(&head)?;
             *counts
                 .entry(format!("{:?}", job.status).to_lowercase())
                 .or_insert(0) += 1;
