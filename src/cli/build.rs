@@ -17,7 +17,7 @@ use crate::chat::terminal::Terminal;
 use crate::command::parse_rebuild;
 use crate::engine::Engine;
 use crate::jobs::model::Job;
-use crate::launchpad::sim::{SimSettings, Simulator};
+use crate::launchpad::sim::{Apart, SimSettings};
 use crate::launchpad::Client;
 use crate::messages::{self, Front};
 use crate::plan::plan;
@@ -198,6 +198,13 @@ pub async fn run(args: &BuildArgs, out: &mut impl Write) -> Outcome {
         return Ok(ExitCode::from(code));
     }
     let job = follow(&engine, &bars, id).await?;
+    if let Some(sim) = &sim {
+        let requests: u64 = sim.request_counts().values().sum();
+        tracing::info!(
+            requests,
+            "the simulator answered {requests} Launchpad requests"
+        );
+    }
     writeln!(out, "{}", final_report(&job))?;
     Ok(ExitCode::from(exit_code(&job)))
 }
@@ -206,7 +213,7 @@ pub async fn run(args: &BuildArgs, out: &mut impl Write) -> Outcome {
 async fn connect(
     args: &BuildArgs,
     config: &crate::config::Config,
-) -> anyhow::Result<(Client, String, Store, f64, Option<Simulator>)> {
+) -> anyhow::Result<(Client, String, Store, f64, Option<Apart>)> {
     match args.launchpad {
         LaunchpadChoice::Configured => {
             let client = configured_client(config, args.credentials.as_ref())?;
@@ -219,7 +226,7 @@ async fn connect(
             if let Some(path) = &args.scenario {
                 settings.scenario = crate::launchpad::sim::scenario::Scenario::load(path)?;
             }
-            let sim = Simulator::start(settings).await?;
+            let sim = Apart::start(settings).await?;
             let mut client_settings = config.launchpad.client_settings(Some(sim.credentials()));
             client_settings.api_root = sim.api_root();
             let client = Client::new(client_settings)?;

@@ -116,6 +116,10 @@ pub fn open_store_to_read(
 /// One progress bar per target, updated from the engine's memory ([`Engine::follow`]) until
 /// the job ends and the engine has said all it will; returns the job as it ended (read from
 /// the store).
+///
+/// The bars show the job at most [`REDRAW`] apart: changes that come sooner (a job of 60
+/// recipes changes several hundred times a minute) are shown together, and what each bar shows
+/// is read from the engine's copy of the job without copying it.
 pub async fn follow(
     engine: &Engine<Terminal>,
     bars: &MultiProgress,
@@ -124,22 +128,36 @@ pub async fn follow(
     let style = ProgressStyle::with_template("{prefix:24} [{bar:12}] {pos}/{len} {msg}")
         .expect("a valid template")
         .progress_chars("=> ");
-    let mut shown: Vec<ProgressBar> = Vec::new();
     let mut changes = engine.follow(id)?;
+    let shown: Vec<ProgressBar> = changes
+        .borrow()
+        .targets
+        .iter()
+        .map(|target| {
+            let bar = bars.add(ProgressBar::new(target.arches.len() as u64));
+            bar.set_style(style.clone());
+            bar.set_prefix(say::target_name(target));
+            bar
+        })
+        .collect();
+    // What each bar shows now: how many of its builds are settled, and its message.
+    let mut showing: Vec<(u64, String)> = vec![(0, String::new()); shown.len()];
     loop {
-        let job = changes.borrow_and_update().clone();
-        if shown.is_empty() {
-            for target in &job.targets {
-                let bar = bars.add(ProgressBar::new(target.arches.len() as u64));
-                bar.set_style(style.clone());
-                bar.set_prefix(say::target_name(target));
-                shown.push(bar);
+        let drawn = tokio::time::Instant::now();
+        {
+            let job = changes.borrow_and_update();
+            for ((bar, showing), target) in shown.iter().zip(&mut showing).zip(&job.targets) {
+                let settled = target.wanted().filter(|b| b.is_settled(false, 0)).count() as u64;
+                let message = target_progress(target);
+                if showing.0 != settled {
+                    bar.set_position(settled);
+                    showing.0 = settled;
+                }
+                if showing.1 != message {
+                    bar.set_message(message.clone());
+                    showing.1 = message;
+                }
             }
-        }
-        for (bar, target) in shown.iter().zip(&job.targets) {
-            let settled = target.wanted().filter(|b| b.is_settled(false, 0)).count();
-            bar.set_position(settled as u64);
-            bar.set_message(target_progress(target));
         }
         if engine.running() == 0 {
             for bar in &shown {
@@ -167,8 +185,12 @@ pub async fn follow(
             }
             () = tokio::time::sleep(Duration::from_millis(100)) => {}
         }
+        tokio::time::sleep_until(drawn + REDRAW).await;
     }
 }
+
+/// The least time between two updates of the progress bars.
+const REDRAW: Duration = Duration::from_millis(100);
 
 fn target_progress(target: &crate::jobs::model::Target) -> String {
     match &target.phase {

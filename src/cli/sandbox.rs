@@ -18,7 +18,7 @@ use crate::chat::Incoming;
 use crate::engine::Engine;
 use crate::launchpad::models::OCI_BUILD_EVENT;
 use crate::launchpad::sim::scenario::Scenario;
-use crate::launchpad::sim::{SimSettings, Simulator};
+use crate::launchpad::sim::{Apart, SimSettings};
 use crate::launchpad::Client;
 use crate::messages;
 use crate::permissions::User;
@@ -122,7 +122,7 @@ pub async fn run(args: &SandboxArgs) -> Outcome {
     settings.speed = Some(args.speed);
     settings.scenario = scenario;
     settings.auto_authorize = true;
-    let sim = Simulator::start(settings).await?;
+    let sim = Apart::start(settings).await?;
 
     let store = match &args.data_dir {
         Some(dir) => Store::open(dir)?,

@@ -1,8 +1,8 @@
-//! Sending the simulator's webhook deliveries ([`super::hooks`]) as Launchpad does
+//! Sending the simulator's webhook deliveries ([`super::webhooks`]) as Launchpad does
 //! (`reference/launchpad-api.md` §1.8): a POST to the webhook's URL with Python's JSON spacing,
 //! `X-Launchpad-Event-Type`, `X-Launchpad-Delivery`, and `X-Hub-Signature: sha1=HMAC` made
 //! with the webhook's secret at the time of each attempt. A non-2xx answer or no answer is
-//! tried again on Launchpad's schedule, in simulated time ([`super::hooks`]), and recorded on
+//! tried again on Launchpad's schedule, in simulated time ([`super::webhooks`]), and recorded on
 //! the delivery's entry.
 
 use std::sync::Arc;

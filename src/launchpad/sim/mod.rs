@@ -6,15 +6,16 @@
 //! tests step the clock by hand ([`Simulator::advance`]); the sandbox runs it in scaled real time.
 //! Outcomes and faults are scriptable, and it counts requests by operation.
 
+mod apart;
 pub mod buildlog;
 pub mod deliver;
-pub mod hooks;
 mod oauth;
 mod render;
 mod routes;
 pub mod scenario;
 mod server;
 pub mod upload;
+pub mod webhooks;
 pub mod world;
 
 use std::collections::{BTreeMap, VecDeque};
@@ -30,6 +31,7 @@ use tokio::task::JoinHandle;
 use crate::catalogue::Catalogue;
 use crate::launchpad::auth::{Credentials, CONSUMER_KEY};
 use crate::secret::Secret;
+pub use apart::Apart;
 pub use render::Roots;
 use scenario::{FaultRates, Outcome, Scenario};
 use world::World;

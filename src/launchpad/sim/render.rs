@@ -7,8 +7,8 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{json, Map, Value};
 use sha1::{Digest, Sha1};
 
-use super::hooks::{SimDelivery, SimWebhook};
 use super::upload::PushRule;
+use super::webhooks::{SimDelivery, SimWebhook};
 use super::world::{SimBuild, SimRecipe, SimRequest, World};
 use crate::launchpad::models::{resource_type, BuildState};
 

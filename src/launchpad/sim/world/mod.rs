@@ -12,16 +12,16 @@
 //! pushes to each of the recipe's push rules ([`super::upload`]); `retry` (which keeps the last
 //! upload's status), `cancel` and `scheduleRegistryUpload` check what Launchpad checks. Builds
 //! nobody asked the bot for come from someone else's build request, as from Launchpad's web UI.
-//! Webhooks and their deliveries: [`super::hooks`].
+//! Webhooks and their deliveries: [`super::webhooks`].
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use super::hooks::{SimDelivery, SimWebhook};
 use super::scenario::{Outcome, Scenario};
 use super::upload::PushRule;
+use super::webhooks::{SimDelivery, SimWebhook};
 use crate::catalogue::Catalogue;
 use crate::target::Arch;
 
