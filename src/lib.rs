@@ -25,6 +25,7 @@
 #![warn(clippy::print_stderr)]
 
 pub mod alerts;
+pub mod backoff;
 pub mod bot;
 pub mod catalogue;
 pub mod chat;

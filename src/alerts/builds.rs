@@ -4,11 +4,12 @@
 use chrono::Utc;
 
 use super::ledger::{Claim, Said};
-use super::{failure_key, image_of, unreadable_key, Alerts, UNTRACKED};
+use super::{image_of, Alerts};
 use crate::chat::{Button, Chat, Kind, Outgoing};
 use crate::launchpad::models::{Build, UploadStatus};
 use crate::launchpad::{Conditional, LaunchpadError};
 use crate::messages::alerts as say;
+use crate::store::{LedgerKey, LedgerOwner};
 
 impl<C: Chat> Alerts<C> {
     /// Launchpad says the build at `url` (a canonical API URL) changed, and no running job
@@ -158,8 +159,11 @@ impl<C: Chat> Alerts<C> {
                 self.failed(&build, failure, again_in).await
             }
             Some(Said::Ended { channel }) => {
-                let key = format!("{link}#retried#{}", record.failures);
-                if self.claim(&key, UNTRACKED) == Claim::New {
+                let key = LedgerKey::RetryEnded {
+                    link: link.to_string(),
+                    failure: record.failures,
+                };
+                if self.claim(&key, LedgerOwner::Untracked) == Claim::New {
                     let text = if build.registry_upload_status == UploadStatus::Uploaded {
                         say::retried_upload_worked(&build)
                     } else {
@@ -177,8 +181,11 @@ impl<C: Chat> Alerts<C> {
     /// where its retry was asked for, or as (part of a grouped) alert.
     pub(super) async fn failed(&self, build: &Build, failure: u32, again_in: Option<String>) {
         let link = &build.self_link;
-        let key = failure_key(link, failure);
-        if self.claim(&key, UNTRACKED) != Claim::New {
+        let key = LedgerKey::Failure {
+            link: link.clone(),
+            failure,
+        };
+        if self.claim(&key, LedgerOwner::Untracked) != Claim::New {
             return;
         }
         let line = say::untracked_line(build, failure);
@@ -200,15 +207,14 @@ impl<C: Chat> Alerts<C> {
 
     /// A build nobody asked for whose entry Launchpad answers 500 to: told once.
     pub(super) async fn unreadable(&self, url: &str, oops_id: Option<&str>) {
-        let key = unreadable_key(url);
-        if self.claim(&key, UNTRACKED) != Claim::New {
+        let key = LedgerKey::Unreadable {
+            link: url.to_string(),
+        };
+        if self.claim(&key, LedgerOwner::Untracked) != Claim::New {
             return;
         }
         let web_link = self.web_link(url);
-        let line = format!(
-            "• {web_link}: cannot be read ({})",
-            oops_id.unwrap_or("no OOPS id")
-        );
+        let line = say::untracked_unreadable_line(&web_link, oops_id);
         if !self.muted(image_of(url), url, line) {
             match self.inner.settings.channel.clone() {
                 Some(channel) => {

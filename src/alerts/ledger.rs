@@ -3,32 +3,32 @@
 
 use chrono::Utc;
 
-use super::{Alerts, UNTRACKED};
+use super::Alerts;
 use crate::chat::Chat;
 use crate::launchpad::models::UploadStatus;
 use crate::launchpad::{Conditional, LaunchpadError};
-use crate::store::{Claimed, UploadRecord};
+use crate::store::{Claimed, LedgerKey, LedgerOwner, UploadRecord};
 
 impl<C: Chat> Alerts<C> {
     /// Claims the right to tell something once, in the ledger (on disk before this returns), for
-    /// `owner` ([`job_owner`], or [`UNTRACKED`]). Claimed and never marked [`Alerts::said`]
+    /// `owner` (the job that follows the build, or alerting itself). Claimed and never marked [`Alerts::said`]
     /// (a crash came between), it can be claimed again by the same owner: a crash repeats an
     /// alert rather than lose it.
-    pub fn claim(&self, key: &str, owner: &str) -> Claim {
+    pub fn claim(&self, key: &LedgerKey, owner: LedgerOwner) -> Claim {
         match self.inner.store.claim_alert(key, owner, Utc::now()) {
             Ok(Claimed::New | Claimed::Unsaid) => Claim::New,
             Ok(Claimed::Said) => Claim::Told,
             Err(error) => {
-                tracing::error!(%error, key, "the alert ledger failed; not alerting rather than risk twice");
+                tracing::error!(%error, %key, "the alert ledger failed; not alerting rather than risk twice");
                 Claim::Told
             }
         }
     }
 
     /// Marks a claimed alert as said: after a crash before this, its owner says it again.
-    pub fn said(&self, key: &str) {
+    pub fn said(&self, key: &LedgerKey) {
         if let Err(error) = self.inner.store.alert_said(key) {
-            tracing::error!(%error, key, "recording an alert as said failed");
+            tracing::error!(%error, %key, "recording an alert as said failed");
         }
     }
 
@@ -96,19 +96,16 @@ impl<C: Chat> Alerts<C> {
     /// After a restart: alerts of builds no job follows that were claimed and never said (a
     /// crash came between) are said now, from a fresh read.
     pub(super) fn resume_unsaid(&self) {
-        let keys = match self.inner.store.unsaid_alerts(UNTRACKED) {
+        let keys = match self.inner.store.unsaid_alerts(LedgerOwner::Untracked) {
             Ok(keys) => keys,
             Err(error) => return tracing::error!(%error, "reading the alert ledger failed"),
         };
         for key in keys {
-            let Some((link, which)) = key.rsplit_once('#') else {
-                continue;
-            };
-            let (link, failure) = match which.parse::<u32>() {
-                Ok(failure) => (link.to_string(), Some(failure)),
-                Err(_) if which == "unreadable" => (link.to_string(), None),
+            let (link, failure) = match &key {
+                LedgerKey::Failure { link, failure } => (link.clone(), Some(*failure)),
+                LedgerKey::Unreadable { link } => (link.clone(), None),
                 // A retry's outcome: the follow of the retry says it again.
-                Err(_) => continue,
+                LedgerKey::RetryEnded { .. } => continue,
             };
             let alerts = self.clone();
             tokio::spawn(async move {

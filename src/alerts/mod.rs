@@ -87,24 +87,6 @@ struct Shared<C> {
     queued: Mutex<HashMap<String, VecDeque<deliveries::Queued>>>,
 }
 
-/// The owner of the alerts a job says.
-pub fn job_owner(job: JobId) -> String {
-    format!("job {}", job.0)
-}
-
-/// The owner of the alerts of builds no job follows.
-pub const UNTRACKED: &str = "untracked";
-
-/// The ledger's key for the `failure`th failed upload of the build at `link`.
-pub fn failure_key(link: &str, failure: u32) -> String {
-    format!("{link}#{failure}")
-}
-
-/// The ledger's key for "the build at `link` cannot be read".
-pub fn unreadable_key(link: &str) -> String {
-    format!("{link}#unreadable")
-}
-
 /// The image of a recipe or build URL (`.../+oci/IMAGE/+recipe/...`).
 pub fn image_of(url: &str) -> &str {
     url.split("/+oci/")

@@ -113,7 +113,7 @@ async fn check_mattermost(
     err: &mut impl Write,
 ) -> anyhow::Result<usize> {
     use crate::chat::mattermost::{self, Mattermost};
-    let Some(token) = super::run::env_secret(mattermost::TOKEN_ENV) else {
+    let Some(token) = super::env_secret(mattermost::TOKEN_ENV) else {
         writeln!(
             err,
             "chat.service is \"mattermost\": set {} to check the bot's token and channels.",

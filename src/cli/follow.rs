@@ -190,7 +190,7 @@ pub async fn follow(
 }
 
 /// The least time between two updates of the progress bars.
-const REDRAW: Duration = Duration::from_millis(100);
+const REDRAW: Duration = Duration::from_millis(250);
 
 fn target_progress(target: &crate::jobs::model::Target) -> String {
     match &target.phase {

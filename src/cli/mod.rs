@@ -34,6 +34,19 @@ pub use webhooks::WebhooksArgs;
 
 use crate::chat::terminal::{Rendered, Style};
 use crate::config::{Config, ConfigError, BUILT_IN_NAME};
+use crate::secret::Secret;
+
+/// The environment variable with the webhook secret (`run`'s listener checks deliveries with
+/// it; `webhooks install` registers it).
+const SECRET_ENV: &str = "WEBHOOK_SECRET";
+
+/// The secret in the environment variable `variable`, trimmed, if it is set and not blank.
+fn env_secret(variable: &str) -> Option<Secret> {
+    std::env::var(variable)
+        .ok()
+        .filter(|value| !value.trim().is_empty())
+        .map(|value| Secret::new(value.trim()))
+}
 
 /// Rebuild the Ubuntu OCI images on Launchpad, follow the builds, and report failed uploads.
 #[derive(Debug, Parser)]

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use clap::Args;
 
 use super::follow::{configured_client, data_dir, open_store};
-use super::{config, ConfigArgs, Failure, Outcome};
+use super::{config, env_secret, ConfigArgs, Failure, Outcome, SECRET_ENV};
 use crate::bot::Bot;
 use crate::chat::discord::{self, Discord, Handler};
 use crate::chat::mattermost::{self, Mattermost};
@@ -43,14 +43,6 @@ pub async fn run(args: &RunArgs) -> Outcome {
         Service::Mattermost => run_mattermost(args, config).await,
         Service::Discord | Service::Console => run_discord(args, config).await,
     }
-}
-
-/// The secret in the environment variable `variable`, trimmed, if it is set and not blank.
-pub(super) fn env_secret(variable: &str) -> Option<Secret> {
-    std::env::var(variable)
-        .ok()
-        .filter(|value| !value.trim().is_empty())
-        .map(|value| Secret::new(value.trim()))
 }
 
 /// The token in `variable`, or a failure saying where to get one.
@@ -228,7 +220,7 @@ impl Listeners {
             }
         }
         if let (Some(address), Some(taken)) = (self.webhook, deliveries_taken) {
-            let secret = env_secret(super::webhooks::SECRET_ENV).ok_or_else(|| Failure::failed(format!("webhook.listen is set, so set {} to the secret Launchpad signs deliveries with (the one `webhooks install` registered).", super::webhooks::SECRET_ENV)))?;
+            let secret = env_secret(SECRET_ENV).ok_or_else(|| Failure::failed(format!("webhook.listen is set, so set {} to the secret Launchpad signs deliveries with (the one `webhooks install` registered).", SECRET_ENV)))?;
             let listener = tokio::net::TcpListener::bind(address)
                 .await
                 .map_err(|error| Failure::failed(format!("cannot listen for Launchpad's webhooks on {address} (webhook.listen): {error}")))?;

@@ -17,14 +17,11 @@ use std::time::Duration;
 use clap::{Args, Subcommand};
 
 use super::follow::configured_client;
-use super::{config, ConfigArgs, Failure, Outcome};
+use super::{config, env_secret, ConfigArgs, Failure, Outcome, SECRET_ENV};
 use crate::launchpad::models::{Webhook, WebhookDelivery, OCI_BUILD_EVENT};
 use crate::launchpad::{Client, LaunchpadError};
 use crate::messages::webhooks as say;
 use crate::secret::Secret;
-
-/// The environment variable with the webhook secret.
-pub const SECRET_ENV: &str = "WEBHOOK_SECRET";
 
 /// `image-builder webhooks`.
 #[derive(Debug, Args)]
@@ -99,7 +96,7 @@ pub async fn run(args: &WebhooksArgs, out: &mut impl Write) -> Outcome {
         }
         WebhooksAction::Install => {
             let delivery_url = delivery_url.ok_or_else(needs_url)?;
-            let secret = super::run::env_secret(SECRET_ENV).ok_or_else(|| {
+            let secret = env_secret(SECRET_ENV).ok_or_else(|| {
                 Failure::failed(format!("Set {SECRET_ENV} to the secret the listener checks deliveries with (the same one `run` is given)."))
             })?;
             let mut failed = 0;

@@ -108,7 +108,7 @@ impl<C: Chat> Engine<C> {
         &self.inner.store
     }
 
-    /// The job as its driver has it, from memory, as it changes (at most every 100 ms): what
+    /// The job as its driver has it, from memory, as it changes (at most every 250 ms): what
     /// progress bars show, without reading the store. Starts from the stored job.
     pub fn follow(&self, id: JobId) -> Result<watch::Receiver<Arc<Job>>, EngineError> {
         let mut followed = self

@@ -68,8 +68,9 @@ pub(super) struct Inner<C> {
     pub(super) stopping: std::sync::atomic::AtomicBool,
 }
 
-/// How often a followed job is published at most: progress bars need no more.
-pub(super) const PUBLISH_EVERY: Duration = Duration::from_millis(100);
+/// How often a followed job is published at most: progress bars need no more (four times a
+/// second; each publication copies the job, and wakes its follower).
+pub(super) const PUBLISH_EVERY: Duration = Duration::from_millis(250);
 
 /// How many builds a control acted on, from the notice it gave.
 pub(super) fn controlled_count(step: &Step) -> usize {

@@ -4,6 +4,8 @@
 use std::hash::{BuildHasher, Hasher};
 use std::time::Duration;
 
+use crate::backoff::Backoff;
+
 /// How hard the client tries before it gives up on a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetryPolicy {
@@ -45,10 +47,7 @@ impl RetryPolicy {
         if attempt >= self.max_attempts {
             return None;
         }
-        let step = self
-            .first_delay
-            .saturating_mul(1 << attempt.saturating_sub(1).min(16))
-            .min(self.max_delay);
+        let step = Backoff::new(self.first_delay, self.max_delay).nth(attempt.saturating_sub(1));
         let jittered = step / 2 + step.mul_f64(jitter() / 2.0);
         let delay = retry_after.map_or(jittered, |asked| asked.max(jittered));
         (elapsed + delay <= self.total).then_some(delay)

@@ -128,6 +128,15 @@ pub fn unshown_title(number: &str, recipe_path: &str) -> String {
     format!("build {number} of /{recipe_path}")
 }
 
+/// A muted alert's line (in the summary when the mute ends) for a build nobody asked for whose
+/// entry Launchpad cannot show.
+pub fn untracked_unreadable_line(web_link: &str, oops_id: Option<&str>) -> String {
+    format!(
+        "• {web_link}: cannot be read ({})",
+        oops_id.unwrap_or("no OOPS id")
+    )
+}
+
 /// A build nobody asked for whose entry Launchpad cannot show.
 pub fn untracked_unreadable(web_link: &str, oops_id: Option<&str>) -> String {
     format!(

@@ -1,7 +1,9 @@
 //! What alerting remembers, so that every failed upload is told exactly once across restarts:
 //!
-//! - `alerts`, the ledger: `LINK#N` (a build's `self_link` as Launchpad returns it, and which of
-//!   its failures) → when it was told. Claimed before the alert is sent.
+//! - `alerts`, the ledger: a [`LedgerKey`] (a build's `self_link` as Launchpad returns it, and
+//!   what of it is told: `LINK#N` its `N`th failed upload, `LINK#unreadable`, `LINK#retried#N`
+//!   how the retry after failure `N` ended) → who claimed it ([`LedgerOwner`]), when, and
+//!   whether it was said. Claimed before the alert is sent.
 //! - `uploads`: a build's `self_link` → [`UploadRecord`], how many of its uploads were seen
 //!   failing and what was last seen, for builds no running job follows; and whether a retry the
 //!   bot made for it is being followed.
@@ -18,6 +20,85 @@ use chrono::{DateTime, Utc};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
 use super::{Store, StoreError};
+use crate::target::JobId;
+
+/// What the alert ledger records as told once, for the build at `link`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LedgerKey {
+    /// Its `failure`th failed upload (`LINK#N`).
+    Failure { link: String, failure: u32 },
+    /// Launchpad cannot show it: its entry answers 500 (`LINK#unreadable`).
+    Unreadable { link: String },
+    /// How the retry the bot made after its `failure`th failed upload ended
+    /// (`LINK#retried#N`).
+    RetryEnded { link: String, failure: u32 },
+}
+
+impl LedgerKey {
+    /// The build's `self_link`.
+    pub fn link(&self) -> &str {
+        match self {
+            LedgerKey::Failure { link, .. }
+            | LedgerKey::Unreadable { link }
+            | LedgerKey::RetryEnded { link, .. } => link,
+        }
+    }
+
+    /// The key as the ledger stores it.
+    fn encode(&self) -> String {
+        match self {
+            LedgerKey::Failure { link, failure } => format!("{link}#{failure}"),
+            LedgerKey::Unreadable { link } => format!("{link}#unreadable"),
+            LedgerKey::RetryEnded { link, failure } => format!("{link}#retried#{failure}"),
+        }
+    }
+
+    /// A stored key read back; `None` for one no version of the bot wrote.
+    fn decode(key: &str) -> Option<LedgerKey> {
+        let (rest, last) = key.rsplit_once('#')?;
+        if last == "unreadable" {
+            return Some(LedgerKey::Unreadable {
+                link: rest.to_string(),
+            });
+        }
+        let failure = last.parse().ok()?;
+        Some(match rest.strip_suffix("#retried") {
+            Some(link) => LedgerKey::RetryEnded {
+                link: link.to_string(),
+                failure,
+            },
+            None => LedgerKey::Failure {
+                link: rest.to_string(),
+                failure,
+            },
+        })
+    }
+}
+
+impl std::fmt::Display for LedgerKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.encode())
+    }
+}
+
+/// Who claimed an alert in the ledger: the job that follows the build, or alerting itself for
+/// builds no job follows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LedgerOwner {
+    /// A job (stored as `job N`).
+    Job(JobId),
+    /// Alerting, for builds no job follows (stored as `untracked`).
+    Untracked,
+}
+
+impl LedgerOwner {
+    fn encode(self) -> String {
+        match self {
+            LedgerOwner::Job(id) => format!("job {}", id.0),
+            LedgerOwner::Untracked => "untracked".to_string(),
+        }
+    }
+}
 
 /// What is known of one build's registry uploads, by its `self_link`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -128,17 +209,18 @@ impl Store {
     /// came between the claim and the saying). The claim is on disk before this returns.
     pub fn claim_alert(
         &self,
-        key: &str,
-        owner: &str,
+        key: &LedgerKey,
+        owner: LedgerOwner,
         now: DateTime<Utc>,
     ) -> Result<Claimed, StoreError> {
+        let owner = owner.encode();
         let claim = LedgerEntry {
             at: now,
-            owner: owner.to_string(),
+            owner: owner.clone(),
             said: false,
         };
         let swapped = self.alerts.compare_and_swap(
-            key.as_bytes(),
+            key.encode().as_bytes(),
             None as Option<&[u8]>,
             Some(serde_json::to_vec(&claim)?),
         )?;
@@ -153,7 +235,8 @@ impl Store {
     }
 
     /// Marks a claimed alert as said.
-    pub fn alert_said(&self, key: &str) -> Result<(), StoreError> {
+    pub fn alert_said(&self, key: &LedgerKey) -> Result<(), StoreError> {
+        let key = key.encode();
         if let Some(bytes) = self.alerts.get(key.as_bytes())? {
             let mut entry = LedgerEntry::decode(&bytes);
             entry.said = true;
@@ -164,22 +247,24 @@ impl Store {
         Ok(())
     }
 
-    /// The keys claimed by `owner` and never marked said.
-    pub fn unsaid_alerts(&self, owner: &str) -> Result<Vec<String>, StoreError> {
+    /// The keys claimed by `owner` and never marked said (a key no version of the bot wrote
+    /// is left out).
+    pub fn unsaid_alerts(&self, owner: LedgerOwner) -> Result<Vec<LedgerKey>, StoreError> {
+        let owner = owner.encode();
         let mut keys = Vec::new();
         for entry in self.alerts.iter() {
             let (key, bytes) = entry?;
             let entry = LedgerEntry::decode(&bytes);
             if !entry.said && entry.owner == owner {
-                keys.push(String::from_utf8_lossy(&key).into_owned());
+                keys.extend(LedgerKey::decode(&String::from_utf8_lossy(&key)));
             }
         }
         Ok(keys)
     }
 
     /// Whether `key` was claimed.
-    pub fn alert_claimed(&self, key: &str) -> Result<bool, StoreError> {
-        Ok(self.alerts.contains_key(key.as_bytes())?)
+    pub fn alert_claimed(&self, key: &LedgerKey) -> Result<bool, StoreError> {
+        Ok(self.alerts.contains_key(key.encode().as_bytes())?)
     }
 
     /// What is known of a build's uploads, if anything.
@@ -352,34 +437,69 @@ impl Store {
 mod tests {
     use super::*;
 
+    /// A ledger key as stored.
+    fn key(stored: &str) -> LedgerKey {
+        LedgerKey::decode(stored).unwrap()
+    }
+
+    const JOB_1: LedgerOwner = LedgerOwner::Job(JobId(1));
+    const JOB_2: LedgerOwner = LedgerOwner::Job(JobId(2));
+
+    #[test]
+    fn ledger_keys_read_back_as_written_and_a_retrys_end_is_not_a_failure() {
+        let link = "https://api.launchpad.net/devel/~x/+oci/redis/+recipe/r/+build/1";
+        for key in [
+            LedgerKey::Failure {
+                link: link.into(),
+                failure: 3,
+            },
+            LedgerKey::Unreadable { link: link.into() },
+            LedgerKey::RetryEnded {
+                link: link.into(),
+                failure: 2,
+            },
+        ] {
+            assert_eq!(LedgerKey::decode(&key.encode()), Some(key.clone()));
+            assert_eq!(key.link(), link);
+        }
+        assert_eq!(
+            key(&format!("{link}#retried#2")),
+            LedgerKey::RetryEnded {
+                link: link.into(),
+                failure: 2
+            }
+        );
+        assert_eq!(LedgerKey::decode(&format!("{link}#later")), None);
+    }
+
     #[test]
     fn an_alert_is_claimed_once_and_again_by_its_owner_only_until_said() {
         let store = Store::temporary().unwrap();
         let now = Utc::now();
         assert_eq!(
-            store.claim_alert("build#1", "job 1", now).unwrap(),
+            store.claim_alert(&key("build#1"), JOB_1, now).unwrap(),
             Claimed::New
         );
         assert_eq!(
-            store.claim_alert("build#1", "job 2", now).unwrap(),
+            store.claim_alert(&key("build#1"), JOB_2, now).unwrap(),
             Claimed::Said
         );
         assert_eq!(
-            store.claim_alert("build#1", "job 1", now).unwrap(),
+            store.claim_alert(&key("build#1"), JOB_1, now).unwrap(),
             Claimed::Unsaid
         );
-        assert_eq!(store.unsaid_alerts("job 1").unwrap(), ["build#1"]);
-        store.alert_said("build#1").unwrap();
+        assert_eq!(store.unsaid_alerts(JOB_1).unwrap(), [key("build#1")]);
+        store.alert_said(&key("build#1")).unwrap();
         assert_eq!(
-            store.claim_alert("build#1", "job 1", now).unwrap(),
+            store.claim_alert(&key("build#1"), JOB_1, now).unwrap(),
             Claimed::Said
         );
-        assert!(store.unsaid_alerts("job 1").unwrap().is_empty());
+        assert!(store.unsaid_alerts(JOB_1).unwrap().is_empty());
         assert_eq!(
-            store.claim_alert("build#2", "job 1", now).unwrap(),
+            store.claim_alert(&key("build#2"), JOB_1, now).unwrap(),
             Claimed::New
         );
-        assert!(store.alert_claimed("build#1").unwrap());
+        assert!(store.alert_claimed(&key("build#1")).unwrap());
     }
 
     #[test]
@@ -390,7 +510,9 @@ mod tests {
             .insert("old#1", Utc::now().to_rfc3339().as_bytes())
             .unwrap();
         assert_eq!(
-            store.claim_alert("old#1", "", Utc::now()).unwrap(),
+            store
+                .claim_alert(&key("old#1"), LedgerOwner::Untracked, Utc::now())
+                .unwrap(),
             Claimed::Said
         );
     }
@@ -400,8 +522,12 @@ mod tests {
         let store = Store::temporary().unwrap();
         let old = Utc::now() - chrono::Duration::days(40);
         let cutoff = Utc::now() - chrono::Duration::days(30);
-        store.claim_alert("old#1", "x", old).unwrap();
-        store.claim_alert("new#1", "x", Utc::now()).unwrap();
+        store
+            .claim_alert(&key("old#1"), LedgerOwner::Untracked, old)
+            .unwrap();
+        store
+            .claim_alert(&key("new#1"), LedgerOwner::Untracked, Utc::now())
+            .unwrap();
         let record = |retrying: bool| UploadRecord {
             failures: 1,
             last_status: Some("Failed to upload".into()),
@@ -425,8 +551,8 @@ mod tests {
         };
         let number = store.add_group(&group).unwrap();
         store.compact(cutoff).unwrap();
-        assert!(!store.alert_claimed("old#1").unwrap());
-        assert!(store.alert_claimed("new#1").unwrap());
+        assert!(!store.alert_claimed(&key("old#1")).unwrap());
+        assert!(store.alert_claimed(&key("new#1")).unwrap());
         assert_eq!(store.upload_record("old").unwrap(), None);
         assert!(store.upload_record("retrying").unwrap().is_some());
         assert_eq!(store.muted().unwrap().len(), 1);

@@ -22,7 +22,10 @@ pub mod alerts;
 mod history;
 mod jobs;
 
-pub use alerts::{Claimed, GroupRecord, MuteRecord, MutedFailure, UnreadDelivery, UploadRecord};
+pub use alerts::{
+    Claimed, GroupRecord, LedgerKey, LedgerOwner, MuteRecord, MutedFailure, UnreadDelivery,
+    UploadRecord,
+};
 pub use jobs::{decode_v1, Written};
 
 /// The layout this code reads and writes. Bump it with a migration when the layout changes.

@@ -27,6 +27,7 @@ mod handler;
 pub use handler::{serve, Handler, ServeError};
 
 use super::{Button, Chat, ChatError, Emphasis, MessageId, Outgoing};
+use crate::backoff::Backoff;
 use crate::secret::Secret;
 
 /// Discord's limit on a message's content, in characters.
@@ -119,6 +120,12 @@ fn allowed_mentions(message: &Outgoing) -> CreateAllowedMentions {
 /// How many times a call Discord answered 429 or 5xx is tried in all.
 const ATTEMPTS: u32 = 5;
 
+/// The waits between those attempts: 0.5, 1, 2, 4 s.
+const RETRY: Backoff = Backoff::new(
+    std::time::Duration::from_millis(500),
+    std::time::Duration::from_secs(60),
+);
+
 /// Whether Discord's answer is worth trying again: rate limited, or Discord's own trouble.
 fn transient(status: u16) -> bool {
     matches!(status, 429 | 500 | 502 | 503 | 504)
@@ -142,7 +149,7 @@ where
             Err(serenity::Error::Http(HttpError::UnsuccessfulRequest(response)))
                 if transient(response.status_code.as_u16()) && attempt < ATTEMPTS =>
             {
-                let wait = std::time::Duration::from_millis(500 << (attempt - 1));
+                let wait = RETRY.nth(attempt - 1);
                 let status = response.status_code.as_u16();
                 tracing::warn!(
                     what,

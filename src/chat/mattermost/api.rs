@@ -7,7 +7,7 @@ use reqwest::{Method, StatusCode};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{Mattermost, ATTEMPTS, LONGEST_WAIT, TOKEN_ENV};
+use super::{Mattermost, ATTEMPTS, LONGEST_WAIT, RETRY, TOKEN_ENV};
 use crate::chat::ChatError;
 
 impl Mattermost {
@@ -41,7 +41,7 @@ impl Mattermost {
             let response = match request.send().await {
                 Ok(response) => response,
                 Err(error) if attempt < ATTEMPTS => {
-                    let wait = Duration::from_millis(500 << (attempt - 1));
+                    let wait = RETRY.nth(attempt - 1);
                     tracing::warn!(what, attempt, error = %error.without_url(), ?wait, "Mattermost did not answer; trying again");
                     tokio::time::sleep(wait).await;
                     continue;
@@ -60,7 +60,7 @@ impl Mattermost {
             let transient = status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error();
             if transient && attempt < ATTEMPTS {
                 let wait = retry_after(response.headers())
-                    .unwrap_or(Duration::from_millis(500 << (attempt - 1)))
+                    .unwrap_or(RETRY.nth(attempt - 1))
                     .min(LONGEST_WAIT);
                 tracing::warn!(
                     what,

@@ -30,6 +30,7 @@ use reqwest::Method;
 use serde_json::json;
 
 use super::{Chat, ChatError, Incoming, MessageId, Outgoing};
+use crate::backoff::Backoff;
 use crate::permissions::{Service, User};
 use crate::secret::{hmac_sha1_hex, hmac_sha1_matches, Secret};
 
@@ -50,6 +51,10 @@ const ATTEMPTS: u32 = 5;
 
 /// The longest wait for a rate limit's reset that the adapter sits out.
 const LONGEST_WAIT: Duration = Duration::from_secs(60);
+
+/// The waits between a call's attempts: 0.5, 1, 2, 4 s (or what `Retry-After` asks, up to
+/// [`LONGEST_WAIT`]).
+const RETRY: Backoff = Backoff::new(Duration::from_millis(500), LONGEST_WAIT);
 
 /// The adapter. Cheap to clone.
 #[derive(Clone)]

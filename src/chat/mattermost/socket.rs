@@ -20,6 +20,7 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message as Frame;
 
 use super::{Mattermost, MmUser};
+use crate::backoff::Backoff;
 use crate::chat::Inbox;
 
 /// What the bot serves on Mattermost.
@@ -56,6 +57,9 @@ const PING_EVERY: Duration = Duration::from_secs(30);
 
 /// The longest wait between two attempts to connect.
 const LONGEST_BACKOFF: Duration = Duration::from_secs(60);
+
+/// The waits between attempts to connect: from 1 s, doubling, up to [`LONGEST_BACKOFF`].
+const RECONNECT: Backoff = Backoff::new(Duration::from_secs(1), LONGEST_BACKOFF);
 
 /// Turns Mattermost posts addressed to the bot into commands.
 pub struct Listener {
@@ -101,15 +105,15 @@ impl Listener {
     /// task is dropped, opening the socket again whenever it drops.
     pub async fn serve(self) -> Result<(), ServeError> {
         // A server that is down (or restarting) is waited for; a token it refuses ends `run`.
-        let mut backoff = Duration::from_secs(1);
+        let mut backoff = RECONNECT;
         let me = loop {
             match self.chat.me().await {
                 Ok(me) => break me,
                 Err(error) if error.is_refused() => return Err(ServeError::BadToken),
                 Err(error) => {
-                    tracing::warn!(%error, ?backoff, "Mattermost cannot be reached; trying again");
-                    tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(LONGEST_BACKOFF);
+                    let wait = backoff.next_wait().unwrap_or(LONGEST_BACKOFF);
+                    tracing::warn!(%error, ?wait, "Mattermost cannot be reached; trying again");
+                    tokio::time::sleep(wait).await;
                 }
             }
         };
@@ -119,15 +123,14 @@ impl Listener {
             last_post_at: chrono::Utc::now().timestamp_millis(),
             ..Position::default()
         };
-        let mut backoff = Duration::from_secs(1);
+        let mut backoff = RECONNECT;
         loop {
             match self.session(&me, &mut position).await {
-                Ok(()) => backoff = Duration::from_secs(1),
-                Err(error) => tracing::warn!(%error, ?backoff, "the Mattermost socket failed"),
+                Ok(()) => backoff.reset(),
+                Err(error) => tracing::warn!(%error, "the Mattermost socket failed"),
             }
             self.alive.store(false, Ordering::SeqCst);
-            tokio::time::sleep(backoff).await;
-            backoff = (backoff * 2).min(LONGEST_BACKOFF);
+            tokio::time::sleep(backoff.next_wait().unwrap_or(LONGEST_BACKOFF)).await;
         }
     }
 

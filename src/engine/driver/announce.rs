@@ -2,15 +2,14 @@
 //! first, so it is never said twice), copies to the alerts channel, and the final summary,
 //! tried again until the chat takes it.
 
-use std::time::Duration;
-
 use super::Driver;
-use crate::alerts::{failure_key, job_owner, unreadable_key, Claim};
+use crate::alerts::Claim;
 use crate::chat::{Button, Chat, Kind, Outgoing};
 use crate::engine::shared::Inner;
 use crate::jobs::machine::Notice;
 use crate::jobs::model::Job;
 use crate::messages::jobs as say;
+use crate::store::{LedgerKey, LedgerOwner};
 
 impl<C: Chat> Driver<C> {
     /// Says what is in the outbox, taking each notice out (and storing) once it is said. A
@@ -39,7 +38,10 @@ impl<C: Chat> Driver<C> {
             } => {
                 let t = &job.targets[*target];
                 let track = &t.builds[*build];
-                let key = failure_key(&track.url, *epoch);
+                let key = LedgerKey::Failure {
+                    link: track.url.to_string(),
+                    failure: *epoch,
+                };
                 let line = say::failure_line(job, t, track);
                 let message = Outgoing::new(Kind::Alert, say::upload_failed(job, t, track, *epoch))
                     .with_buttons(vec![Button::RetryUploads(job.id)]);
@@ -55,7 +57,9 @@ impl<C: Chat> Driver<C> {
             } => {
                 let t = &job.targets[*target];
                 let track = &t.builds[*build];
-                let key = unreadable_key(&track.url);
+                let key = LedgerKey::Unreadable {
+                    link: track.url.to_string(),
+                };
                 let line = say::failure_line(job, t, track);
                 let text = say::build_unreadable(job, t, track, oops_id.as_deref());
                 let message = Outgoing::new(Kind::Alert, text);
@@ -115,9 +119,16 @@ impl<C: Chat> Driver<C> {
 
     /// Tells a failure the ledger keys as `key` (of a build of `image` at `link`) once: claimed
     /// for this job, recorded instead if a mute covers it, said, and marked said.
-    async fn tell(&self, key: &str, image: &str, link: &str, line: String, message: Outgoing) {
+    async fn tell(
+        &self,
+        key: &LedgerKey,
+        image: &str,
+        link: &str,
+        line: String,
+        message: Outgoing,
+    ) {
         let alerts = &self.inner.alerts;
-        if alerts.claim(key, &job_owner(self.job.id)) != Claim::New {
+        if alerts.claim(key, LedgerOwner::Job(self.job.id)) != Claim::New {
             return;
         }
         if !alerts.muted(image, link, line) {
@@ -163,18 +174,17 @@ pub(super) async fn send_summary<C: Chat>(inner: &Inner<C>, job: &Job) {
     };
     // The summary is what the requester waits for: a failed send is tried again, 1, 2, 4 ...
     // up to 64 s apart, and if it still fails it goes out at the next start.
-    let mut wait = Duration::from_secs(1);
+    let mut backoff = super::LAST_WORDS;
     loop {
         match inner.chat.send(&job.channel, message.clone()).await {
             Ok(_) => break,
-            Err(error) if wait <= Duration::from_secs(64) => {
+            Err(error) => {
+                let Some(wait) = backoff.next_wait() else {
+                    tracing::error!(%error, "sending the summary failed; it goes out at the next start");
+                    return;
+                };
                 tracing::warn!(%error, ?wait, "sending the summary failed; trying again");
                 tokio::time::sleep(wait).await;
-                wait *= 2;
-            }
-            Err(error) => {
-                tracing::error!(%error, "sending the summary failed; it goes out at the next start");
-                return;
             }
         }
     }

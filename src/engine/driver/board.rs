@@ -2,8 +2,6 @@
 //! `board_interval` and only when its text changed; posted again (once) if a moderator
 //! deleted it, moved to a new message before the chat stops accepting edits.
 
-use std::time::Duration;
-
 use chrono::Utc;
 use tokio::time::Instant;
 
@@ -42,13 +40,12 @@ impl<C: Chat> Driver<C> {
     /// so the edit is tried again, 1, 2, 4 ... up to 64 s apart (the chat adapter has already
     /// retried its 429s and 5xx), before the summary goes out.
     pub(super) async fn final_board(&mut self) {
-        let mut wait = Duration::from_secs(1);
-        while wait <= Duration::from_secs(64) {
+        let mut backoff = super::LAST_WORDS;
+        while let Some(wait) = backoff.next_wait() {
             tokio::time::sleep(wait).await;
             if self.update_board(true).await.is_none() {
                 return;
             }
-            wait *= 2;
         }
         tracing::error!("the ended job's board could not be edited; `status` shows the job");
     }

@@ -21,6 +21,7 @@ mod inflight;
 
 use super::calls::PreparedCall;
 use super::shared::{controlled_count, Command, Inner, PUBLISH_EVERY};
+use crate::backoff::Backoff;
 use crate::chat::{Chat, Kind, MessageId, Outgoing};
 use crate::jobs::machine::{self, next_due, observe, Notice, Observation, Step};
 use crate::jobs::model::Job;
@@ -30,6 +31,11 @@ use inflight::Calls;
 
 /// How long a job's driver gathers webhook deliveries after the first before it takes them in
 /// ([`Driver::run`]): short beside how long anything on Launchpad takes, long beside a burst.
+/// The waits before the ended job's last board edit and its summary are tried again: 1, 2, 4
+/// ... 64 s, then the summary waits for the next start.
+const LAST_WORDS: Backoff =
+    Backoff::new(Duration::from_secs(1), Duration::from_secs(64)).at_most(7);
+
 const GATHER_DELIVERIES: Duration = Duration::from_millis(50);
 
 /// One job's task.

@@ -2,9 +2,12 @@
 //! failed upload told once, auto-retries with backoff), what the answer to a call on it means,
 //! and cancelling what was not asked for until Launchpad has answered.
 
+use std::time::Duration;
+
 use chrono::{DateTime, Utc};
 
 use super::{back_off, later, poll_soon, Action, BuildSnapshot, Rules, Step, UNREADABLE_AFTER};
+use crate::backoff::Backoff;
 use crate::jobs::model::{BuildTrack, Progress};
 use crate::jobs::notice::{BuildCall, Notice};
 use crate::launchpad::models::{BuildState, UploadStatus};
@@ -159,7 +162,7 @@ fn arrived(
 }
 
 /// The typical length of the stage a build is in, for those that pace its reads.
-fn typical_stage(progress: Progress, rules: &Rules) -> Option<std::time::Duration> {
+fn typical_stage(progress: Progress, rules: &Rules) -> Option<Duration> {
     match progress {
         Progress::Queued => Some(rules.typical.queue),
         Progress::Building => Some(rules.typical.build),
@@ -310,9 +313,8 @@ fn forget_unreadable(build: &mut BuildTrack) {
 }
 
 fn schedule_auto_retry(build: &mut BuildTrack, now: DateTime<Utc>, rules: &Rules) {
-    let delay = rules
-        .upload_retry_delay
-        .saturating_mul(1 << build.auto_retries.min(16));
+    // Doubling from the first delay, without a ceiling of its own (the budget ends it).
+    let delay = Backoff::new(rules.upload_retry_delay, Duration::MAX).nth(build.auto_retries);
     build.retry_due = Some(later(now, delay));
 }
 

@@ -196,7 +196,7 @@ impl BuildTrack {
             log_url,
             log,
         } = self;
-        let mut hasher = std::hash::DefaultHasher::new();
+        let mut hasher = Fingerprinter(0);
         (state, upload, pending_calls, generation, read_errors).hash(&mut hasher);
         (cancel_sent, can_be_retried, can_be_cancelled, wanted).hash(&mut hasher);
         (
@@ -209,5 +209,104 @@ impl BuildTrack {
         (upload_error, upload_refusal, unreadable, delivered).hash(&mut hasher);
         (upload_log_url, log_url, log).hash(&mut hasher);
         hasher.finish()
+    }
+}
+
+/// The hasher of [`BuildTrack::record_fingerprint`]: FxHash's step (rotate, exclusive or,
+/// multiply by an odd constant) per 8 bytes, about ten times cheaper than std's SipHash, which
+/// was a tenth of the engine's CPU (it runs for every build at every save). It resists no
+/// attacker, and needs not: for a given word each step is a bijection of the state, and for a
+/// given state of the word, so two records that differ in one field of the same length never
+/// share a fingerprint; records that differ otherwise do with a chance of about 2⁻⁶⁴.
+struct Fingerprinter(u64);
+
+impl Fingerprinter {
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+}
+
+impl Hasher for Fingerprinter {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut words = bytes.chunks_exact(8);
+        for word in &mut words {
+            self.add(u64::from_le_bytes(word.try_into().expect("8 bytes")));
+        }
+        let rest = words.remainder();
+        if !rest.is_empty() {
+            let mut last = [0u8; 8];
+            last[..rest.len()].copy_from_slice(rest);
+            self.add(u64::from_le_bytes(last));
+        }
+    }
+
+    fn write_u8(&mut self, value: u8) {
+        self.add(u64::from(value));
+    }
+
+    fn write_u32(&mut self, value: u32) {
+        self.add(u64::from(value));
+    }
+
+    fn write_u64(&mut self, value: u64) {
+        self.add(value);
+    }
+
+    fn write_usize(&mut self, value: usize) {
+        self.add(value as u64);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::jobs::model::Poll;
+    use crate::launchpad::models::{BuildState, UploadStatus};
+
+    fn build() -> BuildTrack {
+        let url = "https://api.launchpad.net/devel/~x/+oci/redis/+recipe/r/+build/1".to_string();
+        let poll = Poll {
+            due: chrono::Utc::now(),
+            interval_ms: 1000,
+        };
+        BuildTrack::new(url.clone(), url, "arm64".parse().unwrap(), true, poll)
+    }
+
+    #[test]
+    fn a_fingerprint_changes_with_what_a_restart_needs_and_not_with_what_it_does_not() {
+        let first = build();
+        let same = first.record_fingerprint();
+        let mut volatile = first.clone();
+        volatile.etag = Some("\"abc\"".into());
+        volatile.poll.interval_ms = 5000;
+        volatile.stage_since = Some(chrono::Utc::now());
+        assert_eq!(
+            volatile.record_fingerprint(),
+            same,
+            "etag, poll and stage_since are not kept"
+        );
+        let changes: [fn(&mut BuildTrack); 6] = [
+            |b| b.state = BuildState::CurrentlyBuilding,
+            |b| b.upload = UploadStatus::FailedToUpload,
+            |b| b.upload_failures = 1,
+            |b| b.read_errors = 2,
+            |b| b.wanted = false,
+            |b| b.log_url = Some("https://launchpad.net/log".into()),
+        ];
+        let mut seen = vec![same];
+        for change in changes {
+            let mut changed = first.clone();
+            change(&mut changed);
+            let fingerprint = changed.record_fingerprint();
+            assert!(
+                !seen.contains(&fingerprint),
+                "{changed:?} has a fingerprint seen before"
+            );
+            seen.push(fingerprint);
+        }
     }
 }
