@@ -123,7 +123,7 @@ impl HistoryRecord {
 
 /// One rebuild: a job's builds, or a build the bot only heard of.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Rebuild {
+pub struct PastRebuild {
     /// The job, if the bot made it.
     pub job: Option<JobId>,
     /// Who asked.
@@ -136,7 +136,7 @@ pub struct Rebuild {
     pub builds: Vec<HistoryRecord>,
 }
 
-impl Rebuild {
+impl PastRebuild {
     /// Whether every build of it reached the registries.
     pub fn published(&self) -> bool {
         self.builds.iter().all(HistoryRecord::published)
@@ -149,7 +149,7 @@ impl Rebuild {
 }
 
 /// The records matching `query`, grouped by rebuild, newest first, at most `query.last`.
-pub fn rebuilds(mut records: Vec<HistoryRecord>, query: &Query) -> Vec<Rebuild> {
+pub fn rebuilds(mut records: Vec<HistoryRecord>, query: &Query) -> Vec<PastRebuild> {
     records.sort_by(newest_first);
     let mut rebuilds = Rebuilds::new(query);
     for record in records {
@@ -175,7 +175,7 @@ fn newest_first(a: &HistoryRecord, b: &HistoryRecord) -> std::cmp::Ordering {
 /// all asked for at one moment, so the rebuilds are complete once an older record comes.
 pub struct Rebuilds<'q> {
     query: &'q Query,
-    groups: Vec<Rebuild>,
+    groups: Vec<PastRebuild>,
     /// The matching records of the moment being read.
     moment: Vec<HistoryRecord>,
     at: Option<DateTime<Utc>>,
@@ -210,7 +210,7 @@ impl<'q> Rebuilds<'q> {
     }
 
     /// The rebuilds, newest first.
-    pub fn finish(mut self) -> Vec<Rebuild> {
+    pub fn finish(mut self) -> Vec<PastRebuild> {
         self.close_moment();
         self.groups
     }
@@ -241,7 +241,7 @@ impl<'q> Rebuilds<'q> {
                 self.full = true;
                 break;
             }
-            self.groups.push(Rebuild {
+            self.groups.push(PastRebuild {
                 job: record.job,
                 requester: record.requester.clone(),
                 reason: record.reason.clone(),
@@ -255,24 +255,50 @@ impl<'q> Rebuilds<'q> {
     }
 }
 
+/// What a recipe builds: the catalogue's image, series and track.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecipeBuilds {
+    pub image: ImageName,
+    pub series: Series,
+    pub track: String,
+}
+
 /// Which image, series and track each recipe builds, by its path
 /// (`~owner/pillar/+oci/IMAGE/+recipe/NAME`): how a build the bot only heard of is named.
-pub type Recipes = std::collections::BTreeMap<String, (ImageName, Series, String)>;
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Recipes(std::collections::BTreeMap<String, RecipeBuilds>);
+
+impl Recipes {
+    /// No recipes: every build heard of is one the catalogue does not have.
+    pub fn new() -> Recipes {
+        Recipes::default()
+    }
+
+    /// What the recipe at `url` builds (whatever the host and API version), if the catalogue
+    /// has it.
+    pub fn of_url(&self, url: &str) -> Option<&RecipeBuilds> {
+        self.0.get(recipe_path(url))
+    }
+}
 
 /// The recipes of a catalogue.
 pub fn recipes(catalogue: &crate::catalogue::Catalogue) -> Recipes {
-    catalogue
-        .images
-        .iter()
-        .flat_map(|image| {
-            image.tracks.iter().map(|track| {
-                (
-                    track.recipe.to_string(),
-                    (image.name.clone(), track.series, track.track.clone()),
-                )
+    Recipes(
+        catalogue
+            .images
+            .iter()
+            .flat_map(|image| {
+                image.tracks.iter().map(|track| {
+                    let builds = RecipeBuilds {
+                        image: image.name.clone(),
+                        series: track.series,
+                        track: track.track.clone(),
+                    };
+                    (track.recipe.to_string(), builds)
+                })
             })
-        })
-        .collect()
+            .collect(),
+    )
 }
 
 /// A recipe's path in its URL (whatever the host and API version).
@@ -287,7 +313,11 @@ pub fn heard_of(
     recipes: &Recipes,
     now: DateTime<Utc>,
 ) -> Option<HistoryRecord> {
-    let (image, series, track) = recipes.get(recipe_path(&build.recipe_link))?;
+    let RecipeBuilds {
+        image,
+        series,
+        track,
+    } = recipes.of_url(&build.recipe_link)?;
     let requester = build.requester_link.as_deref().and_then(|link| {
         link.rsplit('/')
             .next()

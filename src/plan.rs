@@ -12,7 +12,7 @@ use serde::Deserialize;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Plan {
     /// One per recipe, by image then series.
-    pub targets: Vec<Target>,
+    pub targets: Vec<RecipePlan>,
     /// Image × series combinations that `all` passed over because the catalogue lacks them (or
     /// they have none of the architectures asked for).
     pub skipped: usize,
@@ -20,7 +20,7 @@ pub struct Plan {
 
 /// One recipe and the architectures to build of it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Target {
+pub struct RecipePlan {
     /// The image.
     pub image: ImageName,
     /// The series.
@@ -145,7 +145,7 @@ pub fn plan(rebuild: &Rebuild, catalogue: &Catalogue) -> Result<Plan, PlanError>
     Ok(plan)
 }
 
-fn named_image_targets(rebuild: &Rebuild, image: &Image) -> Result<Vec<Target>, PlanError> {
+fn named_image_targets(rebuild: &Rebuild, image: &Image) -> Result<Vec<RecipePlan>, PlanError> {
     let missing: Vec<Series> = rebuild
         .series
         .iter()
@@ -199,8 +199,8 @@ fn wanted_arches(rebuild: &Rebuild, image: &Image) -> Vec<Arch> {
         .collect()
 }
 
-fn target(image: &Image, track: &Track, arches: Vec<Arch>) -> Target {
-    Target {
+fn target(image: &Image, track: &Track, arches: Vec<Arch>) -> RecipePlan {
+    RecipePlan {
         image: image.name.clone(),
         series: track.series,
         track: track.track.clone(),

@@ -86,7 +86,7 @@ mod tests {
     use super::*;
     use crate::catalogue::RecipePath;
     use crate::jobs::model::JobStatus;
-    use crate::plan::{Plan, Target};
+    use crate::plan::{Plan, RecipePlan};
     use crate::target::JobId;
 
     fn job(id: u64, user: &str, builds: usize, minutes_ago: i64, now: DateTime<Utc>) -> Job {
@@ -95,7 +95,7 @@ mod tests {
             .map(|arch| arch.parse().unwrap())
             .collect();
         let targets = (0..builds.div_ceil(4))
-            .map(|index| Target {
+            .map(|index| RecipePlan {
                 image: "redis".parse().unwrap(),
                 series: "22.04".parse().unwrap(),
                 track: format!("{index}"),

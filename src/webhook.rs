@@ -18,7 +18,7 @@ use tokio::sync::mpsc;
 
 use crate::serve::{read_body, Limits};
 
-use crate::launchpad::models::{BuildState, UploadStatus, OCI_BUILD_EVENT};
+use crate::launchpad::models::{BuildPayload, BuildState, UploadStatus, OCI_BUILD_EVENT};
 use crate::secret::Secret;
 
 /// The largest delivery accepted. Launchpad's are a few hundred bytes.
@@ -133,7 +133,8 @@ async fn deliver(State(listener): State<Arc<Listener>>, request: Request<Body>) 
     let Ok(payload) = serde_json::from_slice::<serde_json::Value>(&body) else {
         return refuse(StatusCode::BAD_REQUEST, "not_json", "not JSON");
     };
-    if payload.get("ping") == Some(&serde_json::Value::Bool(true)) {
+    let payload = BuildPayload::from_json(&payload);
+    if payload.ping {
         crate::metrics::webhook_delivery("ping", "");
         return (StatusCode::OK, "pong").into_response();
     }
@@ -147,8 +148,9 @@ async fn deliver(State(listener): State<Arc<Listener>>, request: Request<Body>) 
             "not an oci-recipe:build:0.1 delivery",
         );
     }
-    let Some(build) = payload["recipe_build"]
-        .as_str()
+    let Some(build) = payload
+        .recipe_build
+        .as_deref()
         .and_then(|path| canonical_path(path, "+build"))
     else {
         return refuse(
@@ -159,9 +161,10 @@ async fn deliver(State(listener): State<Arc<Listener>>, request: Request<Body>) 
     };
     let delivery = Delivery {
         build: build.clone(),
-        action: payload["action"].as_str().unwrap_or_default().to_string(),
-        build_request: payload["build_request"]
-            .as_str()
+        action: payload.action.unwrap_or_default(),
+        build_request: payload
+            .build_request
+            .as_deref()
             .and_then(|path| canonical_path(path, "+build-request")),
         recipe: build
             .split_once("/+build/")
@@ -170,11 +173,11 @@ async fn deliver(State(listener): State<Arc<Listener>>, request: Request<Body>) 
             .get("x-launchpad-delivery")
             .and_then(|v| v.to_str().ok())
             .map(|id| id.chars().take(64).collect()),
-        upload_status: payload["registry_upload_status"]
-            .as_str()
+        upload_status: payload
+            .registry_upload_status
             .map(|status| status.chars().take(64).collect()),
-        status: payload["status"]
-            .as_str()
+        status: payload
+            .status
             .map(|status| status.chars().take(64).collect()),
     };
     tracing::debug!(build = %delivery.build, action = %delivery.action, "webhook delivery");

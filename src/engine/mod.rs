@@ -26,7 +26,7 @@ use crate::launchpad::Client;
 use crate::store::{Store, StoreError};
 use crate::target::{ImageName, JobId};
 use driver::Driver;
-use shared::{controlled_count, lock, Command, Drivers, Inner};
+use shared::{controlled_count, lock, DriverCommand, Drivers, Inner};
 
 /// Why a control could not be applied.
 #[derive(Debug, thiserror::Error)]
@@ -63,7 +63,7 @@ impl<C: Chat + Clone> Engine<C> {
         let hand_over = Box::new(move |job: JobId, build: &str| {
             lock(&poked).get(&job).is_some_and(|driver| {
                 driver
-                    .send(Command::Poke {
+                    .send(DriverCommand::Poke {
                         build_url: build.to_string(),
                         request_url: None,
                         reported: None,
@@ -189,9 +189,11 @@ impl<C: Chat> Engine<C> {
             // Held while sending: a driver leaves the map under this lock, after checking for
             // commands, so a command is never sent to a driver that is leaving.
             let drivers = lock(&self.inner.drivers);
-            drivers
-                .get(&id)
-                .is_some_and(|driver| driver.send(Command::Control { control, reply }).is_ok())
+            drivers.get(&id).is_some_and(|driver| {
+                driver
+                    .send(DriverCommand::Control { control, reply })
+                    .is_ok()
+            })
         };
         if sent {
             return answer.await.map_err(|_| EngineError::Stopped(id));
@@ -264,7 +266,7 @@ impl<C: Chat> Engine<C> {
         if let Some(id) = job {
             let drivers = lock(&self.inner.drivers);
             if let Some(driver) = drivers.get(&id) {
-                let _ = driver.send(Command::Poke {
+                let _ = driver.send(DriverCommand::Poke {
                     build_url,
                     request_url,
                     reported,
@@ -278,7 +280,7 @@ impl<C: Chat> Engine<C> {
             match store.job_awaiting(&recipe_url) {
                 Ok(Some(id)) => {
                     if let Some(driver) = lock(&self.inner.drivers).get(&id) {
-                        let _ = driver.send(Command::Candidate {
+                        let _ = driver.send(DriverCommand::Candidate {
                             recipe_url,
                             request_url,
                             build_url: build_url.clone(),
@@ -316,7 +318,7 @@ impl<C: Chat> Engine<C> {
             .stopping
             .store(true, std::sync::atomic::Ordering::SeqCst);
         for driver in lock(&self.inner.drivers).values() {
-            let _ = driver.send(Command::Stop);
+            let _ = driver.send(DriverCommand::Stop);
         }
         let _ = tokio::time::timeout(grace, self.wait_idle()).await;
         self.running()

@@ -18,7 +18,7 @@ use crate::store::Store;
 use crate::target::JobId;
 
 /// What a job's driver is asked while it runs.
-pub(super) enum Command {
+pub(super) enum DriverCommand {
     /// `cancel` or `retry`, with where to say how many builds it acted on.
     Control {
         control: Control,
@@ -44,11 +44,11 @@ pub(super) enum Command {
 }
 
 /// The running jobs' drivers, by job.
-pub(super) type Drivers = Arc<Mutex<HashMap<JobId, mpsc::UnboundedSender<Command>>>>;
+pub(super) type Drivers = Arc<Mutex<HashMap<JobId, mpsc::UnboundedSender<DriverCommand>>>>;
 
 pub(super) fn lock(
     drivers: &Drivers,
-) -> std::sync::MutexGuard<'_, HashMap<JobId, mpsc::UnboundedSender<Command>>> {
+) -> std::sync::MutexGuard<'_, HashMap<JobId, mpsc::UnboundedSender<DriverCommand>>> {
     drivers.lock().unwrap_or_else(|p| p.into_inner())
 }
 

@@ -50,7 +50,7 @@ pub enum Notice {
         /// The target.
         target: usize,
         /// Why.
-        reason: super::model::RequestFailure,
+        reason: RequestFailure,
     },
     /// A build's upload failed (alert once per build and `epoch`).
     UploadFailed {
@@ -133,4 +133,32 @@ pub enum Notice {
     },
     /// The job ended (finished, cancelled, or gave up).
     Ended,
+}
+
+/// Why a target's build request failed; worded by [`crate::messages`]. Stored as Launchpad's
+/// words alone (a plain string) or as what the bot knows, so a store written when every reason
+/// was a sentence still reads.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum RequestFailure {
+    /// Launchpad's words: its refusal, the request's `error_message`, or the error met.
+    Launchpad(String),
+    /// The answer to `requestBuilds` was lost, and it was not asked again.
+    Lost {
+        /// How.
+        lost: LostRequest,
+    },
+}
+
+/// How a request's answer was lost when it is not asked again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum LostRequest {
+    /// Twice: Launchpad did not confirm it either time.
+    Twice,
+    /// So long ago (a restart long after a crash) that asking again could build every
+    /// architecture twice.
+    LongAgo {
+        /// How many minutes ago it was sent.
+        minutes: i64,
+    },
 }

@@ -7,12 +7,17 @@ use chrono::{DateTime, Utc};
 
 use super::jobs::{progress_word, symbol};
 use crate::command::HistoryQuery as Query;
-use crate::history::Rebuild;
+use crate::history::PastRebuild;
 use crate::jobs::model::Progress;
 
 /// The answer to `history` for `rebuilds` (newest first, as [`crate::history::rebuilds`]
 /// groups them), kept `keep_days`.
-pub fn history(rebuilds: &[Rebuild], query: &Query, keep_days: u64, now: DateTime<Utc>) -> String {
+pub fn history(
+    rebuilds: &[PastRebuild],
+    query: &Query,
+    keep_days: u64,
+    now: DateTime<Utc>,
+) -> String {
     let what = subject(query);
     let Some(newest) = rebuilds.first() else {
         return format!(
@@ -75,7 +80,7 @@ fn capitalised(text: &str) -> String {
 }
 
 /// ` by alice (job #12)`, ` by ~someone on Launchpad`.
-fn who(rebuild: &Rebuild) -> String {
+fn who(rebuild: &PastRebuild) -> String {
     let person = rebuild.requester.as_deref().unwrap_or("someone");
     match rebuild.job {
         Some(job) => format!(" by {person} (job {job})"),
@@ -84,7 +89,7 @@ fn who(rebuild: &Rebuild) -> String {
 }
 
 /// One rebuild: when, which job, who, why, then each recipe's builds.
-fn line(rebuild: &Rebuild) -> String {
+fn line(rebuild: &PastRebuild) -> String {
     let mut text = date(rebuild.requested_at);
     match rebuild.job {
         Some(job) => {

@@ -18,7 +18,7 @@ use chrono::{DateTime, Utc};
 
 use super::{Store, StoreError};
 use crate::command::HistoryQuery;
-use crate::history::{HistoryRecord, Rebuild, Rebuilds};
+use crate::history::{HistoryRecord, PastRebuild, Rebuilds};
 
 const BY_TIME: u8 = b't';
 const BY_IMAGE: u8 = b'i';
@@ -106,7 +106,7 @@ impl Store {
     /// The rebuilds `query` asks about, newest first, at most `query.last`
     /// ([`crate::history::Rebuilds`]), reading the index newest first and only as far back as
     /// they need.
-    pub fn rebuilds(&self, query: &HistoryQuery) -> Result<Vec<Rebuild>, StoreError> {
+    pub fn rebuilds(&self, query: &HistoryQuery) -> Result<Vec<PastRebuild>, StoreError> {
         let mut rebuilds = Rebuilds::new(query);
         if query.images.is_empty() {
             self.feed(&[BY_TIME], 1, &mut rebuilds)?;

@@ -20,7 +20,7 @@ mod ending;
 mod inflight;
 
 use super::calls::PreparedCall;
-use super::shared::{controlled_count, Command, Inner, PUBLISH_EVERY};
+use super::shared::{controlled_count, DriverCommand, Inner, PUBLISH_EVERY};
 use crate::backoff::Backoff;
 use crate::chat::{Chat, Kind, MessageId, Outgoing};
 use crate::jobs::machine::{self, next_due, observe, Notice, Observation, Step};
@@ -97,7 +97,7 @@ impl<C: Chat> Driver<C> {
     /// waiting out a `Retry-After`) holds up nothing else.
     pub(super) async fn run(
         mut self,
-        mut commands: mpsc::UnboundedReceiver<Command>,
+        mut commands: mpsc::UnboundedReceiver<DriverCommand>,
         initial: Step,
     ) {
         let rules = self.inner.settings.rules;
@@ -152,7 +152,7 @@ impl<C: Chat> Driver<C> {
                     pending
                 };
                 step = match pending {
-                    Some(Command::Stop) => return self.stop().await,
+                    Some(DriverCommand::Stop) => return self.stop().await,
                     Some(command) => self.command(command),
                     None => {
                         tracing::info!(status = ?self.job.status, "job ended");
@@ -186,8 +186,8 @@ impl<C: Chat> Driver<C> {
                         break;
                     }
                     command = commands.recv(), if !gathering => match command {
-                        Some(Command::Stop) => return self.stop_taking(step).await,
-                        Some(command @ (Command::Poke { .. } | Command::Candidate { .. })) => {
+                        Some(DriverCommand::Stop) => return self.stop_taking(step).await,
+                        Some(command @ (DriverCommand::Poke { .. } | DriverCommand::Candidate { .. })) => {
                             step.extend(self.command(command));
                             gathering = true;
                             wake = wake.min(Instant::now() + GATHER_DELIVERIES);
@@ -207,7 +207,7 @@ impl<C: Chat> Driver<C> {
                     continue;
                 }
                 match commands.try_recv() {
-                    Ok(Command::Stop) => return self.stop_taking(step).await,
+                    Ok(DriverCommand::Stop) => return self.stop_taking(step).await,
                     Ok(command) => step.extend(self.command(command)),
                     Err(_) => break,
                 }
@@ -247,10 +247,10 @@ impl<C: Chat> Driver<C> {
     }
 
     /// Applies what someone asked of the job; returns what it leads to.
-    fn command(&mut self, command: Command) -> Step {
+    fn command(&mut self, command: DriverCommand) -> Step {
         let rules = self.inner.settings.rules;
         match command {
-            Command::Control { control, reply } => {
+            DriverCommand::Control { control, reply } => {
                 let was_finished = self.job.is_finished();
                 seed_failures(&self.inner, &mut self.job);
                 let step = observe(
@@ -271,8 +271,8 @@ impl<C: Chat> Driver<C> {
                 step
             }
             // Taken by the loop before it comes here ([`Driver::stop`]).
-            Command::Stop => Step::default(),
-            Command::Poke {
+            DriverCommand::Stop => Step::default(),
+            DriverCommand::Poke {
                 build_url,
                 request_url,
                 reported,
@@ -284,7 +284,7 @@ impl<C: Chat> Driver<C> {
                 };
                 observe(&mut self.job, delivered, Utc::now(), &rules)
             }
-            Command::Candidate {
+            DriverCommand::Candidate {
                 recipe_url,
                 request_url,
                 build_url,

@@ -41,11 +41,12 @@ mod events;
 mod request;
 mod rules;
 
+pub use crate::jobs::model::UNREADABLE_AFTER;
 use clock::{back_off, poll_soon, tick};
 pub use clock::{later, next_due};
 use control::controlled;
 pub use events::{Action, BuildSnapshot, Observation, Step};
-pub use rules::{Rules, Typical, UNREADABLE_AFTER};
+pub use rules::{Rules, Typical};
 
 /// Applies `observation` to `job` at `now`.
 pub fn observe(job: &mut Job, observation: Observation, now: DateTime<Utc>, rules: &Rules) -> Step {

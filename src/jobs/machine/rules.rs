@@ -3,13 +3,6 @@
 
 use std::time::Duration;
 
-/// Reads of a build answered 500 in a row (each after the client's own retries) before the
-/// build is taken, without a delivery saying so, for a failed upload on several registries:
-/// Launchpad answers every read of such a build 500 until its upload is scheduled again
-/// (`reference/launchpad-truths.md`, "Registry uploads"). It will not become readable by
-/// waiting, and a job must not wait on it; three reads rule out a passing fault.
-pub const UNREADABLE_AFTER: u32 = 3;
-
 /// The timings and budgets the machine works with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Rules {

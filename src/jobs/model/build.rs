@@ -77,7 +77,7 @@ pub struct BuildTrack {
     /// registries (`launchpad-truths.md`, "Registry uploads"), until a new upload replaces the
     /// errors: such a build is a failed upload whose registries' errors cannot be shown. Set at
     /// once when a delivery said its upload failed ([`BuildTrack::delivered`]), else after
-    /// [`crate::jobs::machine::UNREADABLE_AFTER`] reads in a row; cleared by a read that works
+    /// [`super::UNREADABLE_AFTER`] reads in a row; cleared by a read that works
     /// or an upload scheduled again.
     #[serde(default)]
     pub unreadable: Option<String>,

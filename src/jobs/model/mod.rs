@@ -14,9 +14,16 @@ mod build;
 mod record;
 mod target;
 
+pub use super::notice::{LostRequest, RequestFailure};
 pub use build::{BuildTrack, Poll, Progress};
-pub use target::{LostRequest, Missing, MissingWhy, Phase, RequestFailure, Target};
+pub use target::{Missing, MissingWhy, Phase, Target};
 
+/// Reads of a build answered 500 in a row (each after the client's own retries) before the
+/// build is taken, without a delivery saying so, for a failed upload on several registries:
+/// Launchpad answers every read of such a build 500 until its upload is scheduled again
+/// (`reference/launchpad-truths.md`, "Registry uploads"). It will not become readable by
+/// waiting, and a job must not wait on it; three reads rule out a passing fault.
+pub const UNREADABLE_AFTER: u32 = 3;
 /// One accepted command, followed to its end.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Job {

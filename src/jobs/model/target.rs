@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::build::{BuildTrack, Poll};
+use crate::jobs::notice::RequestFailure;
 use crate::target::{Arch, ImageName, Series};
 
 /// One recipe of a job.
@@ -138,34 +139,6 @@ pub enum Phase {
     Cancelled,
 }
 
-/// Why a target's build request failed; worded by [`crate::messages`]. Stored as Launchpad's
-/// words alone (a plain string) or as what the bot knows, so a store written when every reason
-/// was a sentence still reads.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum RequestFailure {
-    /// Launchpad's words: its refusal, the request's `error_message`, or the error met.
-    Launchpad(String),
-    /// The answer to `requestBuilds` was lost, and it was not asked again.
-    Lost {
-        /// How.
-        lost: LostRequest,
-    },
-}
-
-/// How a request's answer was lost when it is not asked again.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum LostRequest {
-    /// Twice: Launchpad did not confirm it either time.
-    Twice,
-    /// So long ago (a restart long after a crash) that asking again could build every
-    /// architecture twice.
-    LongAgo {
-        /// How many minutes ago it was sent.
-        minutes: i64,
-    },
-}
-
 impl Target {
     /// The target's builds that were asked for.
     pub fn wanted(&self) -> impl Iterator<Item = &BuildTrack> {
@@ -209,8 +182,7 @@ impl Target {
     /// Whether Launchpad could not list its request's builds, so that the job follows those
     /// deliveries name instead ([`crate::jobs::machine`]).
     pub fn unlisted(&self) -> bool {
-        matches!(self.phase, Phase::Following { .. })
-            && self.list_errors >= crate::jobs::machine::UNREADABLE_AFTER
+        matches!(self.phase, Phase::Following { .. }) && self.list_errors >= super::UNREADABLE_AFTER
     }
 
     /// Whether its builds are known and the unwanted ones cancelled (or ended): what

@@ -117,7 +117,7 @@ impl Client {
 
     /// Sends a call, retrying as its [`Repeat`] allows, and sorts the answer into success or a
     /// typed error.
-    pub(super) async fn execute(&self, call: Call<'_>) -> Result<Answer, LaunchpadError> {
+    pub(super) async fn execute(&self, call: Call<'_>) -> Result<HttpReply, LaunchpadError> {
         let operation = call
             .form
             .as_ref()
@@ -140,7 +140,10 @@ impl Client {
         result
     }
 
-    pub(super) async fn execute_counted(&self, call: Call<'_>) -> Result<Answer, LaunchpadError> {
+    pub(super) async fn execute_counted(
+        &self,
+        call: Call<'_>,
+    ) -> Result<HttpReply, LaunchpadError> {
         let policy = self.inner.settings.retry;
         let started = Instant::now();
         let mut attempt = 0;
@@ -183,7 +186,7 @@ impl Client {
                                 refusal = ?error.refusal(),
                                 "repeat refused as expected: the earlier attempt worked"
                             );
-                            Ok(Answer {
+                            Ok(HttpReply {
                                 status: StatusCode::OK,
                                 headers: HeaderMap::new(),
                                 body: b"null".to_vec(),
@@ -212,7 +215,10 @@ impl Client {
     }
 
     /// One attempt. `Err` carries the error and whether the request may have reached Launchpad.
-    pub(super) async fn attempt(&self, call: &Call<'_>) -> Result<Answer, (LaunchpadError, bool)> {
+    pub(super) async fn attempt(
+        &self,
+        call: &Call<'_>,
+    ) -> Result<HttpReply, (LaunchpadError, bool)> {
         let settings = &self.inner.settings;
         let _slot = self.inner.slots.slot(call.lane).await;
         let mut request = self
@@ -257,7 +263,7 @@ impl Client {
         // Taken, not copied: the body is read without them.
         let headers = std::mem::take(response.headers_mut());
         let body = response.bytes().await.map_err(transport)?.to_vec();
-        Ok(Answer {
+        Ok(HttpReply {
             status,
             headers,
             body,
@@ -265,7 +271,11 @@ impl Client {
     }
 
     /// Sorts a non-5xx answer into success or a typed error.
-    pub(super) fn classify(&self, answer: Answer, url: &str) -> Result<Answer, LaunchpadError> {
+    pub(super) fn classify(
+        &self,
+        answer: HttpReply,
+        url: &str,
+    ) -> Result<HttpReply, LaunchpadError> {
         let status = answer.status;
         if status.is_success() || status == StatusCode::NOT_MODIFIED {
             return Ok(answer);
@@ -323,14 +333,14 @@ pub(super) struct Call<'a> {
     pub(super) lane: Lane,
 }
 
-/// An answer: status, headers, body.
-pub(super) struct Answer {
+/// Launchpad's HTTP answer to a call: status, headers, body.
+pub(super) struct HttpReply {
     pub(super) status: StatusCode,
     pub(super) headers: HeaderMap,
     pub(super) body: Vec<u8>,
 }
 
-pub(super) fn server_error(answer: &Answer) -> LaunchpadError {
+pub(super) fn server_error(answer: &HttpReply) -> LaunchpadError {
     LaunchpadError::Server {
         status: answer.status.as_u16(),
         oops_id: answer
@@ -342,7 +352,7 @@ pub(super) fn server_error(answer: &Answer) -> LaunchpadError {
     }
 }
 
-pub(super) fn location(answer: &Answer, url: &str) -> Result<String, LaunchpadError> {
+pub(super) fn location(answer: &HttpReply, url: &str) -> Result<String, LaunchpadError> {
     answer
         .headers
         .get(LOCATION)
@@ -355,7 +365,10 @@ pub(super) fn location(answer: &Answer, url: &str) -> Result<String, LaunchpadEr
 }
 
 /// Decodes a JSON body, naming the field that did not fit.
-pub(super) fn decode<T: DeserializeOwned>(answer: &Answer, url: &str) -> Result<T, LaunchpadError> {
+pub(super) fn decode<T: DeserializeOwned>(
+    answer: &HttpReply,
+    url: &str,
+) -> Result<T, LaunchpadError> {
     let deserializer = &mut serde_json::Deserializer::from_slice(&answer.body);
     serde_path_to_error::deserialize(deserializer).map_err(|error| LaunchpadError::Decode {
         url: url.to_string(),
@@ -380,8 +393,8 @@ mod tests {
     use super::*;
     use crate::launchpad::models::{BuildRequest, Page};
 
-    fn answer(body: &str) -> Answer {
-        Answer {
+    fn answer(body: &str) -> HttpReply {
+        HttpReply {
             status: StatusCode::OK,
             headers: HeaderMap::new(),
             body: body.as_bytes().to_vec(),

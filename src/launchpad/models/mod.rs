@@ -46,6 +46,40 @@ pub mod resource_type {
 /// The webhook event type for OCI recipe builds (the manual's spellings are wrong).
 pub const OCI_BUILD_EVENT: &str = "oci-recipe:build:0.1";
 
+/// The body of an `oci-recipe:build:0.1` delivery (`reference/launchpad-api.md` §1.8), or of a
+/// ping (`{"ping": true}`), read leniently: a delivery is only a hint, so a field that is missing
+/// or not a string is `None`, and a body that is not an object has no fields at all.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BuildPayload {
+    /// `"ping": true`: a ping, not a delivery.
+    pub ping: bool,
+    /// The build's path, `/~OWNER/PILLAR/+oci/PROJECT/+recipe/NAME/+build/N`.
+    pub recipe_build: Option<String>,
+    /// Its build request's path, when Launchpad knows it.
+    pub build_request: Option<String>,
+    /// `created` or `status-changed`.
+    pub action: Option<String>,
+    /// The build's state, as Launchpad spells it.
+    pub status: Option<String>,
+    /// Its registry upload's status, as Launchpad spells it.
+    pub registry_upload_status: Option<String>,
+}
+
+impl BuildPayload {
+    /// The payload's fields from a body already read as JSON.
+    pub fn from_json(body: &serde_json::Value) -> BuildPayload {
+        let text = |field: &str| body.get(field).and_then(|v| v.as_str()).map(str::to_string);
+        BuildPayload {
+            ping: body.get("ping") == Some(&serde_json::Value::Bool(true)),
+            recipe_build: text("recipe_build"),
+            build_request: text("build_request"),
+            action: text("action"),
+            status: text("status"),
+            registry_upload_status: text("registry_upload_status"),
+        }
+    }
+}
+
 /// The 400 messages `scheduleRegistryUpload` answers with, in the order Launchpad checks them.
 pub mod upload_refusal {
     /// The recipe has no push rules and no distribution credentials.
