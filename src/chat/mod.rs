@@ -16,6 +16,7 @@ use std::future::Future;
 use std::pin::Pin;
 
 use crate::command::ConfirmCode;
+use crate::messages::buttons;
 use crate::permissions::User;
 
 /// A message addressed to the bot (mention or prefix already stripped).
@@ -139,12 +140,12 @@ impl Button {
     /// The label people see.
     pub fn label(&self) -> &'static str {
         match self {
-            Button::Confirm(_) => "Confirm",
-            Button::Abort(_) => "Abort",
-            Button::RetryUploads(_) => "Retry upload",
-            Button::RetryGroup(_) => "Retry uploads",
-            Button::Cancel(_) => "Cancel job",
-            Button::ShowLog(_) => "Show log",
+            Button::Confirm(_) => buttons::CONFIRM,
+            Button::Abort(_) => buttons::ABORT,
+            Button::RetryUploads(_) => buttons::RETRY_UPLOAD,
+            Button::RetryGroup(_) => buttons::RETRY_UPLOADS,
+            Button::Cancel(_) => buttons::CANCEL_JOB,
+            Button::ShowLog(_) => buttons::SHOW_LOG,
         }
     }
 

@@ -116,8 +116,8 @@ async fn check_mattermost(
     let Some(token) = super::env_secret(mattermost::TOKEN_ENV) else {
         writeln!(
             err,
-            "chat.service is \"mattermost\": set {} to check the bot's token and channels.",
-            mattermost::TOKEN_ENV
+            "{}",
+            messages::mattermost_check_needs_token(mattermost::TOKEN_ENV)
         )?;
         return Ok(1);
     };

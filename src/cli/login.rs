@@ -54,7 +54,7 @@ pub async fn run(args: &LoginArgs, out: &mut impl Write) -> Outcome {
     .await;
     shown?;
     let credentials =
-        credentials.map_err(|error| Failure::failed(format!("Login failed: {error}")))?;
+        credentials.map_err(|error| Failure::failed(messages::login_failed(error)))?;
     credentials.save(&path).map_err(Failure::failed)?;
     writeln!(
         out,

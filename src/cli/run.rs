@@ -48,7 +48,7 @@ pub async fn run(args: &RunArgs) -> Outcome {
 /// The token in `variable`, or a failure saying where to get one.
 fn token_from(variable: &str, how: &str) -> Result<Secret, Failure> {
     env_secret(variable)
-        .ok_or_else(|| Failure::failed(format!("Set {variable} to the bot's token ({how}).")))
+        .ok_or_else(|| Failure::failed(crate::messages::token_missing(variable, how)))
 }
 
 /// The engine's settings for `run`: deliveries reach this process where it listens for them.
@@ -160,10 +160,11 @@ async fn run_mattermost(args: &RunArgs, config: crate::config::Config) -> Outcom
     let bot = Arc::new(Bot::new(config, api_root, engine.clone(), chat.clone()));
     let command_token = env_secret(mattermost::callbacks::COMMAND_TOKEN_ENV);
     if command_token.is_some() && listeners.webhook.is_none() {
-        return Err(Failure::failed(format!(
-            "{} is set, but slash commands arrive on the bot's listener: set webhook.listen too.",
-            mattermost::callbacks::COMMAND_TOKEN_ENV
-        )));
+        return Err(Failure::failed(
+            crate::messages::command_token_without_listener(
+                mattermost::callbacks::COMMAND_TOKEN_ENV,
+            ),
+        ));
     }
     let callbacks =
         mattermost::callbacks::router(chat.clone(), bot.clone(), command_token, Limits::default());
@@ -220,10 +221,14 @@ impl Listeners {
             }
         }
         if let (Some(address), Some(taken)) = (self.webhook, deliveries_taken) {
-            let secret = env_secret(SECRET_ENV).ok_or_else(|| Failure::failed(format!("webhook.listen is set, so set {} to the secret Launchpad signs deliveries with (the one `webhooks install` registered).", SECRET_ENV)))?;
+            let secret = env_secret(SECRET_ENV).ok_or_else(|| {
+                Failure::failed(crate::messages::listener_without_secret(SECRET_ENV))
+            })?;
             let listener = tokio::net::TcpListener::bind(address)
                 .await
-                .map_err(|error| Failure::failed(format!("cannot listen for Launchpad's webhooks on {address} (webhook.listen): {error}")))?;
+                .map_err(|error| {
+                    Failure::failed(crate::messages::cannot_listen(&address.to_string(), &error))
+                })?;
             tracing::info!(%address, "listening for Launchpad's webhooks");
             tokio::spawn(crate::webhook::serve(
                 listener,

@@ -109,10 +109,7 @@ pub struct SandboxArgs {
 pub async fn run(args: &SandboxArgs) -> Outcome {
     let mut config = config(&args.config)?;
     if !(args.speed.is_finite() && args.speed >= 1.0) {
-        return Err(Failure::usage(format!(
-            "--speed must be a number of at least 1, not {}",
-            args.speed
-        )));
+        return Err(Failure::usage(messages::speed_below_one(args.speed)));
     }
     let scenario = match &args.scenario {
         Some(path) => Scenario::load(path)?,

@@ -38,10 +38,7 @@ pub struct SimArgs {
 pub async fn run(args: &SimArgs, out: &mut impl Write) -> Outcome {
     let config = config(&args.config)?;
     if !(args.speed.is_finite() && args.speed > 0.0) {
-        return Err(Failure::usage(format!(
-            "--speed must be a positive number, not {}",
-            args.speed
-        )));
+        return Err(Failure::usage(messages::speed_not_positive(args.speed)));
     }
     let scenario = match &args.scenario {
         Some(path) => {

@@ -80,9 +80,7 @@ pub async fn run(args: &WebhooksArgs, out: &mut impl Write) -> Outcome {
         .delivery_url
         .clone()
         .or_else(|| config.webhook.public_url.clone());
-    let needs_url = || {
-        Failure::usage("Say where Launchpad delivers to the bot: --delivery-url URL, or webhook.public_url in the config.")
-    };
+    let needs_url = || Failure::usage(crate::messages::delivery_url_missing());
     match &args.action {
         WebhooksAction::List => {
             for (label, url) in &recipes {
@@ -97,7 +95,7 @@ pub async fn run(args: &WebhooksArgs, out: &mut impl Write) -> Outcome {
         WebhooksAction::Install => {
             let delivery_url = delivery_url.ok_or_else(needs_url)?;
             let secret = env_secret(SECRET_ENV).ok_or_else(|| {
-                Failure::failed(format!("Set {SECRET_ENV} to the secret the listener checks deliveries with (the same one `run` is given)."))
+                Failure::failed(crate::messages::install_without_secret(SECRET_ENV))
             })?;
             let mut failed = 0;
             for (label, url) in &recipes {

@@ -22,9 +22,12 @@ pub use errors::{confirm_error, denied, parse_error, plan_error};
 pub use help::{help, help_entry, HelpEntry};
 pub use plans::{aborted, dry_run, needs_confirmation, over_hourly_limit, PlanText};
 pub use terminal::{
-    build_requested, config_ok, launchpad_refused, login_open, login_saved, processors_differ,
+    build_requested, buttons, cannot_listen, command_token_without_listener, config_ok,
+    delivery_url_missing, install_without_secret, launchpad_refused, listener_without_secret,
+    login_failed, login_open, login_saved, mattermost_check_needs_token, processors_differ,
     recipe_missing, recipes_checked, sandbox_finishing, sandbox_greeting, sandbox_interrupted,
-    sim_banner, store_snapshot,
+    sim_banner, speed_below_one, speed_not_positive, store_snapshot, token_missing,
+    MattermostCheck,
 };
 
 /// Where the user reads an error, which decides where the help it points to is.

@@ -150,3 +150,159 @@ pub fn build_requested(id: crate::target::JobId) -> String {
         id.0, id.0
     )
 }
+
+/// `--speed` of `sim`, which is not a positive number.
+pub fn speed_not_positive(speed: f64) -> String {
+    format!("--speed must be a positive number, not {speed}")
+}
+
+/// `--speed` of the sandbox, which is below 1.
+pub fn speed_below_one(speed: f64) -> String {
+    format!("--speed must be a number of at least 1, not {speed}")
+}
+
+/// `run` without the chat's token in `variable` (got as `how` says).
+pub fn token_missing(variable: &str, how: &str) -> String {
+    format!("Set {variable} to the bot's token ({how}).")
+}
+
+/// `run` with Mattermost's slash command token in `variable` but no listener for it.
+pub fn command_token_without_listener(variable: &str) -> String {
+    format!("{variable} is set, but slash commands arrive on the bot's listener: set webhook.listen too.")
+}
+
+/// `run` with `webhook.listen` set but no secret in `variable`.
+pub fn listener_without_secret(variable: &str) -> String {
+    format!(
+        "webhook.listen is set, so set {variable} to the secret Launchpad signs deliveries with (the one `webhooks install` registered)."
+    )
+}
+
+/// `run` cannot listen at `webhook.listen`.
+pub fn cannot_listen(address: &str, error: &std::io::Error) -> String {
+    format!("cannot listen for Launchpad's webhooks on {address} (webhook.listen): {error}")
+}
+
+/// `webhooks install` without a URL to deliver to.
+pub fn delivery_url_missing() -> String {
+    "Say where Launchpad delivers to the bot: --delivery-url URL, or webhook.public_url in the config.".to_string()
+}
+
+/// `webhooks install` without the secret in `variable`.
+pub fn install_without_secret(variable: &str) -> String {
+    format!(
+        "Set {variable} to the secret the listener checks deliveries with (the same one `run` is given)."
+    )
+}
+
+/// `login` failed.
+pub fn login_failed(error: impl std::fmt::Display) -> String {
+    format!("Login failed: {error}")
+}
+
+/// `check-config --online` of a Mattermost bot without its token in `variable`.
+pub fn mattermost_check_needs_token(variable: &str) -> String {
+    format!("chat.service is \"mattermost\": set {variable} to check the bot's token and channels.")
+}
+
+/// What `check-config --online` found of one Mattermost setting.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MattermostCheck {
+    /// The token in `variable` is refused by the server at `url`.
+    TokenRefused { variable: String, url: String },
+    /// The server at `url` cannot be asked.
+    Unreachable { url: String, error: String },
+    /// The token in `variable` works: the bot is `username` on `url`.
+    TokenWorks {
+        variable: String,
+        username: String,
+        url: String,
+    },
+    /// The account is a person's, not a bot's.
+    NotABot { username: String },
+    /// The bot is a member of `team`, or (with the error) is not or it does not exist.
+    Team {
+        team: String,
+        missing: Option<String>,
+    },
+    /// The config's `key` names channel `id`, which the bot cannot see.
+    NoChannel {
+        key: String,
+        id: String,
+        error: String,
+    },
+    /// The bot is a member of channel `id` (`~name`) named by `key`, or not.
+    Channel {
+        key: String,
+        id: String,
+        name: String,
+        member: bool,
+    },
+}
+
+impl MattermostCheck {
+    /// Whether what was checked holds (a person's account holds, with advice).
+    pub fn holds(&self) -> bool {
+        match self {
+            MattermostCheck::TokenRefused { .. }
+            | MattermostCheck::Unreachable { .. }
+            | MattermostCheck::NoChannel { .. } => false,
+            MattermostCheck::TokenWorks { .. } | MattermostCheck::NotABot { .. } => true,
+            MattermostCheck::Team { missing, .. } => missing.is_none(),
+            MattermostCheck::Channel { member, .. } => *member,
+        }
+    }
+
+    /// Its line.
+    pub fn line(&self) -> String {
+        match self {
+            MattermostCheck::TokenRefused { variable, url } => format!("{variable} is refused by {url}: make a new token for the bot account (System Console → Integrations → Bot Accounts)."),
+            MattermostCheck::Unreachable { url, error } => format!("{url}: {error}"),
+            MattermostCheck::TokenWorks {
+                variable,
+                username,
+                url,
+            } => format!("{variable} works: the bot is @{username} on {url}."),
+            MattermostCheck::NotABot { username } => format!("@{username} is not a bot account; a bot account is better (its token does not expire and it cannot log in)."),
+            MattermostCheck::Team {
+                team,
+                missing: None,
+            } => format!("mattermost.team {team}: the bot is a member."),
+            MattermostCheck::Team {
+                team,
+                missing: Some(error),
+            } => format!("mattermost.team {team}: the bot is not a member, or there is no such team ({error})."),
+            MattermostCheck::NoChannel { key, id, error } => {
+                format!("{key} {id}: no such channel the bot can see ({error}).")
+            }
+            MattermostCheck::Channel {
+                key,
+                id,
+                name,
+                member: true,
+            } => format!("{key} {id} (~{name}): the bot is a member."),
+            MattermostCheck::Channel {
+                key,
+                id,
+                name,
+                member: false,
+            } => format!("{key} {id} (~{name}): the bot is not a member; add it to the channel (it hears and posts only where it is a member)."),
+        }
+    }
+}
+
+/// The words on each kind of button.
+pub mod buttons {
+    /// A large rebuild's confirmation.
+    pub const CONFIRM: &str = "Confirm";
+    /// Dropping a large rebuild.
+    pub const ABORT: &str = "Abort";
+    /// A failed upload's retry.
+    pub const RETRY_UPLOAD: &str = "Retry upload";
+    /// A grouped alert's retry.
+    pub const RETRY_UPLOADS: &str = "Retry uploads";
+    /// A running job's board.
+    pub const CANCEL_JOB: &str = "Cancel job";
+    /// A failed build in the summary.
+    pub const SHOW_LOG: &str = "Show log";
+}

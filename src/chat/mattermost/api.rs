@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use super::{Mattermost, ATTEMPTS, LONGEST_WAIT, RETRY, TOKEN_ENV};
 use crate::chat::ChatError;
+use crate::messages::MattermostCheck;
 
 impl Mattermost {
     /// A post, by id.
@@ -241,58 +242,85 @@ pub(super) struct Membership {
     pub(super) roles: String,
 }
 
-/// What `check-config --online` found of the Mattermost settings: a line per check, `true`
-/// where it holds.
+/// What `check-config --online` found of the Mattermost settings: a line per check (worded by
+/// [`MattermostCheck::line`]), `true` where it holds.
 pub async fn check(
     chat: &Mattermost,
     settings: &crate::config::MattermostConfig,
 ) -> Vec<(bool, String)> {
+    findings(chat, settings)
+        .await
+        .iter()
+        .map(|found| (found.holds(), found.line()))
+        .collect()
+}
+
+/// What `check-config --online` finds, a finding per check.
+async fn findings(
+    chat: &Mattermost,
+    settings: &crate::config::MattermostConfig,
+) -> Vec<MattermostCheck> {
     let mut found = Vec::new();
+    let url = chat.url().to_string();
     let me = match chat.me().await {
         Ok(me) => me,
         Err(error) if error.is_refused() => {
-            found.push((false, format!("{TOKEN_ENV} is refused by {}: make a new token for the bot account (System Console → Integrations → Bot Accounts).", chat.url())));
+            found.push(MattermostCheck::TokenRefused {
+                variable: TOKEN_ENV.to_string(),
+                url,
+            });
             return found;
         }
         Err(error) => {
-            found.push((false, format!("{}: {error}", chat.url())));
+            found.push(MattermostCheck::Unreachable {
+                url,
+                error: error.to_string(),
+            });
             return found;
         }
     };
-    found.push((
-        true,
-        format!(
-            "{TOKEN_ENV} works: the bot is @{} on {}.",
-            me.username,
-            chat.url()
-        ),
-    ));
+    found.push(MattermostCheck::TokenWorks {
+        variable: TOKEN_ENV.to_string(),
+        username: me.username.clone(),
+        url,
+    });
     if !me.is_bot {
-        found.push((true, format!("@{} is not a bot account; a bot account is better (its token does not expire and it cannot log in).", me.username)));
+        found.push(MattermostCheck::NotABot {
+            username: me.username.clone(),
+        });
     }
     if let Some(team) = &settings.team {
         let path = format!("/teams/{team}/members/{}", me.id);
-        match chat.call("reading the team", Method::GET, &path, None).await {
-            Ok(_) => found.push((true, format!("mattermost.team {team}: the bot is a member."))),
-            Err(error) => found.push((false, format!("mattermost.team {team}: the bot is not a member, or there is no such team ({error})."))),
-        }
+        let answer = chat
+            .call("reading the team", Method::GET, &path, None)
+            .await;
+        found.push(MattermostCheck::Team {
+            team: team.clone(),
+            missing: answer.err().map(|error| error.to_string()),
+        });
     }
     for (key, id) in settings.channel_ids() {
         let channel = match chat.channel(id).await {
             Ok(channel) => channel,
             Err(error) => {
-                found.push((
-                    false,
-                    format!("{key} {id}: no such channel the bot can see ({error})."),
-                ));
+                found.push(MattermostCheck::NoChannel {
+                    key: key.to_string(),
+                    id: id.to_string(),
+                    error: error.to_string(),
+                });
                 continue;
             }
         };
         let path = format!("/channels/{id}/members/{}", me.id);
-        match chat.call("reading a membership", Method::GET, &path, None).await {
-            Ok(_) => found.push((true, format!("{key} {id} (~{}): the bot is a member.", channel.name))),
-            Err(_) => found.push((false, format!("{key} {id} (~{}): the bot is not a member; add it to the channel (it hears and posts only where it is a member).", channel.name))),
-        }
+        let answer = chat
+            .call("reading a membership", Method::GET, &path, None)
+            .await;
+        found.push(MattermostCheck::Channel {
+            key: key.to_string(),
+            id: id.to_string(),
+            name: channel.name.clone(),
+            member: answer.is_ok(),
+        });
     }
     found
 }
