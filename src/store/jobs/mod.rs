@@ -200,10 +200,12 @@ fn diff(written: &Written, job: &Job) -> Diff {
 impl Store {
     /// Writes a whole job (its records, links and index entry) and flushes.
     pub fn put_job(&self, job: &Job) -> Result<(), StoreError> {
-        let nothing = Written::default();
-        let changes = self.changes(&nothing, job, true, diff(&nothing, job))?;
-        self.apply(changes)?;
-        self.flush()
+        self.off_worker(|| {
+            let nothing = Written::default();
+            let changes = self.changes(&nothing, job, true, diff(&nothing, job))?;
+            self.apply(changes)?;
+            self.flush()
+        })
     }
 
     /// Writes what changed of `job` since `written` says (everything, the first time) in one
