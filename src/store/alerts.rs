@@ -213,129 +213,111 @@ impl Store {
         owner: LedgerOwner,
         now: DateTime<Utc>,
     ) -> Result<Claimed, StoreError> {
-        self.off_worker(|| {
-            let owner = owner.encode();
-            let claim = LedgerEntry {
-                at: now,
-                owner: owner.clone(),
-                said: false,
-            };
-            let swapped = self.alerts.compare_and_swap(
-                key.encode().as_bytes(),
-                None as Option<&[u8]>,
-                Some(serde_json::to_vec(&claim)?),
-            )?;
-            self.flush()?;
-            Ok(match swapped {
-                Ok(()) => Claimed::New,
-                Err(existing) => match existing.current.as_deref().map(LedgerEntry::decode) {
-                    Some(entry) if !entry.said && entry.owner == owner => Claimed::Unsaid,
-                    _ => Claimed::Said,
-                },
-            })
+        let owner = owner.encode();
+        let claim = LedgerEntry {
+            at: now,
+            owner: owner.clone(),
+            said: false,
+        };
+        let swapped = self.alerts.compare_and_swap(
+            key.encode().as_bytes(),
+            None as Option<&[u8]>,
+            Some(serde_json::to_vec(&claim)?),
+        )?;
+        self.flush()?;
+        Ok(match swapped {
+            Ok(()) => Claimed::New,
+            Err(existing) => match existing.current.as_deref().map(LedgerEntry::decode) {
+                Some(entry) if !entry.said && entry.owner == owner => Claimed::Unsaid,
+                _ => Claimed::Said,
+            },
         })
     }
 
     /// Marks a claimed alert as said.
     pub fn alert_said(&self, key: &LedgerKey) -> Result<(), StoreError> {
-        self.off_worker(|| {
-            let key = key.encode();
-            if let Some(bytes) = self.alerts.get(key.as_bytes())? {
-                let mut entry = LedgerEntry::decode(&bytes);
-                entry.said = true;
-                self.alerts
-                    .insert(key.as_bytes(), serde_json::to_vec(&entry)?)?;
-                self.flush()?;
-            }
-            Ok(())
-        })
+        let key = key.encode();
+        if let Some(bytes) = self.alerts.get(key.as_bytes())? {
+            let mut entry = LedgerEntry::decode(&bytes);
+            entry.said = true;
+            self.alerts
+                .insert(key.as_bytes(), serde_json::to_vec(&entry)?)?;
+            self.flush()?;
+        }
+        Ok(())
     }
 
     /// The keys claimed by `owner` and never marked said (a key no version of the bot wrote
     /// is left out).
     pub fn unsaid_alerts(&self, owner: LedgerOwner) -> Result<Vec<LedgerKey>, StoreError> {
-        self.off_worker(|| {
-            let owner = owner.encode();
-            let mut keys = Vec::new();
-            for entry in self.alerts.iter() {
-                let (key, bytes) = entry?;
-                let entry = LedgerEntry::decode(&bytes);
-                if !entry.said && entry.owner == owner {
-                    keys.extend(LedgerKey::decode(&String::from_utf8_lossy(&key)));
-                }
+        let owner = owner.encode();
+        let mut keys = Vec::new();
+        for entry in self.alerts.iter() {
+            let (key, bytes) = entry?;
+            let entry = LedgerEntry::decode(&bytes);
+            if !entry.said && entry.owner == owner {
+                keys.extend(LedgerKey::decode(&String::from_utf8_lossy(&key)));
             }
-            Ok(keys)
-        })
+        }
+        Ok(keys)
     }
 
     /// Whether `key` was claimed.
     pub fn alert_claimed(&self, key: &LedgerKey) -> Result<bool, StoreError> {
-        self.off_worker(|| Ok(self.alerts.contains_key(key.encode().as_bytes())?))
+        Ok(self.alerts.contains_key(key.encode().as_bytes())?)
     }
 
     /// What is known of a build's uploads, if anything.
     pub fn upload_record(&self, link: &str) -> Result<Option<UploadRecord>, StoreError> {
-        self.off_worker(|| {
-            self.uploads
-                .get(link.as_bytes())?
-                .map(|bytes| decode(&bytes))
-                .transpose()
-        })
+        self.uploads
+            .get(link.as_bytes())?
+            .map(|bytes| decode(&bytes))
+            .transpose()
     }
 
     /// Records what is known of a build's uploads; flushed.
     pub fn put_upload_record(&self, link: &str, record: &UploadRecord) -> Result<(), StoreError> {
-        self.off_worker(|| {
-            self.uploads
-                .insert(link.as_bytes(), serde_json::to_vec(record)?)?;
-            self.flush()
-        })
+        self.uploads
+            .insert(link.as_bytes(), serde_json::to_vec(record)?)?;
+        self.flush()
     }
 
     /// Every build whose retry the bot is following.
     pub fn retries_followed(&self) -> Result<Vec<String>, StoreError> {
-        self.off_worker(|| {
-            let mut links = Vec::new();
-            for entry in self.uploads.iter() {
-                let (key, bytes) = entry?;
-                if decode::<UploadRecord>(&bytes)?.retrying_in.is_some() {
-                    links.push(String::from_utf8_lossy(&key).into_owned());
-                }
+        let mut links = Vec::new();
+        for entry in self.uploads.iter() {
+            let (key, bytes) = entry?;
+            if decode::<UploadRecord>(&bytes)?.retrying_in.is_some() {
+                links.push(String::from_utf8_lossy(&key).into_owned());
             }
-            Ok(links)
-        })
+        }
+        Ok(links)
     }
 
     /// Records a delivery whose read is still to be answered; flushed. Returns its number.
     pub fn add_unread(&self, unread: &UnreadDelivery) -> Result<u64, StoreError> {
-        self.off_worker(|| {
-            let number = self.db.generate_id()?;
-            self.unread
-                .insert(number.to_be_bytes(), serde_json::to_vec(unread)?)?;
-            self.flush()?;
-            Ok(number)
-        })
+        let number = self.db.generate_id()?;
+        self.unread
+            .insert(number.to_be_bytes(), serde_json::to_vec(unread)?)?;
+        self.flush()?;
+        Ok(number)
     }
 
     /// The read of delivery `number` was answered: forgotten.
     pub fn remove_unread(&self, number: u64) -> Result<(), StoreError> {
-        self.off_worker(|| {
-            self.unread.remove(number.to_be_bytes())?;
-            Ok(())
-        })
+        self.unread.remove(number.to_be_bytes())?;
+        Ok(())
     }
 
     /// Every delivery whose read is still to be answered, in the order they were taken.
     pub fn unread(&self) -> Result<Vec<(u64, UnreadDelivery)>, StoreError> {
-        self.off_worker(|| {
-            let mut unread = Vec::new();
-            for entry in self.unread.iter() {
-                let (key, bytes) = entry?;
-                let number = u64::from_be_bytes(key.as_ref().try_into().unwrap_or_default());
-                unread.push((number, decode(&bytes)?));
-            }
-            Ok(unread)
-        })
+        let mut unread = Vec::new();
+        for entry in self.unread.iter() {
+            let (key, bytes) = entry?;
+            let number = u64::from_be_bytes(key.as_ref().try_into().unwrap_or_default());
+            unread.push((number, decode(&bytes)?));
+        }
+        Ok(unread)
     }
 
     /// A new mute, numbered; flushed.
@@ -345,93 +327,77 @@ impl Store {
         until: DateTime<Utc>,
         channel: &str,
     ) -> Result<MuteRecord, StoreError> {
-        self.off_worker(|| {
-            let mute = MuteRecord {
-                number: self.next_number("last_mute")?,
-                image,
-                until,
-                channel: channel.to_string(),
-            };
-            self.mutes
-                .insert(mute.number.to_be_bytes(), serde_json::to_vec(&mute)?)?;
-            self.flush()?;
-            Ok(mute)
-        })
+        let mute = MuteRecord {
+            number: self.next_number("last_mute")?,
+            image,
+            until,
+            channel: channel.to_string(),
+        };
+        self.mutes
+            .insert(mute.number.to_be_bytes(), serde_json::to_vec(&mute)?)?;
+        self.flush()?;
+        Ok(mute)
     }
 
     /// Every mute not yet ended, by number.
     pub fn mutes(&self) -> Result<Vec<MuteRecord>, StoreError> {
-        self.off_worker(|| self.mutes.iter().map(|entry| decode(&entry?.1)).collect())
+        self.mutes.iter().map(|entry| decode(&entry?.1)).collect()
     }
 
     /// Ends a mute; `false` if it had ended already.
     pub fn end_mute(&self, number: u64) -> Result<bool, StoreError> {
-        self.off_worker(|| {
-            let ended = self.mutes.remove(number.to_be_bytes())?.is_some();
-            self.flush()?;
-            Ok(ended)
-        })
+        let ended = self.mutes.remove(number.to_be_bytes())?.is_some();
+        self.flush()?;
+        Ok(ended)
     }
 
     /// Ends every mute; returns how many there were.
     pub fn end_all_mutes(&self) -> Result<usize, StoreError> {
-        self.off_worker(|| {
-            let count = self.mutes.len();
-            self.mutes.clear()?;
-            self.flush()?;
-            Ok(count)
-        })
+        let count = self.mutes.len();
+        self.mutes.clear()?;
+        self.flush()?;
+        Ok(count)
     }
 
     /// Records a failure a mute kept quiet.
     pub fn add_muted(&self, link: &str, failure: &MutedFailure) -> Result<(), StoreError> {
-        self.off_worker(|| {
-            let key = format!("{}|{link}", failure.at.to_rfc3339());
-            self.muted
-                .insert(key.as_bytes(), serde_json::to_vec(failure)?)?;
-            self.flush()
-        })
+        let key = format!("{}|{link}", failure.at.to_rfc3339());
+        self.muted
+            .insert(key.as_bytes(), serde_json::to_vec(failure)?)?;
+        self.flush()
     }
 
     /// The failures mutes kept quiet, oldest first.
     pub fn muted(&self) -> Result<Vec<MutedFailure>, StoreError> {
-        self.off_worker(|| self.muted.iter().map(|entry| decode(&entry?.1)).collect())
+        self.muted.iter().map(|entry| decode(&entry?.1)).collect()
     }
 
     /// Forgets the failures mutes kept quiet.
     pub fn clear_muted(&self) -> Result<(), StoreError> {
-        self.off_worker(|| {
-            self.muted.clear()?;
-            self.flush()
-        })
+        self.muted.clear()?;
+        self.flush()
     }
 
     /// Stores a grouped alert's builds under a new number; returns it.
     pub fn add_group(&self, group: &GroupRecord) -> Result<u64, StoreError> {
-        self.off_worker(|| {
-            let number = self.next_number("last_group")?;
-            self.put_group(number, group)?;
-            Ok(number)
-        })
+        let number = self.next_number("last_group")?;
+        self.put_group(number, group)?;
+        Ok(number)
     }
 
     /// Replaces a grouped alert's builds.
     pub fn put_group(&self, number: u64, group: &GroupRecord) -> Result<(), StoreError> {
-        self.off_worker(|| {
-            self.groups
-                .insert(number.to_be_bytes(), serde_json::to_vec(group)?)?;
-            self.flush()
-        })
+        self.groups
+            .insert(number.to_be_bytes(), serde_json::to_vec(group)?)?;
+        self.flush()
     }
 
     /// A grouped alert's builds.
     pub fn group(&self, number: u64) -> Result<Option<GroupRecord>, StoreError> {
-        self.off_worker(|| {
-            self.groups
-                .get(number.to_be_bytes())?
-                .map(|bytes| decode(&bytes))
-                .transpose()
-        })
+        self.groups
+            .get(number.to_be_bytes())?
+            .map(|bytes| decode(&bytes))
+            .transpose()
     }
 
     /// Deletes alerting records last touched before `before`: ledger entries, upload records

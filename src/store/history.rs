@@ -69,82 +69,76 @@ impl Store {
     /// Records builds, each merged with what is already known of it
     /// ([`HistoryRecord::merged`]), indexes them, and flushes.
     pub fn put_history(&self, records: &[HistoryRecord]) -> Result<(), StoreError> {
-        self.off_worker(|| {
-            for record in records {
-                let key = record.build.as_bytes();
-                let before = match self.history.get(key)? {
-                    Some(bytes) => Some(serde_json::from_slice::<HistoryRecord>(&bytes)?),
-                    None => None,
-                };
-                let merged = match &before {
-                    Some(before) => before.clone().merged(record.clone()),
-                    None => record.clone(),
-                };
-                self.history_index.insert(time_key(&merged), &[][..])?;
-                self.history_index.insert(image_key(&merged), &[][..])?;
-                self.history.insert(key, serde_json::to_vec(&merged)?)?;
-                if let Some(before) = before {
-                    for old in [time_key(&before), image_key(&before)] {
-                        if old != time_key(&merged) && old != image_key(&merged) {
-                            self.history_index.remove(old)?;
-                        }
+        for record in records {
+            let key = record.build.as_bytes();
+            let before = match self.history.get(key)? {
+                Some(bytes) => Some(serde_json::from_slice::<HistoryRecord>(&bytes)?),
+                None => None,
+            };
+            let merged = match &before {
+                Some(before) => before.clone().merged(record.clone()),
+                None => record.clone(),
+            };
+            self.history_index.insert(time_key(&merged), &[][..])?;
+            self.history_index.insert(image_key(&merged), &[][..])?;
+            self.history.insert(key, serde_json::to_vec(&merged)?)?;
+            if let Some(before) = before {
+                for old in [time_key(&before), image_key(&before)] {
+                    if old != time_key(&merged) && old != image_key(&merged) {
+                        self.history_index.remove(old)?;
                     }
                 }
             }
-            self.flush()
-        })
+        }
+        self.flush()
     }
 
     /// Every build in the history, in no order.
     pub fn history(&self) -> Result<Vec<HistoryRecord>, StoreError> {
-        self.off_worker(|| {
-            let mut records = Vec::new();
-            for entry in self.history.iter() {
-                let (_, bytes) = entry?;
-                records.push(serde_json::from_slice(&bytes)?);
-            }
-            Ok(records)
-        })
+        let mut records = Vec::new();
+        for entry in self.history.iter() {
+            let (_, bytes) = entry?;
+            records.push(serde_json::from_slice(&bytes)?);
+        }
+        Ok(records)
     }
 
     /// The rebuilds `query` asks about, newest first, at most `query.last`
     /// ([`crate::history::Rebuilds`]), reading the index newest first and only as far back as
     /// they need.
     pub fn rebuilds(&self, query: &HistoryQuery) -> Result<Vec<PastRebuild>, StoreError> {
-        self.off_worker(|| {
-            let mut rebuilds = Rebuilds::new(query);
-            if query.images.is_empty() {
-                self.feed(&[BY_TIME], 1, &mut rebuilds)?;
-            } else {
-                // Each image's builds, newest first, merged by time (the entries past the image:
-                // TIME URL, so the least is the newest).
-                let mut streams: Vec<_> = query
-                    .images
-                    .iter()
-                    .map(|image| self.history_index.scan_prefix(image_prefix(image.as_str())))
-                    .collect();
-                let skips: Vec<usize> = query
-                    .images
-                    .iter()
-                    .map(|image| image_prefix(image.as_str()).len())
-                    .collect();
-                let mut heads = Vec::with_capacity(streams.len());
-                for (stream, skip) in streams.iter_mut().zip(&skips) {
-                    heads.push(next_entry(stream, *skip)?);
-                }
-                while let Some(index) = (0..heads.len())
-                    .filter(|&index| heads[index].is_some())
-                    .min_by(|&a, &b| heads[a].cmp(&heads[b]))
-                {
-                    let entry = heads[index].take().expect("filtered");
-                    heads[index] = next_entry(&mut streams[index], skips[index])?;
-                    if !self.offer(&entry, &mut rebuilds)? {
-                        break;
-                    }
+        let mut rebuilds = Rebuilds::new(query);
+        if query.images.is_empty() {
+            self.feed(&[BY_TIME], 1, &mut rebuilds)?;
+        } else {
+            // Each image's builds, newest first, merged by time (the entries past the image:
+            // TIME URL, so the least is the newest).
+            let mut streams: Vec<_> = query
+                .images
+                .iter()
+                .map(|image| self.history_index.scan_prefix(image_prefix(image.as_str())))
+                .collect();
+            let skips: Vec<usize> = query
+                .images
+                .iter()
+                .map(|image| image_prefix(image.as_str()).len())
+                .collect();
+            let mut heads = Vec::with_capacity(streams.len());
+            for (stream, skip) in streams.iter_mut().zip(&skips) {
+                heads.push(next_entry(stream, *skip)?);
+            }
+            while let Some(index) = (0..heads.len())
+                .filter(|&index| heads[index].is_some())
+                .min_by(|&a, &b| heads[a].cmp(&heads[b]))
+            {
+                let entry = heads[index].take().expect("filtered");
+                heads[index] = next_entry(&mut streams[index], skips[index])?;
+                if !self.offer(&entry, &mut rebuilds)? {
+                    break;
                 }
             }
-            Ok(rebuilds.finish())
-        })
+        }
+        Ok(rebuilds.finish())
     }
 
     /// Offers `rebuilds` the records of the index entries under `prefix` (the entry past the
@@ -198,33 +192,31 @@ impl Store {
     /// Forgets builds asked for before `before`; returns how many. Reads the index from its
     /// oldest end, so only what is forgotten is read.
     pub fn compact_history(&self, before: DateTime<Utc>) -> Result<usize, StoreError> {
-        self.off_worker(|| {
-            let cut = inverted(before);
-            let mut old = Vec::new();
-            for key in self.history_index.scan_prefix([BY_TIME]).keys().rev() {
-                let key = key?;
-                let (time, url) = key[1..].split_at(TIME.min(key.len() - 1));
-                // Inverted: a time after the cut's bytes is before it.
-                if time <= &cut[..] {
-                    break;
-                }
-                old.push((key.clone(), url.to_vec()));
+        let cut = inverted(before);
+        let mut old = Vec::new();
+        for key in self.history_index.scan_prefix([BY_TIME]).keys().rev() {
+            let key = key?;
+            let (time, url) = key[1..].split_at(TIME.min(key.len() - 1));
+            // Inverted: a time after the cut's bytes is before it.
+            if time <= &cut[..] {
+                break;
             }
-            let mut forgotten = 0;
-            for (key, url) in &old {
-                if let Some(bytes) = self.history.get(url)? {
-                    let record: HistoryRecord = serde_json::from_slice(&bytes)?;
-                    if record.requested_at < before {
-                        self.history.remove(url)?;
-                        self.history_index.remove(image_key(&record))?;
-                        forgotten += 1;
-                    }
+            old.push((key.clone(), url.to_vec()));
+        }
+        let mut forgotten = 0;
+        for (key, url) in &old {
+            if let Some(bytes) = self.history.get(url)? {
+                let record: HistoryRecord = serde_json::from_slice(&bytes)?;
+                if record.requested_at < before {
+                    self.history.remove(url)?;
+                    self.history_index.remove(image_key(&record))?;
+                    forgotten += 1;
                 }
-                self.history_index.remove(key)?;
             }
-            self.flush()?;
-            Ok(forgotten)
-        })
+            self.history_index.remove(key)?;
+        }
+        self.flush()?;
+        Ok(forgotten)
     }
 }
 

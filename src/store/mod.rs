@@ -244,14 +244,12 @@ impl Store {
 
     /// The last job number given, 0 if none.
     pub fn last_job_id(&self) -> Result<u64, StoreError> {
-        self.off_worker(|| {
-            Ok(self
-                .meta
-                .get("last_job")?
-                .and_then(|bytes| <[u8; 8]>::try_from(bytes.as_ref()).ok())
-                .map(u64::from_be_bytes)
-                .unwrap_or(0))
-        })
+        Ok(self
+            .meta
+            .get("last_job")?
+            .and_then(|bytes| <[u8; 8]>::try_from(bytes.as_ref()).ok())
+            .map(u64::from_be_bytes)
+            .unwrap_or(0))
     }
 
     /// Runs `work` on the store on a blocking thread, off tokio's workers: sled's reads may wait
@@ -272,23 +270,6 @@ impl Store {
             })?
     }
 
-    /// Runs `work`, which calls sled, so that it never holds a tokio worker: on a worker of a
-    /// multi-threaded runtime in [`tokio::task::block_in_place`] (the worker's other tasks go
-    /// to another thread while sled reads or writes the disk), elsewhere (a blocking thread,
-    /// a test's single-threaded runtime, no runtime) as it is. Every method of the store that
-    /// touches sled runs in it, besides [`Store::blocking`] and [`Store::save_job`], which run
-    /// on a blocking thread.
-    fn off_worker<T>(&self, work: impl FnOnce() -> T) -> T {
-        let on_worker = tokio::runtime::Handle::try_current().is_ok_and(|runtime| {
-            runtime.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread
-        });
-        if on_worker {
-            tokio::task::block_in_place(work)
-        } else {
-            work()
-        }
-    }
-
     /// Waits until every write is on disk: the one call of the store that always waits for
     /// the disk. Never on a tokio worker: on a blocking thread when called through
     /// [`Store::blocking`] or [`Store::save_job`], and otherwise (an alert's claim, a job's
@@ -296,62 +277,63 @@ impl Store {
     /// [`tokio::task::block_in_place`], which hands the worker's other tasks to another thread
     /// for as long as the disk takes. Outside a multi-threaded runtime it simply waits.
     pub(crate) fn flush(&self) -> Result<(), StoreError> {
-        self.off_worker(|| self.db.flush())?;
+        let on_worker = tokio::runtime::Handle::try_current().is_ok_and(|runtime| {
+            runtime.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread
+        });
+        if on_worker {
+            tokio::task::block_in_place(|| self.db.flush())?;
+        } else {
+            self.db.flush()?;
+        }
         Ok(())
     }
 
     /// A new job number, never given before.
     pub fn next_job_id(&self) -> Result<JobId, StoreError> {
-        self.off_worker(|| self.next_number("last_job").map(JobId))
+        self.next_number("last_job").map(JobId)
     }
 
     /// The next number of the counter `key` in `meta`, from 1; flushed, so never given twice.
     pub(crate) fn next_number(&self, key: &str) -> Result<u64, StoreError> {
-        self.off_worker(|| {
-            let next = self.meta.update_and_fetch(key, |old| {
-                let last = old
-                    .and_then(|bytes| <[u8; 8]>::try_from(bytes).ok())
-                    .map(u64::from_be_bytes)
-                    .unwrap_or(0);
-                Some((last + 1).to_be_bytes().to_vec())
-            })?;
-            self.flush()?;
-            let bytes = next.and_then(|bytes| <[u8; 8]>::try_from(bytes.as_ref()).ok());
-            Ok(bytes.map(u64::from_be_bytes).unwrap_or(1))
-        })
+        let next = self.meta.update_and_fetch(key, |old| {
+            let last = old
+                .and_then(|bytes| <[u8; 8]>::try_from(bytes).ok())
+                .map(u64::from_be_bytes)
+                .unwrap_or(0);
+            Some((last + 1).to_be_bytes().to_vec())
+        })?;
+        self.flush()?;
+        let bytes = next.and_then(|bytes| <[u8; 8]>::try_from(bytes.as_ref()).ok());
+        Ok(bytes.map(u64::from_be_bytes).unwrap_or(1))
     }
 
     /// The job waiting for word of a build request or build of `recipe_url`, if one is.
     pub fn job_awaiting(&self, recipe_url: &str) -> Result<Option<JobId>, StoreError> {
-        self.off_worker(|| self.job_for_link(&awaiting_key(recipe_url)))
+        self.job_for_link(&awaiting_key(recipe_url))
     }
 
     /// The job that owns a build or build request link.
     pub fn job_for_link(&self, url: &str) -> Result<Option<JobId>, StoreError> {
-        self.off_worker(|| {
-            Ok(self
-                .links
-                .get(url.as_bytes())?
-                .and_then(|bytes| <[u8; 8]>::try_from(bytes.as_ref()).ok())
-                .map(|bytes| JobId(u64::from_be_bytes(bytes))))
-        })
+        Ok(self
+            .links
+            .get(url.as_bytes())?
+            .and_then(|bytes| <[u8; 8]>::try_from(bytes.as_ref()).ok())
+            .map(|bytes| JobId(u64::from_be_bytes(bytes))))
     }
 
     /// The messages a job owns.
     pub fn messages(&self, id: JobId) -> Result<JobMessages, StoreError> {
-        self.off_worker(|| match self.messages.get(id.0.to_be_bytes())? {
+        match self.messages.get(id.0.to_be_bytes())? {
             Some(bytes) => Ok(serde_json::from_slice(&bytes)?),
             None => Ok(JobMessages::default()),
-        })
+        }
     }
 
     /// Records the messages a job owns; flushed.
     pub fn put_messages(&self, id: JobId, messages: &JobMessages) -> Result<(), StoreError> {
-        self.off_worker(|| {
-            self.messages
-                .insert(id.0.to_be_bytes(), serde_json::to_vec(messages)?)?;
-            self.flush()
-        })
+        self.messages
+            .insert(id.0.to_be_bytes(), serde_json::to_vec(messages)?)?;
+        self.flush()
     }
 }
 

@@ -11,52 +11,48 @@ use crate::target::JobId;
 impl Store {
     /// The job ended and said all it had to: it leaves the index of open jobs.
     pub fn close_job(&self, id: JobId) -> Result<(), StoreError> {
-        self.off_worker(|| {
-            self.records.remove(open_key(id))?;
-            self.flush()
-        })
+        self.records.remove(open_key(id))?;
+        self.flush()
     }
 
     /// Deletes jobs that ended before `before`, with their links and messages, and the alerting
     /// records last touched before then ([`Store::compact_alerts`]); returns how many jobs.
     pub fn compact(&self, before: DateTime<Utc>) -> Result<usize, StoreError> {
-        self.off_worker(|| {
-            let mut removed = 0;
-            let ids: Vec<JobId> = self.ids_newest_first().collect::<Result<_, _>>()?;
-            for id in ids {
-                // The job's own record says when it ended: only those to delete are read whole.
-                let Some(head) = self.head(id)? else { continue };
-                if head.finished_at.is_none_or(|at| at >= before) {
-                    continue;
-                }
-                let Some(job) = self.job(id)? else { continue };
-                for target in &job.targets {
-                    if let Phase::Requested { request_url } | Phase::Following { request_url } =
-                        &target.phase
-                    {
-                        self.links.remove(request_url.as_bytes())?;
-                    }
-                    for build in &target.builds {
-                        self.links.remove(build.url.as_bytes())?;
-                    }
-                    if self.job_awaiting(&target.recipe_url)? == Some(job.id) {
-                        self.links
-                            .remove(awaiting_key(&target.recipe_url).as_bytes())?;
-                    }
-                }
-                let mut batch = sled::Batch::default();
-                for key in self.records.scan_prefix(prefix(id)).keys() {
-                    batch.remove(key?);
-                }
-                batch.remove(open_key(id));
-                self.records.apply_batch(batch)?;
-                self.messages.remove(id.0.to_be_bytes())?;
-                removed += 1;
+        let mut removed = 0;
+        let ids: Vec<JobId> = self.ids_newest_first().collect::<Result<_, _>>()?;
+        for id in ids {
+            // The job's own record says when it ended: only those to delete are read whole.
+            let Some(head) = self.head(id)? else { continue };
+            if head.finished_at.is_none_or(|at| at >= before) {
+                continue;
             }
-            self.compact_alerts(before)?;
-            self.flush()?;
-            Ok(removed)
-        })
+            let Some(job) = self.job(id)? else { continue };
+            for target in &job.targets {
+                if let Phase::Requested { request_url } | Phase::Following { request_url } =
+                    &target.phase
+                {
+                    self.links.remove(request_url.as_bytes())?;
+                }
+                for build in &target.builds {
+                    self.links.remove(build.url.as_bytes())?;
+                }
+                if self.job_awaiting(&target.recipe_url)? == Some(job.id) {
+                    self.links
+                        .remove(awaiting_key(&target.recipe_url).as_bytes())?;
+                }
+            }
+            let mut batch = sled::Batch::default();
+            for key in self.records.scan_prefix(prefix(id)).keys() {
+                batch.remove(key?);
+            }
+            batch.remove(open_key(id));
+            self.records.apply_batch(batch)?;
+            self.messages.remove(id.0.to_be_bytes())?;
+            removed += 1;
+        }
+        self.compact_alerts(before)?;
+        self.flush()?;
+        Ok(removed)
     }
 
     /// Moves the jobs of a version 1 store (each job one record, its targets and builds

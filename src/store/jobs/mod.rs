@@ -200,12 +200,10 @@ fn diff(written: &Written, job: &Job) -> Diff {
 impl Store {
     /// Writes a whole job (its records, links and index entry) and flushes.
     pub fn put_job(&self, job: &Job) -> Result<(), StoreError> {
-        self.off_worker(|| {
-            let nothing = Written::default();
-            let changes = self.changes(&nothing, job, true, diff(&nothing, job))?;
-            self.apply(changes)?;
-            self.flush()
-        })
+        let nothing = Written::default();
+        let changes = self.changes(&nothing, job, true, diff(&nothing, job))?;
+        self.apply(changes)?;
+        self.flush()
     }
 
     /// Writes what changed of `job` since `written` says (everything, the first time) in one
