@@ -5,14 +5,16 @@
 //!
 //! Index keys (times inverted and big-endian, so that ascending keys are newest first):
 //! - `t` TIME URL: every build, by when it was asked for;
-//! - `i` IMAGE `0` TIME URL: an image's builds, by when they were asked for.
+//! - `i` IMAGE `0` TIME URL, `s` SERIES `0` TIME URL, `a` ARCH `0` TIME URL: an image's, a
+//!   series's, an architecture's builds, by when they were asked for.
 //!
-//! A query of images reads each image's part of the index; any other reads the first. Series,
-//! architecture and requester are checked on the records read (an image has few of each). An
-//! index key is written before its record and removed after the record moved on, so a key may
-//! point at a record that no longer matches it (it is skipped), never the reverse. Stores from
-//! before the index are indexed once when opened ([`Store::index_history`]); the schema version
-//! is unchanged.
+//! A query of images reads each image's part of the index, merged newest first; one of series
+//! and no image each series's part; one of architectures alone each architecture's part; any
+//! other the first. What the part read does not decide (the series and architectures of a query
+//! of images, the requester) is checked on the records read. An index key is written before its
+//! record and removed after the record moved on, so a key may point at a record that no longer
+//! matches it (it is skipped), never the reverse. Stores from before an index are indexed once
+//! when opened ([`Store::index_history`]); the schema version is unchanged.
 
 use chrono::{DateTime, Utc};
 
@@ -22,8 +24,11 @@ use crate::history::{HistoryRecord, PastRebuild, Rebuilds};
 
 const BY_TIME: u8 = b't';
 const BY_IMAGE: u8 = b'i';
-/// The `meta` key saying the index holds every record.
-const INDEXED: &str = "history_indexed";
+const BY_SERIES: u8 = b's';
+const BY_ARCH: u8 = b'a';
+/// The `meta` key saying the index holds every record under every key above (a store whose
+/// meta says only `history_indexed` has the time and image keys alone, and is indexed again).
+const INDEXED: &str = "history_indexed_by_series_and_arch";
 
 /// How long a time is in an index key.
 const TIME: usize = 12;
@@ -43,21 +48,32 @@ fn time_key(record: &HistoryRecord) -> Vec<u8> {
     key
 }
 
-fn image_prefix(image: &str) -> Vec<u8> {
-    let mut key = vec![BY_IMAGE];
-    key.extend_from_slice(image.as_bytes());
+/// The part of the index of builds whose `kind` (image, series, architecture) is `value`.
+fn part_prefix(kind: u8, value: &str) -> Vec<u8> {
+    let mut key = vec![kind];
+    key.extend_from_slice(value.as_bytes());
     key.push(0);
     key
 }
 
-fn image_key(record: &HistoryRecord) -> Vec<u8> {
-    let mut key = image_prefix(record.image.as_str());
+fn part_key(kind: u8, value: &str, record: &HistoryRecord) -> Vec<u8> {
+    let mut key = part_prefix(kind, value);
     key.extend_from_slice(&inverted(record.requested_at));
     key.extend_from_slice(record.build.as_bytes());
     key
 }
 
-/// The next entry of an image's part of the index, past the image (`skip` bytes).
+/// Every index key of `record`: by time, image, series and architecture.
+fn index_keys(record: &HistoryRecord) -> [Vec<u8>; 4] {
+    [
+        time_key(record),
+        part_key(BY_IMAGE, record.image.as_str(), record),
+        part_key(BY_SERIES, &record.series.to_string(), record),
+        part_key(BY_ARCH, record.arch.as_str(), record),
+    ]
+}
+
+/// The next entry of a part of the index, past its prefix (`skip` bytes).
 fn next_entry(stream: &mut sled::Iter, skip: usize) -> Result<Option<Vec<u8>>, StoreError> {
     match stream.next() {
         Some(entry) => Ok(Some(entry?.0[skip..].to_vec())),
@@ -79,12 +95,14 @@ impl Store {
                 Some(before) => before.clone().merged(record.clone()),
                 None => record.clone(),
             };
-            self.history_index.insert(time_key(&merged), &[][..])?;
-            self.history_index.insert(image_key(&merged), &[][..])?;
+            let keys = index_keys(&merged);
+            for index_key in &keys {
+                self.history_index.insert(index_key.as_slice(), &[][..])?;
+            }
             self.history.insert(key, serde_json::to_vec(&merged)?)?;
             if let Some(before) = before {
-                for old in [time_key(&before), image_key(&before)] {
-                    if old != time_key(&merged) && old != image_key(&merged) {
+                for old in index_keys(&before) {
+                    if !keys.contains(&old) {
                         self.history_index.remove(old)?;
                     }
                 }
@@ -108,54 +126,45 @@ impl Store {
     /// they need.
     pub fn rebuilds(&self, query: &HistoryQuery) -> Result<Vec<PastRebuild>, StoreError> {
         let mut rebuilds = Rebuilds::new(query);
-        if query.images.is_empty() {
-            self.feed(&[BY_TIME], 1, &mut rebuilds)?;
+        // The parts of the index to read, each newest first, merged by time (the entries past
+        // the prefix: TIME URL, so the least is the newest).
+        let prefixes: Vec<Vec<u8>> = if !query.images.is_empty() {
+            let images = query.images.iter();
+            images
+                .map(|image| part_prefix(BY_IMAGE, image.as_str()))
+                .collect()
+        } else if !query.series.is_empty() {
+            let series = query.series.iter();
+            series
+                .map(|series| part_prefix(BY_SERIES, &series.to_string()))
+                .collect()
+        } else if !query.arches.is_empty() {
+            let arches = query.arches.iter();
+            arches
+                .map(|arch| part_prefix(BY_ARCH, arch.as_str()))
+                .collect()
         } else {
-            // Each image's builds, newest first, merged by time (the entries past the image:
-            // TIME URL, so the least is the newest).
-            let mut streams: Vec<_> = query
-                .images
-                .iter()
-                .map(|image| self.history_index.scan_prefix(image_prefix(image.as_str())))
-                .collect();
-            let skips: Vec<usize> = query
-                .images
-                .iter()
-                .map(|image| image_prefix(image.as_str()).len())
-                .collect();
-            let mut heads = Vec::with_capacity(streams.len());
-            for (stream, skip) in streams.iter_mut().zip(&skips) {
-                heads.push(next_entry(stream, *skip)?);
-            }
-            while let Some(index) = (0..heads.len())
-                .filter(|&index| heads[index].is_some())
-                .min_by(|&a, &b| heads[a].cmp(&heads[b]))
-            {
-                let entry = heads[index].take().expect("filtered");
-                heads[index] = next_entry(&mut streams[index], skips[index])?;
-                if !self.offer(&entry, &mut rebuilds)? {
-                    break;
-                }
-            }
+            vec![vec![BY_TIME]]
+        };
+        let mut streams: Vec<_> = prefixes
+            .iter()
+            .map(|prefix| self.history_index.scan_prefix(prefix))
+            .collect();
+        let mut heads = Vec::with_capacity(streams.len());
+        for (stream, prefix) in streams.iter_mut().zip(&prefixes) {
+            heads.push(next_entry(stream, prefix.len())?);
         }
-        Ok(rebuilds.finish())
-    }
-
-    /// Offers `rebuilds` the records of the index entries under `prefix` (the entry past the
-    /// first `skip` bytes: TIME URL), newest first, until it has enough.
-    fn feed(
-        &self,
-        prefix: &[u8],
-        skip: usize,
-        rebuilds: &mut Rebuilds<'_>,
-    ) -> Result<(), StoreError> {
-        for key in self.history_index.scan_prefix(prefix).keys() {
-            let key = key?;
-            if !self.offer(&key[skip..], rebuilds)? {
+        while let Some(index) = (0..heads.len())
+            .filter(|&index| heads[index].is_some())
+            .min_by(|&a, &b| heads[a].cmp(&heads[b]))
+        {
+            let entry = heads[index].take().expect("filtered");
+            heads[index] = next_entry(&mut streams[index], prefixes[index].len())?;
+            if !self.offer(&entry, &mut rebuilds)? {
                 break;
             }
         }
-        Ok(())
+        Ok(rebuilds.finish())
     }
 
     /// Offers the record of index entry `entry` (TIME URL); whether more are wanted.
@@ -181,8 +190,9 @@ impl Store {
         for entry in self.history.iter() {
             let (_, bytes) = entry?;
             let record: HistoryRecord = serde_json::from_slice(&bytes)?;
-            self.history_index.insert(time_key(&record), &[][..])?;
-            self.history_index.insert(image_key(&record), &[][..])?;
+            for key in index_keys(&record) {
+                self.history_index.insert(key, &[][..])?;
+            }
             indexed += 1;
         }
         self.meta.insert(INDEXED, &[][..])?;
@@ -209,7 +219,9 @@ impl Store {
                 let record: HistoryRecord = serde_json::from_slice(&bytes)?;
                 if record.requested_at < before {
                     self.history.remove(url)?;
-                    self.history_index.remove(image_key(&record))?;
+                    for index_key in index_keys(&record) {
+                        self.history_index.remove(index_key)?;
+                    }
                     forgotten += 1;
                 }
             }
@@ -283,16 +295,22 @@ mod tests {
             vec![image("redis")],
             vec![image("nginx"), image("postgres")],
         ] {
-            for series in [vec![], vec!["22.04".parse().unwrap()]] {
-                for by in [None, Some("~BOB".to_string())] {
-                    for last in [0, 1, 3, 10, 100] {
-                        queries.push(HistoryQuery {
-                            images: images.clone(),
-                            series: series.clone(),
-                            arches: Vec::new(),
-                            by: by.clone(),
-                            last,
-                        });
+            for series in [
+                vec![],
+                vec!["22.04".parse().unwrap()],
+                vec!["20.04".parse().unwrap(), "22.04".parse().unwrap()],
+            ] {
+                for arches in [vec![], vec!["arm64".parse().unwrap()]] {
+                    for by in [None, Some("~BOB".to_string())] {
+                        for last in [0, 1, 3, 10, 100] {
+                            queries.push(HistoryQuery {
+                                images: images.clone(),
+                                series: series.clone(),
+                                arches: arches.clone(),
+                                by: by.clone(),
+                                last,
+                            });
+                        }
                     }
                 }
             }
@@ -301,6 +319,9 @@ mod tests {
             let expected = crate::history::rebuilds(every.clone(), &query);
             assert_eq!(store.rebuilds(&query).unwrap(), expected, "{query:?}");
         }
+        // Four keys per record (time, image, series, architecture), the moved one's old ones
+        // gone.
+        assert_eq!(store.history_index.len(), 4 * every.len());
         // Compacted: gone from the index too.
         let cut = "2026-01-01T00:30:00Z".parse::<DateTime<Utc>>().unwrap();
         let removed = store.compact_history(cut).unwrap();
@@ -314,6 +335,10 @@ mod tests {
         };
         let left = store.rebuilds(&everything).unwrap();
         assert!(left.iter().all(|r| r.requested_at >= cut));
+        assert_eq!(
+            store.history_index.len(),
+            4 * store.history().unwrap().len()
+        );
         assert_eq!(
             left,
             crate::history::rebuilds(store.history().unwrap(), &everything)
