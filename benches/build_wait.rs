@@ -19,6 +19,8 @@
 //!
 //! [`Apart`]: image_builder::launchpad::sim::Apart
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::os::fd::OwnedFd;
@@ -30,21 +32,6 @@ use std::time::{Duration, Instant};
 
 /// The binary `cargo bench` built beside this bench.
 const BINARY: &str = env!("CARGO_BIN_EXE_image-builder");
-
-/// 15 images × 4 series = 60 recipes, as `mass_rebuild`'s.
-fn catalogue_config() -> String {
-    let mut text = String::from(
-        "[launchpad]\napi_root = \"https://api.launchpad.net/devel/\"\nweb_root = \"https://launchpad.net/\"\n\
-         owner = \"bench\"\npillar = \"bench\"\n\n[catalogue]\narchitectures = [\"amd64\", \"arm64\", \"ppc64el\", \"s390x\"]\n\
-         [catalogue.series]\n\"20.04\" = \"focal\"\n\"21.04\" = \"hirsute\"\n\"22.04\" = \"jammy\"\n\"24.04\" = \"noble\"\n",
-    );
-    for n in 1..=15 {
-        text.push_str(&format!(
-            "\n[images.image{n:02}]\ntracks = {{ \"20.04\" = \"1.0\", \"21.04\" = \"1.0\", \"22.04\" = \"1.0\", \"24.04\" = \"1.0\" }}\n"
-        ));
-    }
-    text
-}
 
 /// Where the child's output goes.
 #[derive(Clone, Copy, PartialEq)]
@@ -246,7 +233,7 @@ fn ms(seconds: f64) -> f64 {
 
 fn main() {
     let dir = temporary_dir();
-    std::fs::write(dir.join("config.toml"), catalogue_config()).unwrap();
+    std::fs::write(dir.join("config.toml"), common::catalogue_text("")).unwrap();
     std::fs::write(dir.join("scenario.toml"), "[faults]\nlatency_ms = 100\n").unwrap();
     let scenario = dir.join("scenario.toml");
     let scenario = scenario.to_str().unwrap();

@@ -19,6 +19,8 @@
 //! the engine's rules are Launchpad's defaults at the same scale. The engine's CPU time is the
 //! process's minus the simulator threads' ([`cpu_seconds`]).
 
+mod common;
+
 use std::time::{Duration, Instant};
 
 use image_builder::chat::console::Console;
@@ -47,17 +49,7 @@ const SECRET: &str = "bench";
 
 /// 15 images × 4 series = 60 recipes.
 fn catalogue_config() -> Config {
-    let mut text = String::from(
-        "[launchpad]\napi_root = \"https://api.launchpad.net/devel/\"\nweb_root = \"https://launchpad.net/\"\n\
-         owner = \"bench\"\npillar = \"bench\"\n\n[catalogue]\narchitectures = [\"amd64\", \"arm64\", \"ppc64el\", \"s390x\"]\n\
-         [catalogue.series]\n\"20.04\" = \"focal\"\n\"21.04\" = \"hirsute\"\n\"22.04\" = \"jammy\"\n\"24.04\" = \"noble\"\n",
-    );
-    for n in 1..=15 {
-        text.push_str(&format!(
-            "\n[images.image{n:02}]\ntracks = {{ \"20.04\" = \"1.0\", \"21.04\" = \"1.0\", \"22.04\" = \"1.0\", \"24.04\" = \"1.0\" }}\n"
-        ));
-    }
-    Config::parse(&text, "bench").expect("the bench catalogue is valid")
+    Config::parse(&common::catalogue_text(""), "bench").expect("the bench catalogue is valid")
 }
 
 /// The engine's rules: Launchpad's defaults, at the simulator's speed.

@@ -22,6 +22,8 @@
 //!
 //! The stores are on disk (in the temporary directory), so flushes are real `fsync`s.
 
+mod common;
+
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
@@ -42,21 +44,12 @@ use image_builder::plan::plan;
 use image_builder::store::{Store, Written};
 use image_builder::target::JobId;
 
-/// 15 images × 4 series = 60 recipes, 4 architectures each: `rebuild all` is 240 builds.
+/// The benches' catalogue ([`common::catalogue_text`]), with no limit on rebuilds and anyone
+/// allowed to build.
 fn config() -> Config {
-    let mut text = String::from(
-        "[launchpad]\napi_root = \"https://api.launchpad.net/devel/\"\nweb_root = \"https://launchpad.net/\"\n\
-         owner = \"bench\"\npillar = \"bench\"\n\n[catalogue]\narchitectures = [\"amd64\", \"arm64\", \"ppc64el\", \"s390x\"]\n\
-         [catalogue.series]\n\"20.04\" = \"focal\"\n\"21.04\" = \"hirsute\"\n\"22.04\" = \"jammy\"\n\"24.04\" = \"noble\"\n\
-         [confirmation]\nbuilds_per_user_per_hour = 100000\nabove_builds = 100000\nmass_rebuild_above_builds = 100000\n\
-         [permissions.build]\neveryone = true\n",
-    );
-    for n in 1..=15 {
-        text.push_str(&format!(
-            "\n[images.image{n:02}]\ntracks = {{ \"20.04\" = \"1.0\", \"21.04\" = \"1.0\", \"22.04\" = \"1.0\", \"24.04\" = \"1.0\" }}\n"
-        ));
-    }
-    Config::parse(&text, "bench").expect("the bench catalogue is valid")
+    let sections = "[confirmation]\nbuilds_per_user_per_hour = 100000\nabove_builds = 100000\nmass_rebuild_above_builds = 100000\n\
+         [permissions.build]\neveryone = true\n";
+    Config::parse(&common::catalogue_text(sections), "bench").expect("the bench catalogue is valid")
 }
 
 /// A Launchpad nobody answers at: a local port just closed, so every call is refused at once.
