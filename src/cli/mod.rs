@@ -57,6 +57,26 @@ pub struct Cli {
     pub command: Subcommands,
 }
 
+impl Cli {
+    /// The async runtime the command runs on. `build` and `wait` follow jobs from a terminal
+    /// or a script, with no chat to answer: one thread does it all, and it spends about a
+    /// fifth less CPU per Launchpad request than a pool of workers, which wake each other
+    /// and hand the store's saves to blocking threads (README, "The whole `build --wait`
+    /// process"). A flush then waits on that thread, which has nothing else to do meanwhile.
+    /// The bot (`run`, `sandbox`), the simulator and the rest run on a multi-threaded
+    /// runtime, where the store's flushes never hold up an answer to someone else.
+    pub fn runtime(&self) -> std::io::Result<tokio::runtime::Runtime> {
+        match self.command {
+            Subcommands::Build(_) | Subcommands::Wait(_) => {
+                tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+            }
+            _ => tokio::runtime::Runtime::new(),
+        }
+    }
+}
+
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Subcommands {
