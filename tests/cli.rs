@@ -39,6 +39,93 @@ fn build_dry_run_prints_the_recipe_and_its_arches() {
     );
 }
 
+/// What the sandbox's chat answers to `rebuild WORDS`, piped: the reply's lines.
+fn chat_answer(rebuild: &str) -> String {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_image-builder"))
+        .args(["sandbox", "--speed", "1000"])
+        .env_remove("IMAGE_BUILDER_CONFIG")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    writeln!(stdin, "rebuild {rebuild}").unwrap();
+    drop(stdin);
+    let output = child.wait_with_output().unwrap();
+    stdout(&output)
+}
+
+#[test]
+fn build_takes_the_words_chat_takes_after_rebuild_and_plans_what_chat_plans() {
+    for (build, chat) in [
+        (
+            &[
+                "build",
+                "redis",
+                "--series",
+                "20.04",
+                "--arch",
+                "arm64",
+                "--dry-run",
+            ][..],
+            "redis --series 20.04 --arch arm64 --dry-run",
+        ),
+        (
+            &["build", "--", "20.04", "redis", "--dry-run"][..],
+            "20.04 redis --dry-run",
+        ),
+        (
+            &["build", "20.04", "arm64", "redis", "nginx", "--dry-run"][..],
+            "20.04 arm64 redis nginx --dry-run",
+        ),
+    ] {
+        let output = image_builder(build);
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{build:?}: {}",
+            stderr(&output)
+        );
+        let planned = stdout(&output);
+        assert!(
+            planned.starts_with("Dry run, nothing is built."),
+            "{planned}"
+        );
+        let answer = chat_answer(chat);
+        for line in planned.lines() {
+            assert!(
+                answer.contains(line.trim()),
+                "{build:?} planned {line:?}; chat's `rebuild {chat}` answered:\n{answer}"
+            );
+        }
+    }
+    // `20.04` after `--` is a series, as in chat, not an unknown image.
+    let planned = stdout(&image_builder(&[
+        "build",
+        "--",
+        "20.04",
+        "redis",
+        "--dry-run",
+    ]));
+    assert!(planned.contains("1 recipe, 4 builds"), "{planned}");
+}
+
+#[test]
+fn logs_written_to_a_file_or_a_pipe_hold_no_escape_codes() {
+    let output = Command::new(env!("CARGO_BIN_EXE_image-builder"))
+        .args(["build", "redis", "--dry-run"])
+        .env_remove("IMAGE_BUILDER_CONFIG")
+        .env_remove("NO_COLOR")
+        .env("IMAGE_BUILDER_LOG", "debug")
+        .output()
+        .unwrap();
+    let logs = stderr(&output);
+    assert!(logs.contains("planned"), "a debug line was logged: {logs}");
+    assert!(!logs.contains('\x1b'), "no escape byte: {logs:?}");
+}
+
 #[test]
 fn build_dry_run_without_images_plans_every_image_and_says_it_needs_confirmation() {
     let output = image_builder(&["build", "--dry-run", "--series", "jammy"]);
@@ -72,10 +159,11 @@ fn build_with_a_misspelt_arch_or_image_suggests_the_right_one() {
         "{}",
         stderr(&output)
     );
+    // After `--` as before it, the words are read as chat reads them (`rebuild rediss`).
     let output = image_builder(&["build", "--dry-run", "--", "rediss"]);
     assert_eq!(output.status.code(), Some(2));
     assert!(
-        stderr(&output).contains("Did you mean 'redis'?"),
+        stderr(&output).contains("I don't know 'rediss'. Did you mean the image 'redis'?"),
         "{}",
         stderr(&output)
     );
@@ -156,7 +244,7 @@ fn build_wait_exit_codes_tell_success_build_failures_and_upload_failures_apart()
     );
     assert_eq!(upload.status.code(), Some(4), "{}", stdout(&upload));
     assert!(
-        stdout(&upload).contains("Failed uploads (retry with 'retry uploads #1')"),
+        stdout(&upload).contains("Failed uploads (retry with 'image-builder retry uploads 1')"),
         "{}",
         stdout(&upload)
     );
@@ -379,7 +467,7 @@ fn status_and_jobs_read_the_store_a_build_left() {
     assert_eq!(missing.status.code(), Some(1));
     assert_eq!(
         stderr(&missing),
-        "There is no job #7. Say 'jobs' to list them.\n"
+        "There is no job #7. Run 'image-builder jobs' to list them.\n"
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
@@ -536,7 +624,7 @@ fn an_upload_refused_by_two_registries_ends_build_wait_with_exit_4_naming_the_bu
     let text = stdout(&output);
     assert_eq!(output.status.code(), Some(4), "{text}{}", stderr(&output));
     assert!(
-        text.contains("Failed uploads (retry with 'retry uploads #1'):\n• redis 6.2 on 22.04 arm64: most likely it failed on several registries: Launchpad cannot show this build (OOPS-sim"),
+        text.contains("Failed uploads (retry with 'image-builder retry uploads 1'):\n• redis 6.2 on 22.04 arm64: most likely it failed on several registries: Launchpad cannot show this build (OOPS-sim"),
         "{text}"
     );
     assert!(

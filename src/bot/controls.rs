@@ -6,7 +6,7 @@ use crate::chat::{Answer, Chat};
 use crate::command::{MuteDuration, RetryWhat};
 use crate::engine::EngineError;
 use crate::jobs::Control;
-use crate::messages::{alerts as alerts_say, jobs as say};
+use crate::messages::{alerts as alerts_say, jobs as say, Front};
 use crate::target::{ImageName, JobId};
 
 impl<C: Chat + Clone> Bot<C> {
@@ -14,7 +14,7 @@ impl<C: Chat + Clone> Bot<C> {
     pub(super) async fn control(&self, id: JobId, control: Control) -> Answer {
         match self.engine.control(id, control).await {
             Ok(count) => say::controlled(id, control, count).into(),
-            Err(EngineError::NoSuchJob(id)) => say::no_such_job(id).into(),
+            Err(EngineError::NoSuchJob(id)) => say::no_such_job(id, Front::Chat).into(),
             Err(error) => {
                 tracing::error!(%error, job = %id, "a control failed");
                 say::internal_error(&format!("job {id}")).into()

@@ -6,7 +6,7 @@ use chrono::Utc;
 use super::{Bot, JOBS_LISTED, LOG_ANSWER_CHARS};
 use crate::chat::{Answer, Chat};
 use crate::command::{HistoryQuery, JobsScope};
-use crate::messages::{self, alerts as alerts_say, jobs as say};
+use crate::messages::{self, alerts as alerts_say, jobs as say, Front};
 use crate::permissions::User;
 use crate::store::{Store, StoreError};
 use crate::target::JobId;
@@ -33,15 +33,18 @@ impl<C: Chat + Clone> Bot<C> {
                 self.read(move |store| {
                     Ok(match store.job(id)? {
                         Some(job) => say::board(&job, Utc::now()),
-                        None => say::no_such_job(id),
+                        None => say::no_such_job(id, Front::Chat),
                     })
                 })
                 .await
             }
             None => {
                 self.read(|store| {
-                    let mut text =
-                        say::job_list(&store.unfinished()?, Utc::now(), say::NOTHING_RUNNING);
+                    let mut text = say::job_list(
+                        &store.unfinished()?,
+                        Utc::now(),
+                        &say::nothing_running(Front::Chat),
+                    );
                     let muted: Vec<String> = store
                         .muted()?
                         .into_iter()
@@ -70,7 +73,7 @@ impl<C: Chat + Clone> Bot<C> {
                 listed <= JOBS_LISTED
             })?;
             jobs.retain(|job| mine(job));
-            Ok(say::job_list(&jobs, Utc::now(), say::NO_JOBS))
+            Ok(say::job_list(&jobs, Utc::now(), &say::no_jobs(Front::Chat)))
         })
         .await
     }
@@ -99,7 +102,7 @@ impl<C: Chat + Clone> Bot<C> {
                 .read(move |store| {
                     Ok(match store.job(job)? {
                         Some(found) => say::logs(&found, limit),
-                        None => say::no_such_job(job),
+                        None => say::no_such_job(job, Front::Chat),
                     })
                 })
                 .await

@@ -318,6 +318,12 @@ pub trait Chat: Send + Sync + 'static {
         usize::MAX
     }
 
+    /// Where its messages are read, which decides how they name commands (`retry uploads
+    /// #1` in a chat, `image-builder retry uploads 1` on a terminal).
+    fn front(&self) -> crate::messages::Front {
+        crate::messages::Front::Chat
+    }
+
     /// Sends a message to `channel`.
     fn send(
         &self,

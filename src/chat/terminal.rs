@@ -36,6 +36,10 @@ impl Terminal {
 }
 
 impl Chat for Terminal {
+    fn front(&self) -> crate::messages::Front {
+        crate::messages::Front::CommandLine
+    }
+
     async fn send(&self, _channel: &str, message: Outgoing) -> Result<MessageId, ChatError> {
         match message.kind {
             Kind::Alert | Kind::Reply => {

@@ -11,6 +11,7 @@ use indicatif::MultiProgress;
 
 use super::follow::{
     configured_client, data_dir, exit_code, final_report, follow, open_store, requested_exit_code,
+    Followed, INTERRUPTED,
 };
 use super::{config, ConfigArgs, Failure, Outcome};
 use crate::chat::terminal::Terminal;
@@ -26,7 +27,7 @@ use crate::store::Store;
 /// `image-builder build`: the seed's usage.
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Examples:\n  image-builder build --dry-run --series 20.04 --arch arm64 -- redis\n  image-builder build --series jammy --dry-run"
+    after_help = "Examples:\n  image-builder build redis nginx --series 20.04 --dry-run\n  image-builder build 20.04 arm64 redis --dry-run\n  image-builder build --series 20.04 --arch arm64 -- redis\n  image-builder build all --series jammy --dry-run\n\nThe words are read as chat reads what follows `rebuild`: images, series and architectures in\nany order, the chat's options (--wait, --dry-run, reason=...), `--` optional."
 )]
 pub struct BuildArgs {
     /// A series to build, by number or code name; repeat for more [default: all].
@@ -35,7 +36,8 @@ pub struct BuildArgs {
     /// An architecture to build; repeat for more [default: all the image has].
     #[arg(long, value_name = "ARCH")]
     pub arch: Vec<String>,
-    /// Wait until every build and upload has finished, and report the outcome.
+    /// Wait until every build and upload has finished, and report the outcome [default:
+    /// only with --auto-retry-uploads or --launchpad sim].
     #[arg(long)]
     pub wait: bool,
     /// Retry failed registry uploads automatically, with backoff.
@@ -57,7 +59,8 @@ pub struct BuildArgs {
     pub then: Vec<String>,
     #[command(flatten)]
     pub config: ConfigArgs,
-    /// Which Launchpad to build on: the configured one, or a simulator started for this run.
+    /// Which Launchpad to build on: the configured one, or a simulator started for this run
+    /// (which ends with it, so `--launchpad sim` always waits for the job's end).
     #[arg(long, value_enum, default_value = "configured")]
     pub launchpad: LaunchpadChoice,
     /// With --launchpad sim: how much faster than Launchpad the simulator runs.
@@ -73,8 +76,9 @@ pub struct BuildArgs {
     /// --launchpad sim, a temporary one].
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
-    /// The images to build [default: all].
-    #[arg(last = true, value_name = "IMAGE")]
+    /// What to build, as chat reads what follows `rebuild`: images, series and architectures
+    /// in any order (`redis 20.04 arm64`), `all` [default: all].
+    #[arg(value_name = "WORDS")]
     pub images: Vec<String>,
 }
 
@@ -115,7 +119,9 @@ impl BuildArgs {
         if let Some(reason) = &self.reason {
             words.push(format!("reason={reason}"));
         }
-        words.push("--".to_string());
+        // The words as typed, with no `--` before them: `build -- 20.04 redis` reads `20.04` as
+        // a series, as chat's `rebuild 20.04 redis` does (a `--` the user typed among the words
+        // stays, and means what it means in chat: images only from there).
         if self.images.is_empty() {
             words.push("all".to_string());
         } else {
@@ -156,6 +162,18 @@ pub async fn run(args: &BuildArgs, out: &mut impl Write) -> Outcome {
             &api_root, &error,
         )));
     }
+    // A simulator started on its own (`image-builder sim --speed N`) said its speed on that
+    // answer: the job is paced at it.
+    let speed = match (&sim, client.declared_speed()) {
+        (None, Some(declared)) => {
+            tracing::info!(
+                speed = declared,
+                "Launchpad here is image-builder's simulator: pacing at its speed"
+            );
+            declared
+        }
+        _ => speed,
+    };
     let now = chrono::Utc::now();
     let mut settings = crate::engine::EngineSettings::from_config(&config, speed);
     if let Some(sim) = &sim {
@@ -185,7 +203,7 @@ pub async fn run(args: &BuildArgs, out: &mut impl Write) -> Outcome {
         messages::jobs::accepted(id, &plan)
             .replace(" The board follows once Launchpad has made the builds.", "")
     )?;
-    let wait = args.wait || args.auto_retry_uploads;
+    let wait = rebuild.wait || rebuild.auto_retry_uploads || sim.is_some();
     if !wait {
         // Not before every request is answered and every build not asked for is cancelled:
         // leaving earlier would leave them to build and push.
@@ -197,7 +215,17 @@ pub async fn run(args: &BuildArgs, out: &mut impl Write) -> Outcome {
         }
         return Ok(ExitCode::from(code));
     }
-    let job = follow(&engine, &bars, id).await?;
+    let job = match follow(&engine, &bars, id).await? {
+        Followed::Ended(job) => job,
+        Followed::Interrupted(job) if sim.is_some() => {
+            writeln!(out, "{}", messages::sim_interrupted(job.id))?;
+            return Ok(ExitCode::from(INTERRUPTED));
+        }
+        Followed::Interrupted(job) => {
+            writeln!(out, "{}", messages::interrupted(job.id))?;
+            return Ok(ExitCode::from(INTERRUPTED));
+        }
+    };
     if let Some(sim) = &sim {
         let requests: u64 = sim.request_counts().values().sum();
         tracing::info!(

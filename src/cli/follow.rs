@@ -83,6 +83,29 @@ pub fn configured_client(config: &Config, credentials: Option<&PathBuf>) -> anyh
     )?)
 }
 
+/// How fast the Launchpad `client` talks to runs: 1 for Launchpad, a simulator's own speed
+/// for `image-builder sim --speed N` (it says so on every answer), so jobs followed against it
+/// are paced at its speed with no setting changed. Launchpad unreachable: 1, said in the log
+/// (the engine waits for it as it would anyway).
+pub async fn pace_of(client: &Client) -> f64 {
+    match client.speed().await {
+        Ok(speed) => {
+            if speed > 1.0 {
+                tracing::info!(
+                    speed,
+                    api_root = %client.settings().api_root,
+                    "Launchpad here is image-builder's simulator running {speed}x: pacing at its speed"
+                );
+            }
+            speed
+        }
+        Err(error) => {
+            tracing::warn!(%error, "could not ask Launchpad's service root; pacing as for Launchpad");
+            1.0
+        }
+    }
+}
+
 /// Opens the store, saying where on failure (and who holds it, if another process does).
 pub fn open_store(dir: &std::path::Path) -> anyhow::Result<Store> {
     match Store::open(dir) {
@@ -113,6 +136,17 @@ pub fn open_store_to_read(
     }
 }
 
+/// How following a job ended.
+pub enum Followed {
+    /// The job ended; as stored.
+    Ended(Job),
+    /// Ctrl-C: the engine stopped, the job goes on on Launchpad, as last stored, for `wait`.
+    Interrupted(Job),
+}
+
+/// How long a Ctrl-C gives the job to store what waits to be stored.
+const INTERRUPT_GRACE: Duration = Duration::from_secs(10);
+
 /// One progress bar per target, updated from the engine's memory ([`Engine::follow`]) until
 /// the job ends and the engine has said all it will; returns the job as it ended (read from
 /// the store).
@@ -120,11 +154,15 @@ pub fn open_store_to_read(
 /// The bars show the job at most [`REDRAW`] apart: changes that come sooner (a job of 60
 /// recipes changes several hundred times a minute) are shown together, and what each bar shows
 /// is read from the engine's copy of the job without copying it.
+///
+/// Ctrl-C stops following, but not before every recipe's builds are known and those not asked
+/// for are cancelled: leaving earlier would leave them to build and push. A second Ctrl-C
+/// stops at once, naming the recipes whose builds are still to be cancelled (`wait` does it).
 pub async fn follow(
     engine: &Engine<Terminal>,
     bars: &MultiProgress,
     id: JobId,
-) -> anyhow::Result<Job> {
+) -> anyhow::Result<Followed> {
     let style = ProgressStyle::with_template("{prefix:24} [{bar:12}] {pos}/{len} {msg}")
         .expect("a valid template")
         .progress_chars("=> ");
@@ -142,9 +180,14 @@ pub async fn follow(
         .collect();
     // What each bar shows now: how many of its builds are settled, and its message.
     let mut showing: Vec<(u64, String)> = vec![(0, String::new()); shown.len()];
+    // One listener for the whole follow: a Ctrl-C that comes while the bars are drawn waits
+    // in it rather than being lost.
+    let mut interrupt = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+        .context("listening for Ctrl-C")?;
+    let mut interrupts = 0;
     loop {
         let drawn = tokio::time::Instant::now();
-        {
+        let builds_known = {
             let job = changes.borrow_and_update();
             for ((bar, showing), target) in shown.iter().zip(&mut showing).zip(&job.targets) {
                 let settled = target.wanted().filter(|b| b.is_settled(false, 0)).count() as u64;
@@ -158,24 +201,30 @@ pub async fn follow(
                     showing.1 = message;
                 }
             }
-        }
+            job.builds_known()
+        };
         if engine.running() == 0 {
             for bar in &shown {
                 bar.finish();
             }
             bars.clear().ok();
-            let job = engine
-                .store()
-                .job(id)?
-                .with_context(|| format!("job {id} is not in the store"))?;
+            let job = stored(engine, id)?;
             if !job.is_finished() {
                 // No driver left and the job unfinished: it stopped, because the store could
                 // not be written. The job is as last stored; `wait` resumes it.
                 anyhow::bail!(say::store_failed(id));
             }
-            return Ok(job);
+            return Ok(Followed::Ended(job));
         }
-        // A change, or (for the engine's end) a look every 100 ms.
+        if interrupts > 1 || (interrupts == 1 && builds_known) {
+            let left = engine.stop(INTERRUPT_GRACE).await;
+            if left > 0 {
+                tracing::warn!(left, "the job was still storing when the grace period ended; `wait` resumes it from what is stored");
+            }
+            bars.clear().ok();
+            return Ok(Followed::Interrupted(stored(engine, id)?));
+        }
+        // A change, Ctrl-C, or (for the engine's end) a look every 100 ms.
         tokio::select! {
             changed = changes.changed() => {
                 if changed.is_err() {
@@ -183,10 +232,63 @@ pub async fn follow(
                     tokio::time::sleep(Duration::from_millis(100)).await;
                 }
             }
+            _ = interrupt.recv() => {
+                interrupts += 1;
+                let unsettled: Vec<String> = changes
+                    .borrow()
+                    .targets
+                    .iter()
+                    .filter(|target| !target.builds_known())
+                    .map(say::target_name)
+                    .collect();
+                if !unsettled.is_empty() {
+                    let line = if interrupts == 1 {
+                        crate::messages::interrupt_waits(&unsettled)
+                    } else {
+                        crate::messages::interrupt_leaves(id, &unsettled)
+                    };
+                    // Said on stderr, above the bars: stdout is the job's report.
+                    bars.suspend(|| {
+                        let _ = std::io::Write::write_all(&mut std::io::stderr(), format!("{line}\n").as_bytes());
+                    });
+                }
+                continue;
+            }
             () = tokio::time::sleep(Duration::from_millis(100)) => {}
         }
         tokio::time::sleep_until(drawn + REDRAW).await;
     }
+}
+
+/// The exit code of Ctrl-C (128 + SIGINT), as a shell reports a process it interrupted.
+pub const INTERRUPTED: u8 = 130;
+
+/// Follows job `id` to its end and prints its table and summary; the exit code is the job's
+/// ([`exit_code`]). Ctrl-C prints how to follow it again and exits [`INTERRUPTED`].
+pub async fn follow_and_report(
+    engine: &Engine<Terminal>,
+    bars: &MultiProgress,
+    id: JobId,
+    out: &mut impl std::io::Write,
+) -> anyhow::Result<u8> {
+    match follow(engine, bars, id).await? {
+        Followed::Ended(job) => {
+            writeln!(out, "{}", final_report(&job))?;
+            Ok(exit_code(&job))
+        }
+        Followed::Interrupted(job) => {
+            writeln!(out, "{}", crate::messages::interrupted(job.id))?;
+            Ok(INTERRUPTED)
+        }
+    }
+}
+
+/// The job as stored.
+fn stored(engine: &Engine<Terminal>, id: JobId) -> anyhow::Result<Job> {
+    engine
+        .store()
+        .job(id)?
+        .with_context(|| format!("job {id} is not in the store"))
 }
 
 /// The least time between two updates of the progress bars.
@@ -227,6 +329,6 @@ pub fn final_report(job: &Job) -> String {
     format!(
         "{}\n\n{}",
         say::board(job, chrono::Utc::now()),
-        say::summary(job)
+        say::summary(job, crate::messages::Front::CommandLine)
     )
 }

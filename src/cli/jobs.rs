@@ -8,12 +8,14 @@ use clap::Args;
 use indicatif::MultiProgress;
 
 use super::follow::{
-    configured_client, data_dir, exit_code, final_report, follow, open_store, open_store_to_read,
+    configured_client, data_dir, follow_and_report, open_store, open_store_to_read, pace_of,
+    INTERRUPTED,
 };
 use super::{config, ConfigArgs, Failure, Outcome};
 use crate::chat::terminal::Terminal;
 use crate::engine::Engine;
 use crate::messages::jobs as say;
+use crate::messages::Front;
 use crate::target::JobId;
 
 /// Where the store is.
@@ -39,9 +41,9 @@ impl StoreArgs {
 /// `image-builder wait`.
 #[derive(Debug, Args)]
 pub struct WaitArgs {
-    /// The job to follow [default: every unfinished job].
+    /// The job to follow, as `1` or `#1` [default: every unfinished job].
     #[arg(value_name = "JOB")]
-    pub job: Option<u64>,
+    pub job: Option<JobId>,
     /// The credentials file [default: as for login].
     #[arg(long, value_name = "FILE")]
     pub credentials: Option<PathBuf>,
@@ -52,9 +54,9 @@ pub struct WaitArgs {
 /// `image-builder status`.
 #[derive(Debug, Args)]
 pub struct StatusArgs {
-    /// The job [default: every unfinished job].
+    /// The job, as `1` or `#1` [default: every unfinished job].
     #[arg(value_name = "JOB")]
-    pub job: Option<u64>,
+    pub job: Option<JobId>,
     #[command(flatten)]
     pub store: StoreArgs,
 }
@@ -99,10 +101,7 @@ pub fn history(args: &HistoryArgs, out: &mut impl Write, err: &mut impl Write) -
     let query =
         crate::command::parse_history(words.iter().map(String::as_str), &config.vocabulary())
             .map_err(|error| {
-                Failure::usage(crate::messages::parse_error(
-                    &error,
-                    crate::messages::Front::CommandLine,
-                ))
+                Failure::usage(crate::messages::parse_error(&error, Front::CommandLine))
             })?;
     let store = args.store.open(err)?;
     let rebuilds = store.rebuilds(&query)?;
@@ -126,25 +125,32 @@ pub async fn wait(args: &WaitArgs, out: &mut impl Write) -> Outcome {
     let store = open_store(&data_dir(args.store.data_dir.as_ref(), &config))?;
     let client = configured_client(&config, args.credentials.as_ref())?;
     let ids: Vec<JobId> = match args.job {
-        Some(id) => vec![JobId(id)],
+        Some(id) => vec![id],
         None => store.unfinished()?.into_iter().map(|job| job.id).collect(),
     };
     let bars = MultiProgress::new();
+    let speed = pace_of(&client).await;
     let engine = Engine::new(
         client,
         store,
         Terminal::new(bars.clone()),
-        crate::engine::EngineSettings::from_config(&config, 1.0),
+        crate::engine::EngineSettings::from_config(&config, speed),
     );
+    for id in &ids {
+        if engine.store().job(*id)?.is_none() {
+            return Err(Failure::failed(say::no_such_job(*id, Front::CommandLine)));
+        }
+    }
+    writeln!(out, "{}", crate::messages::waiting_for(&ids))?;
+    out.flush()?;
     engine.resume().await?;
     let mut worst = 0;
     for id in ids {
-        if engine.store().job(id)?.is_none() {
-            return Err(Failure::failed(say::no_such_job(id)));
+        let code = follow_and_report(&engine, &bars, id, out).await?;
+        if code == INTERRUPTED {
+            return Ok(ExitCode::from(INTERRUPTED));
         }
-        let job = follow(&engine, &bars, id).await?;
-        writeln!(out, "{}", final_report(&job))?;
-        worst = worst.max(exit_code(&job));
+        worst = worst.max(code);
     }
     Ok(ExitCode::from(worst))
 }
@@ -154,14 +160,18 @@ pub fn status(args: &StatusArgs, out: &mut impl Write, err: &mut impl Write) -> 
     let store = args.store.open(err)?;
     let now = chrono::Utc::now();
     match args.job {
-        Some(id) => match store.job(JobId(id))? {
+        Some(id) => match store.job(id)? {
             Some(job) => writeln!(out, "{}", say::board(&job, now))?,
-            None => return Err(Failure::failed(say::no_such_job(JobId(id)))),
+            None => return Err(Failure::failed(say::no_such_job(id, Front::CommandLine))),
         },
         None => writeln!(
             out,
             "{}",
-            say::job_list(&store.unfinished()?, now, say::NOTHING_RUNNING)
+            say::job_list(
+                &store.unfinished()?,
+                now,
+                &say::nothing_running(Front::CommandLine)
+            )
         )?,
     }
     Ok(ExitCode::SUCCESS)
@@ -174,7 +184,7 @@ pub fn list(args: &JobsArgs, out: &mut impl Write, err: &mut impl Write) -> Outc
     writeln!(
         out,
         "{}",
-        say::job_list(&jobs, chrono::Utc::now(), say::NO_JOBS)
+        say::job_list(&jobs, chrono::Utc::now(), &say::no_jobs(Front::CommandLine))
     )?;
     Ok(ExitCode::SUCCESS)
 }

@@ -4,6 +4,7 @@
 //!
 //! The environment is read here and in clap's `env` attributes, nowhere else.
 
+mod act;
 mod build;
 mod check;
 mod follow;
@@ -21,6 +22,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
+pub use act::{CancelArgs, LogArgs, MuteArgs, RetryArgs, RetryKind, UnmuteArgs};
 pub use build::BuildArgs;
 pub use check::CheckArgs;
 pub use follow::exit_code;
@@ -91,6 +93,17 @@ pub enum Subcommands {
     Wait(WaitArgs),
     /// Show a job's board, or every unfinished job, from the store.
     Status(StatusArgs),
+    /// Cancel a job's builds that have not finished, and follow the job to its end.
+    Cancel(CancelArgs),
+    /// Retry a job's failed uploads or builds (and follow the job to its end), or every
+    /// failed upload an alert told of.
+    Retry(RetryArgs),
+    /// Show the log excerpts of a job's failed builds.
+    Log(LogArgs),
+    /// Silence failed-upload alerts (of one image, or all) for a while.
+    Mute(MuteArgs),
+    /// End every mute now.
+    Unmute(UnmuteArgs),
     /// List the recent jobs in the store.
     Jobs(JobsArgs),
     /// What was built when: every rebuild, newest first, with who asked and each build's
@@ -250,6 +263,11 @@ async fn run_subcommand(
         Subcommands::Run(args) => run::run(&args).await,
         Subcommands::Wait(args) => jobs::wait(&args, out).await,
         Subcommands::Status(args) => jobs::status(&args, out, err),
+        Subcommands::Cancel(args) => act::cancel(&args, out).await,
+        Subcommands::Retry(args) => act::retry(&args, out).await,
+        Subcommands::Log(args) => act::log(&args, out, err),
+        Subcommands::Mute(args) => act::mute(&args, out).await,
+        Subcommands::Unmute(args) => act::unmute(&args, out).await,
         Subcommands::Jobs(args) => jobs::list(&args, out, err),
         Subcommands::History(args) => jobs::history(&args, out, err),
         Subcommands::Completions(_) | Subcommands::Man(_) => {

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use clap::Args;
 
-use super::follow::{configured_client, data_dir, open_store};
+use super::follow::{configured_client, data_dir, open_store, pace_of};
 use super::{config, env_secret, ConfigArgs, Failure, Outcome, SECRET_ENV};
 use crate::bot::Bot;
 use crate::chat::discord::{self, Discord, Handler};
@@ -52,11 +52,16 @@ fn token_from(variable: &str, how: &str) -> Result<Secret, Failure> {
 }
 
 /// The engine's settings for `run`: deliveries reach this process where it listens for them.
-fn engine_settings(config: &crate::config::Config) -> crate::engine::EngineSettings {
+/// Paced at the speed of the Launchpad `client` talks to ([`pace_of`]).
+async fn engine_settings(
+    config: &crate::config::Config,
+    client: &crate::launchpad::Client,
+) -> crate::engine::EngineSettings {
+    let speed = pace_of(client).await;
     if config.webhook.listen.is_some() {
-        crate::engine::EngineSettings::with_webhooks(config, 1.0)
+        crate::engine::EngineSettings::with_webhooks(config, speed)
     } else {
-        crate::engine::EngineSettings::from_config(config, 1.0)
+        crate::engine::EngineSettings::from_config(config, speed)
     }
 }
 
@@ -69,7 +74,7 @@ async fn run_discord(args: &RunArgs, config: crate::config::Config) -> Outcome {
     let store = open_store(&data_dir(args.data_dir.as_ref(), &config))?;
     let api_base = config.discord.api_base.clone();
     let chat = Discord::new(Arc::new(discord::http(&token, api_base.as_deref())));
-    let mut settings = engine_settings(&config);
+    let mut settings = engine_settings(&config, &client).await;
     settings.alerts_channel = config.discord.alerts_channel.map(|id| id.to_string());
     settings.board_max_age = Some(discord::BOARD_MAX_AGE);
     let engine = Engine::new(client, store, chat.clone(), settings);
@@ -145,7 +150,7 @@ async fn run_mattermost(args: &RunArgs, config: crate::config::Config) -> Outcom
     let chat = chat.map_err(Failure::failed)?;
     let client = configured_client(&config, args.credentials.as_ref())?;
     let store = open_store(&data_dir(args.data_dir.as_ref(), &config))?;
-    let mut settings = engine_settings(&config);
+    let mut settings = engine_settings(&config, &client).await;
     settings.alerts_channel = config.mattermost.alerts_channel.clone();
     // Mattermost has no edit-age limit by default (`PostEditTimeLimit` -1).
     settings.board_max_age = None;

@@ -21,5 +21,5 @@ pub mod models;
 pub mod retry;
 pub mod sim;
 
-pub use client::{Client, ClientSettings, Conditional};
+pub use client::{Client, ClientSettings, Conditional, SIMULATOR_SPEED_HEADER};
 pub use error::{LaunchpadError, Refusal};

@@ -158,7 +158,7 @@ pub fn muted(
         .unwrap_or_default();
     format!(
         "Failed-upload alerts {what}are muted for {duration}, until {} UTC. Failures are still recorded; `status` shows them. `unmute` ends it early.",
-        until.format("%H:%M")
+        until.format("%a %-d %b %H:%M")
     )
 }
 

@@ -23,10 +23,11 @@ pub use help::{help, help_entry, HelpEntry};
 pub use plans::{aborted, dry_run, needs_confirmation, over_hourly_limit, PlanText};
 pub use terminal::{
     build_requested, buttons, cannot_listen, command_token_without_listener, config_ok,
-    delivery_url_missing, install_without_secret, launchpad_refused, listener_without_secret,
-    login_failed, login_open, login_saved, mattermost_check_needs_token, processors_differ,
-    recipe_missing, recipes_checked, sandbox_finishing, sandbox_greeting, sandbox_interrupted,
-    sim_banner, speed_below_one, speed_not_positive, store_snapshot, token_missing,
+    delivery_url_missing, install_without_secret, interrupt_leaves, interrupt_waits, interrupted,
+    launchpad_refused, listener_without_secret, login_failed, login_open, login_saved,
+    mattermost_check_needs_token, processors_differ, recipe_missing, recipes_checked,
+    sandbox_finishing, sandbox_greeting, sandbox_interrupted, sim_banner, sim_interrupted,
+    speed_below_one, speed_not_positive, store_snapshot, token_missing, waiting_for,
     MattermostCheck,
 };
 
@@ -37,6 +38,39 @@ pub enum Front {
     Chat,
     /// In a terminal, from `image-builder build` or `history`: that subcommand's `--help`.
     CommandLine,
+}
+
+impl Front {
+    /// A command of this front end, from the chat's words: in chat as typed (`retry uploads
+    /// #1`), on a terminal as the subcommand that does the same (`image-builder retry uploads
+    /// 1`: every chat command is one, with the same words).
+    pub fn command(self, chat_words: &str) -> String {
+        match self {
+            Front::Chat => chat_words.to_string(),
+            Front::CommandLine => {
+                let words: Vec<&str> = chat_words
+                    .split(' ')
+                    .map(|word| match word.strip_prefix('#') {
+                        Some(digits)
+                            if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) =>
+                        {
+                            digits
+                        }
+                        _ => word,
+                    })
+                    .collect();
+                format!("image-builder {}", words.join(" "))
+            }
+        }
+    }
+
+    /// The verb that asks someone to give a command: "Say" in chat, "Run" on a terminal.
+    pub fn verb(self) -> &'static str {
+        match self {
+            Front::Chat => "Say",
+            Front::CommandLine => "Run",
+        }
+    }
 }
 
 /// Items joined with commas, each in backticks.
@@ -76,4 +110,24 @@ pub fn unknown_button() -> String {
 /// A panic caught while answering.
 pub fn panicked() -> String {
     "Something went wrong on my side while answering that; the details are in my log.".to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Front;
+
+    #[test]
+    fn a_command_is_named_as_its_front_end_takes_it() {
+        assert_eq!(Front::Chat.command("retry uploads #1"), "retry uploads #1");
+        assert_eq!(
+            Front::CommandLine.command("retry uploads #1"),
+            "image-builder retry uploads 1"
+        );
+        assert_eq!(
+            Front::CommandLine.command("mute uploads #redis 2h"),
+            "image-builder mute uploads #redis 2h",
+            "only a job's number loses its #"
+        );
+        assert_eq!(Front::CommandLine.command("jobs"), "image-builder jobs");
+    }
 }

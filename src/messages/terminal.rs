@@ -2,6 +2,7 @@
 //! greetings, a recipe missing or refused.
 
 use super::count;
+use crate::target::JobId;
 
 /// What `check-config` says of a good config.
 pub fn config_ok(file: &str, config: &crate::config::Config) -> String {
@@ -46,7 +47,10 @@ pub fn sim_banner(api_root: &str, web_root: &str, speed: f64, credentials: &str)
         "Launchpad simulator running at {speed}x Launchpad's pace.\n  API root: {api_root}\n  web root: {web_root}\n\
          Credentials that work against it (launchpadlib's format; save them as a file):\n\n{credentials}\
          Opening +authorize-token pages authorizes at once, so `image-builder login --web-root {web_root}` works too.\n\
-         Stop with Ctrl-C."
+         Point a config's launchpad.api_root and web_root here, and `build`, `wait` and `run` pace \
+         themselves at {speed}x: every answer says the speed (header {header}).\n\
+         Stop with Ctrl-C.",
+        header = crate::launchpad::SIMULATOR_SPEED_HEADER
     )
 }
 
@@ -144,7 +148,7 @@ pub fn sandbox_interrupted(kept: bool) -> String {
 }
 
 /// `build` without `--wait`: the job is requested; how to follow it.
-pub fn build_requested(id: crate::target::JobId) -> String {
+pub fn build_requested(id: JobId) -> String {
     format!(
         "Requested. Follow it with `image-builder wait {}`, or see it with `image-builder status {}`.",
         id.0, id.0
@@ -305,4 +309,48 @@ pub mod buttons {
     pub const CANCEL_JOB: &str = "Cancel job";
     /// A failed build in the summary.
     pub const SHOW_LOG: &str = "Show log";
+}
+/// Ctrl-C while builds not asked for are still to be cancelled: it waits for them.
+pub fn interrupt_waits(recipes: &[String]) -> String {
+    format!(
+        "Stopping once the builds not asked for are cancelled (of {}). Ctrl-C again stops now.",
+        recipes.join(", ")
+    )
+}
+
+/// A second Ctrl-C: it stops now, naming what may still build.
+pub fn interrupt_leaves(id: JobId, recipes: &[String]) -> String {
+    format!(
+        "Stopping now: builds not asked for may still run for {}; `image-builder wait {}` cancels them.",
+        recipes.join(", "),
+        id.0
+    )
+}
+
+/// What `wait` follows, before it starts.
+pub fn waiting_for(ids: &[JobId]) -> String {
+    match ids {
+        [] => "Nothing to wait for: every job in the store has ended.".to_string(),
+        _ => {
+            let ids: Vec<String> = ids.iter().map(ToString::to_string).collect();
+            format!(
+                "Following job{} {} to the end (Ctrl-C leaves the rest to a later `image-builder wait`).",
+                if ids.len() == 1 { "" } else { "s" },
+                ids.join(", ")
+            )
+        }
+    }
+}
+
+/// `build --launchpad sim --wait` stopped by Ctrl-C: the simulator ends with it.
+pub fn sim_interrupted(id: JobId) -> String {
+    format!("Job {id} ends here: the simulator it ran on stops with this process.")
+}
+
+/// `build --wait`, `wait`, `cancel` or `retry` stopped by Ctrl-C.
+pub fn interrupted(id: JobId) -> String {
+    format!(
+        "Job {id} goes on on Launchpad; `image-builder wait {}` follows it.",
+        id.0
+    )
 }

@@ -85,9 +85,12 @@ pub struct TempDir(pub PathBuf);
 impl TempDir {
     /// A fresh one, named for the test.
     pub fn new(name: &str) -> TempDir {
+        // Numbered too: tests of one binary run at once, and two can read the same instant.
+        static MADE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let path = std::env::temp_dir().join(format!(
-            "ib-{name}-{}-{}",
+            "ib-{name}-{}-{}-{}",
             std::process::id(),
+            MADE.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default()
         ));
         std::fs::create_dir_all(&path).unwrap();

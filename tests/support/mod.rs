@@ -7,6 +7,7 @@ pub mod discord;
 pub mod discord_bot;
 pub mod hooks;
 pub mod mattermost;
+pub mod process;
 
 use image_builder::command::{parse, Command, ParseError, Vocabulary};
 use image_builder::config::Config;

@@ -43,8 +43,11 @@ impl<C: Chat> Driver<C> {
                     failure: *epoch,
                 };
                 let line = say::failure_line(job, t, track);
-                let message = Outgoing::new(Kind::Alert, say::upload_failed(job, t, track, *epoch))
-                    .with_buttons(vec![Button::RetryUploads(job.id)]);
+                let message = Outgoing::new(
+                    Kind::Alert,
+                    say::upload_failed(job, t, track, *epoch, self.inner.chat.front()),
+                )
+                .with_buttons(vec![Button::RetryUploads(job.id)]);
                 self.tell(&key, t.image.as_str(), &track.url, line, message)
                     .await;
                 self.inner.alerts.job_told_failure(&track.url, *epoch);
@@ -61,7 +64,13 @@ impl<C: Chat> Driver<C> {
                     link: track.url.to_string(),
                 };
                 let line = say::failure_line(job, t, track);
-                let text = say::build_unreadable(job, t, track, oops_id.as_deref());
+                let text = say::build_unreadable(
+                    job,
+                    t,
+                    track,
+                    oops_id.as_deref(),
+                    self.inner.chat.front(),
+                );
                 let message = Outgoing::new(Kind::Alert, text);
                 self.tell(&key, t.image.as_str(), &track.url, line, message)
                     .await;
@@ -92,6 +101,7 @@ impl<C: Chat> Driver<C> {
                     &t.builds[*build],
                     *attempts,
                     refusal.as_deref(),
+                    self.inner.chat.front(),
                 ))
             }
             Notice::UploadSuperseded { target, build } => {
@@ -164,7 +174,7 @@ pub(super) async fn send_summary<C: Chat>(inner: &Inner<C>, job: &Job) {
     let failed = job.tally().build_failed > 0;
     let message = Outgoing {
         kind: Kind::Summary,
-        text: say::summary(job),
+        text: say::summary(job, inner.chat.front()),
         mention: Some(job.requester.clone()),
         buttons: if failed {
             vec![Button::ShowLog(job.id)]

@@ -81,7 +81,16 @@ struct Inner {
     me: tokio::sync::OnceCell<String>,
     /// Ubuntu's current series (its API URL), asked once: where OCI builds are made.
     current_series: tokio::sync::OnceCell<String>,
+    /// The speed the last answer declared in [`SIMULATOR_SPEED_HEADER`] (an `f64`'s bits; 0
+    /// while none has).
+    declared_speed: std::sync::atomic::AtomicU64,
 }
+
+/// The header in which the built-in simulator says, on every answer of its API, how much
+/// faster than Launchpad it runs (`100`). Launchpad never sends it; a client that sees it
+/// paces itself at that speed ([`Client::speed`]), so a simulator started on its own
+/// (`image-builder sim --speed 100`) needs no setting changed in the clients that use it.
+pub const SIMULATOR_SPEED_HEADER: &str = "x-image-builder-simulator-speed";
 
 /// The `User-Agent` every request carries.
 pub fn user_agent() -> String {
@@ -107,6 +116,7 @@ impl Client {
                 slots,
                 me: tokio::sync::OnceCell::new(),
                 current_series: tokio::sync::OnceCell::new(),
+                declared_speed: std::sync::atomic::AtomicU64::new(0),
             }),
         })
     }
@@ -135,6 +145,26 @@ impl Client {
     /// The API URL of a recipe.
     pub fn recipe_url(&self, recipe: &RecipePath) -> String {
         format!("{}{recipe}", self.inner.settings.api_root)
+    }
+
+    /// How much faster than Launchpad the service answering runs: 1 for Launchpad, a
+    /// simulator's speed for a simulator ([`SIMULATOR_SPEED_HEADER`]). Asks the service root
+    /// if nothing has been asked yet.
+    pub async fn speed(&self) -> Result<f64, LaunchpadError> {
+        if self.declared_speed().is_none() {
+            let root = self.inner.settings.api_root.clone();
+            self.get_entry::<serde_json::Value>(&root).await?;
+        }
+        Ok(self.declared_speed().unwrap_or(1.0))
+    }
+
+    /// The speed a simulator declared on its last answer, if one did.
+    pub fn declared_speed(&self) -> Option<f64> {
+        let bits = self
+            .inner
+            .declared_speed
+            .load(std::sync::atomic::Ordering::Relaxed);
+        (bits != 0).then(|| f64::from_bits(bits))
     }
 
     /// The API URL of the person the credentials act for (`people/+me`), asked once.

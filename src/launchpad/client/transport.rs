@@ -262,6 +262,16 @@ impl Client {
         let status = response.status();
         // Taken, not copied: the body is read without them.
         let headers = std::mem::take(response.headers_mut());
+        let declared = headers
+            .get(super::SIMULATOR_SPEED_HEADER)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.parse::<f64>().ok())
+            .filter(|speed| speed.is_finite() && *speed >= 1.0);
+        if let Some(speed) = declared {
+            self.inner
+                .declared_speed
+                .store(speed.to_bits(), std::sync::atomic::Ordering::Relaxed);
+        }
         let body = response.bytes().await.map_err(transport)?.to_vec();
         Ok(HttpReply {
             status,

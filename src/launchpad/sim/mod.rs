@@ -177,6 +177,11 @@ struct Shared {
     max_in_flight: AtomicUsize,
     /// When the last answer of each operation left (after its latency), for benchmarks.
     last_answered: Mutex<BTreeMap<String, Instant>>,
+    /// How much faster than Launchpad its clock runs, said on every answer of the API in
+    /// [`SIMULATOR_SPEED_HEADER`]: `None` for a hand-stepped clock, which has no pace to say.
+    ///
+    /// [`SIMULATOR_SPEED_HEADER`]: crate::launchpad::SIMULATOR_SPEED_HEADER
+    speed: Option<f64>,
 }
 
 impl Shared {
@@ -264,6 +269,7 @@ impl Simulator {
             in_flight: AtomicUsize::new(0),
             max_in_flight: AtomicUsize::new(0),
             last_answered: Mutex::new(BTreeMap::new()),
+            speed: settings.speed,
         });
         let router = routes::router(shared.clone());
         let mut tasks = vec![

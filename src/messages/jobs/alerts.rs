@@ -6,7 +6,7 @@ use std::fmt::Write;
 use super::board::build_name;
 use super::target_name;
 use crate::jobs::model::{BuildTrack, Job, LostRequest, RequestFailure, Target};
-use crate::messages::count;
+use crate::messages::{count, Front};
 use crate::target::JobId;
 
 /// Why a build's upload failed, for people: Launchpad's summary; for a build Launchpad cannot
@@ -41,15 +41,21 @@ pub fn web_link_of(api_url: &str) -> String {
 
 /// The alert for a failed upload: `failure` says which of the build's failures it is (after a
 /// retry, the second, ...).
-pub fn upload_failed(job: &Job, target: &Target, build: &BuildTrack, failure: u32) -> String {
+pub fn upload_failed(
+    job: &Job,
+    target: &Target,
+    build: &BuildTrack,
+    failure: u32,
+    front: Front,
+) -> String {
     let again = if failure > 1 { " again" } else { "" };
     format!(
-        "Upload failed{again}: {} (job {}): {}\n{}\nRetry with `retry uploads {}`.",
+        "Upload failed{again}: {} (job {}): {}\n{}\nRetry with `{}`.",
         build_name(target, build),
         job.id,
         upload_reason(build),
         build.web_link,
-        job.id
+        front.command(&format!("retry uploads {}", job.id))
     )
 }
 
@@ -71,13 +77,14 @@ pub fn build_unreadable(
     target: &Target,
     build: &BuildTrack,
     oops_id: Option<&str>,
+    front: Front,
 ) -> String {
     format!(
-        "Cannot read {} (job {}): Launchpad answers its entry with an error ({}); most likely its upload failed on several registries. Retry with `retry uploads {}`, or look at it there:\n{}",
+        "Cannot read {} (job {}): Launchpad answers its entry with an error ({}); most likely its upload failed on several registries. Retry with `{}`, or look at it there:\n{}",
         build_name(target, build),
         job.id,
         oops_id.unwrap_or("no OOPS id given"),
-        job.id,
+        front.command(&format!("retry uploads {}", job.id)),
         build.web_link
     )
 }
@@ -154,17 +161,18 @@ pub fn upload_gave_up(
     build: &BuildTrack,
     attempts: u32,
     refusal: Option<&str>,
+    front: Front,
 ) -> String {
     let why = match refusal {
         Some(refusal) => format!(": {refusal}"),
         None => String::new(),
     };
     format!(
-        "Giving up on the upload of {} (job {}) after {}{why}. Retry by hand with `retry uploads {}`.",
+        "Giving up on the upload of {} (job {}) after {}{why}. Retry by hand with `{}`.",
         build_name(target, build),
         job.id,
         count(attempts as usize, "retry", "retries"),
-        job.id
+        front.command(&format!("retry uploads {}", job.id))
     )
 }
 

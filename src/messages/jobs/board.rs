@@ -8,6 +8,7 @@ use super::{elapsed, target_name};
 use crate::jobs::model::{
     BuildTrack, Job, JobStatus, Missing, MissingWhy, Phase, Progress, Target,
 };
+use crate::messages::Front;
 use crate::target::{Arch, JobId};
 
 /// The board's symbol for a build's progress.
@@ -240,7 +241,19 @@ pub fn job_list(jobs: &[Job], now: DateTime<Utc>, empty: &str) -> String {
 }
 
 /// What `jobs` says when there are none.
-pub const NO_JOBS: &str = "No jobs yet. Try `rebuild 20.04 arm64 redis`.";
+pub fn no_jobs(front: Front) -> String {
+    let example = match front {
+        Front::Chat => "rebuild 20.04 arm64 redis".to_string(),
+        Front::CommandLine => "image-builder build 20.04 arm64 redis".to_string(),
+    };
+    format!("No jobs yet. Try `{example}`.")
+}
 
 /// What `status` says when nothing runs.
-pub const NOTHING_RUNNING: &str = "Nothing is running. Say `jobs` for the recent jobs.";
+pub fn nothing_running(front: Front) -> String {
+    format!(
+        "Nothing is running. {} `{}` for the recent jobs.",
+        front.verb(),
+        front.command("jobs")
+    )
+}

@@ -6,7 +6,7 @@ use std::fmt::Write;
 
 use chrono::{DateTime, Utc};
 
-use super::{count, plain_list};
+use super::{count, plain_list, Front};
 use crate::jobs::model::Target;
 use crate::jobs::notice::Control;
 use crate::plan::Plan;
@@ -20,7 +20,7 @@ pub use alerts::{
     request_asked_again, request_failed, store_failed, unreachable, upload_failed, upload_gave_up,
     upload_reason, upload_recovered, upload_retrying, upload_superseded, web_link_of,
 };
-pub use board::{board, board_moved, job_line, job_list, missing_reason, NOTHING_RUNNING, NO_JOBS};
+pub use board::{board, board_moved, job_line, job_list, missing_reason, no_jobs, nothing_running};
 pub(super) use board::{progress_word, symbol};
 pub use summary::{logs, requested_builds, summary};
 
@@ -83,8 +83,12 @@ pub fn controlled(id: JobId, control: Control, count_done: usize) -> String {
 }
 
 /// There is no such job.
-pub fn no_such_job(id: JobId) -> String {
-    format!("There is no job {id}. Say `jobs` to list them.")
+pub fn no_such_job(id: JobId, front: Front) -> String {
+    format!(
+        "There is no job {id}. {} `{}` to list them.",
+        front.verb(),
+        front.command("jobs")
+    )
 }
 
 /// An internal error, in a line, with the job if there is one (the details are in the log).

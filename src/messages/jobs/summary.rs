@@ -10,7 +10,7 @@ use super::target_name;
 use crate::jobs::model::{BuildTrack, Job, JobStatus, MissingWhy, Phase, Progress, Target};
 use crate::launchpad::buildlog::LogExcerpt;
 use crate::launchpad::models::BuildState;
-use crate::messages::count;
+use crate::messages::{count, Front};
 
 /// How many failed builds the summary shows the log of; `log #JOB` shows every one.
 pub(super) const LOGS_IN_SUMMARY: usize = 5;
@@ -130,15 +130,16 @@ pub fn logs(job: &Job, limit: usize) -> String {
 
 /// The final summary: counts, then failed builds and failed uploads apart, each with the command
 /// that retries it.
-pub fn summary(job: &Job) -> String {
+pub fn summary(job: &Job, front: Front) -> String {
     let mut text = headline(job);
+    let command = |words: &str| front.command(&format!("{words} {}", job.id));
     let sections = [
         (
-            format!("Failed builds (retry with `retry builds {}`):", job.id),
-            failed_builds(job),
+            format!("Failed builds (retry with `{}`):", command("retry builds")),
+            failed_builds(job, front),
         ),
         (
-            format!("Failed uploads (retry with `retry uploads {}`):", job.id),
+            format!("Failed uploads (retry with `{}`):", command("retry uploads")),
             failed_uploads(job),
         ),
         (
@@ -209,7 +210,7 @@ fn headline(job: &Job) -> String {
 }
 
 /// A line per failed build, the first [`LOGS_IN_SUMMARY`] with the end of their logs.
-fn failed_builds(job: &Job) -> Vec<String> {
+fn failed_builds(job: &Job, front: Front) -> Vec<String> {
     builds_at(job, Progress::BuildFailed)
         .enumerate()
         .map(|(n, (t, b))| {
@@ -217,7 +218,8 @@ fn failed_builds(job: &Job) -> Vec<String> {
             match &b.log {
                 Some(log) if n < LOGS_IN_SUMMARY => line.push_str(&log_excerpt(log, log_kind(b))),
                 Some(_) if n == LOGS_IN_SUMMARY => {
-                    let _ = write!(line, "\n  (more logs: `log {}`)", job.id);
+                    let more = front.command(&format!("log {}", job.id));
+                    let _ = write!(line, "\n  (more logs: `{more}`)");
                 }
                 _ => {}
             }

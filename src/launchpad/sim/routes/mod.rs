@@ -84,7 +84,15 @@ async fn handle(AxumState(shared): AxumState<Arc<Shared>>, request: Request) -> 
     match incoming.path.strip_prefix("/devel/") {
         Some(rest) => {
             let rest = rest.to_string();
-            api(&shared, incoming, &rest, kill).await
+            let mut response = api(&shared, incoming, &rest, kill).await;
+            if let Some(speed) = shared.speed {
+                if let Ok(value) = HeaderValue::from_str(&speed.to_string()) {
+                    response
+                        .headers_mut()
+                        .insert(crate::launchpad::SIMULATOR_SPEED_HEADER, value);
+                }
+            }
+            response
         }
         None => web(&shared, &incoming),
     }
