@@ -1,6 +1,6 @@
 //! The whole `image-builder build --wait` process's CPU per Launchpad request on the
 //! 60-recipe job (issue 26's fifth figure), and where it goes: `cargo bench --bench
-//! build_wait` (about two minutes); the README has the figures.
+//! build_wait` (about two minutes); docs/benchmarks.md has the figures.
 //!
 //! The shipped binary runs `build --wait --launchpad sim --speed 100 --arch arm64` (every
 //! image of every series: 60 recipes, 60 builds followed, 180 cancelled) with 100 ms of

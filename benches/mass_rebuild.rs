@@ -1,7 +1,7 @@
 //! A 60-recipe mass rebuild (`arm64` of 60 recipes: 60 builds followed, 180 cancelled) against
 //! the simulator with 100 ms of latency on every Launchpad answer, at 1 request in flight (a
 //! sequential client, as a launchpadlib script is), 8 and 32, without and with webhooks, in one
-//! run. Run with `cargo bench --bench mass_rebuild`; the README has the figures.
+//! run. Run with `cargo bench --bench mass_rebuild`; docs/benchmarks.md has the figures.
 //!
 //! For each: the time until every build is requested (the last `requestBuilds` answered)
 //! against the least possible, ⌈60 / in flight⌉ × 100 ms; Launchpad requests per recipe over

@@ -1,5 +1,5 @@
 //! The store's four figures (issue 26), each against its goal, in one run: `cargo bench --bench
-//! store`; the README has the figures.
+//! store`; docs/benchmarks.md has the figures.
 //!
 //! 1. **Acknowledgement while a big job saves.** The answer to `rebuild 20.04 arm64 imageNN`
 //!    (its job planned, checked against the hourly limit, stored and flushed) 200 times, while a

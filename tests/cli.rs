@@ -430,7 +430,8 @@ fn status_and_jobs_read_the_store_a_build_left() {
     let status = image_builder(&["status", "1", "--data-dir", &data]);
     assert_eq!(status.status.code(), Some(0));
     assert!(
-        stdout(&status).starts_with("Job #1 · 'rebuild 20.04 arm64 redis --wait' · finished took"),
+        stdout(&status)
+            .starts_with("Job #1 · 'rebuild 20.04 arm64 redis --wait' · finished · took"),
         "{}",
         stdout(&status)
     );
@@ -657,4 +658,86 @@ fn an_architecture_without_a_chroot_is_named_not_buildable_and_fails_the_build()
         "{text}"
     );
     assert!(!text.contains("builds it in that request"), "{text}");
+}
+
+#[test]
+fn check_config_online_without_launchpad_fails_at_once_in_one_line() {
+    // A port nothing listens on: connection refused, as with no network.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dir = std::env::temp_dir().join(format!("ib-nonet-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("config.toml");
+    std::fs::write(
+        &config,
+        image_builder::config::BUILT_IN.replace(
+            "https://api.launchpad.net/devel/",
+            &format!("http://127.0.0.1:{port}/devel/"),
+        ),
+    )
+    .unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_image-builder"))
+        .args(["check-config", "--online", "--config"])
+        .arg(&config)
+        .env("HOME", &dir)
+        .env_remove("XDG_CONFIG_HOME")
+        .output()
+        .unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let lines: Vec<String> = stderr(&output).lines().map(String::from).collect();
+    assert_eq!(lines.len(), 1, "one line, not one per recipe: {lines:?}");
+    assert!(
+        lines[0].starts_with(&format!(
+            "Launchpad cannot be reached at http://127.0.0.1:{port}/devel/"
+        )) && lines[0].ends_with("No recipe was checked."),
+        "{lines:?}"
+    );
+}
+
+#[test]
+fn an_outage_of_launchpad_is_one_line_when_it_starts_and_one_when_it_ends() {
+    let dir = std::env::temp_dir().join(format!("ib-outage-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let scenario = dir.join("scenario.toml");
+    // Launchpad answers 503 for its first simulated minute (60 ms at this speed).
+    std::fs::write(
+        &scenario,
+        "[faults]\noutage_start_minute = 0\noutage_minutes = 1\n",
+    )
+    .unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_image-builder"))
+        .args([
+            "build",
+            "redis",
+            "nginx",
+            "--series",
+            "22.04",
+            "--launchpad",
+            "sim",
+            "--speed",
+            "1000",
+            "--scenario",
+        ])
+        .arg(&scenario)
+        .env_remove("IMAGE_BUILDER_CONFIG")
+        .env("IMAGE_BUILDER_LOG", "image_builder=info")
+        .output()
+        .unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    let logs = stderr(&output);
+    assert_eq!(output.status.code(), Some(0), "{}{logs}", stdout(&output));
+    assert_eq!(
+        logs.matches("Launchpad is not answering").count(),
+        1,
+        "once when it starts: {logs}"
+    );
+    assert_eq!(
+        logs.matches("Launchpad answers again").count(),
+        1,
+        "once when it ends: {logs}"
+    );
 }

@@ -183,9 +183,10 @@ fn a_missing_file_is_named() {
 }
 
 #[test]
-fn the_readmes_scenario_example_is_a_valid_scenario() {
+fn the_simulator_chapters_scenario_example_is_a_valid_scenario() {
     let readme =
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/simulator.md"))
+            .unwrap();
     let start = readme
         .find("```toml\nseed = ")
         .expect("the scenario example")

@@ -503,3 +503,32 @@ fn then_names_a_configured_hook_and_round_trips() {
         ParseError::MissingValue { option: "--then" }
     );
 }
+
+#[test]
+fn a_mute_too_long_or_without_what_to_mute_is_answered_with_what_would_be_right() {
+    let said = |text: &str| messages::parse_error(&error(text), Front::Chat);
+    assert_eq!(
+        error("mute uploads 8d"),
+        ParseError::BadDuration {
+            given: Some("8d".into())
+        },
+        "a duration too long, not an image"
+    );
+    assert!(
+        said("mute uploads 8d").starts_with("A mute lasts a week at most (`7d`), not `8d`."),
+        "{}",
+        said("mute uploads 8d")
+    );
+    assert!(
+        said("mute 1h").starts_with(
+            "Mute what for 1h? Say `mute uploads all 1h`, or `mute uploads IMAGE 1h`."
+        ),
+        "{}",
+        said("mute 1h")
+    );
+    assert!(
+        said("mute uploads redis 2x").starts_with("`2x` is not a duration"),
+        "{}",
+        said("mute uploads redis 2x")
+    );
+}

@@ -254,3 +254,87 @@ fn ctrl_c_during_build_wait_says_how_to_resume_and_wait_finishes_the_job() {
         );
     }
 }
+
+/// `--json` of `build`, `wait`, `status`, `jobs`, `history` and `build --dry-run` parse, and
+/// hold the fields `docs/json.md` documents.
+#[test]
+fn json_outputs_parse_and_hold_the_documented_fields() {
+    let setup = Setup::start("terminal-json", ONE_OF_EACH, "300");
+    let json = |args: &[&str]| -> serde_json::Value {
+        // Reading the store needs no credentials, and takes none.
+        let command = match args[0] {
+            "status" | "jobs" | "history" => setup.reader(args),
+            _ => setup.command(args),
+        };
+        let output = output_within(command, LIMIT);
+        assert!(
+            matches!(output.status.code(), Some(0 | 3 | 4)),
+            "{args:?}: {}",
+            text(&output)
+        );
+        let document: serde_json::Value = serde_json::from_slice(&output.stdout)
+            .unwrap_or_else(|error| panic!("{args:?}: {error}: {}", text(&output)));
+        assert_eq!(document["version"], 1, "{args:?}: {document}");
+        document
+    };
+    let plan = json(&["build", "redis", "22.04", "--dry-run", "--json"]);
+    assert_eq!(plan["plan"]["builds"], 4, "{plan}");
+    assert_eq!(plan["plan"]["confirmation"], "none", "{plan}");
+    assert_eq!(plan["plan"]["recipes"][0]["image"], "redis", "{plan}");
+    assert_eq!(
+        plan["plan"]["recipes"][0]["arches"],
+        serde_json::json!(["amd64", "arm64", "ppc64el", "s390x"]),
+        "{plan}"
+    );
+
+    let started = json(&["build", "redis", "nginx", "22.04", "arm64", "--json"]);
+    let job = &started["jobs"][0];
+    assert_eq!(job["id"], 1, "{started}");
+    assert_eq!(job["status"], "running", "{started}");
+    assert!(job["exit_code"].is_null(), "{started}");
+    assert_eq!(job["targets"].as_array().unwrap().len(), 2, "{started}");
+
+    let waited = json(&["wait", "--json"]);
+    let job = &waited["jobs"][0];
+    assert_eq!(job["status"], "finished", "{waited}");
+    assert_eq!(job["exit_code"], 3, "nginx's build failed: {waited}");
+    let builds: Vec<&serde_json::Value> = job["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|target| target["builds"].as_array().unwrap())
+        .filter(|build| build["wanted"] == true)
+        .collect();
+    assert_eq!(builds.len(), 2, "{waited}");
+    for build in &builds {
+        for field in [
+            "arch",
+            "url",
+            "web_link",
+            "progress",
+            "state",
+            "upload_state",
+        ] {
+            assert!(build[field].is_string(), "{field} of {build}");
+        }
+    }
+    let progress: Vec<&str> = builds
+        .iter()
+        .map(|build| build["progress"].as_str().unwrap())
+        .collect();
+    assert!(progress.contains(&"build_failed"), "{progress:?}");
+    assert!(progress.contains(&"upload_failed"), "{progress:?}");
+    let alert = &job["alerts"][0];
+    assert_eq!(alert["image"], "redis", "{waited}");
+    assert_eq!(alert["upload_failures"], 1, "{waited}");
+
+    let status = json(&["status", "#1", "--json"]);
+    assert_eq!(status["jobs"][0]["id"], 1, "{status}");
+    let jobs = json(&["jobs", "--json"]);
+    assert_eq!(jobs["jobs"].as_array().unwrap().len(), 1, "{jobs}");
+    let history = json(&["history", "redis", "--json"]);
+    let rebuild = &history["rebuilds"][0];
+    assert_eq!(rebuild["job"], 1, "{history}");
+    assert_eq!(rebuild["builds"][0]["image"], "redis", "{history}");
+    assert!(rebuild["builds"][0]["state"].is_string(), "{history}");
+}

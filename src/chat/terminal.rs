@@ -23,6 +23,8 @@ use super::{Chat, ChatError, Kind, MessageId, Outgoing};
 pub struct Terminal {
     bars: MultiProgress,
     style: Style,
+    /// Alerts go to standard error: standard output is a script's (`--json`).
+    on_stderr: bool,
 }
 
 impl Terminal {
@@ -31,6 +33,16 @@ impl Terminal {
         Terminal {
             bars,
             style: Style::of(&std::io::stdout()),
+            on_stderr: false,
+        }
+    }
+
+    /// The same, printing to standard error, for a command whose standard output is JSON.
+    pub fn on_stderr(bars: MultiProgress) -> Terminal {
+        Terminal {
+            bars,
+            style: Style::of(&std::io::stderr()),
+            on_stderr: true,
         }
     }
 }
@@ -45,8 +57,11 @@ impl Chat for Terminal {
             Kind::Alert | Kind::Reply => {
                 let text = render(&message.text, self.style);
                 self.bars.suspend(|| {
-                    let mut out = std::io::stdout().lock();
-                    let _ = writeln!(out, "{text}");
+                    let _ = if self.on_stderr {
+                        writeln!(std::io::stderr().lock(), "{text}")
+                    } else {
+                        writeln!(std::io::stdout().lock(), "{text}")
+                    };
                 });
             }
             Kind::Board | Kind::Summary => {}

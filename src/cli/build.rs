@@ -13,6 +13,7 @@ use super::follow::{
     configured_client, data_dir, exit_code, final_report, follow, open_store, requested_exit_code,
     Followed, INTERRUPTED,
 };
+use super::json;
 use super::{config, ConfigArgs, Failure, Outcome};
 use crate::chat::terminal::Terminal;
 use crate::command::parse_rebuild;
@@ -46,6 +47,10 @@ pub struct BuildArgs {
     /// Print the plan (each recipe with its architectures) and build nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Print JSON for scripts instead: the plan with --dry-run, else the job as it stands when
+    /// `build` returns (docs/json.md: one object, `"version": 1`).
+    #[arg(long)]
+    pub json: bool,
     /// Why, for the record.
     #[arg(long, value_name = "TEXT")]
     pub reason: Option<String>,
@@ -66,7 +71,7 @@ pub struct BuildArgs {
     /// With --launchpad sim: how much faster than Launchpad the simulator runs.
     #[arg(long, value_name = "X", default_value_t = 100.0)]
     pub speed: f64,
-    /// With --launchpad sim: outcomes and faults to play (a TOML file; see the README).
+    /// With --launchpad sim: outcomes and faults to play (a TOML file; see docs/simulator.md).
     #[arg(long, value_name = "FILE")]
     pub scenario: Option<PathBuf>,
     /// The credentials file [default: as for login].
@@ -143,6 +148,14 @@ pub async fn run(args: &BuildArgs, out: &mut impl Write) -> Outcome {
     tracing::debug!(%rebuild, builds = plan.builds(), "planned");
     if rebuild.dry_run {
         let approval = plan.approval(&config.confirmation, false);
+        if args.json {
+            writeln!(
+                out,
+                "{}",
+                json::render(&json::PlanDocument::of(&plan, approval))
+            )?;
+            return Ok(ExitCode::SUCCESS);
+        }
         writeln!(
             out,
             "{}",
@@ -195,27 +208,46 @@ pub async fn run(args: &BuildArgs, out: &mut impl Write) -> Outcome {
     });
     store.put_job(&job)?;
     let bars = MultiProgress::new();
-    let engine = Engine::new(client, store, Terminal::new(bars.clone()), settings);
+    let engine = Engine::new(
+        client,
+        store,
+        if args.json {
+            Terminal::on_stderr(bars.clone())
+        } else {
+            Terminal::new(bars.clone())
+        },
+        settings,
+    );
     engine.start(job);
-    writeln!(
-        out,
-        "{}",
-        messages::jobs::accepted(id, &plan)
-            .replace(" The board follows once Launchpad has made the builds.", "")
-    )?;
+    if !args.json {
+        writeln!(
+            out,
+            "{}",
+            messages::jobs::accepted(id, &plan)
+                .replace(" The board follows once Launchpad has made the builds.", "")
+        )?;
+    }
     let wait = rebuild.wait || rebuild.auto_retry_uploads || sim.is_some();
     if !wait {
         // Not before every request is answered and every build not asked for is cancelled:
         // leaving earlier would leave them to build and push.
         let job = builds_known(&engine, id).await?;
-        writeln!(out, "{}", messages::jobs::requested_builds(&job))?;
         let code = requested_exit_code(&job);
+        if args.json {
+            writeln!(out, "{}", json::render(&json::Jobs::of([&job])))?;
+            return Ok(ExitCode::from(code));
+        }
+        writeln!(out, "{}", messages::jobs::requested_builds(&job))?;
         if code == 0 {
             writeln!(out, "{}", messages::build_requested(id))?;
         }
         return Ok(ExitCode::from(code));
     }
     let job = match follow(&engine, &bars, id).await? {
+        Followed::Interrupted(job) if args.json => {
+            writeln!(out, "{}", json::render(&json::Jobs::of([&job])))?;
+            return Ok(ExitCode::from(INTERRUPTED));
+        }
         Followed::Ended(job) => job,
         Followed::Interrupted(job) if sim.is_some() => {
             writeln!(out, "{}", messages::sim_interrupted(job.id))?;
@@ -233,7 +265,11 @@ pub async fn run(args: &BuildArgs, out: &mut impl Write) -> Outcome {
             "the simulator answered {requests} Launchpad requests"
         );
     }
-    writeln!(out, "{}", final_report(&job))?;
+    if args.json {
+        writeln!(out, "{}", json::render(&json::Jobs::of([&job])))?;
+    } else {
+        writeln!(out, "{}", final_report(&job))?;
+    }
     Ok(ExitCode::from(exit_code(&job)))
 }
 

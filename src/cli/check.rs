@@ -26,6 +26,9 @@ pub struct CheckArgs {
     pub credentials: Option<PathBuf>,
 }
 
+/// How long `check-config --online` waits for Launchpad's first answer.
+const PROBE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Runs `check-config`.
 pub async fn run(args: &CheckArgs, out: &mut impl Write, err: &mut impl Write) -> Outcome {
     let (name, loaded) = load_config(&args.config);
@@ -42,6 +45,27 @@ pub async fn run(args: &CheckArgs, out: &mut impl Write, err: &mut impl Write) -
     // Credentials are optional here: public recipes read anonymously.
     let path = credentials_path(args.credentials.as_ref(), &config);
     let credentials = Credentials::load(&path).ok();
+    // No network, or a wrong api_root: said at once in one line, rather than after every
+    // recipe's retries. One attempt at the service root, within a few seconds.
+    let mut probe = config.launchpad.client_settings(None);
+    probe.retry = crate::launchpad::retry::RetryPolicy {
+        max_attempts: 1,
+        ..probe.retry
+    };
+    probe.request_timeout = probe.request_timeout.min(PROBE_TIMEOUT);
+    if let Err(error) = Client::new(probe)?.speed().await {
+        if matches!(
+            error,
+            LaunchpadError::Transport { .. } | LaunchpadError::Timeout { .. }
+        ) {
+            writeln!(
+                err,
+                "{}",
+                messages::launchpad_unreachable(&config.launchpad.api_root, &error)
+            )?;
+            return Ok(ExitCode::FAILURE);
+        }
+    }
     let client = Client::new(config.launchpad.client_settings(credentials))?;
     let mut checks = tokio::task::JoinSet::new();
     for image in &config.catalogue.images {

@@ -110,7 +110,12 @@ pub async fn pace_of(client: &Client) -> f64 {
 pub fn open_store(dir: &std::path::Path) -> anyhow::Result<Store> {
     match Store::open(dir) {
         Ok(store) => Ok(store),
-        Err(busy @ crate::store::StoreError::Busy { .. }) => Err(busy.into()),
+        // These name the store's path themselves.
+        Err(
+            error @ (crate::store::StoreError::Busy { .. }
+            | crate::store::StoreError::Io { .. }
+            | crate::store::StoreError::Schema { .. }),
+        ) => Err(error.into()),
         Err(error) => {
             Err(error).with_context(|| format!("opening the job store at {}", dir.display()))
         }

@@ -8,9 +8,10 @@ use clap::Args;
 use indicatif::MultiProgress;
 
 use super::follow::{
-    configured_client, data_dir, follow_and_report, open_store, open_store_to_read, pace_of,
-    INTERRUPTED,
+    configured_client, data_dir, exit_code, follow, follow_and_report, open_store,
+    open_store_to_read, pace_of, Followed, INTERRUPTED,
 };
+use super::json;
 use super::{config, ConfigArgs, Failure, Outcome};
 use crate::chat::terminal::Terminal;
 use crate::engine::Engine;
@@ -44,6 +45,9 @@ pub struct WaitArgs {
     /// The job to follow, as `1` or `#1` [default: every unfinished job].
     #[arg(value_name = "JOB")]
     pub job: Option<JobId>,
+    /// Print JSON for scripts instead (docs/json.md: one object, `"version": 1`).
+    #[arg(long)]
+    pub json: bool,
     /// The credentials file [default: as for login].
     #[arg(long, value_name = "FILE")]
     pub credentials: Option<PathBuf>,
@@ -57,6 +61,9 @@ pub struct StatusArgs {
     /// The job, as `1` or `#1` [default: every unfinished job].
     #[arg(value_name = "JOB")]
     pub job: Option<JobId>,
+    /// Print JSON for scripts instead (docs/json.md: one object, `"version": 1`).
+    #[arg(long)]
+    pub json: bool,
     #[command(flatten)]
     pub store: StoreArgs,
 }
@@ -64,9 +71,12 @@ pub struct StatusArgs {
 /// `image-builder jobs`.
 #[derive(Debug, Args)]
 pub struct JobsArgs {
-    /// How many to list.
-    #[arg(long, default_value_t = 20)]
+    /// How many to list (1 to 1000).
+    #[arg(long, default_value_t = 20, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1000))]
     pub last: usize,
+    /// Print JSON for scripts instead (docs/json.md: one object, `"version": 1`).
+    #[arg(long)]
+    pub json: bool,
     #[command(flatten)]
     pub store: StoreArgs,
 }
@@ -86,6 +96,9 @@ pub struct HistoryArgs {
     /// How many rebuilds to list, newest first (1 to 100).
     #[arg(long, value_name = "N", default_value_t = crate::command::DEFAULT_LAST)]
     pub last: usize,
+    /// Print JSON for scripts instead (docs/json.md: one object, `"version": 1`).
+    #[arg(long)]
+    pub json: bool,
     #[command(flatten)]
     pub store: StoreArgs,
 }
@@ -105,6 +118,10 @@ pub fn history(args: &HistoryArgs, out: &mut impl Write, err: &mut impl Write) -
             })?;
     let store = args.store.open(err)?;
     let rebuilds = store.rebuilds(&query)?;
+    if args.json {
+        writeln!(out, "{}", json::render(&json::Rebuilds::of(&rebuilds)))?;
+        return Ok(ExitCode::SUCCESS);
+    }
     writeln!(
         out,
         "{}",
@@ -133,13 +150,39 @@ pub async fn wait(args: &WaitArgs, out: &mut impl Write) -> Outcome {
     let engine = Engine::new(
         client,
         store,
-        Terminal::new(bars.clone()),
+        if args.json {
+            Terminal::on_stderr(bars.clone())
+        } else {
+            Terminal::new(bars.clone())
+        },
         crate::engine::EngineSettings::from_config(&config, speed),
     );
     for id in &ids {
         if engine.store().job(*id)?.is_none() {
             return Err(Failure::failed(say::no_such_job(*id, Front::CommandLine)));
         }
+    }
+    if args.json {
+        // The jobs as they ended (or stood when interrupted), in one document.
+        engine.resume().await?;
+        let mut followed = Vec::new();
+        let mut worst = 0;
+        for id in ids {
+            let (job, code) = match follow(&engine, &bars, id).await? {
+                Followed::Ended(job) => {
+                    let code = exit_code(&job);
+                    (job, code)
+                }
+                Followed::Interrupted(job) => (job, INTERRUPTED),
+            };
+            followed.push(job);
+            worst = worst.max(code);
+            if code == INTERRUPTED {
+                break;
+            }
+        }
+        writeln!(out, "{}", json::render(&json::Jobs::of(&followed)))?;
+        return Ok(ExitCode::from(worst));
     }
     writeln!(out, "{}", crate::messages::waiting_for(&ids))?;
     out.flush()?;
@@ -159,6 +202,17 @@ pub async fn wait(args: &WaitArgs, out: &mut impl Write) -> Outcome {
 pub fn status(args: &StatusArgs, out: &mut impl Write, err: &mut impl Write) -> Outcome {
     let store = args.store.open(err)?;
     let now = chrono::Utc::now();
+    if args.json {
+        let jobs = match args.job {
+            Some(id) => match store.job(id)? {
+                Some(job) => vec![job],
+                None => return Err(Failure::failed(say::no_such_job(id, Front::CommandLine))),
+            },
+            None => store.unfinished()?,
+        };
+        writeln!(out, "{}", json::render(&json::Jobs::of(&jobs)))?;
+        return Ok(ExitCode::SUCCESS);
+    }
     match args.job {
         Some(id) => match store.job(id)? {
             Some(job) => writeln!(out, "{}", say::board(&job, now))?,
@@ -181,6 +235,10 @@ pub fn status(args: &StatusArgs, out: &mut impl Write, err: &mut impl Write) -> 
 pub fn list(args: &JobsArgs, out: &mut impl Write, err: &mut impl Write) -> Outcome {
     let store = args.store.open(err)?;
     let jobs = store.recent_jobs(args.last)?;
+    if args.json {
+        writeln!(out, "{}", json::render(&json::Jobs::of(&jobs)))?;
+        return Ok(ExitCode::SUCCESS);
+    }
     writeln!(
         out,
         "{}",

@@ -9,6 +9,7 @@ mod build;
 mod check;
 mod follow;
 mod jobs;
+mod json;
 mod login;
 mod manual;
 mod run;
@@ -63,7 +64,7 @@ impl Cli {
     /// The async runtime the command runs on. `build` and `wait` follow jobs from a terminal
     /// or a script, with no chat to answer: one thread does it all, and it spends about a
     /// fifth less CPU per Launchpad request than a pool of workers, which wake each other
-    /// and hand the store's saves to blocking threads (README, "The whole `build --wait`
+    /// and hand the store's saves to blocking threads (docs/benchmarks.md, "The whole `build --wait`
     /// process"). A flush then waits on that thread, which has nothing else to do meanwhile.
     /// The bot (`run`, `sandbox`), the simulator and the rest run on a multi-threaded
     /// runtime, where the store's flushes never hold up an answer to someone else.
@@ -207,14 +208,15 @@ pub async fn run(cli: Cli, out: &mut impl Write, err: &mut impl Write, styles: S
     let outcome = match cli.command {
         Subcommands::Completions(args) => manual::completions(&args, out),
         Subcommands::Man(args) => manual::man(&args, out),
+        // JSON is written as it is: rendering Markdown would change the strings in it.
+        command if command.prints_json() => {
+            let outcome = run_subcommand(command, out, &mut err).await;
+            flushed(outcome, out)
+        }
         command => {
             let mut out = Rendered::new(&mut *out, styles.out);
             let outcome = run_subcommand(command, &mut out, &mut err).await;
-            // A last line without its newline, and a closed pipe told as one.
-            match (outcome, out.flush()) {
-                (Ok(_), Err(error)) => Err(Failure::from(error)),
-                (outcome, _) => outcome,
-            }
+            flushed(outcome, &mut out)
         }
     };
     match outcome {
@@ -224,6 +226,29 @@ pub async fn run(cli: Cli, out: &mut impl Write, err: &mut impl Write, styles: S
             tracing::debug!(?failure, "ended");
             let _ = writeln!(err, "{failure}");
             failure.code()
+        }
+    }
+}
+
+/// The outcome, once `out` is flushed: a last line without its newline, and a closed pipe told
+/// as one.
+fn flushed(outcome: Outcome, out: &mut impl Write) -> Outcome {
+    match (outcome, out.flush()) {
+        (Ok(_), Err(error)) => Err(Failure::from(error)),
+        (outcome, _) => outcome,
+    }
+}
+
+impl Subcommands {
+    /// Whether it was asked for JSON (`--json`).
+    fn prints_json(&self) -> bool {
+        match self {
+            Subcommands::Build(args) => args.json,
+            Subcommands::Wait(args) => args.json,
+            Subcommands::Status(args) => args.json,
+            Subcommands::Jobs(args) => args.json,
+            Subcommands::History(args) => args.json,
+            _ => false,
         }
     }
 }

@@ -26,7 +26,7 @@ pub struct SimArgs {
     /// minutes).
     #[arg(long, value_name = "X", default_value_t = 100.0)]
     pub speed: f64,
-    /// Outcomes and faults to play (a TOML file; see the README).
+    /// Outcomes and faults to play (a TOML file; see docs/simulator.md).
     #[arg(long, value_name = "FILE")]
     pub scenario: Option<PathBuf>,
     /// Also write the credentials to this file (mode 0600).

@@ -126,6 +126,18 @@ impl FromStr for MuteDuration {
     }
 }
 
+impl MuteDuration {
+    /// Whether `text` is written as a duration (digits, then `m`, `h` or `d`), whether or not
+    /// it is one a mute may last: `8d` is, and is refused for its length, not its spelling.
+    pub fn is_spelled_like(text: &str) -> bool {
+        let text = text.to_ascii_lowercase();
+        match text.strip_suffix(['m', 'h', 'd']) {
+            Some(digits) => !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()),
+            None => false,
+        }
+    }
+}
+
 impl fmt::Display for MuteDuration {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.0 {

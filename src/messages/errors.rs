@@ -238,6 +238,7 @@ pub(super) fn parse_problem(error: &ParseError) -> (String, Option<CommandName>)
         ),
         E::BadMuteWhat { given } => (
             match given {
+                Some(given) if crate::command::MuteDuration::is_spelled_like(given) => format!("Mute what for {given}? Say `mute uploads all {given}`, or `mute uploads IMAGE {given}`."),
                 Some(given) => format!("I can't mute `{given}`: say `mute uploads IMAGE DURATION` or `mute uploads all DURATION`."),
                 None => "Mute what? Say `mute uploads IMAGE DURATION` or `mute uploads all DURATION`.".to_string(),
             },
@@ -245,6 +246,7 @@ pub(super) fn parse_problem(error: &ParseError) -> (String, Option<CommandName>)
         ),
         E::BadDuration { given } => (
             match given {
+                Some(given) if crate::command::MuteDuration::is_spelled_like(given) => format!("A mute lasts a week at most (`7d`), not `{given}`."),
                 Some(given) => format!("`{given}` is not a duration; say `45m`, `2h` or `1d` (a week at most)."),
                 None => "For how long? Add a duration such as `45m`, `2h` or `1d` (a week at most).".to_string(),
             },

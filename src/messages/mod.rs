@@ -24,8 +24,8 @@ pub use plans::{aborted, dry_run, needs_confirmation, over_hourly_limit, PlanTex
 pub use terminal::{
     build_requested, buttons, cannot_listen, command_token_without_listener, config_ok,
     delivery_url_missing, install_without_secret, interrupt_leaves, interrupt_waits, interrupted,
-    launchpad_refused, listener_without_secret, login_failed, login_open, login_saved,
-    mattermost_check_needs_token, processors_differ, recipe_missing, recipes_checked,
+    launchpad_refused, launchpad_unreachable, listener_without_secret, login_failed, login_open,
+    login_saved, mattermost_check_needs_token, processors_differ, recipe_missing, recipes_checked,
     sandbox_finishing, sandbox_greeting, sandbox_interrupted, sim_banner, sim_interrupted,
     speed_below_one, speed_not_positive, store_snapshot, token_missing, waiting_for,
     MattermostCheck,

@@ -54,6 +54,13 @@ pub fn sim_banner(api_root: &str, web_root: &str, speed: f64, credentials: &str)
     )
 }
 
+/// `check-config --online`: Launchpad does not answer at all.
+pub fn launchpad_unreachable(api_root: &str, error: &crate::launchpad::LaunchpadError) -> String {
+    format!(
+        "Launchpad cannot be reached at {api_root} ({error}). Is launchpad.api_root right, and the network up? No recipe was checked."
+    )
+}
+
 /// `check-config --online`: a recipe Launchpad does not have.
 pub fn recipe_missing(label: &str, url: &str) -> String {
     format!("{label}: no recipe at {url}; fix its name in the config (recipe_name_template or recipe_names)")

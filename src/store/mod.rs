@@ -133,6 +133,11 @@ impl Store {
             path: path.clone(),
             cause,
         };
+        if dir.exists() && !dir.is_dir() {
+            return Err(io(std::io::Error::other(
+                "it is a file, not a directory: give a directory (or one to be made)",
+            )));
+        }
         crate::launchpad::auth::create_private_dir(dir).map_err(io)?;
         // Every write is flushed before it returns, so sled's background flusher is redundant;
         // without it the store's lock is released as soon as the last handle is dropped, and a

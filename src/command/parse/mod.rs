@@ -136,7 +136,7 @@ pub fn parse(text: &str, vocabulary: &Vocabulary) -> Result<Command, ParseError>
                         next = args.next();
                         Some(image)
                     }
-                    None if word.parse::<super::MuteDuration>().is_ok() => None,
+                    None if super::MuteDuration::is_spelled_like(&word) => None,
                     None => {
                         return Err(ParseError::BadMuteWhat {
                             given: next.map(str::to_string),

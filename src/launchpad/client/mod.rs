@@ -84,6 +84,9 @@ struct Inner {
     /// The speed the last answer declared in [`SIMULATOR_SPEED_HEADER`] (an `f64`'s bits; 0
     /// while none has).
     declared_speed: std::sync::atomic::AtomicU64,
+    /// Launchpad failing to answer, from the first failed attempt to the next answer: logged
+    /// once when it starts and once when it ends, not at every attempt of every request.
+    outage: transport::OutageLog,
 }
 
 /// The header in which the built-in simulator says, on every answer of its API, how much
@@ -117,6 +120,7 @@ impl Client {
                 me: tokio::sync::OnceCell::new(),
                 current_series: tokio::sync::OnceCell::new(),
                 declared_speed: std::sync::atomic::AtomicU64::new(0),
+                outage: transport::OutageLog::default(),
             }),
         })
     }

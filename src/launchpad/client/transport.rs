@@ -206,7 +206,8 @@ impl Client {
             }
             match policy.delay(attempt, started.elapsed(), retry_after) {
                 Some(delay) => {
-                    tracing::warn!(url = call.url, attempt, ?delay, %error, "Launchpad request failed; retrying");
+                    self.inner.outage.failed(call.url, &error);
+                    tracing::debug!(url = call.url, attempt, ?delay, %error, "Launchpad request failed; retrying");
                     tokio::time::sleep(delay).await;
                 }
                 None => return Err(error),
@@ -260,6 +261,9 @@ impl Client {
         };
         let mut response = request.send().await.map_err(transport)?;
         let status = response.status();
+        if !status.is_server_error() {
+            self.inner.outage.answered();
+        }
         // Taken, not copied: the body is read without them.
         let headers = std::mem::take(response.headers_mut());
         let declared = headers
@@ -341,6 +345,54 @@ pub(super) struct Call<'a> {
     pub(super) body: Option<String>,
     /// Which queue it waits in for a slot.
     pub(super) lane: Lane,
+}
+
+/// Launchpad failing to answer (5xx, timeouts, no connection), said in the log once when it
+/// starts (WARN, with the first error) and once when it ends (INFO, with how long it lasted and
+/// how many attempts failed), however many requests meet it and however often each is
+/// retried; each attempt is at DEBUG.
+#[derive(Default)]
+pub(super) struct OutageLog {
+    /// Whether one is on: the lock is taken only then, and when one starts.
+    on: std::sync::atomic::AtomicBool,
+    since: std::sync::Mutex<Option<(Instant, u64)>>,
+}
+
+impl OutageLog {
+    /// An attempt failed, and is to be made again.
+    fn failed(&self, url: &str, error: &LaunchpadError) {
+        let mut since = self
+            .since
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        match since.as_mut() {
+            Some((_, attempts)) => *attempts += 1,
+            None => {
+                *since = Some((Instant::now(), 1));
+                self.on.store(true, std::sync::atomic::Ordering::Release);
+                tracing::warn!(url, %error, "Launchpad is not answering; retrying until it does (said again when it answers)");
+            }
+        }
+    }
+
+    /// An answer came (not a 5xx).
+    fn answered(&self) {
+        if !self.on.load(std::sync::atomic::Ordering::Acquire) {
+            return;
+        }
+        let mut since = self
+            .since
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some((started, attempts)) = since.take() {
+            self.on.store(false, std::sync::atomic::Ordering::Release);
+            tracing::info!(
+                after = ?started.elapsed(),
+                failed_attempts = attempts,
+                "Launchpad answers again"
+            );
+        }
+    }
 }
 
 /// Launchpad's HTTP answer to a call: status, headers, body.

@@ -54,7 +54,7 @@ pub(super) fn running_for(from: DateTime<Utc>, to: DateTime<Utc>) -> String {
 /// the time it has taken (to the minute while it runs, to the second once it ended).
 pub fn board(job: &Job, now: DateTime<Utc>) -> String {
     let took = match job.finished_at {
-        Some(end) => format!("took {}", elapsed(job.created_at, end)),
+        Some(end) => format!("· took {}", elapsed(job.created_at, end)),
         None => format!("for {}", running_for(job.created_at, now)),
     };
     let mut text = format!(
@@ -217,8 +217,18 @@ pub fn board_moved(id: JobId) -> String {
 pub fn job_line(job: &Job, now: DateTime<Utc>) -> String {
     let tally = job.tally();
     let total: usize = job.targets.iter().map(|t| t.arches.len()).sum();
+    // What did not work, beside what did: "0/1 done" alone reads like nothing happened.
+    let mut failed = String::new();
+    for (n, what) in [
+        (tally.build_failed, "build failed"),
+        (tally.upload_failed, "upload failed"),
+    ] {
+        if n > 0 {
+            let _ = write!(failed, ", {n} {what}");
+        }
+    }
     format!(
-        "{} · {} · `{}` · {} · {}/{} done · {} ago",
+        "{} · {} · `{}` · {} · {}/{} done{failed} · {} ago",
         job.id,
         status_word(job),
         job.command,
