@@ -338,6 +338,13 @@ fn version_completions_and_manual_pages_come_from_the_command_line_itself() {
     for word in ["check-config", "webhooks", "--auto-retry-uploads"] {
         assert!(script.contains(word), "{word} in {script}");
     }
+    // The catalogue's words complete build's and history's words, and --series and --arch.
+    let words = "apache2 bind9 memcached mysql nginx postgres redis squid";
+    assert!(
+        script.contains(words)
+            && script.contains("20.04 21.04 22.04 24.04 amd64 arm64 ppc64el s390x all"),
+        "the catalogue's words: {script}"
+    );
     // Scripts are written as they are: never rendered as a message.
     let zsh = stdout(&image_builder(&["completions", "zsh"]));
     assert!(zsh.starts_with("#compdef image-builder"), "{zsh}");
@@ -349,12 +356,15 @@ fn version_completions_and_manual_pages_come_from_the_command_line_itself() {
     let page = stdout(&image_builder(&["man"]));
     assert!(page.contains(".TH image-builder 1"), "{page}");
     assert!(page.contains("image\\-builder\\-build(1)"), "{page}");
+    assert!(page.contains(".SH \"EXIT STATUS\""), "{page}");
+    assert!(page.contains("\\fB130\\fR"), "{page}");
 
     let dir = std::env::temp_dir().join(format!("image-builder-man-{}", std::process::id()));
     let written = image_builder(&["man", "--out-dir", dir.to_str().unwrap()]);
     assert_eq!(written.status.code(), Some(0), "{}", stderr(&written));
     let build = std::fs::read_to_string(dir.join("image-builder-build.1")).unwrap();
     assert!(build.contains("\\-\\-auto\\-retry\\-uploads"), "{build}");
+    assert!(build.contains(".SH \"EXIT STATUS\""), "{build}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

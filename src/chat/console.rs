@@ -36,6 +36,8 @@ pub struct Console {
     keeps: bool,
     next_id: Arc<AtomicU64>,
     limit: usize,
+    /// A board's edits in one line each (its heading and its counts), not the whole grid.
+    brief_edits: bool,
 }
 
 impl Console {
@@ -53,7 +55,17 @@ impl Console {
             keeps: true,
             next_id: Arc::new(AtomicU64::new(first)),
             limit: usize::MAX,
+            brief_edits: false,
         }
+    }
+
+    /// The same console, printing a board's edits in one line each (its heading and counts)
+    /// instead of the whole grid again: for a person at a prompt, where a board of 30 recipes
+    /// printed whole at every edit would push everything else away. The board is printed
+    /// whole when it is first sent, and the summary says how the job ended.
+    pub fn with_brief_edits(mut self) -> Console {
+        self.brief_edits = true;
+        self
     }
 
     /// The same console, keeping no transcript: for long runs where nothing reads it (the
@@ -101,9 +113,18 @@ impl Console {
                 .map(|button| format!("\n  [{}] = `{}`", button.label(), button.command()))
                 .collect(),
         };
+        // A brief edit is one line: its marker, then the board's heading and counts.
+        let (heading, text) = if brief_edit(self, &printed) {
+            (
+                heading.trim_end().to_string() + " ",
+                brief_board(&printed.text),
+            )
+        } else {
+            (heading, printed.text.clone())
+        };
         {
             let mut out = self.out.lock().unwrap_or_else(|p| p.into_inner());
-            writeln!(out, "{heading}{mention}{}{buttons}", printed.text)
+            writeln!(out, "{heading}{mention}{text}{buttons}")
                 .and_then(|()| out.flush())
                 .map_err(|error| ChatError::new(error.to_string()))?;
         }
@@ -114,6 +135,26 @@ impl Console {
                 .push(printed);
         }
         Ok(())
+    }
+}
+
+/// Whether `printed` is shown in one line by `console`.
+fn brief_edit(console: &Console, printed: &Printed) -> bool {
+    console.brief_edits && printed.kind == Kind::Board && printed.edit
+}
+
+/// A board in one line: its heading (job, command, state, time) and its counts, its first and
+/// last lines.
+fn brief_board(board: &str) -> String {
+    let lines: Vec<&str> = board
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty() && !line.starts_with("```"))
+        .collect();
+    match lines.as_slice() {
+        [] => String::new(),
+        [only] => only.to_string(),
+        [first, .., last] => format!("{first} · {last}"),
     }
 }
 
@@ -151,5 +192,20 @@ impl Chat for Console {
             text: message.text,
             buttons: message.buttons,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::brief_board;
+
+    #[test]
+    fn a_brief_board_is_its_heading_and_its_counts() {
+        let board = "**Job #1** · `rebuild 20.04 arm64 redis` · running for 2m\n```\n                  arm64 \nredis 5.0 20.04     ⟳   \n```\n⟳ 1 building\n";
+        assert_eq!(
+            brief_board(board),
+            "**Job #1** · `rebuild 20.04 arm64 redis` · running for 2m · ⟳ 1 building"
+        );
+        assert_eq!(brief_board("one line"), "one line");
     }
 }

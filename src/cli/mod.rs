@@ -14,6 +14,7 @@ mod login;
 mod manual;
 mod run;
 mod sandbox;
+mod shell;
 mod sim;
 mod webhooks;
 

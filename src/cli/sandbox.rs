@@ -3,13 +3,14 @@
 //! permission here. When input ends it finishes the jobs it has, prints their summaries and
 //! exits 0, so a script can be piped in.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Args;
 use tokio::io::AsyncBufReadExt;
 
+use super::shell::Line;
 use super::{config, ConfigArgs, Failure, Outcome};
 use crate::bot::Bot;
 use crate::chat::console::Console;
@@ -86,6 +87,49 @@ arch = "amd64"
 after_minutes = 2
 "#;
 
+/// Where the sandbox's lines come from.
+enum Input {
+    /// A terminal's prompt.
+    Prompt(super::shell::Prompt),
+    /// Piped lines.
+    Lines(tokio::io::Lines<tokio::io::BufReader<tokio::io::Stdin>>),
+}
+
+impl Input {
+    async fn next(&mut self) -> std::io::Result<Line> {
+        match self {
+            Input::Prompt(prompt) => Ok(prompt.next().await),
+            Input::Lines(lines) => Ok(match lines.next_line().await? {
+                Some(line) => Line::Text(line),
+                None => Line::End,
+            }),
+        }
+    }
+}
+
+/// Where the sandbox's words go: above the prompt, or to standard output.
+#[derive(Clone)]
+enum Screen {
+    Above(super::shell::Above),
+    Stdout,
+}
+
+impl Write for Screen {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Screen::Above(above) => above.write(bytes),
+            Screen::Stdout => std::io::stdout().write(bytes),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Screen::Above(above) => above.flush(),
+            Screen::Stdout => std::io::stdout().flush(),
+        }
+    }
+}
+
 /// The console's one channel.
 const CHANNEL: &str = "console";
 
@@ -130,8 +174,25 @@ pub async fn run(args: &SandboxArgs) -> Outcome {
     // Chat messages are Markdown; the terminal shows them as text (the echo of a typed line is
     // printed as typed).
     let style = Style::of(&std::io::stdout());
-    let show = |markdown: String| println!("{}", render(&markdown, style));
-    let console = Console::with_first_id(Rendered::new(std::io::stdout(), style), first_id);
+    // On a terminal, a prompt with line editing and history, and the bot's words above it;
+    // piped, lines in and text out.
+    let interactive = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
+    let (mut input, screen) = if interactive {
+        let (prompt, above) = super::shell::start(format!("{}> ", config.console.user))?;
+        (Input::Prompt(prompt), Screen::Above(above))
+    } else {
+        let lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
+        (Input::Lines(lines), Screen::Stdout)
+    };
+    let show = |markdown: String| {
+        let mut screen = screen.clone();
+        let _ = writeln!(screen, "{}", render(&markdown, style));
+        let _ = screen.flush();
+    };
+    let mut console = Console::with_first_id(Rendered::new(screen.clone(), style), first_id);
+    if interactive {
+        console = console.with_brief_edits();
+    }
     let mut client_settings = config.launchpad.client_settings(Some(sim.credentials()));
     client_settings.api_root = sim.api_root();
     let client = Client::new(client_settings)?;
@@ -185,17 +246,20 @@ pub async fn run(args: &SandboxArgs) -> Outcome {
         resumed,
     ));
 
-    let echo = !std::io::stdin().is_terminal();
-    let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
+    let echo = !interactive && !std::io::stdin().is_terminal();
     loop {
         let line = tokio::select! {
-            line = lines.next_line() => line?,
-            _ = tokio::signal::ctrl_c() => {
+            line = input.next() => line?,
+            _ = tokio::signal::ctrl_c() => Line::Interrupted,
+        };
+        let line = match line {
+            Line::Text(line) => line,
+            Line::End => break,
+            Line::Interrupted => {
                 show(messages::sandbox_interrupted(args.data_dir.is_some()));
                 return Ok(ExitCode::from(130));
             }
         };
-        let Some(line) = line else { break };
         let text = line.trim();
         if text.is_empty() {
             continue;
