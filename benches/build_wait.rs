@@ -20,10 +20,11 @@
 //! [`Apart`]: image_builder::launchpad::sim::Apart
 
 mod common;
+#[path = "common/pty.rs"]
+mod pty;
 
 use std::collections::BTreeMap;
 use std::io::Read;
-use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -99,33 +100,6 @@ fn threads(pid: u32) -> Vec<(u32, String, f64)> {
         .collect()
 }
 
-/// A pseudo-terminal of 120 × 40: the controller, and the device for the child.
-fn pseudo_terminal() -> (OwnedFd, OwnedFd) {
-    use rustix::pty::{grantpt, openpt, ptsname, unlockpt, OpenptFlags};
-    let controller =
-        openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY | OpenptFlags::CLOEXEC).unwrap();
-    grantpt(&controller).unwrap();
-    unlockpt(&controller).unwrap();
-    let name = ptsname(&controller, Vec::new()).unwrap();
-    let device: OwnedFd = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(name.to_str().unwrap())
-        .unwrap()
-        .into();
-    rustix::termios::tcsetwinsize(
-        &device,
-        rustix::termios::Winsize {
-            ws_row: 40,
-            ws_col: 120,
-            ws_xpixel: 0,
-            ws_ypixel: 0,
-        },
-    )
-    .unwrap();
-    (controller, device)
-}
-
 /// Runs the binary with `arguments` and the files in `dir`, its output to `output`; what it
 /// cost.
 fn run(dir: &Path, arguments: &[&str], output: Output) -> Run {
@@ -142,7 +116,7 @@ fn run(dir: &Path, arguments: &[&str], output: Output) -> Run {
     let mut reader: Option<std::thread::JoinHandle<()>> = None;
     match output {
         Output::Terminal => {
-            let (controller, device) = pseudo_terminal();
+            let (controller, device) = pty::pseudo_terminal();
             command.stdout(Stdio::from(device));
             reader = Some(std::thread::spawn(move || {
                 let mut controller = std::fs::File::from(controller);

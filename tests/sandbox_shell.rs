@@ -2,38 +2,13 @@
 //! history. The Up arrow brings back the last command instead of being sent as an escape
 //! sequence, and Ctrl-D ends it as end of input does.
 
+#[path = "../benches/common/pty.rs"]
+mod pty;
+
 use std::io::{Read, Write};
-use std::os::fd::OwnedFd;
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-
-/// A pseudo-terminal of 120 × 40: the controller, and the device for the child.
-fn pseudo_terminal() -> (OwnedFd, OwnedFd) {
-    use rustix::pty::{grantpt, openpt, ptsname, unlockpt, OpenptFlags};
-    let controller =
-        openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY | OpenptFlags::CLOEXEC).unwrap();
-    grantpt(&controller).unwrap();
-    unlockpt(&controller).unwrap();
-    let name = ptsname(&controller, Vec::new()).unwrap();
-    let device: OwnedFd = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(name.to_str().unwrap())
-        .unwrap()
-        .into();
-    rustix::termios::tcsetwinsize(
-        &device,
-        rustix::termios::Winsize {
-            ws_row: 40,
-            ws_col: 120,
-            ws_xpixel: 0,
-            ws_ypixel: 0,
-        },
-    )
-    .unwrap();
-    (controller, device)
-}
 
 /// Waits until what the terminal showed holds `text`; fails naming what it showed.
 fn wait_for(shown: &Mutex<String>, text: &str) {
@@ -50,7 +25,7 @@ fn wait_for(shown: &Mutex<String>, text: &str) {
 
 #[test]
 fn the_up_arrow_brings_back_the_last_command_and_ctrl_d_ends_the_sandbox() {
-    let (controller, device) = pseudo_terminal();
+    let (controller, device) = pty::pseudo_terminal();
     let mut child = Command::new(env!("CARGO_BIN_EXE_image-builder"))
         .args(["sandbox", "--speed", "1000"])
         .env_remove("IMAGE_BUILDER_CONFIG")
