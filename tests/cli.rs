@@ -713,10 +713,11 @@ fn an_outage_of_launchpad_is_one_line_when_it_starts_and_one_when_it_ends() {
     let dir = std::env::temp_dir().join(format!("ib-outage-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let scenario = dir.join("scenario.toml");
-    // Launchpad answers 503 for its first simulated minute (60 ms at this speed).
+    // Launchpad answers 503 for its first 30 simulated minutes (1.8 s at this speed: every
+    // request of the job's start meets it, however slow the machine is to start).
     std::fs::write(
         &scenario,
-        "[faults]\noutage_start_minute = 0\noutage_minutes = 1\n",
+        "[faults]\noutage_start_minute = 0\noutage_minutes = 30\n",
     )
     .unwrap();
     let output = Command::new(env!("CARGO_BIN_EXE_image-builder"))

@@ -49,13 +49,22 @@ pub fn upload_failed(
     front: Front,
 ) -> String {
     let again = if failure > 1 { " again" } else { "" };
+    // A job that retries its uploads by itself says so, rather than asking for a retry that
+    // is already coming (it says so again if it gives up).
+    let next = if job.auto_retry_uploads {
+        "It is retried by itself (auto-retry of uploads).".to_string()
+    } else {
+        format!(
+            "Retry with `{}`.",
+            front.command(&format!("retry uploads {}", job.id))
+        )
+    };
     format!(
-        "Upload failed{again}: {} (job {}): {}\n{}\nRetry with `{}`.",
+        "Upload failed{again}: {} (job {}): {}\n{}\n{next}",
         build_name(target, build),
         job.id,
         upload_reason(build),
         build.web_link,
-        front.command(&format!("retry uploads {}", job.id))
     )
 }
 
