@@ -39,8 +39,8 @@ fn build_dry_run_prints_the_recipe_and_its_arches() {
     );
 }
 
-/// What the sandbox's chat answers to `rebuild WORDS`, piped: the reply's lines.
-fn chat_answer(rebuild: &str) -> String {
+/// The sandbox at 1000x with `input` piped in, run to its end.
+fn piped_sandbox(input: &[u8]) -> Output {
     use std::io::Write;
     let mut child = Command::new(env!("CARGO_BIN_EXE_image-builder"))
         .args(["sandbox", "--speed", "1000"])
@@ -50,11 +50,13 @@ fn chat_answer(rebuild: &str) -> String {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    writeln!(stdin, "rebuild {rebuild}").unwrap();
-    drop(stdin);
-    let output = child.wait_with_output().unwrap();
-    stdout(&output)
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+/// What the sandbox's chat answers to `rebuild WORDS`, piped.
+fn chat_answer(rebuild: &str) -> String {
+    stdout(&piped_sandbox(format!("rebuild {rebuild}\n").as_bytes()))
 }
 
 #[test]
@@ -370,22 +372,7 @@ fn version_completions_and_manual_pages_come_from_the_command_line_itself() {
 
 #[test]
 fn a_piped_sandbox_acknowledges_shows_the_board_summarises_and_exits_0() {
-    use std::io::Write;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_image-builder"))
-        .args(["sandbox", "--speed", "1000"])
-        .env_remove("IMAGE_BUILDER_CONFIG")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"rebuild 20.04 arm64 redis\nfrobnicate\n")
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
+    let output = piped_sandbox(b"rebuild 20.04 arm64 redis\nfrobnicate\n");
     let text = stdout(&output);
     assert_eq!(output.status.code(), Some(0), "{text}{}", stderr(&output));
     let ack = text

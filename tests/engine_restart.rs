@@ -21,7 +21,10 @@ use image_builder::launchpad::sim::Simulator;
 use image_builder::store::Store;
 use image_builder::target::JobId;
 use support::bot::{user, wire, TempDir};
-use support::process::{binary, http_get, output_within, sim_builds, sim_count, Running, Setup};
+use support::process::{
+    assert_only_built, binary, http_get, output_within, sim_builds, sim_count, start_sim, Running,
+    Setup,
+};
 
 const TEN_RECIPES: &str = "rebuild 20.04 22.04 arm64 apache2 bind9 memcached nginx squid";
 
@@ -181,30 +184,7 @@ fn a_job_survives_its_engine_being_dropped_at_several_points() {
 #[test]
 fn a_job_survives_sigkill_of_the_build_process() {
     let dir = TempDir::new("sigkill");
-    let credentials = dir.0.join("credentials");
-    let mut sim = Running(
-        binary()
-            .args(["sim", "--speed", "300", "--credentials-out"])
-            .arg(&credentials)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    // Read the banner on a thread that goes on reading: a closed pipe would end the simulator.
-    let banner = BufReader::new(sim.0.stdout.take().unwrap());
-    let (root_tx, root_rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in banner.lines().map_while(Result::ok) {
-            if let Some(root) = line.trim().strip_prefix("API root: ") {
-                let _ = root_tx.send(root.to_string());
-            }
-        }
-    });
-    let api_root = root_rx
-        .recv_timeout(Duration::from_secs(20))
-        .unwrap_or_default();
-    assert!(!api_root.is_empty(), "the simulator printed its API root");
+    let (sim, api_root, credentials) = start_sim(&dir, "", "300");
     let web_root = api_root.trim_end_matches("devel/").to_string();
     let config = dir.0.join("config.toml");
     let text = support::quick_config(&api_root);
@@ -289,38 +269,6 @@ fn a_job_survives_sigkill_of_the_build_process() {
     drop(sim);
 }
 
-/// Starts `image-builder sim` playing `scenario`; returns it and its API root.
-fn start_sim(dir: &TempDir, scenario: &str) -> (Running, String, std::path::PathBuf) {
-    let credentials = dir.0.join("credentials");
-    let scenario_path = dir.0.join("scenario.toml");
-    std::fs::write(&scenario_path, scenario).unwrap();
-    let mut sim = Running(
-        binary()
-            .args(["sim", "--speed", "300", "--credentials-out"])
-            .arg(&credentials)
-            .arg("--scenario")
-            .arg(&scenario_path)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let banner = BufReader::new(sim.0.stdout.take().unwrap());
-    let (root_tx, root_rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in banner.lines().map_while(Result::ok) {
-            if let Some(root) = line.trim().strip_prefix("API root: ") {
-                let _ = root_tx.send(root.to_string());
-            }
-        }
-    });
-    let api_root = root_rx
-        .recv_timeout(Duration::from_secs(20))
-        .unwrap_or_default();
-    assert!(!api_root.is_empty(), "the simulator printed its API root");
-    (sim, api_root, credentials)
-}
-
 #[test]
 fn a_job_killed_while_an_auto_retry_of_its_upload_is_out_goes_on_after_a_restart() {
     let dir = TempDir::new("sigkill-retry");
@@ -328,6 +276,7 @@ fn a_job_killed_while_an_auto_retry_of_its_upload_is_out_goes_on_after_a_restart
     let (_sim, api_root, credentials) = start_sim(
         &dir,
         "[[outcomes]]\nupload_failures = 1\n[faults]\nslow_operations = { \"POST scheduleRegistryUpload\" = 3000 }\n",
+        "300",
     );
     let web_root = api_root.trim_end_matches("devel/").to_string();
     let config = dir.0.join("config.toml");
@@ -424,16 +373,7 @@ fn a_build_killed_with_cancels_out_has_them_sent_again_by_wait() {
     let output = output_within(setup.command(&["wait"]), Duration::from_secs(120));
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert_eq!(output.status.code(), Some(0), "{stdout}");
-    let builds = sim_builds(&setup.web_root);
-    assert_eq!(builds.len(), 20, "{builds:?}");
-    for (arch, state, _) in &builds {
-        let wanted = arch == "arm64";
-        assert_eq!(
-            state == "Cancelled build",
-            !wanted,
-            "{arch}: {state} (every build not asked for cancelled, the rest built)"
-        );
-    }
+    assert_only_built(&setup.web_root, "arm64", 20);
 }
 
 #[test]

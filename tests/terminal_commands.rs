@@ -8,7 +8,7 @@ mod support;
 use std::process::Output;
 use std::time::Duration;
 
-use support::process::{output_within, sim_builds, sim_count, Setup};
+use support::process::{assert_only_built, output_within, sim_builds, sim_count, Setup};
 
 fn text(output: &Output) -> String {
     format!(
@@ -243,16 +243,7 @@ fn ctrl_c_during_build_wait_says_how_to_resume_and_wait_finishes_the_job() {
         "{}",
         text(&waited)
     );
-    let builds = sim_builds(&setup.web_root);
-    assert_eq!(builds.len(), 8, "{builds:?}");
-    for (arch, state, _) in &builds {
-        let wanted = arch == "arm64";
-        assert_eq!(
-            state == "Cancelled build",
-            !wanted,
-            "{arch}: {state} (every build not asked for cancelled, the rest built)"
-        );
-    }
+    assert_only_built(&setup.web_root, "arm64", 8);
 }
 
 /// `--json` of `build`, `wait`, `status`, `jobs`, `history` and `build --dry-run` parse, and

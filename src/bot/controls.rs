@@ -24,11 +24,7 @@ impl<C: Chat + Clone> Bot<C> {
 
     /// `retry uploads #JOB` or `retry builds #JOB`.
     pub(super) async fn retry(&self, what: RetryWhat, job: JobId) -> Answer {
-        let control = match what {
-            RetryWhat::Uploads => Control::RetryUploads,
-            RetryWhat::Builds => Control::RetryBuilds,
-        };
-        self.control(job, control).await
+        self.control(job, what.into()).await
     }
 
     /// `retry alert N`: every failed upload the alert told of.

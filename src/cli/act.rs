@@ -16,9 +16,7 @@ use std::process::ExitCode;
 use clap::{Args, ValueEnum};
 use indicatif::MultiProgress;
 
-use super::follow::{
-    configured_client, data_dir, follow_and_report, open_store, open_store_to_read, pace_of,
-};
+use super::follow::{configured_client, data_dir, follow, open_store, open_store_to_read, pace_of};
 use super::jobs::StoreArgs;
 use super::{config, Failure, Outcome};
 use crate::chat::terminal::Terminal;
@@ -168,11 +166,7 @@ pub async fn retry(args: &RetryArgs, out: &mut impl Write) -> Outcome {
     let credentials = args.credentials.as_ref();
     match chat_command(&["retry", what, &number], &config)? {
         Command::Retry { what, job } => {
-            let control = match what {
-                crate::command::RetryWhat::Uploads => Control::RetryUploads,
-                crate::command::RetryWhat::Builds => Control::RetryBuilds,
-            };
-            control_job(&config, &args.store, credentials, job, control, out).await
+            control_job(&config, &args.store, credentials, job, what.into(), out).await
         }
         Command::RetryAlert { alert } => {
             let client = configured_client(&config, credentials)?;
@@ -203,12 +197,12 @@ async fn control_job(
         Err(EngineError::NoSuchJob(id)) => {
             return Err(Failure::failed(say::no_such_job(id, Front::CommandLine)))
         }
-        Err(error) => return Err(Failure::Error(error.into())),
+        Err(error) => return Err(error.into()),
     };
     writeln!(out, "{}", say::controlled(id, control, count))?;
-    Ok(ExitCode::from(
-        follow_and_report(&engine, &bars, id, out).await?,
-    ))
+    let followed = follow(&engine, &bars, id).await?;
+    writeln!(out, "{}", followed.report())?;
+    Ok(ExitCode::from(followed.exit_code()))
 }
 
 /// `log JOB`: every failed build's log excerpt the job kept, whole.
@@ -239,9 +233,7 @@ pub async fn mute(args: &MuteArgs, out: &mut impl Write) -> Outcome {
     };
     // Only the store is written: no Launchpad asked, its pace does not matter.
     let (engine, _bars) = engine(&config, &args.store, anonymous(&config)?, 1.0)?;
-    let until = engine
-        .mute(image.as_ref(), duration.as_duration(), TERMINAL_CHANNEL)
-        .map_err(|error| Failure::Error(error.into()))?;
+    let until = engine.mute(image.as_ref(), duration.as_duration(), TERMINAL_CHANNEL)?;
     writeln!(
         out,
         "{}",
@@ -254,16 +246,12 @@ pub async fn mute(args: &MuteArgs, out: &mut impl Write) -> Outcome {
 pub async fn unmute(args: &UnmuteArgs, out: &mut impl Write) -> Outcome {
     let config = config(&args.store.config)?;
     let (engine, _bars) = engine(&config, &args.store, anonymous(&config)?, 1.0)?;
-    let (ended, hidden) = engine
-        .alerts()
-        .unmute()
-        .map_err(|error| Failure::Error(error.into()))?;
+    let (ended, hidden) = engine.alerts().unmute()?;
     writeln!(out, "{}", alerts_say::unmuted(ended, &hidden))?;
     Ok(ExitCode::SUCCESS)
 }
 
 /// A client without credentials, for commands that only write the store.
 fn anonymous(config: &Config) -> Result<Client, Failure> {
-    Client::new(config.launchpad.client_settings(None))
-        .map_err(|error| Failure::Error(error.into()))
+    Ok(Client::new(config.launchpad.client_settings(None))?)
 }

@@ -10,8 +10,8 @@ use clap::{Args, ValueEnum};
 use indicatif::MultiProgress;
 
 use super::follow::{
-    configured_client, data_dir, exit_code, final_report, follow, open_store, requested_exit_code,
-    Followed, INTERRUPTED,
+    configured_client, data_dir, follow, open_store, pace_of, requested_exit_code, terminal,
+    Followed,
 };
 use super::json;
 use super::{config, ConfigArgs, Failure, Outcome};
@@ -165,7 +165,7 @@ pub async fn run(args: &BuildArgs, out: &mut impl Write) -> Outcome {
         return Ok(ExitCode::SUCCESS);
     }
     // Everything from here may fail before anything is requested: exit 1 with the reason.
-    let (client, api_root, store, speed, sim) = connect(args, &config)
+    let (client, api_root, store, sim) = connect(args, &config)
         .await
         .map_err(|error| Failure::failed(format!("{error:#}")))?;
     // Credentials Launchpad refuses, or a Launchpad nobody answers at, stop here: before a
@@ -175,18 +175,9 @@ pub async fn run(args: &BuildArgs, out: &mut impl Write) -> Outcome {
             &api_root, &error,
         )));
     }
-    // A simulator started on its own (`image-builder sim --speed N`) said its speed on that
-    // answer: the job is paced at it.
-    let speed = match (&sim, client.declared_speed()) {
-        (None, Some(declared)) => {
-            tracing::info!(
-                speed = declared,
-                "Launchpad here is image-builder's simulator: pacing at its speed"
-            );
-            declared
-        }
-        _ => speed,
-    };
+    // Launchpad's pace, or a simulator's (this run's, or one started on its own with `sim
+    // --speed N`), as that answer said: no request more.
+    let speed = pace_of(&client).await;
     let now = chrono::Utc::now();
     let mut settings = crate::engine::EngineSettings::from_config(&config, speed);
     if let Some(sim) = &sim {
@@ -208,16 +199,7 @@ pub async fn run(args: &BuildArgs, out: &mut impl Write) -> Outcome {
     });
     store.put_job(&job)?;
     let bars = MultiProgress::new();
-    let engine = Engine::new(
-        client,
-        store,
-        if args.json {
-            Terminal::on_stderr(bars.clone())
-        } else {
-            Terminal::new(bars.clone())
-        },
-        settings,
-    );
+    let engine = Engine::new(client, store, terminal(&bars, args.json), settings);
     engine.start(job);
     if !args.json {
         writeln!(
@@ -243,46 +225,39 @@ pub async fn run(args: &BuildArgs, out: &mut impl Write) -> Outcome {
         }
         return Ok(ExitCode::from(code));
     }
-    let job = match follow(&engine, &bars, id).await? {
-        Followed::Interrupted(job) if args.json => {
-            writeln!(out, "{}", json::render(&json::Jobs::of([&job])))?;
-            return Ok(ExitCode::from(INTERRUPTED));
+    let followed = follow(&engine, &bars, id).await?;
+    let interrupted = matches!(followed, Followed::Interrupted(_));
+    match &sim {
+        Some(sim) if !interrupted => {
+            let requests: u64 = sim.request_counts().values().sum();
+            tracing::info!(
+                requests,
+                "the simulator answered {requests} Launchpad requests"
+            );
         }
-        Followed::Ended(job) => job,
-        Followed::Interrupted(job) if sim.is_some() => {
-            writeln!(out, "{}", messages::sim_interrupted(job.id))?;
-            return Ok(ExitCode::from(INTERRUPTED));
-        }
-        Followed::Interrupted(job) => {
-            writeln!(out, "{}", messages::interrupted(job.id))?;
-            return Ok(ExitCode::from(INTERRUPTED));
-        }
-    };
-    if let Some(sim) = &sim {
-        let requests: u64 = sim.request_counts().values().sum();
-        tracing::info!(
-            requests,
-            "the simulator answered {requests} Launchpad requests"
-        );
+        _ => {}
     }
     if args.json {
-        writeln!(out, "{}", json::render(&json::Jobs::of([&job])))?;
+        writeln!(out, "{}", json::render(&json::Jobs::of([followed.job()])))?;
+    } else if interrupted && sim.is_some() {
+        // The simulator ends with this process: nothing goes on for `wait` to follow.
+        writeln!(out, "{}", messages::sim_interrupted(id))?;
     } else {
-        writeln!(out, "{}", final_report(&job))?;
+        writeln!(out, "{}", followed.report())?;
     }
-    Ok(ExitCode::from(exit_code(&job)))
+    Ok(ExitCode::from(followed.exit_code()))
 }
 
 /// The Launchpad to build on (the configured one, or a simulator started here), and the store.
 async fn connect(
     args: &BuildArgs,
     config: &crate::config::Config,
-) -> anyhow::Result<(Client, String, Store, f64, Option<Apart>)> {
+) -> anyhow::Result<(Client, String, Store, Option<Apart>)> {
     match args.launchpad {
         LaunchpadChoice::Configured => {
             let client = configured_client(config, args.credentials.as_ref())?;
             let store = open_store(&data_dir(args.data_dir.as_ref(), config))?;
-            Ok((client, config.launchpad.api_root.clone(), store, 1.0, None))
+            Ok((client, config.launchpad.api_root.clone(), store, None))
         }
         LaunchpadChoice::Sim => {
             let mut settings = SimSettings::new(config.catalogue.clone());
@@ -299,7 +274,7 @@ async fn connect(
                 Some(dir) => open_store(dir)?,
                 None => Store::temporary()?,
             };
-            Ok((client, sim.api_root(), store, args.speed, Some(sim)))
+            Ok((client, sim.api_root(), store, Some(sim)))
         }
     }
 }

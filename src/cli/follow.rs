@@ -1,6 +1,7 @@
 //! What `build`, `wait`, `status` and `jobs` share: reaching Launchpad (or a simulator), opening
 //! the store, following a job with progress bars, and the exit code a job's outcome means.
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -124,10 +125,7 @@ pub fn open_store(dir: &std::path::Path) -> anyhow::Result<Store> {
 
 /// Opens the store to read it: a copy of it as it is now when another process holds it (said
 /// on `err`), so `status` and `jobs` work while `build --wait` or the bot runs.
-pub fn open_store_to_read(
-    dir: &std::path::Path,
-    err: &mut impl std::io::Write,
-) -> anyhow::Result<Store> {
+pub fn open_store_to_read(dir: &std::path::Path, err: &mut impl Write) -> anyhow::Result<Store> {
     match Store::open(dir) {
         Ok(store) => Ok(store),
         Err(crate::store::StoreError::Busy { holder, .. }) => {
@@ -147,6 +145,42 @@ pub enum Followed {
     Ended(Job),
     /// Ctrl-C: the engine stopped, the job goes on on Launchpad, as last stored, for `wait`.
     Interrupted(Job),
+}
+
+impl Followed {
+    /// The job, as it ended or as it stood when interrupted.
+    pub fn job(&self) -> &Job {
+        match self {
+            Followed::Ended(job) | Followed::Interrupted(job) => job,
+        }
+    }
+
+    /// The exit code: the job's ([`exit_code`]), or [`INTERRUPTED`].
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Followed::Ended(job) => exit_code(job),
+            Followed::Interrupted(_) => INTERRUPTED,
+        }
+    }
+
+    /// What a terminal shows at the end: the job's table and summary, or how to follow it
+    /// again.
+    pub fn report(&self) -> String {
+        match self {
+            Followed::Ended(job) => final_report(job),
+            Followed::Interrupted(job) => crate::messages::interrupted(job.id),
+        }
+    }
+}
+
+/// The terminal adapter for a command following jobs: alerts on standard output, or on
+/// standard error when standard output is a script's JSON.
+pub fn terminal(bars: &MultiProgress, json: bool) -> Terminal {
+    if json {
+        Terminal::on_stderr(bars.clone())
+    } else {
+        Terminal::new(bars.clone())
+    }
 }
 
 /// How long a Ctrl-C gives the job to store what waits to be stored.
@@ -254,7 +288,7 @@ pub async fn follow(
                     };
                     // Said on stderr, above the bars: stdout is the job's report.
                     bars.suspend(|| {
-                        let _ = std::io::Write::write_all(&mut std::io::stderr(), format!("{line}\n").as_bytes());
+                        let _ = writeln!(std::io::stderr().lock(), "{line}");
                     });
                 }
                 continue;
@@ -267,26 +301,6 @@ pub async fn follow(
 
 /// The exit code of Ctrl-C (128 + SIGINT), as a shell reports a process it interrupted.
 pub const INTERRUPTED: u8 = 130;
-
-/// Follows job `id` to its end and prints its table and summary; the exit code is the job's
-/// ([`exit_code`]). Ctrl-C prints how to follow it again and exits [`INTERRUPTED`].
-pub async fn follow_and_report(
-    engine: &Engine<Terminal>,
-    bars: &MultiProgress,
-    id: JobId,
-    out: &mut impl std::io::Write,
-) -> anyhow::Result<u8> {
-    match follow(engine, bars, id).await? {
-        Followed::Ended(job) => {
-            writeln!(out, "{}", final_report(&job))?;
-            Ok(exit_code(&job))
-        }
-        Followed::Interrupted(job) => {
-            writeln!(out, "{}", crate::messages::interrupted(job.id))?;
-            Ok(INTERRUPTED)
-        }
-    }
-}
 
 /// The job as stored.
 fn stored(engine: &Engine<Terminal>, id: JobId) -> anyhow::Result<Job> {

@@ -8,12 +8,11 @@ use clap::Args;
 use indicatif::MultiProgress;
 
 use super::follow::{
-    configured_client, data_dir, exit_code, follow, follow_and_report, open_store,
-    open_store_to_read, pace_of, Followed, INTERRUPTED,
+    configured_client, data_dir, follow, open_store, open_store_to_read, pace_of, terminal,
+    Followed,
 };
 use super::json;
 use super::{config, ConfigArgs, Failure, Outcome};
-use crate::chat::terminal::Terminal;
 use crate::engine::Engine;
 use crate::messages::jobs as say;
 use crate::messages::Front;
@@ -150,11 +149,7 @@ pub async fn wait(args: &WaitArgs, out: &mut impl Write) -> Outcome {
     let engine = Engine::new(
         client,
         store,
-        if args.json {
-            Terminal::on_stderr(bars.clone())
-        } else {
-            Terminal::new(bars.clone())
-        },
+        terminal(&bars, args.json),
         crate::engine::EngineSettings::from_config(&config, speed),
     );
     for id in &ids {
@@ -162,38 +157,30 @@ pub async fn wait(args: &WaitArgs, out: &mut impl Write) -> Outcome {
             return Err(Failure::failed(say::no_such_job(*id, Front::CommandLine)));
         }
     }
-    if args.json {
-        // The jobs as they ended (or stood when interrupted), in one document.
-        engine.resume().await?;
-        let mut followed = Vec::new();
-        let mut worst = 0;
-        for id in ids {
-            let (job, code) = match follow(&engine, &bars, id).await? {
-                Followed::Ended(job) => {
-                    let code = exit_code(&job);
-                    (job, code)
-                }
-                Followed::Interrupted(job) => (job, INTERRUPTED),
-            };
-            followed.push(job);
-            worst = worst.max(code);
-            if code == INTERRUPTED {
-                break;
-            }
-        }
-        writeln!(out, "{}", json::render(&json::Jobs::of(&followed)))?;
-        return Ok(ExitCode::from(worst));
+    if !args.json {
+        writeln!(out, "{}", crate::messages::waiting_for(&ids))?;
+        out.flush()?;
     }
-    writeln!(out, "{}", crate::messages::waiting_for(&ids))?;
-    out.flush()?;
     engine.resume().await?;
+    // Each job's report as it ends; with --json, the jobs as they ended (or stood when
+    // interrupted), in one document at the end.
+    let mut followed = Vec::new();
     let mut worst = 0;
     for id in ids {
-        let code = follow_and_report(&engine, &bars, id, out).await?;
-        if code == INTERRUPTED {
-            return Ok(ExitCode::from(INTERRUPTED));
+        let this = follow(&engine, &bars, id).await?;
+        if !args.json {
+            writeln!(out, "{}", this.report())?;
         }
-        worst = worst.max(code);
+        worst = worst.max(this.exit_code());
+        let interrupted = matches!(this, Followed::Interrupted(_));
+        followed.push(this);
+        if interrupted {
+            break;
+        }
+    }
+    if args.json {
+        let jobs = followed.iter().map(Followed::job);
+        writeln!(out, "{}", json::render(&json::Jobs::of(jobs)))?;
     }
     Ok(ExitCode::from(worst))
 }

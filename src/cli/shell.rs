@@ -55,7 +55,7 @@ pub fn start(prompt: String) -> rustyline::Result<(Prompt, Above)> {
                     Line::End
                 }
             };
-            let last = line != Line::Interrupted && !matches!(line, Line::Text(_));
+            let last = line == Line::End;
             if sender.blocking_send(line).is_err() || last {
                 break;
             }

@@ -30,6 +30,16 @@ pub enum Control {
     RetryBuilds,
 }
 
+impl From<crate::command::RetryWhat> for Control {
+    /// `retry uploads` or `retry builds`, from the chat or the terminal.
+    fn from(what: crate::command::RetryWhat) -> Control {
+        match what {
+            crate::command::RetryWhat::Uploads => Control::RetryUploads,
+            crate::command::RetryWhat::Builds => Control::RetryBuilds,
+        }
+    }
+}
+
 /// Something to tell people. Kept in the job's outbox (stored with the change that caused it)
 /// until it is said, so a crash between the two loses nothing.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -2,6 +2,7 @@
 //! and credentials for it, and a time limit on every run.
 
 use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -97,37 +98,62 @@ pub struct Setup {
     _sim: Running,
     pub web_root: String,
     pub dir: TempDir,
-    pub config: std::path::PathBuf,
-    pub credentials: std::path::PathBuf,
+    pub config: PathBuf,
+    pub credentials: PathBuf,
+}
+
+/// Starts `image-builder sim --speed SPEED` playing `scenario`, its files in `dir`; returns it,
+/// its API root and the credentials file it wrote.
+pub fn start_sim(dir: &TempDir, scenario: &str, speed: &str) -> (Running, String, PathBuf) {
+    let credentials = dir.0.join("credentials");
+    let scenario_path = dir.0.join("scenario.toml");
+    std::fs::write(&scenario_path, scenario).unwrap();
+    let mut sim = Running(
+        binary()
+            .args(["sim", "--speed", speed, "--credentials-out"])
+            .arg(&credentials)
+            .arg("--scenario")
+            .arg(&scenario_path)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    // Read the banner on a thread that goes on reading: a closed pipe would end the simulator.
+    let banner = BufReader::new(sim.0.stdout.take().unwrap());
+    let (root_tx, root_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in banner.lines().map_while(Result::ok) {
+            if let Some(root) = line.trim().strip_prefix("API root: ") {
+                let _ = root_tx.send(root.to_string());
+            }
+        }
+    });
+    let api_root = root_rx
+        .recv_timeout(Duration::from_secs(20))
+        .unwrap_or_default();
+    assert!(!api_root.is_empty(), "the simulator printed its API root");
+    (sim, api_root, credentials)
+}
+
+/// Asserts that the simulator at `web_root` holds `count` builds, those of `arch` built and
+/// every other one cancelled.
+pub fn assert_only_built(web_root: &str, arch: &str, count: usize) {
+    let builds = sim_builds(web_root);
+    assert_eq!(builds.len(), count, "{builds:?}");
+    for (built, state, _) in &builds {
+        assert_eq!(
+            state == "Cancelled build",
+            built != arch,
+            "{built}: {state} (every build not asked for cancelled, the rest built)"
+        );
+    }
 }
 
 impl Setup {
     pub fn start(name: &str, scenario: &str, speed: &str) -> Setup {
         let dir = TempDir::new(name);
-        let credentials = dir.0.join("credentials");
-        let scenario_path = dir.0.join("scenario.toml");
-        std::fs::write(&scenario_path, scenario).unwrap();
-        let mut sim = Running(
-            binary()
-                .args(["sim", "--speed", speed, "--credentials-out"])
-                .arg(&credentials)
-                .arg("--scenario")
-                .arg(&scenario_path)
-                .stdout(Stdio::piped())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap(),
-        );
-        let banner = BufReader::new(sim.0.stdout.take().unwrap());
-        let (root_tx, root_rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in banner.lines().map_while(Result::ok) {
-                if let Some(root) = line.trim().strip_prefix("API root: ") {
-                    let _ = root_tx.send(root.to_string());
-                }
-            }
-        });
-        let api_root = root_rx.recv_timeout(Duration::from_secs(20)).unwrap();
+        let (sim, api_root, credentials) = start_sim(&dir, scenario, speed);
         let config = dir.0.join("config.toml");
         let text = super::quick_config(&api_root);
         std::fs::write(&config, text).unwrap();
@@ -140,16 +166,10 @@ impl Setup {
         }
     }
 
+    /// A command that talks to Launchpad: [`Setup::reader`]'s, with the credentials.
     pub fn command(&self, args: &[&str]) -> Command {
-        let mut command = binary();
-        command
-            .args(args)
-            .arg("--config")
-            .arg(&self.config)
-            .arg("--credentials")
-            .arg(&self.credentials)
-            .arg("--data-dir")
-            .arg(self.dir.0.join("data"));
+        let mut command = self.reader(args);
+        command.arg("--credentials").arg(&self.credentials);
         command
     }
 

@@ -81,8 +81,8 @@ struct Inner {
     me: tokio::sync::OnceCell<String>,
     /// Ubuntu's current series (its API URL), asked once: where OCI builds are made.
     current_series: tokio::sync::OnceCell<String>,
-    /// The speed the last answer declared in [`SIMULATOR_SPEED_HEADER`] (an `f64`'s bits; 0
-    /// while none has).
+    /// The pace the last answer declared: its [`SIMULATOR_SPEED_HEADER`], or 1 for an answer
+    /// without it (Launchpad's). An `f64`'s bits; 0 before any answer.
     declared_speed: std::sync::atomic::AtomicU64,
     /// Launchpad failing to answer, from the first failed attempt to the next answer: logged
     /// once when it starts and once when it ends, not at every attempt of every request.
@@ -153,17 +153,18 @@ impl Client {
 
     /// How much faster than Launchpad the service answering runs: 1 for Launchpad, a
     /// simulator's speed for a simulator ([`SIMULATOR_SPEED_HEADER`]). Asks the service root
-    /// if nothing has been asked yet.
+    /// only if nothing has answered yet.
     pub async fn speed(&self) -> Result<f64, LaunchpadError> {
-        if self.declared_speed().is_none() {
-            let root = self.inner.settings.api_root.clone();
-            self.get_entry::<serde_json::Value>(&root).await?;
+        if let Some(speed) = self.declared_speed() {
+            return Ok(speed);
         }
+        let root = self.inner.settings.api_root.clone();
+        self.get_entry::<serde_json::Value>(&root).await?;
         Ok(self.declared_speed().unwrap_or(1.0))
     }
 
-    /// The speed a simulator declared on its last answer, if one did.
-    pub fn declared_speed(&self) -> Option<f64> {
+    /// The pace the last answer declared (1 for Launchpad's), or `None` before any answer.
+    fn declared_speed(&self) -> Option<f64> {
         let bits = self
             .inner
             .declared_speed

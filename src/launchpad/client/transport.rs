@@ -270,12 +270,11 @@ impl Client {
             .get(super::SIMULATOR_SPEED_HEADER)
             .and_then(|value| value.to_str().ok())
             .and_then(|value| value.parse::<f64>().ok())
-            .filter(|speed| speed.is_finite() && *speed >= 1.0);
-        if let Some(speed) = declared {
-            self.inner
-                .declared_speed
-                .store(speed.to_bits(), std::sync::atomic::Ordering::Relaxed);
-        }
+            .filter(|speed| speed.is_finite() && *speed >= 1.0)
+            .unwrap_or(1.0);
+        self.inner
+            .declared_speed
+            .store(declared.to_bits(), std::sync::atomic::Ordering::Relaxed);
         let body = response.bytes().await.map_err(transport)?.to_vec();
         Ok(HttpReply {
             status,
