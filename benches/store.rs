@@ -20,6 +20,14 @@
 //!    (compaction checked, open jobs read and driven, alerts resumed), the median of 5 in fresh
 //!    processes. Goal: under 100 ms.
 //!
+//! 5. **The dashboard's fleet page over a year** (issue 28). 100,000 build records of the
+//!    catalogue's 15 images on 4 series and 4 architectures (a rebuild of one image and series
+//!    every few minutes over a year; one build in 50 failed, one upload in 70), and a running
+//!    `rebuild 20.04 all` (60 builds): `GET /` through the dashboard's router (the whole page,
+//!    from the store to the gzipped HTML), 100 times: p50, p99 and the largest; and the same for the
+//!    page filtered to what needs a hand, the failed uploads and the trends (no goal: for
+//!    reference). Goal: p99 under 200 ms.
+//!
 //! The stores are on disk (in the temporary directory), so flushes are real `fsync`s.
 
 mod common;
@@ -242,6 +250,8 @@ fn history() {
                 upload: UploadStatus::Uploaded,
                 upload_error: None,
                 updated_at: at,
+                log_url: None,
+                dates: Default::default(),
             });
             written += 1;
         }
@@ -279,6 +289,116 @@ fn history() {
         ms(most),
         ms(scan)
     );
+    drop(store);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// 5. The dashboard's pages over a year of a busy team's history.
+fn fleet() {
+    let dir = temporary_dir("fleet");
+    let store = Store::open(&dir).unwrap();
+    let config = config();
+    let series = ["20.04", "21.04", "22.04", "24.04"];
+    let arches = ["amd64", "arm64", "ppc64el", "s390x"];
+    let start = Utc::now() - chrono::TimeDelta::days(365);
+    let mut batch = Vec::new();
+    let mut written = 0u64;
+    let mut job = 0u64;
+    while written < 100_000 {
+        job += 1;
+        let image = format!("image{:02}", job * 7 % 15 + 1);
+        let series = series[(job / 15 % 4) as usize];
+        let at = start + chrono::TimeDelta::seconds(job as i64 * 1261);
+        for arch in arches {
+            written += 1;
+            let build = format!("https://api.launchpad.net/devel/~bench/bench/+oci/{image}/+recipe/{image}-{series}/+build/{job}{arch}");
+            let (state, upload) = match written {
+                n if n % 50 == 0 => (BuildState::FailedToBuild, UploadStatus::Unscheduled),
+                n if n % 70 == 0 => (BuildState::SuccessfullyBuilt, UploadStatus::FailedToUpload),
+                _ => (BuildState::SuccessfullyBuilt, UploadStatus::Uploaded),
+            };
+            let started = at + chrono::TimeDelta::seconds(60 + (written % 600) as i64);
+            batch.push(HistoryRecord {
+                web_link: build.replace("api.launchpad.net/devel/", "launchpad.net/"),
+                log_url: Some(format!("{build}/+files/buildlog.txt.gz")),
+                build,
+                image: image.parse().unwrap(),
+                series: series.parse().unwrap(),
+                track: "1.0".into(),
+                arch: arch.parse().unwrap(),
+                job: Some(JobId(job)),
+                requester: Some(["alice", "bob"][(job % 2) as usize].into()),
+                reason: None,
+                requested_at: at,
+                state,
+                upload,
+                upload_error: None,
+                updated_at: at,
+                dates: image_builder::jobs::model::BuildDates {
+                    started: Some(started),
+                    finished: Some(
+                        started + chrono::TimeDelta::seconds(600 + (written % 1200) as i64),
+                    ),
+                },
+            });
+        }
+        if batch.len() >= 2000 {
+            store.put_history(&batch).unwrap();
+            batch.clear();
+        }
+    }
+    store.put_history(&batch).unwrap();
+    let api_root = unreachable_api_root();
+    store
+        .put_job(&running_job(
+            &config,
+            job + 1,
+            "rebuild 20.04 all",
+            &api_root,
+        ))
+        .unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let dashboard =
+        image_builder::web::Dashboard::new(store.clone(), config.catalogue.clone(), None);
+    let mut router = image_builder::web::router(dashboard);
+    let mut serve = |path: &str| {
+        use tower_service::Service;
+        let request = axum::http::Request::get(path)
+            .header("accept-encoding", "gzip")
+            .body(axum::body::Body::empty())
+            .unwrap();
+        let started = Instant::now();
+        let response = runtime.block_on(router.call(request)).unwrap();
+        assert_eq!(response.status(), 200, "{path}");
+        let body = runtime
+            .block_on(axum::body::to_bytes(response.into_body(), usize::MAX))
+            .unwrap();
+        (started.elapsed(), body.len())
+    };
+    println!("5. the dashboard over {written} build records and a running 60-build job:");
+    for (path, times, goal) in [
+        ("/", 100, "   (goal: p99 under 200 ms)"),
+        ("/?state=needs-a-hand", 20, ""),
+        ("/uploads", 5, ""),
+        ("/trends", 5, ""),
+    ] {
+        let mut samples = Vec::new();
+        let mut size = 0;
+        for _ in 0..times {
+            let (took, bytes) = serve(path);
+            samples.push(took);
+            size = bytes;
+        }
+        let (p50, p99, most) = percentiles(samples);
+        println!(
+            "   GET {path} ({:.0} kB gzipped), {times} times: p50 {:.1} ms, p99 {:.1} ms, largest {:.1} ms{goal}",
+            size as f64 / 1000.0,
+            ms(p50),
+            ms(p99),
+            ms(most)
+        );
+    }
+    drop(router);
     drop(store);
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -463,5 +583,8 @@ fn main() {
             runs[2], runs[0], runs[4]
         );
         let _ = std::fs::remove_dir_all(&dir);
+    }
+    if wanted("fleet") {
+        fleet();
     }
 }

@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::command::HistoryQuery as Query;
-use crate::jobs::model::{Job, Progress};
+use crate::jobs::model::{BuildDates, Job, Progress};
 use crate::launchpad::models::{BuildState, UploadStatus};
 use crate::target::{Arch, ImageName, JobId, Series};
 
@@ -48,6 +48,13 @@ pub struct HistoryRecord {
     pub upload_error: Option<String>,
     /// When this record last changed.
     pub updated_at: DateTime<Utc>,
+    /// Launchpad's `build_log_url`, once the build started.
+    #[serde(default)]
+    pub log_url: Option<String>,
+    /// When a builder started it and when it finished (records written before these were
+    /// kept have neither).
+    #[serde(default)]
+    pub dates: BuildDates,
 }
 
 impl HistoryRecord {
@@ -72,6 +79,11 @@ impl HistoryRecord {
                 self.requester
             },
             reason: newer.reason.or(self.reason),
+            log_url: newer.log_url.or(self.log_url),
+            dates: BuildDates {
+                started: newer.dates.started.or(self.dates.started),
+                finished: newer.dates.finished.or(self.dates.finished),
+            },
             requested_at: if self.job.is_some() && newer.job.is_none() {
                 self.requested_at
             } else {
@@ -102,6 +114,8 @@ pub fn records_of(job: &Job, now: DateTime<Utc>) -> Vec<HistoryRecord> {
                 upload: build.upload.clone(),
                 upload_error: build.upload_error.clone(),
                 updated_at: now,
+                log_url: build.log_url.clone(),
+                dates: build.dates,
             })
         })
         .collect()
@@ -279,6 +293,12 @@ impl Recipes {
     pub fn of_url(&self, url: &str) -> Option<&RecipeBuilds> {
         self.0.get(recipe_path(url))
     }
+
+    /// What the recipe of the build at `url` (`RECIPE/+build/N`) builds, if the catalogue has
+    /// it.
+    pub fn of_build(&self, url: &str) -> Option<&RecipeBuilds> {
+        self.of_url(url.split_once("/+build/").map_or(url, |(recipe, _)| recipe))
+    }
 }
 
 /// The recipes of a catalogue.
@@ -339,5 +359,10 @@ pub fn heard_of(
         upload: build.registry_upload_status.clone(),
         upload_error: build.registry_upload_error_summary.clone(),
         updated_at: now,
+        log_url: build.build_log_url.clone(),
+        dates: BuildDates {
+            started: build.date_started,
+            finished: build.datebuilt,
+        },
     })
 }

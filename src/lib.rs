@@ -48,4 +48,5 @@ pub mod secret;
 pub mod serve;
 pub mod store;
 pub mod target;
+pub mod web;
 pub mod webhook;

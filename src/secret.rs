@@ -23,6 +23,18 @@ impl Secret {
         &self.0
     }
 
+    /// Whether `given` is the secret, compared in constant time: both are reduced to their
+    /// HMAC under one label and the two are compared by the HMAC's own constant-time check, so
+    /// neither a shared prefix nor the length of `given` shows in the time taken.
+    pub fn matches_in_constant_time(&self, given: &str) -> bool {
+        const LABEL: &[u8] = b"image-builder: a secret compared";
+        hmac_sha1_matches(
+            self.0.as_bytes(),
+            LABEL,
+            &hmac_sha1_hex(given.as_bytes(), LABEL),
+        )
+    }
+
     /// Whether the secret is empty (Launchpad's consumer secret usually is).
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()

@@ -76,6 +76,7 @@ fn snapshot(arch: &str, state: BuildState, upload: UploadStatus) -> BuildSnapsho
         etag: Some(format!("\"{arch}\"")),
         log_url: None,
         upload_log_url: None,
+        dates: Default::default(),
     }
 }
 

@@ -802,6 +802,16 @@ async fn sigterm_stops_run_cleanly_mid_job_and_the_next_start_finishes_it_saying
             1,
         )
         .replace("listen = \"127.0.0.1:9091\"", "listen = \"127.0.0.1:0\"");
+    // The dashboard on a port known here (free a moment ago).
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let config = config.replace(
+        "[web]\nlisten = \"127.0.0.1:0\"",
+        &format!("[web]\nlisten = \"127.0.0.1:{port}\""),
+    );
     std::fs::write(dir.0.join("config.toml"), config).unwrap();
 
     let mut first = run_process(&dir.0);
@@ -809,6 +819,13 @@ async fn sigterm_stops_run_cleanly_mid_job_and_the_next_start_finishes_it_saying
     fake.say(ALICE, CHANNEL, "!rebuild 20.04 arm64 redis", None);
     acknowledged(&fake).await;
     run_until_posted(&sim, &fake, "**Job #1**").await;
+    // `run` serves the dashboard of its store: the running job is on it.
+    let page = reqwest::get(format!("http://127.0.0.1:{port}/jobs"))
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    let page = page.text().await.unwrap();
+    assert!(page.contains("rebuild 20.04 arm64 redis"), "{page}");
 
     // systemd's stop.
     let pid = rustix::process::Pid::from_raw(first.0.id() as i32).expect("a child's pid");

@@ -225,6 +225,7 @@ pub async fn run(args: &BuildArgs, out: &mut impl Write) -> Outcome {
         }
         return Ok(ExitCode::from(code));
     }
+    super::follow::serve_dashboard(&config, engine.store()).await;
     let followed = follow(&engine, &bars, id).await?;
     let interrupted = matches!(followed, Followed::Interrupted(_));
     match &sim {

@@ -162,6 +162,7 @@ pub async fn wait(args: &WaitArgs, out: &mut impl Write) -> Outcome {
         out.flush()?;
     }
     engine.resume().await?;
+    super::follow::serve_dashboard(&config, engine.store()).await;
     // Each job's report as it ends; with --json, the jobs as they ended (or stood when
     // interrupted), in one document at the end.
     let mut followed = Vec::new();

@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use super::follow::exit_code;
 use crate::history::{HistoryRecord, PastRebuild};
-use crate::jobs::model::{BuildTrack, Job, JobStatus, Progress, Target};
+use crate::jobs::model::{BuildTrack, Job, JobStatus, Target};
 use crate::plan::{Approval, Plan};
 
 /// The schema's version.
@@ -153,16 +153,7 @@ impl<'a> BuildView<'a> {
             wanted: build.wanted,
             url: &build.url,
             web_link: &build.web_link,
-            progress: match build.progress() {
-                Progress::Queued => "queued",
-                Progress::Building => "building",
-                Progress::Uploading => "uploading",
-                Progress::Done => "done",
-                Progress::BuildFailed => "build_failed",
-                Progress::UploadFailed => "upload_failed",
-                Progress::Cancelled => "cancelled",
-                Progress::Superseded => "superseded",
-            },
+            progress: build.progress().name(),
             state: build.state.to_string(),
             upload_state: build.upload.to_string(),
             upload_error: build.upload_error.as_deref(),

@@ -84,9 +84,11 @@ impl Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Subcommands {
-    /// The bot in this terminal against the built-in Launchpad simulator: no account needed.
+    /// The bot in this terminal against the built-in Launchpad simulator: no account needed
+    /// (it prints the dashboard's URL).
     Sandbox(SandboxArgs),
-    /// The bot on the configured chat (Discord or Mattermost), against the configured Launchpad.
+    /// The bot on the configured chat (Discord or Mattermost), against the configured Launchpad,
+    /// with the dashboard on web.listen (DASHBOARD_TOKEN when not on loopback).
     Run(RunArgs),
     /// Rebuild images: every image, series and architecture unless narrowed down.
     Build(BuildArgs),

@@ -188,6 +188,8 @@ async fn run_mattermost(args: &RunArgs, config: crate::config::Config) -> Outcom
 /// What `run` serves besides the chat: health and metrics, and Launchpad's webhooks.
 struct Listeners {
     metrics: std::net::SocketAddr,
+    web: crate::config::WebConfig,
+    catalogue: crate::catalogue::Catalogue,
     webhook: Option<std::net::SocketAddr>,
     api_root: String,
 }
@@ -196,6 +198,8 @@ impl Listeners {
     fn of(config: &crate::config::Config) -> Listeners {
         Listeners {
             metrics: config.metrics.listen,
+            web: config.web.clone(),
+            catalogue: config.catalogue.clone(),
             webhook: config.webhook.listen,
             api_root: config.launchpad.api_root.clone(),
         }
@@ -223,6 +227,20 @@ impl Listeners {
             }
             Err(error) => {
                 tracing::warn!(address = %self.metrics, %error, "cannot serve /healthz and /metrics (metrics.listen); going on without them");
+            }
+        }
+        // The dashboard: refused outright when exposed without a token or a proxy; like
+        // health and metrics, `run` goes on without it when it cannot listen.
+        let token = crate::web::token_for(self.web.listen, self.web.behind_proxy)
+            .map_err(Failure::usage)?;
+        let dashboard = crate::web::Dashboard::new(engine.store().clone(), self.catalogue, token);
+        match tokio::net::TcpListener::bind(self.web.listen).await {
+            Ok(listener) => {
+                let url = crate::web::spawn(listener, dashboard)?;
+                tracing::info!(%url, "serving the dashboard");
+            }
+            Err(error) => {
+                tracing::warn!(address = %self.web.listen, %error, "cannot serve the dashboard (web.listen); going on without it");
             }
         }
         if let (Some(address), Some(taken)) = (self.webhook, deliveries_taken) {

@@ -237,12 +237,19 @@ pub async fn run(args: &SandboxArgs) -> Outcome {
     ] {
         rule.users.insert(user.id.clone());
     }
+    // The dashboard, on a free loopback port.
+    let token = crate::web::token_for(([127, 0, 0, 1], 0).into(), false).map_err(Failure::usage)?;
+    let dashboard =
+        crate::web::Dashboard::new(engine.store().clone(), config.catalogue.clone(), token);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let dashboard = crate::web::spawn(listener, dashboard)?;
     let bot = Bot::new(config, sim.api_root(), engine.clone(), console);
     let resumed = engine.resume().await?;
     show(messages::sandbox_greeting(
         &user.id,
         args.speed,
         &sim.web_root(),
+        Some(&dashboard),
         resumed,
     ));
 

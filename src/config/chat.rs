@@ -28,6 +28,34 @@ impl Default for MetricsConfig {
     }
 }
 
+/// The dashboard (`[web]`): a read-only website of the fleet, its jobs, failed uploads and
+/// trends. Its token, when it has one, comes from `DASHBOARD_TOKEN`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebConfig {
+    /// Where `run` (and `build --wait` and `wait`) serve it; loopback by default. Elsewhere,
+    /// it needs `DASHBOARD_TOKEN` or `behind_proxy`. The sandbox picks a free loopback port.
+    #[serde(default = "default_web_listen")]
+    pub listen: std::net::SocketAddr,
+    /// A reverse proxy in front checks who may see it (docs/dashboard.md): served on a
+    /// non-loopback address without a token.
+    #[serde(default)]
+    pub behind_proxy: bool,
+}
+
+fn default_web_listen() -> std::net::SocketAddr {
+    std::net::SocketAddr::from(([127, 0, 0, 1], 9092))
+}
+
+impl Default for WebConfig {
+    fn default() -> WebConfig {
+        WebConfig {
+            listen: default_web_listen(),
+            behind_proxy: false,
+        }
+    }
+}
+
 /// The webhook listener (`[webhook]`). Its secret is not here: it comes from `WEBHOOK_SECRET`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -22,7 +22,8 @@ mod launchpad;
 use catalogue::{validate_catalogue, CatalogueFile, ImageFile};
 use chat::validate_chat;
 pub use chat::{
-    is_mattermost_id, ChatConfig, DiscordConfig, MattermostConfig, MetricsConfig, WebhookConfig,
+    is_mattermost_id, ChatConfig, DiscordConfig, MattermostConfig, MetricsConfig, WebConfig,
+    WebhookConfig,
 };
 use engine::{validate_confirmation, validate_engine};
 pub use engine::{ConsoleConfig, EngineConfig};
@@ -64,6 +65,8 @@ pub struct Config {
     pub webhook: WebhookConfig,
     /// Health and metrics.
     pub metrics: MetricsConfig,
+    /// The dashboard.
+    pub web: WebConfig,
     /// Commands a successful job may run after it (`[hooks.NAME]`).
     pub hooks: crate::hooks::Hooks,
 }
@@ -93,6 +96,8 @@ struct ConfigFile {
     webhook: WebhookConfig,
     #[serde(default)]
     metrics: MetricsConfig,
+    #[serde(default)]
+    web: WebConfig,
     #[serde(default)]
     hooks: crate::hooks::Hooks,
 }
@@ -202,6 +207,7 @@ impl ConfigFile {
             mattermost,
             webhook: self.webhook,
             metrics: self.metrics,
+            web: self.web,
             hooks: self.hooks,
         })
     }

@@ -6,6 +6,7 @@
 //! added without help does not compile.
 
 pub mod alerts;
+pub mod dashboard;
 pub mod history;
 pub mod jobs;
 pub mod webhooks;

@@ -121,7 +121,13 @@ pub fn recipes_checked(checked: usize, problems: usize) -> String {
 }
 
 /// The sandbox's greeting, with three commands to try.
-pub fn sandbox_greeting(user: &str, speed: f64, web_root: &str, resumed: usize) -> String {
+pub fn sandbox_greeting(
+    user: &str,
+    speed: f64,
+    web_root: &str,
+    dashboard: Option<&str>,
+    resumed: usize,
+) -> String {
     let resumed = match resumed {
         0 => String::new(),
         n => format!(
@@ -129,9 +135,12 @@ pub fn sandbox_greeting(user: &str, speed: f64, web_root: &str, resumed: usize) 
             count(n, "unfinished job", "unfinished jobs")
         ),
     };
+    let dashboard = dashboard.map_or(String::new(), |url| {
+        format!("The dashboard (the fleet, jobs, uploads, trends): {url}\n")
+    });
     format!(
         "image-builder sandbox: the bot against a simulated Launchpad ({web_root}) running {speed}x \
-         faster than the real one. You are `{user}`, with every permission.\n{resumed}\
+         faster than the real one. You are `{user}`, with every permission.\n{dashboard}{resumed}\
          Try:\n  rebuild 20.04 arm64 redis\n  rebuild jammy nginx --auto-retry-uploads\n  help\n\
          (Some uploads and builds fail on purpose. End input with Ctrl-D: running jobs finish first.)"
     )

@@ -54,7 +54,7 @@ impl LedgerKey {
     }
 
     /// A stored key read back; `None` for one no version of the bot wrote.
-    fn decode(key: &str) -> Option<LedgerKey> {
+    pub(super) fn decode(key: &str) -> Option<LedgerKey> {
         let (rest, last) = key.rsplit_once('#')?;
         if last == "unreadable" {
             return Some(LedgerKey::Unreadable {
@@ -134,15 +134,17 @@ pub enum Claimed {
 
 /// One entry of the ledger.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-struct LedgerEntry {
-    at: DateTime<Utc>,
+pub(super) struct LedgerEntry {
+    /// When it was claimed.
+    pub(super) at: DateTime<Utc>,
     owner: String,
-    said: bool,
+    /// Whether it was said.
+    pub(super) said: bool,
 }
 
 impl LedgerEntry {
     /// An entry; one written before owners were recorded (a bare timestamp) counts as said.
-    fn decode(bytes: &[u8]) -> LedgerEntry {
+    pub(super) fn decode(bytes: &[u8]) -> LedgerEntry {
         serde_json::from_slice(bytes).unwrap_or_else(|_| LedgerEntry {
             at: DateTime::parse_from_rfc3339(&String::from_utf8_lossy(bytes))
                 .map(|at| at.with_timezone(&Utc))

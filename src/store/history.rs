@@ -22,8 +22,8 @@ use super::{Store, StoreError};
 use crate::command::HistoryQuery;
 use crate::history::{HistoryRecord, PastRebuild, Rebuilds};
 
-const BY_TIME: u8 = b't';
-const BY_IMAGE: u8 = b'i';
+pub(super) const BY_TIME: u8 = b't';
+pub(super) const BY_IMAGE: u8 = b'i';
 const BY_SERIES: u8 = b's';
 const BY_ARCH: u8 = b'a';
 /// The `meta` key saying the index holds every record under every key above (a store whose
@@ -31,10 +31,10 @@ const BY_ARCH: u8 = b'a';
 const INDEXED: &str = "history_indexed_by_series_and_arch";
 
 /// How long a time is in an index key.
-const TIME: usize = 12;
+pub(super) const TIME: usize = 12;
 
 /// `requested_at` as index bytes, to the nanosecond: later times sort first.
-fn inverted(at: DateTime<Utc>) -> [u8; TIME] {
+pub(super) fn inverted(at: DateTime<Utc>) -> [u8; TIME] {
     let mut bytes = [0; TIME];
     bytes[..8].copy_from_slice(&(i64::MAX - at.timestamp()).to_be_bytes());
     bytes[8..].copy_from_slice(&(u32::MAX - at.timestamp_subsec_nanos()).to_be_bytes());
@@ -49,7 +49,7 @@ fn time_key(record: &HistoryRecord) -> Vec<u8> {
 }
 
 /// The part of the index of builds whose `kind` (image, series, architecture) is `value`.
-fn part_prefix(kind: u8, value: &str) -> Vec<u8> {
+pub(super) fn part_prefix(kind: u8, value: &str) -> Vec<u8> {
     let mut key = vec![kind];
     key.extend_from_slice(value.as_bytes());
     key.push(0);
@@ -269,6 +269,8 @@ mod tests {
                     upload: UploadStatus::Uploaded,
                     upload_error: None,
                     updated_at: at,
+                    log_url: None,
+                    dates: Default::default(),
                 });
             }
         }

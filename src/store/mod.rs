@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use crate::target::JobId;
 
 pub mod alerts;
+pub mod dashboard;
 mod history;
 mod jobs;
 
@@ -122,6 +123,8 @@ pub struct Store {
     history: sled::Tree,
     history_index: sled::Tree,
     unread: sled::Tree,
+    /// Moved on after every flush ([`Store::writes`]).
+    writes: std::sync::Arc<tokio::sync::watch::Sender<u64>>,
 }
 
 impl Store {
@@ -224,6 +227,7 @@ impl Store {
             history: db.open_tree("history")?,
             history_index: db.open_tree("history_index")?,
             unread: db.open_tree("unread")?,
+            writes: std::sync::Arc::new(tokio::sync::watch::channel(0).0),
             meta,
             db,
         };
@@ -290,6 +294,7 @@ impl Store {
         } else {
             self.db.flush()?;
         }
+        self.writes.send_modify(|count| *count += 1);
         Ok(())
     }
 

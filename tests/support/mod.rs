@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod bot;
+pub mod browser;
 pub mod discord;
 pub mod discord_bot;
 pub mod hooks;
@@ -115,5 +116,6 @@ pub fn quick_config(api_root: &str) -> String {
     ] {
         text = text.replace(&format!("{key} = {default}\n"), &format!("{key} = 1\n"));
     }
-    text
+    // A dashboard of its own on a free port: tests run side by side.
+    text.replace("listen = \"127.0.0.1:9092\"", "listen = \"127.0.0.1:0\"")
 }

@@ -90,6 +90,7 @@ pub(super) fn apply(
     build.etag = snapshot.etag;
     build.log_url = snapshot.log_url;
     build.upload_log_url = snapshot.upload_log_url;
+    build.dates = snapshot.dates;
     if changed {
         // A retried build's old log says nothing of the new attempt.
         build.log = None;

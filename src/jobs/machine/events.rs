@@ -1,6 +1,7 @@
 //! What goes in and what comes out of the machine: an [`Observation`] of Launchpad, the clock
 //! or a person, the [`Action`]s that follow and the [`Step`] that carries them with the notices.
 
+use crate::jobs::model::BuildDates;
 use crate::jobs::notice::{BuildCall, Control, Notice};
 use crate::launchpad::models::{BuildState, RequestStatus, UploadStatus};
 use crate::launchpad::LaunchpadError;
@@ -30,6 +31,8 @@ pub struct BuildSnapshot {
     pub log_url: Option<String>,
     /// `upload_log_url`, when Launchpad could not take its files in.
     pub upload_log_url: Option<String>,
+    /// `date_started` and `datebuilt`.
+    pub dates: BuildDates,
 }
 
 impl From<crate::launchpad::models::Build> for BuildSnapshot {
@@ -46,6 +49,10 @@ impl From<crate::launchpad::models::Build> for BuildSnapshot {
             etag: build.http_etag,
             log_url: build.build_log_url,
             upload_log_url: build.upload_log_url,
+            dates: BuildDates {
+                started: build.date_started,
+                finished: build.datebuilt,
+            },
         }
     }
 }

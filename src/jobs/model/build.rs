@@ -106,9 +106,41 @@ pub struct BuildTrack {
     /// upload log, for the build state `Failed to upload`).
     #[serde(default)]
     pub log: Option<crate::launchpad::buildlog::LogExcerpt>,
+    /// When a builder started it and when it finished, as Launchpad last said: the
+    /// dashboard's durations and queue waits.
+    #[serde(default)]
+    pub dates: BuildDates,
+}
+
+/// When a build started on a builder (`date_started`) and finished (`datebuilt`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct BuildDates {
+    /// `date_started`.
+    pub started: Option<DateTime<Utc>>,
+    /// `datebuilt`.
+    pub finished: Option<DateTime<Utc>>,
 }
 
 impl Progress {
+    /// Its name for programs: `--json` and the dashboard's markup (`upload_failed`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Progress::Queued => "queued",
+            Progress::Building => "building",
+            Progress::Uploading => "uploading",
+            Progress::Done => "done",
+            Progress::BuildFailed => "build_failed",
+            Progress::UploadFailed => "upload_failed",
+            Progress::Cancelled => "cancelled",
+            Progress::Superseded => "superseded",
+        }
+    }
+
+    /// Whether a person must act: the build or its upload failed.
+    pub fn needs_a_hand(self) -> bool {
+        matches!(self, Progress::BuildFailed | Progress::UploadFailed)
+    }
+
     /// What Launchpad's `buildstate` and `registry_upload_status` mean to a person.
     pub fn of(state: &BuildState, upload: &UploadStatus) -> Progress {
         match (state, upload) {
@@ -194,6 +226,7 @@ impl BuildTrack {
             unstarted_at: None,
             log_url: None,
             log: None,
+            dates: BuildDates::default(),
         }
     }
 

@@ -15,7 +15,7 @@ mod record;
 mod target;
 
 pub use super::notice::{LostRequest, RequestFailure};
-pub use build::{BuildTrack, Poll, Progress};
+pub use build::{BuildDates, BuildTrack, Poll, Progress};
 pub use target::{Missing, MissingWhy, Phase, Target};
 
 /// Reads of a build answered 500 in a row (each after the client's own retries) before the

@@ -195,6 +195,7 @@ impl BuildTrack {
             unstarted_at: _,
             log_url,
             log,
+            dates,
         } = self;
         let mut hasher = Fingerprinter(0);
         (state, upload, pending_calls, generation, read_errors).hash(&mut hasher);
@@ -207,7 +208,7 @@ impl BuildTrack {
         )
             .hash(&mut hasher);
         (upload_error, upload_refusal, unreadable, delivered).hash(&mut hasher);
-        (upload_log_url, log_url, log).hash(&mut hasher);
+        (upload_log_url, log_url, log, dates).hash(&mut hasher);
         hasher.finish()
     }
 }

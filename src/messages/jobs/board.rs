@@ -12,7 +12,7 @@ use crate::messages::Front;
 use crate::target::{Arch, JobId};
 
 /// The board's symbol for a build's progress.
-pub(in crate::messages) fn symbol(progress: Progress) -> char {
+pub fn symbol(progress: Progress) -> char {
     match progress {
         Progress::Queued => '○',
         Progress::Building => '◐',
@@ -30,7 +30,7 @@ pub(super) fn build_name(target: &Target, build: &BuildTrack) -> String {
     format!("{} {}", target_name(target), build.arch)
 }
 
-pub(super) fn status_word(job: &Job) -> &'static str {
+pub fn status_word(job: &Job) -> &'static str {
     match job.status {
         JobStatus::Running => "running",
         JobStatus::Finished => "finished",
@@ -126,7 +126,7 @@ pub fn board(job: &Job, now: DateTime<Utc>) -> String {
     text
 }
 
-pub(in crate::messages) fn progress_word(progress: Progress) -> &'static str {
+pub fn progress_word(progress: Progress) -> &'static str {
     match progress {
         Progress::Queued => "queued",
         Progress::Building => "building",

@@ -20,8 +20,10 @@ pub use alerts::{
     request_asked_again, request_failed, store_failed, unreachable, upload_failed, upload_gave_up,
     upload_reason, upload_recovered, upload_retrying, upload_superseded, web_link_of,
 };
-pub use board::{board, board_moved, job_line, job_list, missing_reason, no_jobs, nothing_running};
-pub(super) use board::{progress_word, symbol};
+pub use board::{
+    board, board_moved, job_line, job_list, missing_reason, no_jobs, nothing_running,
+    progress_word, status_word, symbol,
+};
 pub use summary::{logs, requested_builds, summary};
 
 /// `redis 6.2 on 22.04`.
