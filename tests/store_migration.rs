@@ -22,10 +22,21 @@ fn fixture(id: u64) -> Vec<u8> {
     std::fs::read(path).unwrap()
 }
 
+/// The sled database at `dir`, as an earlier version wrote it, without sled's background
+/// flusher: with it, the database stays locked for a moment after it is dropped, and a
+/// `Store::open` right after is refused as busy (seen once in CI on a loaded machine).
+fn raw_sled(dir: &std::path::Path) -> sled::Db {
+    sled::Config::new()
+        .path(dir)
+        .flush_every_ms(None)
+        .open()
+        .unwrap()
+}
+
 /// Writes a version 1 store at `dir`, as version 1 did: jobs keyed by big-endian id, the
 /// schema version, the last job id, and job 1's summary sent.
 fn write_v1(dir: &std::path::Path) {
-    let db = sled::open(dir).unwrap();
+    let db = raw_sled(dir);
     let meta = db.open_tree("meta").unwrap();
     meta.insert("schema", "1").unwrap();
     meta.insert("last_job", &2u64.to_be_bytes()).unwrap();
@@ -84,7 +95,7 @@ fn a_version_1_store_is_migrated_with_every_job_unchanged() {
     assert_eq!(store.job_for_link(build).unwrap(), Some(JobId(1)));
     drop(store);
     // Opened again: the new version, nothing moved twice.
-    let db = sled::open(&dir).unwrap();
+    let db = raw_sled(&dir);
     let schema = db
         .open_tree("meta")
         .unwrap()
@@ -130,7 +141,7 @@ fn a_version_2_store_from_before_the_history_index_opens_with_its_history_indexe
         }
     };
     {
-        let db = sled::open(&dir).unwrap();
+        let db = raw_sled(&dir);
         for (tree, entries) in trees.as_object().unwrap() {
             let tree = db.open_tree(tree).unwrap();
             for entry in entries.as_array().unwrap() {
