@@ -70,25 +70,6 @@ impl Store {
         Ok(records)
     }
 
-    /// The record an index entry (TIME URL) points at, if it is still there and still at
-    /// that time.
-    fn indexed_record(&self, entry: &[u8]) -> Result<Option<HistoryRecord>, StoreError> {
-        let (time, url) = entry.split_at(super::history::TIME.min(entry.len()));
-        let Some(bytes) = self.history.get(url)? else {
-            return Ok(None);
-        };
-        let record: HistoryRecord = serde_json::from_slice(&bytes)?;
-        Ok((super::history::inverted(record.requested_at) == time).then_some(record))
-    }
-
-    /// The build's record in the history, if it has one.
-    pub fn history_record(&self, build: &str) -> Result<Option<HistoryRecord>, StoreError> {
-        self.history
-            .get(build.as_bytes())?
-            .map(|bytes| Ok(serde_json::from_slice(&bytes)?))
-            .transpose()
-    }
-
     /// Every entry of the alert ledger, by build (`self_link`).
     pub fn ledger(&self) -> Result<BTreeMap<String, Vec<(LedgerKey, LedgerSummary)>>, StoreError> {
         let mut by_build: BTreeMap<String, Vec<_>> = BTreeMap::new();

@@ -31,10 +31,10 @@ const BY_ARCH: u8 = b'a';
 const INDEXED: &str = "history_indexed_by_series_and_arch";
 
 /// How long a time is in an index key.
-pub(super) const TIME: usize = 12;
+const TIME: usize = 12;
 
 /// `requested_at` as index bytes, to the nanosecond: later times sort first.
-pub(super) fn inverted(at: DateTime<Utc>) -> [u8; TIME] {
+fn inverted(at: DateTime<Utc>) -> [u8; TIME] {
     let mut bytes = [0; TIME];
     bytes[..8].copy_from_slice(&(i64::MAX - at.timestamp()).to_be_bytes());
     bytes[8..].copy_from_slice(&(u32::MAX - at.timestamp_subsec_nanos()).to_be_bytes());
@@ -169,16 +169,21 @@ impl Store {
 
     /// Offers the record of index entry `entry` (TIME URL); whether more are wanted.
     fn offer(&self, entry: &[u8], rebuilds: &mut Rebuilds<'_>) -> Result<bool, StoreError> {
+        Ok(match self.indexed_record(entry)? {
+            Some(record) => rebuilds.offer(record),
+            None => true,
+        })
+    }
+
+    /// The record an index entry (TIME URL) points at, if it is still there and still at
+    /// that time (a record that moved on in a later merge has its current entry elsewhere).
+    pub(super) fn indexed_record(&self, entry: &[u8]) -> Result<Option<HistoryRecord>, StoreError> {
         let (time, url) = entry.split_at(TIME.min(entry.len()));
         let Some(bytes) = self.history.get(url)? else {
-            return Ok(true);
+            return Ok(None);
         };
         let record: HistoryRecord = serde_json::from_slice(&bytes)?;
-        if inverted(record.requested_at) != time {
-            // The record moved on (a later merge): its current entry comes elsewhere.
-            return Ok(true);
-        }
-        Ok(rebuilds.offer(record))
+        Ok((inverted(record.requested_at) == time).then_some(record))
     }
 
     /// Indexes every record, once, for a store written before the index.
