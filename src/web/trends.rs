@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 
 use askama::Template;
 use chrono::{DateTime, TimeDelta, Utc};
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
 use crate::jobs::model::Progress;
@@ -101,48 +102,46 @@ fn date(now: DateTime<Utc>, days: f64) -> String {
         .to_string()
 }
 
-/// A line per architecture over the last [`DAYS`].
-fn lines(lines: &Lines, now: DateTime<Utc>) -> String {
-    let top = lines
-        .values()
-        .flatten()
-        .map(|(_, minutes)| *minutes)
-        .fold(1.0f64, f64::max)
-        * 1.1;
+/// A chart of the trends: days (or weeks) back from now across, a count up.
+type Chart<'a, 'b> = ChartContext<'a, SVGBackend<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
+/// What drawing a picture may fail with.
+type Failed = Box<dyn std::error::Error>;
+
+/// The axes of a picture: `across` (days from now), `x_labels` marks named by `x_label`, up
+/// to `top` counted in `y_desc`.
+struct Axes<'f> {
+    across: std::ops::Range<f64>,
+    top: f64,
+    x_labels: usize,
+    x_label: &'f dyn Fn(&f64) -> String,
+    y_desc: &'static str,
+}
+
+/// An SVG picture in the frame every trend shares (white, its axes, a legend upper left when
+/// `series` drew something that has one); a failure to draw is logged and leaves what was
+/// drawn.
+fn picture(
+    axes: Axes<'_>,
+    series: impl FnOnce(&mut Chart<'_, '_>) -> Result<bool, Failed>,
+) -> String {
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
-        let drawn = (|| -> Result<(), Box<dyn std::error::Error + '_>> {
+        let drawn = (|| -> Result<(), Failed> {
             root.fill(&WHITE)?;
             let mut chart = ChartBuilder::on(&root)
                 .margin(12)
                 .x_label_area_size(28)
                 .y_label_area_size(44)
-                .build_cartesian_2d(-(DAYS as f64)..0.5, 0.0..top)?;
+                .build_cartesian_2d(axes.across, 0.0..axes.top)?;
             chart
                 .configure_mesh()
-                .x_labels(10)
-                .x_label_formatter(&|days| date(now, *days))
-                .y_desc("minutes")
+                .x_labels(axes.x_labels)
+                .x_label_formatter(axes.x_label)
+                .y_desc(axes.y_desc)
                 .draw()?;
-            for (index, (arch, points)) in lines.iter().enumerate() {
-                let colour = Palette99::pick(index).to_rgba();
-                chart
-                    .draw_series(LineSeries::new(
-                        points.iter().copied(),
-                        colour.stroke_width(2),
-                    ))?
-                    .label(arch.as_str())
-                    .legend(move |(x, y)| {
-                        PathElement::new(vec![(x, y), (x + 16, y)], colour.stroke_width(2))
-                    });
-                chart.draw_series(
-                    points
-                        .iter()
-                        .map(|point| Circle::new(*point, 3, colour.filled())),
-                )?;
-            }
-            if !lines.is_empty() {
+            if series(&mut chart)? {
                 chart
                     .configure_series_labels()
                     .position(SeriesLabelPosition::UpperLeft)
@@ -160,6 +159,43 @@ fn lines(lines: &Lines, now: DateTime<Utc>) -> String {
     svg
 }
 
+/// A line per architecture over the last [`DAYS`].
+fn lines(lines: &Lines, now: DateTime<Utc>) -> String {
+    let top = lines
+        .values()
+        .flatten()
+        .map(|(_, minutes)| *minutes)
+        .fold(1.0f64, f64::max)
+        * 1.1;
+    let axes = Axes {
+        across: -(DAYS as f64)..0.5,
+        top,
+        x_labels: 10,
+        x_label: &|days| date(now, *days),
+        y_desc: "minutes",
+    };
+    picture(axes, |chart| {
+        for (index, (arch, points)) in lines.iter().enumerate() {
+            let colour = Palette99::pick(index).to_rgba();
+            chart
+                .draw_series(LineSeries::new(
+                    points.iter().copied(),
+                    colour.stroke_width(2),
+                ))?
+                .label(arch.as_str())
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 16, y)], colour.stroke_width(2))
+                });
+            chart.draw_series(
+                points
+                    .iter()
+                    .map(|point| Circle::new(*point, 3, colour.filled())),
+            )?;
+        }
+        Ok(!lines.is_empty())
+    })
+}
+
 /// Failed builds and failed uploads per week, newest on the right.
 fn weekly(builds: &[u32], uploads: &[u32], now: DateTime<Utc>) -> String {
     let top = builds
@@ -171,54 +207,34 @@ fn weekly(builds: &[u32], uploads: &[u32], now: DateTime<Utc>) -> String {
         .max(1) as f64
         * 1.15;
     let weeks = builds.len();
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
-        let drawn = (|| -> Result<(), Box<dyn std::error::Error + '_>> {
-            root.fill(&WHITE)?;
-            let mut chart = ChartBuilder::on(&root)
-                .margin(12)
-                .x_label_area_size(28)
-                .y_label_area_size(44)
-                .build_cartesian_2d(-(weeks as f64)..0.0, 0.0..top)?;
+    let axes = Axes {
+        across: -(weeks as f64)..0.0,
+        top,
+        x_labels: weeks,
+        x_label: &|week| date(now, week * 7.0),
+        y_desc: "builds",
+    };
+    picture(axes, |chart| {
+        let series = [
+            ("failed builds", builds, RED),
+            ("failed uploads", uploads, MAGENTA),
+        ];
+        for (offset, (name, counts, colour)) in series.into_iter().enumerate() {
+            let left = |week: usize| -(week as f64) - 1.0 + 0.1 + offset as f64 * 0.4;
             chart
-                .configure_mesh()
-                .x_labels(weeks)
-                .x_label_formatter(&|week| date(now, week * 7.0))
-                .y_desc("builds")
-                .draw()?;
-            let series = [
-                ("failed builds", builds, RED),
-                ("failed uploads", uploads, MAGENTA),
-            ];
-            for (offset, (name, counts, colour)) in series.into_iter().enumerate() {
-                let left = |week: usize| -(week as f64) - 1.0 + 0.1 + offset as f64 * 0.4;
-                chart
-                    .draw_series(counts.iter().enumerate().map(|(week, n)| {
-                        Rectangle::new(
-                            [(left(week), 0.0), (left(week) + 0.4, *n as f64)],
-                            colour.filled(),
-                        )
-                    }))?
-                    .label(name)
-                    .legend(move |(x, y)| {
-                        Rectangle::new([(x, y - 5), (x + 12, y + 5)], colour.filled())
-                    });
-            }
-            chart
-                .configure_series_labels()
-                .position(SeriesLabelPosition::UpperLeft)
-                .background_style(WHITE.mix(0.9))
-                .border_style(BLACK.mix(0.3))
-                .draw()?;
-            root.present()?;
-            Ok(())
-        })();
-        if let Err(error) = drawn {
-            tracing::warn!(%error, "drawing a trend failed");
+                .draw_series(counts.iter().enumerate().map(|(week, n)| {
+                    Rectangle::new(
+                        [(left(week), 0.0), (left(week) + 0.4, *n as f64)],
+                        colour.filled(),
+                    )
+                }))?
+                .label(name)
+                .legend(move |(x, y)| {
+                    Rectangle::new([(x, y - 5), (x + 12, y + 5)], colour.filled())
+                });
         }
-    }
-    svg
+        Ok(true)
+    })
 }
 
 #[cfg(test)]
