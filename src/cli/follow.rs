@@ -110,22 +110,12 @@ pub async fn pace_of(client: &Client) -> f64 {
 /// Serves the dashboard of the store a following process owns on `web.listen`, if it can: a
 /// bot (or another `build --wait`) serving it there already is left alone (said at debug).
 pub async fn serve_dashboard(config: &Config, store: &Store) {
-    let token = match crate::web::token_for(config.web.listen, config.web.behind_proxy) {
-        Ok(token) => token,
-        Err(why) => {
-            tracing::warn!("the dashboard is not served: {why}");
-            return;
+    match crate::web::start(&config.web, store.clone(), config.catalogue.clone()).await {
+        Ok(url) => tracing::info!(%url, "serving the dashboard while this job runs"),
+        Err(crate::web::NotServed::Exposed(why)) => {
+            tracing::warn!("the dashboard is not served: {why}")
         }
-    };
-    let dashboard = crate::web::Dashboard::new(store.clone(), config.catalogue.clone(), token);
-    match tokio::net::TcpListener::bind(config.web.listen).await {
-        Ok(listener) => match crate::web::spawn(listener, dashboard) {
-            Ok(url) => tracing::info!(%url, "serving the dashboard while this job runs"),
-            Err(error) => tracing::debug!(%error, "the dashboard is not served"),
-        },
-        Err(error) => {
-            tracing::debug!(address = %config.web.listen, %error, "the dashboard is not served")
-        }
+        Err(error) => tracing::debug!(%error, "the dashboard is not served"),
     }
 }
 

@@ -231,16 +231,11 @@ impl Listeners {
         }
         // The dashboard: refused outright when exposed without a token or a proxy; like
         // health and metrics, `run` goes on without it when it cannot listen.
-        let token = crate::web::token_for(self.web.listen, self.web.behind_proxy)
-            .map_err(Failure::usage)?;
-        let dashboard = crate::web::Dashboard::new(engine.store().clone(), self.catalogue, token);
-        match tokio::net::TcpListener::bind(self.web.listen).await {
-            Ok(listener) => {
-                let url = crate::web::spawn(listener, dashboard)?;
-                tracing::info!(%url, "serving the dashboard");
-            }
+        match crate::web::start(&self.web, engine.store().clone(), self.catalogue).await {
+            Ok(url) => tracing::info!(%url, "serving the dashboard"),
+            Err(crate::web::NotServed::Exposed(why)) => return Err(Failure::usage(why)),
             Err(error) => {
-                tracing::warn!(address = %self.web.listen, %error, "cannot serve the dashboard (web.listen); going on without it");
+                tracing::warn!(%error, "cannot serve the dashboard (web.listen); going on without it");
             }
         }
         if let (Some(address), Some(taken)) = (self.webhook, deliveries_taken) {

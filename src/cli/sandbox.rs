@@ -238,11 +238,13 @@ pub async fn run(args: &SandboxArgs) -> Outcome {
         rule.users.insert(user.id.clone());
     }
     // The dashboard, on a free loopback port.
-    let token = crate::web::token_for(([127, 0, 0, 1], 0).into(), false).map_err(Failure::usage)?;
-    let dashboard =
-        crate::web::Dashboard::new(engine.store().clone(), config.catalogue.clone(), token);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let dashboard = crate::web::spawn(listener, dashboard)?;
+    let web = crate::config::WebConfig {
+        listen: ([127, 0, 0, 1], 0).into(),
+        behind_proxy: false,
+    };
+    let dashboard = crate::web::start(&web, engine.store().clone(), config.catalogue.clone())
+        .await
+        .map_err(Failure::failed)?;
     let bot = Bot::new(config, sim.api_root(), engine.clone(), console);
     let resumed = engine.resume().await?;
     show(messages::sandbox_greeting(

@@ -102,10 +102,38 @@ fn token_of(
     Ok(token)
 }
 
-/// Serves the dashboard on `listener` in a task of its own; its address, as a URL.
-pub fn spawn(listener: tokio::net::TcpListener, dashboard: Dashboard) -> std::io::Result<String> {
-    let address = listener.local_addr()?;
-    tokio::spawn(serve(listener, dashboard));
+/// Why the dashboard is not served.
+#[derive(Debug, thiserror::Error)]
+pub enum NotServed {
+    /// On a non-loopback address with neither a token nor a proxy: what to do.
+    #[error("{0}")]
+    Exposed(String),
+    /// Its address cannot be listened on.
+    #[error("cannot listen on {address}: {cause}")]
+    Listen {
+        address: std::net::SocketAddr,
+        cause: std::io::Error,
+    },
+}
+
+/// Serves the dashboard of `store`, over `catalogue`'s images, on `web.listen` (its token from
+/// [`token_for`]) in a task of its own; its URL. Whoever starts it decides what a refusal
+/// means to them.
+pub async fn start(
+    web: &crate::config::WebConfig,
+    store: Store,
+    catalogue: Catalogue,
+) -> Result<String, NotServed> {
+    let token = token_for(web.listen, web.behind_proxy).map_err(NotServed::Exposed)?;
+    let listen = |cause| NotServed::Listen {
+        address: web.listen,
+        cause,
+    };
+    let listener = tokio::net::TcpListener::bind(web.listen)
+        .await
+        .map_err(listen)?;
+    let address = listener.local_addr().map_err(listen)?;
+    tokio::spawn(serve(listener, Dashboard::new(store, catalogue, token)));
     Ok(format!("http://{address}/"))
 }
 
