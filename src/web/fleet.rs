@@ -174,13 +174,18 @@ impl Fleet {
             };
             let latest = store.latest_of_image(&image.name, cells, has)?;
             for track in &image.tracks {
-                let newest = |arch: &Arch| {
-                    let key = (image.name.clone(), track.series, arch.clone());
-                    let past = latest.get(&(track.series, arch.clone()));
-                    newest(live.get(&key), past)
-                };
-                for arch in &image.arches {
-                    match newest(arch).map(HistoryRecord::progress) {
+                // The newest build of each of the image's architectures on this series.
+                let builds: Vec<(&Arch, Option<&HistoryRecord>)> = image
+                    .arches
+                    .iter()
+                    .map(|arch| {
+                        let key = (image.name.clone(), track.series, arch.clone());
+                        let past = latest.get(&(track.series, arch.clone()));
+                        (arch, newest(live.get(&key), past))
+                    })
+                    .collect();
+                for (_, record) in &builds {
+                    match record.map(HistoryRecord::progress) {
                         Some(Progress::BuildFailed) => build_failed += 1,
                         Some(Progress::UploadFailed) => upload_failed += 1,
                         Some(progress) if !progress.is_final() => running += 1,
@@ -190,7 +195,7 @@ impl Fleet {
                 if !filters.keeps_series(track.series) {
                     continue;
                 }
-                let row = row(image, track, catalogue, filters, now, newest);
+                let row = row(image, track, catalogue, filters, now, &builds);
                 if row.cells.iter().any(|cell| !cell.hidden) {
                     rows.push(row);
                 }
@@ -220,13 +225,13 @@ impl Fleet {
 }
 
 /// The row of `image` on `track`'s series.
-fn row<'a>(
+fn row(
     image: &Image,
     track: &Track,
     catalogue: &Catalogue,
     filters: &FleetFilters,
     now: DateTime<Utc>,
-    newest: impl Fn(&Arch) -> Option<&'a HistoryRecord>,
+    builds: &[(&Arch, Option<&HistoryRecord>)],
 ) -> Row {
     let cells = catalogue
         .arches
@@ -234,22 +239,20 @@ fn row<'a>(
         .filter(|arch| filters.keeps_arch(arch))
         .map(|arch| {
             let key = format!("{}/{}/{}", image.name, track.series, arch);
-            if !image.arches.contains(arch) {
+            let Some((_, newest)) = builds.iter().find(|(built, _)| *built == arch) else {
                 return Cell {
                     key,
                     build: None,
                     absent: Some(say::not_built_for(arch)),
-                    hidden: FleetFilters::value(&filters.state).is_some(),
+                    hidden: !filters.keeps(None),
                 };
-            }
-            let build = newest(arch).map(|record| cell_build(record, now));
-            let hidden = !filters.keeps(build.as_ref().map(|b| b.progress))
-                && FleetFilters::value(&filters.state).is_some();
+            };
+            let build = newest.map(|record| cell_build(record, now));
             Cell {
                 key,
+                hidden: !filters.keeps(build.as_ref().map(|b| b.progress)),
                 build,
                 absent: None,
-                hidden,
             }
         })
         .collect();
