@@ -135,6 +135,39 @@ impl HistoryRecord {
     }
 }
 
+#[cfg(test)]
+impl HistoryRecord {
+    /// For tests: the build at `build` (its page the same URL) of `image` on `series` and
+    /// `arch`, track `1`, asked for at `at` by nobody known, built and uploaded; a test
+    /// changes what it needs.
+    pub(crate) fn sample(
+        build: &str,
+        image: &str,
+        series: &str,
+        arch: &str,
+        at: DateTime<Utc>,
+    ) -> HistoryRecord {
+        HistoryRecord {
+            build: build.to_string(),
+            web_link: build.to_string(),
+            image: image.parse().expect("an image name"),
+            series: series.parse().expect("a series"),
+            track: "1".into(),
+            arch: arch.parse().expect("an architecture"),
+            job: None,
+            requester: None,
+            reason: None,
+            requested_at: at,
+            state: BuildState::SuccessfullyBuilt,
+            upload: UploadStatus::Uploaded,
+            upload_error: None,
+            updated_at: at,
+            log_url: None,
+            dates: BuildDates::default(),
+        }
+    }
+}
+
 /// One rebuild: a job's builds, or a build the bot only heard of.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PastRebuild {

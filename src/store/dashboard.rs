@@ -129,30 +129,12 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::jobs::model::BuildDates;
-    use crate::launchpad::models::{BuildState, UploadStatus};
 
     fn record(n: u32, series: &str, arch: &str, minutes: i64) -> HistoryRecord {
         let at = "2026-01-01T00:00:00Z".parse::<DateTime<Utc>>().unwrap()
             + chrono::TimeDelta::minutes(minutes);
-        HistoryRecord {
-            build: format!("https://lp/redis/+build/{n}"),
-            web_link: String::new(),
-            image: "redis".parse().unwrap(),
-            series: series.parse().unwrap(),
-            track: "7".into(),
-            arch: arch.parse().unwrap(),
-            job: None,
-            requester: None,
-            reason: None,
-            requested_at: at,
-            state: BuildState::SuccessfullyBuilt,
-            upload: UploadStatus::Uploaded,
-            upload_error: None,
-            updated_at: at,
-            log_url: None,
-            dates: BuildDates::default(),
-        }
+        let build = format!("https://lp/redis/+build/{n}");
+        HistoryRecord::sample(&build, "redis", series, arch, at)
     }
 
     #[test]

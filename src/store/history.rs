@@ -242,7 +242,7 @@ mod tests {
     use chrono::TimeDelta;
 
     use super::*;
-    use crate::launchpad::models::{BuildState, UploadStatus};
+
     use crate::target::JobId;
 
     /// Records of three images over two series and two architectures: jobs of several builds
@@ -259,23 +259,12 @@ mod tests {
                 .into_iter()
                 .take(1 + (n % 2) as usize)
             {
+                let build = format!("https://lp/{image}/{series}/{arch}/+build/{n}");
                 records.push(HistoryRecord {
-                    build: format!("https://lp/{image}/{series}/{arch}/+build/{n}"),
                     web_link: String::new(),
-                    image: image.parse().unwrap(),
-                    series: series.parse().unwrap(),
-                    track: "1".into(),
-                    arch: arch.parse().unwrap(),
                     job,
                     requester: Some(["alice", "~bob"][(n % 2) as usize].into()),
-                    reason: None,
-                    requested_at: at,
-                    state: BuildState::SuccessfullyBuilt,
-                    upload: UploadStatus::Uploaded,
-                    upload_error: None,
-                    updated_at: at,
-                    log_url: None,
-                    dates: Default::default(),
+                    ..HistoryRecord::sample(&build, image, series, arch, at)
                 });
             }
         }

@@ -348,23 +348,12 @@ mod tests {
             parts.next().unwrap(),
         );
         let at = now - chrono::TimeDelta::hours(hours_ago);
+        let build = format!("https://lp/{cell}/+build/{hours_ago}");
         HistoryRecord {
-            build: format!("https://lp/{cell}/+build/{hours_ago}"),
-            web_link: format!("https://web/{cell}/+build/{hours_ago}"),
-            image: image.parse().unwrap(),
-            series: series.parse().unwrap(),
-            track: "1".into(),
-            arch: arch.parse().unwrap(),
-            job: None,
-            requester: None,
-            reason: None,
-            requested_at: at,
             state,
             upload,
             upload_error: Some("denied <by> the registry".into()),
-            updated_at: at,
-            log_url: None,
-            dates: Default::default(),
+            ..HistoryRecord::sample(&build, image, series, arch, at)
         }
     }
 

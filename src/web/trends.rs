@@ -242,7 +242,7 @@ mod tests {
     use super::*;
     use crate::history::HistoryRecord;
     use crate::jobs::model::BuildDates;
-    use crate::launchpad::models::{BuildState, UploadStatus};
+    use crate::launchpad::models::BuildState;
 
     #[test]
     fn durations_and_waits_are_medians_by_architecture_and_day() {
@@ -250,26 +250,14 @@ mod tests {
         let record = |n: i64, arch: &str, wait: i64, took: i64, state: BuildState| {
             let at = now - TimeDelta::days(2) - TimeDelta::minutes(n);
             let started = at + TimeDelta::minutes(wait);
+            let build = format!("https://lp/+build/{n}{arch}");
             HistoryRecord {
-                build: format!("https://lp/+build/{n}{arch}"),
-                web_link: String::new(),
-                image: "redis".parse().unwrap(),
-                series: "20.04".parse().unwrap(),
-                track: "5.0".into(),
-                arch: arch.parse().unwrap(),
-                job: None,
-                requester: None,
-                reason: None,
-                requested_at: at,
                 state,
-                upload: UploadStatus::Uploaded,
-                upload_error: None,
-                updated_at: at,
-                log_url: None,
                 dates: BuildDates {
                     started: Some(started),
                     finished: Some(started + TimeDelta::minutes(took)),
                 },
+                ..HistoryRecord::sample(&build, "redis", "20.04", arch, at)
             }
         };
         let mut durations = BTreeMap::new();

@@ -230,7 +230,7 @@ fn row(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::launchpad::models::{BuildState, UploadStatus};
+    use crate::launchpad::models::UploadStatus;
     use crate::store::alerts::{GroupRecord, LedgerOwner, MutedFailure};
 
     const RECIPE: &str =
@@ -238,23 +238,14 @@ mod tests {
 
     fn failed(number: u32, days_ago: i64) -> HistoryRecord {
         let at = Utc::now() - TimeDelta::days(days_ago);
+        let build = format!("{RECIPE}/+build/{number}");
         HistoryRecord {
-            build: format!("{RECIPE}/+build/{number}"),
             web_link: format!("https://web/+build/{number}"),
-            image: "redis".parse().unwrap(),
-            series: "20.04".parse().unwrap(),
             track: "5.0".into(),
-            arch: "arm64".parse().unwrap(),
-            job: None,
             requester: Some("~someone".into()),
-            reason: None,
-            requested_at: at,
-            state: BuildState::SuccessfullyBuilt,
             upload: UploadStatus::FailedToUpload,
             upload_error: Some("denied".into()),
-            updated_at: at,
-            log_url: None,
-            dates: Default::default(),
+            ..HistoryRecord::sample(&build, "redis", "20.04", "arm64", at)
         }
     }
 
