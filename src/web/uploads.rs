@@ -63,19 +63,19 @@ impl Uploads {
         for (link, entries) in store.ledger()? {
             let seen = told.entry(link).or_default();
             for (key, entry) in entries {
-                match key {
-                    LedgerKey::Failure { failure, .. } => {
-                        seen.failures = seen.failures.max(failure);
-                        seen.first = Some(seen.first.map_or(entry.at, |at| at.min(entry.at)));
-                        seen.said = Some(seen.said.unwrap_or(true) && entry.said);
+                // A failure told (an unreadable build is one failure at least), or how a
+                // retry ended.
+                let failure = match key {
+                    LedgerKey::Failure { failure, .. } => failure,
+                    LedgerKey::Unreadable { .. } => 1,
+                    LedgerKey::RetryEnded { .. } => {
+                        seen.retries_ended += 1;
+                        continue;
                     }
-                    LedgerKey::Unreadable { .. } => {
-                        seen.first = Some(seen.first.map_or(entry.at, |at| at.min(entry.at)));
-                        seen.failures = seen.failures.max(1);
-                        seen.said = Some(seen.said.unwrap_or(true) && entry.said);
-                    }
-                    LedgerKey::RetryEnded { .. } => seen.retries_ended += 1,
-                }
+                };
+                seen.failures = seen.failures.max(failure);
+                seen.first = Some(seen.first.map_or(entry.at, |at| at.min(entry.at)));
+                seen.said = Some(seen.said.unwrap_or(true) && entry.said);
             }
         }
         let muted: HashMap<String, DateTime<Utc>> = store.muted_builds()?.into_iter().collect();
